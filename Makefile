@@ -1,0 +1,27 @@
+# Every target builds the virtualenv first when it is missing or requirements.txt changed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= staging
+PLAN_JSON ?=
+
+.PHONY: venv plan test bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+plan: venv
+	$(PY) -m offline.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON))
+
+test: venv
+	$(PY) -m pytest -q -n 2
+
+bench: venv
+	$(PY) bench/plan.py
+
+clean:
+	rm -rf $(VENV)
