@@ -28,7 +28,7 @@ SOURCE_KINDS = ("build", "promote")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 
 _ACCOUNT = re.compile(r"^\d{12}$")
-_DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _BRANCH = re.compile(r"^(?!/|.*//|.*\.\.|.*/$|.*\.lock$)[A-Za-z0-9._/-]{1,255}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -89,6 +89,9 @@ class Settings:
     # source.kind == "promote"
     upstream_env: str | None
     registry_stack: str | None
+    # source.kind == "build": who may pull the images, and where they are replicated
+    registry_pull_accounts: tuple[str, ...]
+    registry_replica_regions: tuple[str, ...]
     gitops_repository: str
     gitops_url: str
     gitops_branch: str
@@ -171,7 +174,7 @@ def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[str, Any], str]
 
 
 _account = _pattern(_ACCOUNT, 'a 12-digit AWS account id in quotes, e.g. "111111111111"')
-_dns_name = _pattern(_DNS_LABEL, "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 32")
+_dns_name = _pattern(_DNS_LABEL, "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 20 (names of derived resources must fit AWS limits)")
 _branch = _pattern(_BRANCH, "a git branch name such as main")
 
 
@@ -338,6 +341,23 @@ def parse(data: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> Settings
         app_repository = app_branch = None
     source.finish()
 
+    registry = root.section("registry", required=False)
+    if source_kind == "build":
+        # Default: this environment's account pulls; images are replicated to its other regions.
+        pull_accounts = registry.get("pullAccounts", _list_of(_account, non_empty=True), default=(env_account,))
+        replica_regions = registry.get(
+            "replicaRegions", _list_of(_region),
+            default=tuple(r for r in clusters if r != home_region))
+        if home_region in replica_regions:
+            raise _fail("registry.replicaRegions", list(replica_regions),
+                        f"regions other than the home region {home_region}, where the repositories live")
+    elif registry.data:
+        raise _fail("registry", dict(registry.data),
+                    "no registry settings: a promote stack reads the repositories of source.registryStack")
+    else:
+        pull_accounts = replica_regions = ()
+    registry.finish()
+
     gitops = root.section("gitops")
     gitops_repository = gitops.get("repository", _pattern(_REPO_ID, "owner/name of the GitOps repository"))
     gitops_url = gitops.get("url", _pattern(_HTTPS_URL, "the HTTPS clone URL of the GitOps repository"))
@@ -383,6 +403,7 @@ def parse(data: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> Settings
         bootstrap_role_arn=bootstrap_role, connection_arn=connection_arn,
         source_kind=source_kind, app_repository=app_repository, app_branch=app_branch,
         upstream_env=upstream_env, registry_stack=registry_stack,
+        registry_pull_accounts=pull_accounts, registry_replica_regions=replica_regions,
         gitops_repository=gitops_repository, gitops_url=gitops_url, gitops_branch=gitops_branch,
         gitops_token_secret_arn=token_secret, promotion_mode=promotion_mode, auto_merge=auto_merge,
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,

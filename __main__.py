@@ -1,0 +1,72 @@
+"""delivery-pipeline: the CodePipeline V2 delivery pipelines of one environment, in the tooling account.
+
+Settings in, components composed, outputs exported. DESIGN.md describes the architecture.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from components.build_projects import BuildProjects, BuildProjectsArgs
+from components.deployment_role import DeploymentRole
+from components.notifications import Notifications
+from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
+from components.registry import ContainerRegistry
+from components.settings import from_pulumi_config
+from components.tools_bundle import bundle_archive, bundle_key
+
+settings = from_pulumi_config(extra_keys=("argocd",))
+
+# The environment account, reached through the bootstrap role it trusts.
+environment = aws.Provider(
+    "environment",
+    region=settings.home_region,
+    assume_roles=[{"role_arn": settings.bootstrap_role_arn, "session_name": "delivery-pipeline"}],
+    allowed_account_ids=[settings.env_account],
+)
+deployment = DeploymentRole("deployment", settings, environment)
+
+# One artifact store in every region where an action of the stack's pipelines runs.
+tools_key, tools_archive = bundle_key(), bundle_archive()
+regions = sorted({settings.home_region, *(r for s in settings.services for r in s.regions)})
+stores = {
+    region: ArtifactStore(f"artifacts-{region}", ArtifactStoreArgs(
+        region=region, deployment_role_arn=deployment.arn, tools_key=tools_key, tools_archive=tools_archive,
+    ), settings)
+    for region in regions
+}
+
+notifications = Notifications("notifications", settings)
+
+if settings.builds_images:
+    registry = ContainerRegistry("registry", settings)
+    repository_urls, repository_arns = registry.urls, registry.arns
+    pulumi.export("ecrRepositoryUrls", repository_urls)
+    pulumi.export("ecrRepositoryArns", repository_arns)
+else:
+    # Images are built and owned by the upstream stack; this stack only promotes them.
+    upstream = pulumi.StackReference(settings.registry_stack)
+    repository_urls = {s.name: upstream.get_output("ecrRepositoryUrls").apply(lambda u, n=s.name: u[n])
+                       for s in settings.services}
+    repository_arns = {s.name: upstream.get_output("ecrRepositoryArns").apply(lambda u, n=s.name: u[n])
+                       for s in settings.services}
+
+pipelines = {}
+for service in settings.services:
+    projects = BuildProjects(service.name, BuildProjectsArgs(
+        service=service, stores=stores, tools_key=tools_key, deployment_role_arn=deployment.arn,
+        repository_url=repository_urls[service.name], repository_arn=repository_arns[service.name],
+    ), settings)
+    pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline", DeliveryPipelineArgs(
+        service=service, stores=stores, projects=projects,
+        approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
+        notification_key_arn=notifications.key_arn,
+    ), settings)
+
+pulumi.export("pipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}
+                            for name, p in pipelines.items()})
+pulumi.export("artifactBuckets", {region: store.bucket_name for region, store in stores.items()})
+pulumi.export("artifactKeys", {region: store.key_arn for region, store in stores.items()})
+pulumi.export("deploymentRoleArn", deployment.arn)
+pulumi.export("alertsTopicArn", notifications.alerts_topic_arn)
+pulumi.export("approvalTopicArn", notifications.approval_topic_arn)

@@ -1,0 +1,210 @@
+"""ArtifactStore: the S3 bucket and KMS customer-managed key CodePipeline uses in one region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import document, role_arn_pattern
+from components.settings import Settings
+
+# Key administration, without the data-plane actions: IAM policies in the tooling account cannot
+# grant encrypt/decrypt on these keys, only the statements below can.
+KEY_ADMIN_ACTIONS = [
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
+    "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListResourceTags",
+    "kms:PutKeyPolicy", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
+    "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+]
+KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+KEY_DECRYPT_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
+
+
+def key_policy(settings: Settings, extra_statements: list) -> pulumi.Output[str]:
+    """Key policy shared by the program's keys: tooling root administers, this stack's roles use."""
+    root = f"arn:aws:iam::{settings.tooling_account}:root"
+    return document([
+        {"Sid": "ToolingAccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
+        {"Sid": "StackRolesUseKey", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": KEY_USE_ACTIONS, "Resource": "*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": role_arn_pattern(settings)}}},
+        *extra_statements,
+    ])
+
+
+@dataclass(frozen=True)
+class SecureBucketArgs:
+    region: str
+    # None: SSE-S3. S3 server access logs can only be delivered to an SSE-S3 bucket.
+    kms_key_arn: pulumi.Input[str] | None
+    # Days a superseded object version is kept.
+    noncurrent_days: int
+    # None: current objects are kept until replaced.
+    expire_days: int | None = None
+    # Principals (role ARNs) that may read objects.
+    readers: tuple[pulumi.Input[str], ...] = ()
+    # Accept S3 server access logs from buckets of this account (the bucket is a log target).
+    log_source_account: str | None = None
+    # Where this bucket's own access logs go; None only for a log-target bucket.
+    log_bucket: pulumi.Input[str] | None = None
+    log_prefix: str = ""
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """A private bucket: owner-enforced, every public-access block on, versioned, encrypted,
+    TLS-only, lifecycle rules for old versions and abandoned multipart uploads, access-logged."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SecureBucketArgs, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:store:SecureBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        region = args.region
+        bucket = aws.s3.Bucket(name, region=region, tags=settings.stack_tags(), opts=child)
+        bucket_id = bucket.id
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", region=region, bucket=bucket_id,
+            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access", region=region, bucket=bucket_id,
+            block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", region=region, bucket=bucket_id,
+            versioning_configuration={"status": "Enabled"}, opts=child)
+        if args.kms_key_arn is None:
+            default_encryption = {"sse_algorithm": "AES256"}
+        else:
+            default_encryption = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption", region=region, bucket=bucket_id,
+            rules=[{"apply_server_side_encryption_by_default": default_encryption,
+                    "bucket_key_enabled": args.kms_key_arn is not None}],
+            opts=child)
+        lifecycle_rules = [
+            {"id": "abort-incomplete-multipart-uploads", "status": "Enabled", "filter": {},
+             "abort_incomplete_multipart_upload": {"days_after_initiation": 7}},
+            {"id": "expire-noncurrent-versions", "status": "Enabled", "filter": {},
+             "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_days}},
+        ]
+        if args.expire_days is not None:
+            lifecycle_rules.append({"id": "expire-objects", "status": "Enabled", "filter": {},
+                                    "expiration": {"days": args.expire_days}})
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", region=region, bucket=bucket_id, rules=lifecycle_rules, opts=child)
+        if args.log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-logging", region=region, bucket=bucket_id,
+                target_bucket=args.log_bucket, target_prefix=args.log_prefix, opts=child)
+
+        arn = bucket.arn
+        objects = pulumi.Output.concat(arn, "/*")
+        statements: list = [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"},
+            "Action": "s3:*", "Resource": [arn, objects],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }]
+        if args.kms_key_arn is not None:
+            statements.append({
+                "Sid": "DenyPutsNotEncryptedWithKms", "Effect": "Deny", "Principal": {"AWS": "*"},
+                "Action": "s3:PutObject", "Resource": objects,
+                "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+            })
+        if args.readers:
+            statements.append({
+                "Sid": "ReadersGetObjects", "Effect": "Allow", "Principal": {"AWS": list(args.readers)},
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects,
+            })
+            statements.append({
+                "Sid": "ReadersListBucket", "Effect": "Allow", "Principal": {"AWS": list(args.readers)},
+                "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": arn,
+            })
+        if args.log_source_account is not None:
+            statements.append({
+                # AWS's documented grant for server access logs; SourceAccount keeps buckets of
+                # other accounts from writing here.
+                "Sid": "S3ServerAccessLogs", "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject", "Resource": objects,
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.log_source_account}},
+            })
+        aws.s3.BucketPolicy(
+            f"{name}-policy", region=region, bucket=bucket_id, policy=document(statements),
+            # A policy put before the public-access block could be judged public and rejected.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]))
+        self.name = bucket_id
+        self.arn = arn
+        self.register_outputs({"name": self.name, "arn": self.arn})
+
+
+@dataclass(frozen=True)
+class ArtifactStoreArgs:
+    region: str
+    # The environment account's deployment role: may read artifacts and decrypt them.
+    deployment_role_arn: pulumi.Input[str]
+    # Days a superseded artifact version is kept.
+    noncurrent_days: int = 30
+    # The gitops tool bundle CodeBuild downloads in this region (components.tools_bundle).
+    tools_key: str | None = None
+    tools_archive: pulumi.Archive | None = None
+    # Days access logs are kept.
+    log_retention_days: int = 365
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    """KMS customer-managed key (rotated, explicit policy) and artifact bucket for one region,
+    with the bucket's access logs in a second bucket of the same region."""
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ArtifactStoreArgs, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:store:ArtifactStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        region = args.region
+        self.region = region
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            region=region,
+            description=f"{settings.app} {settings.env_name} pipeline artifacts in {region}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=key_policy(settings, [
+                {"Sid": "DeploymentRoleDecrypts", "Effect": "Allow",
+                 "Principal": {"AWS": args.deployment_role_arn},
+                 "Action": KEY_DECRYPT_ACTIONS, "Resource": "*"},
+            ]),
+            tags=settings.stack_tags(),
+            opts=child,
+        )
+        aws.kms.Alias(f"{name}-key-alias", region=region, target_key_id=key.key_id,
+                      name=f"alias/{settings.app}-{settings.env_name}-artifacts", opts=child)
+
+        logs = SecureBucket(f"{name}-logs", SecureBucketArgs(
+            region=region, kms_key_arn=None, noncurrent_days=30,
+            expire_days=args.log_retention_days, log_source_account=settings.tooling_account,
+        ), settings, opts=child)
+        artifacts = SecureBucket(f"{name}-bucket", SecureBucketArgs(
+            region=region, kms_key_arn=key.arn, noncurrent_days=args.noncurrent_days,
+            readers=(args.deployment_role_arn,), log_bucket=logs.name, log_prefix="artifacts/",
+        ), settings, opts=child)
+
+        if args.tools_archive is not None:
+            aws.s3.BucketObjectv2(
+                f"{name}-tools", region=region, bucket=artifacts.name, key=args.tools_key,
+                source=args.tools_archive, server_side_encryption="aws:kms", kms_key_id=key.arn,
+                opts=child)
+
+        self.bucket_name = artifacts.name
+        self.bucket_arn = artifacts.arn
+        self.key_arn = key.arn
+        self.register_outputs({"bucket": self.bucket_name, "bucket_arn": self.bucket_arn, "key_arn": self.key_arn})

@@ -1,0 +1,91 @@
+"""IAM building blocks: policy documents, and a role with exactly one scoped inline policy.
+
+Every role the program creates lives under `role_path(settings)`, `/delivery/<app>/<env>/`, so a
+KMS key policy or a trust policy can name "the roles of this stack" with one `aws:PrincipalArn`
+condition instead of a list of ARNs that would outgrow the 32 KB key-policy limit at a few hundred
+services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import Settings
+
+
+def role_path(settings: Settings, sub: str = "") -> str:
+    return f"/delivery/{settings.app}/{settings.env_name}/{sub + '/' if sub else ''}"
+
+
+def role_arn_pattern(settings: Settings, sub: str = "") -> str:
+    """ArnLike pattern matching every role this stack creates under the path (and sub-path)."""
+    return f"arn:aws:iam::{settings.tooling_account}:role{role_path(settings, sub)}*"
+
+
+def statement(sid: str, actions: Sequence[str], resources: Any, *, effect: str = "Allow",
+              condition: dict | None = None, principal: dict | None = None) -> dict:
+    body: dict[str, Any] = {"Sid": sid, "Effect": effect, "Action": sorted(actions)}
+    if principal is not None:
+        body["Principal"] = principal
+    body["Resource"] = resources
+    if condition:
+        body["Condition"] = condition
+    return body
+
+
+def document(statements: Sequence[Any]) -> pulumi.Output[str]:
+    """A policy document as a JSON string; statements may hold Outputs."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_trust(service: str, account: str) -> pulumi.Output[str]:
+    """Trust policy for an AWS service, limited to calls made on behalf of this account."""
+    return document([{
+        "Sid": "AssumedByService",
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }])
+
+
+@dataclass(frozen=True)
+class ServiceRoleArgs:
+    # e.g. "codebuild.amazonaws.com"
+    service: str
+    path: str
+    statements: Sequence[Any]
+    description: str
+
+
+class ServiceRole(pulumi.ComponentResource):
+    """An IAM role assumable by one AWS service of this account, with one inline policy."""
+
+    role: aws.iam.Role
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServiceRoleArgs, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:iam:ServiceRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            name,
+            path=args.path,
+            description=args.description,
+            assume_role_policy=service_trust(args.service, settings.tooling_account),
+            max_session_duration=3600,
+            tags=settings.stack_tags(),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=self.role.id,
+            policy=document(args.statements),
+            opts=child,
+        )
+        self.arn = self.role.arn
+        self.register_outputs({"arn": self.arn})

@@ -1,0 +1,118 @@
+"""Notifications: alert and approval SNS topics (customer-managed key) and EventBridge rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from components.artifact_store import key_policy
+from components.settings import Settings
+
+# EventBridge rule -> (detail-type, detail filter). `pipeline` is filled per stack.
+RULES = {
+    "failed": ("CodePipeline Pipeline Execution State Change", {"state": ["FAILED"]}),
+    "succeeded": ("CodePipeline Pipeline Execution State Change", {"state": ["SUCCEEDED"]}),
+    "approval-needed": ("CodePipeline Action Execution State Change",
+                        {"state": ["STARTED"], "type": {"category": ["Approval"]}}),
+}
+
+
+def pipeline_name_pattern(settings: Settings) -> str:
+    """EventBridge wildcard matching the names of this stack's pipelines (`<app>-<svc>-<env>`)."""
+    return f"{settings.app}-*-{settings.env_name}"
+
+
+class Notifications(pulumi.ComponentResource):
+    """Alerts on pipeline failure, success and pending approval, and the approval topic."""
+
+    key_arn: pulumi.Output[str]
+    alerts_topic_arn: pulumi.Output[str]
+    approval_topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:notify:Notifications", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account, region = settings.tooling_account, settings.home_region
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{settings.app} {settings.env_name} pipeline notifications",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=key_policy(settings, [{
+                # EventBridge needs the key to publish to an encrypted topic.
+                "Sid": "EventBridgePublishes", "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }]),
+            tags=settings.stack_tags(),
+            opts=child,
+        )
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{settings.app}-{settings.env_name}-notifications",
+                      target_key_id=key.key_id, opts=child)
+
+        alerts = aws.sns.Topic(f"{name}-alerts", name=f"{settings.app}-{settings.env_name}-pipeline-alerts",
+                               kms_master_key_id=key.arn, tags=settings.stack_tags(), opts=child)
+        approval = aws.sns.Topic(f"{name}-approval", name=f"{settings.app}-{settings.env_name}-pipeline-approval",
+                                 kms_master_key_id=key.arn, tags=settings.stack_tags(), opts=child)
+
+        rules = []
+        for rule_name, (detail_type, detail) in RULES.items():
+            pattern = {
+                "source": ["aws.codepipeline"],
+                "detail-type": [detail_type],
+                "account": [account],
+                "detail": {"pipeline": [{"wildcard": pipeline_name_pattern(settings)}], **detail},
+            }
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{rule_name}",
+                name=f"{settings.app}-{settings.env_name}-pipeline-{rule_name}",
+                description=f"{settings.app} {settings.env_name} pipelines: {rule_name}",
+                event_pattern=json.dumps(pattern),
+                tags=settings.stack_tags(),
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-{rule_name}-target",
+                rule=rule.name,
+                arn=alerts.arn,
+                input_transformer={
+                    "input_paths": {"pipeline": "$.detail.pipeline", "execution": "$.detail.execution-id",
+                                    "state": "$.detail.state", "stage": "$.detail.stage",
+                                    "action": "$.detail.action"},
+                    "input_template": json.dumps(
+                        f"Pipeline <pipeline> {rule_name}: state <state>, stage <stage>, action <action>. "
+                        f"Execution: https://{region}.console.aws.amazon.com/codesuite/codepipeline/"
+                        f"pipelines/<pipeline>/executions/<execution>/timeline?region={region}"),
+                },
+                opts=child,
+            )
+            rules.append(rule)
+
+        aws.sns.TopicPolicy(
+            f"{name}-alerts-policy",
+            arn=alerts.arn,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "EventBridgeRulesPublish", "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish", "Resource": alerts.arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": [r.arn for r in rules]}},
+            }]}),
+            opts=child,
+        )
+        for topic_name, topic, addresses in (("alerts", alerts, settings.alert_subscribers),
+                                             ("approval", approval, settings.approval_subscribers)):
+            for address in addresses:
+                # Named after the address, so removing one subscriber never replaces the others.
+                suffix = hashlib.sha256(address.lower().encode()).hexdigest()[:8]
+                aws.sns.TopicSubscription(f"{name}-{topic_name}-{suffix}", topic=topic.arn,
+                                          protocol="email", endpoint=address, opts=child)
+
+        self.key_arn = key.arn
+        self.alerts_topic_arn = alerts.arn
+        self.approval_topic_arn = approval.arn
+        self.register_outputs({"alerts_topic_arn": alerts.arn, "approval_topic_arn": approval.arn})
