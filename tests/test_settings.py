@@ -1,0 +1,128 @@
+"""Settings: every kind of bad value stops the program with one message naming key, value, fix."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import SettingsError, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_settings(stack: str) -> dict:
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("delivery-pipeline:")}
+
+
+def with_change(stack: str, path: str, value) -> dict:
+    """A copy of the stack's settings with `a.b.0.c` set (or deleted when value is DELETE)."""
+    data = copy.deepcopy(stack_settings(stack))
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    key = int(last) if isinstance(node, list) else last
+    if value is DELETE:
+        del node[key]
+    else:
+        node[key] = value
+    return data
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_example_stacks_are_valid(stack):
+    settings = parse(stack_settings(stack))
+    assert settings.env_name == stack
+    assert len(settings.services) >= 2
+    assert settings.tooling_account != settings.env_account
+
+
+def test_defaults_are_filled_in():
+    settings = parse(stack_settings("prod"))
+    api = settings.services[0]
+    assert api.dockerfile == "services/api/Dockerfile"
+    assert api.context == "services/api"
+    assert api.test_command == "make test"
+    assert api.regions == ("us-east-1", "eu-west-1")
+    assert settings.scan_severity == "HIGH"
+    web = next(s for s in settings.services if s.name == "web")
+    assert web.regions == ("us-east-1",)
+
+
+BAD_VALUES = [
+    # (stack, key path, value, words the message must contain)
+    ("staging", "tooling.account", "11111111111", ["tooling.account", "11111111111", "12-digit"]),
+    ("staging", "tooling.account", 111111111111, ["tooling.account", "12-digit"]),
+    ("staging", "environment.account", "abc", ["environment.account", "'abc'", "12-digit"]),
+    ("staging", "tooling.region", "us-east-9", ["tooling.region", "us-east-9", "AWS region"]),
+    ("prod", "environment.clusters", {"mars-north-1": "c"}, ["environment.clusters.mars-north-1", "AWS region"]),
+    ("staging", "environment.clusters", {}, ["environment.clusters", "non-empty mapping"]),
+    ("staging", "connectionArn", "arn:aws:codestar:us-east-1:111111111111:connection/x",
+     ["connectionArn", "CodeConnections ARN"]),
+    ("staging", "connectionArn",
+     "arn:aws:codeconnections:eu-west-1:111111111111:connection/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+     ["connectionArn", "region us-east-1"]),
+    ("staging", "gitops.tokenSecretArn", "arn:aws:secretsmanager:us-east-1:111111111111:secret:nosuffix",
+     ["gitops.tokenSecretArn", "Secrets Manager secret ARN"]),
+    ("staging", "gitops.tokenSecretArn", "arn:aws:secretsmanager:us-east-1:999999999999:secret:t-AbC123",
+     ["gitops.tokenSecretArn", "account 111111111111"]),
+    ("staging", "environment.bootstrapRoleArn", "arn:aws:iam::111111111111:role/x",
+     ["environment.bootstrapRoleArn", "account 222222222222"]),
+    ("staging", "executionMode", "FIFO", ["executionMode", "QUEUED, SUPERSEDED, PARALLEL"]),
+    ("staging", "promotion.mode", "merge", ["promotion.mode", "commit, pull-request"]),
+    ("staging", "promotion.autoMerge", True, ["promotion.autoMerge", "pull-request"]),
+    ("staging", "scan.severityThreshold", "SEVERE", ["scan.severityThreshold", "CRITICAL"]),
+    ("staging", "services", [], ["services", "non-empty list"]),
+    ("staging", "services.0.name", "API_Service", ["services[0].name", "DNS label"]),
+    ("staging", "services.1.name", "api", ["services", "'api' appears twice"]),
+    ("prod", "services.1.regions", ["ap-south-1"], ["services[1].regions[0]", "environment's regions"]),
+    ("staging", "services.0.paths", ["../etc/**"], ["services[0].paths[0]", "repository-relative"]),
+    ("staging", "alerts.subscribers", ["not-an-address"], ["alerts.subscribers[0]", "e-mail"]),
+    ("staging", "approval.enabled", "yes", ["approval.enabled", "true or false"]),
+    ("staging", "source.kind", "mirror", ["source.kind", "build, promote"]),
+    ("prod", "source.upstream", "prod", ["source.upstream", "another environment"]),
+    ("prod", "source.registryStack", "staging", ["source.registryStack", "org/project/stack"]),
+    ("prod", "registry", {"pullAccounts": ["333333333333"]}, ["registry", "promote stack"]),
+    ("staging", "registry.replicaRegions", ["us-east-1"], ["registry.replicaRegions", "home region"]),
+    ("staging", "gitops.url", "git@github.com:acme/shop-gitops.git", ["gitops.url", "HTTPS clone URL"]),
+    ("staging", "tags", {"aws:owner": "x"}, ["tags.aws:owner", "not starting with aws:"]),
+    ("staging", "unknownKey", 1, ["unknownKey", "not a known setting"]),
+    ("staging", "tooling.acount", "111111111111", ["tooling.acount", "not a known setting"]),
+    ("staging", "services.0.dockerFile", "x", ["services[0].dockerFile", "not a known setting"]),
+    ("staging", "app", DELETE, ["delivery-pipeline:app is missing"]),
+    ("staging", "gitops.repository", DELETE, ["gitops.repository is missing"]),
+]
+
+
+@pytest.mark.parametrize("stack,path,value,words", BAD_VALUES, ids=[f"{c[1]}={c[2]!r}"[:60] for c in BAD_VALUES])
+def test_bad_value_is_named_in_one_message(stack, path, value, words):
+    with pytest.raises(SettingsError) as caught:
+        parse(with_change(stack, path, value))
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+def test_structured_config_from_the_engine_is_decoded(monkeypatch):
+    """`pulumi up` hands structured values over as JSON strings; they parse like the YAML."""
+    import json
+
+    from pulumi.runtime import config as runtime_config
+
+    from components.settings import from_pulumi_config
+
+    raw = {f"delivery-pipeline:{k}": (v if isinstance(v, str) else json.dumps(v))
+           for k, v in stack_settings("prod").items()}
+    raw["aws:region"] = "us-east-1"
+    token = runtime_config.CONFIG.set(raw)
+    try:
+        settings = from_pulumi_config()
+    finally:
+        runtime_config.CONFIG.reset(token)
+    assert settings == parse(stack_settings("prod"))
