@@ -1,0 +1,387 @@
+"""Argo CD on one existing EKS cluster of an environment, syncing that (env, region) from the GitOps repo.
+
+Per cluster: a Kubernetes provider that authenticates like an operator (`aws eks get-token` with the
+bootstrap role, so no credential is stored in state), the argo-cd Helm chart, the GitOps repository
+credentials, an AppProject fenced to the GitOps repository and the services' namespaces, the
+ApplicationSet that renders one Application per service directory, and the read access
+`gitops verify` needs: an EKS access entry for the deployment role mapped to a Kubernetes group that a
+namespaced Role lets `get` exactly the services' Applications.
+
+The layout rule (gitops contract, `gitops/layout.py`): Application `<service>` in namespace `argocd`,
+chart `charts/<service>`, value files `envs/<env>/<service>/values.yaml` then `values-<region>.yaml`
+(missing ones skipped), destination namespace `<service>` on this cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.argocd_settings import ArgoCdSettings, SsoSettings
+from components.settings import Settings
+
+NAMESPACE = "argocd"
+CHART = "argo-cd"
+CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
+# The Helm release name; with the chart's nameOverride "argocd" every object is named argocd-*.
+RELEASE_NAME = "argocd"
+SERVER_ENDPOINT = f"https://argocd-server.{NAMESPACE}.svc.cluster.local"
+IN_CLUSTER = "https://kubernetes.default.svc"
+# Kubernetes group the deployment role's access entry carries; the verify Role is bound to it.
+VERIFY_GROUP = "delivery-verify"
+# The Go-template placeholder of the git directories generator: the service directory's name.
+SERVICE = "{{.path.basename}}"
+# Helm waits this long for Argo CD to become ready before `atomic` rolls the release back.
+RELEASE_TIMEOUT_S = 900
+# Key of the OIDC client secret inside the `argocd-oidc` Secret that oidc.config references.
+OIDC_SECRET_NAME = "argocd-oidc"
+OIDC_SECRET_KEY = "clientSecret"
+
+
+@dataclass(frozen=True)
+class ArgoCdClusterArgs:
+    settings: Settings
+    argocd: ArgoCdSettings
+    region: str
+    cluster_name: str
+    # Assumes the bootstrap role in the environment account (the lead's provider).
+    env_provider: aws.Provider
+    # The role `gitops verify` runs as (DeploymentRole.arn).
+    deployment_role_arn: pulumi.Input[str]
+
+
+# ----------------------------------------------------------------------------------------------
+# What gets applied, as data (tested without the runtime)
+
+
+def services_in_region(settings: Settings, region: str) -> list[str]:
+    return [service.name for service in settings.services if region in service.regions]
+
+
+def kubeconfig(*, cluster_name: str, region: str, endpoint: str, certificate_authority: str,
+               role_arn: str) -> str:
+    """A kubeconfig whose user runs `aws eks get-token` as the bootstrap role on every connection.
+
+    Tokens live 15 minutes and never reach Pulumi state; whoever runs `pulumi up` must be able to
+    assume the bootstrap role, exactly as for the environment-account `aws.Provider`.
+    """
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name,
+                      "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
+        "users": [{"name": "bootstrap", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region,
+                     "--role-arn", role_arn, "--output", "json"],
+        }}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": "bootstrap"}}],
+        "current-context": cluster_name,
+    })
+
+
+def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory_limit}}
+
+
+# Sized for tens of services on one cluster; the controller and repo server grow with manifests.
+_CONTROLLER = _resources("250m", "512Mi", "2", "2Gi")
+_REPO_SERVER = _resources("100m", "256Mi", "1", "1Gi")
+_SMALL = _resources("50m", "128Mi", "500m", "512Mi")
+_REDIS = _resources("50m", "64Mi", "500m", "256Mi")
+_TINY = _resources("10m", "32Mi", "100m", "64Mi")
+
+
+def _oidc_config(sso: SsoSettings) -> str:
+    return yaml.safe_dump({
+        "name": "SSO",
+        "issuer": sso.issuer,
+        "clientID": sso.client_id,
+        # Argo CD reads `$<secret>:<key>` from a Secret labelled part-of argocd, so the client secret
+        # never passes through Helm values (which Pulumi stores as the release's inputs).
+        "clientSecret": f"${OIDC_SECRET_NAME}:{OIDC_SECRET_KEY}",
+        "requestedScopes": ["openid", "profile", "email", "groups"],
+    }, sort_keys=False)
+
+
+def helm_values(argocd: ArgoCdSettings) -> dict[str, Any]:
+    """Values for the argo-cd chart: internal only, bounded resources, HA when asked."""
+    replicas = 2 if argocd.ha else 1
+    # With HA, voluntary disruptions (node drains) keep one pod of each stateless part serving.
+    pdb = {"pdb": {"enabled": True, "minAvailable": 1}} if argocd.ha else {}
+    cm: dict[str, Any] = {
+        # The local admin is only needed when nobody can sign in through SSO.
+        "admin.enabled": argocd.sso is None,
+        "exec.enabled": False,
+    }
+    configs: dict[str, Any] = {"cm": cm}
+    if argocd.sso:
+        cm["url"] = argocd.sso.url
+        cm["oidc.config"] = _oidc_config(argocd.sso)
+        configs["rbac"] = {
+            # Everyone signed in can look; changes go through the GitOps repository.
+            "policy.default": "role:readonly",
+            "policy.csv": "".join(f"g, {group}, role:admin\n" for group in argocd.sso.admin_groups),
+            "scopes": "[groups]",
+        }
+    return {
+        # Uninstalling the chart must not delete the CRDs, which would delete every Application.
+        "crds": {"keep": True},
+        "configs": configs,
+        # One cluster (in-cluster) is one shard: a second controller replica would idle, so HA
+        # relies on the StatefulSet restarting it (upstream's HA examples keep 1 replica too).
+        "controller": {"replicas": 1, "resources": _CONTROLLER},
+        "server": {
+            "replicas": replicas,
+            # Reached through port-forward or a private network only; never a public endpoint.
+            "service": {"type": "ClusterIP"},
+            "ingress": {"enabled": False},
+            "extraArgs": [],
+            "resources": _SMALL,
+            **pdb,
+        },
+        "repoServer": {"replicas": replicas, "resources": _REPO_SERVER, **pdb},
+        "applicationSet": {"replicas": replicas, "resources": _SMALL, **pdb},
+        # OIDC is configured directly; no Dex. Alerts come from the pipelines, not Argo CD.
+        "dex": {"enabled": False},
+        "notifications": {"enabled": False},
+        "redis": {"resources": _REDIS},
+        "redis-ha": {
+            "enabled": argocd.ha,
+            "redis": {"resources": _REDIS},
+            "sentinel": {"resources": _TINY},
+            "haproxy": {"resources": _TINY},
+        },
+        "redisSecretInit": {"resources": _TINY},
+    }
+
+
+def app_project_spec(settings: Settings, services: Sequence[str]) -> dict[str, Any]:
+    return {
+        "description": f"{settings.app} services of {settings.env_name}, synced from {settings.gitops_repository}",
+        "sourceRepos": [settings.gitops_url],
+        # One namespace per service, named after it, on this cluster only.
+        "destinations": [{"server": IN_CLUSTER, "namespace": service} for service in services],
+        # CreateNamespace=true needs Namespace; nothing else cluster-wide (no CRDs, no ClusterRoles).
+        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "orphanedResources": {"warn": True},
+    }
+
+
+def application_set_spec(settings: Settings, region: str, project: str) -> dict[str, Any]:
+    env_dir = f"envs/{settings.env_name}"
+    # Services configured for other regions of the environment still have a directory here.
+    elsewhere = [s.name for s in settings.services if region not in s.regions]
+    directories = [{"path": f"{env_dir}/*"}] + [
+        {"path": f"{env_dir}/{name}", "exclude": True} for name in elsewhere
+    ]
+    return {
+        "goTemplate": True,
+        "goTemplateOptions": ["missingkey=error"],
+        "generators": [{"git": {
+            "repoURL": settings.gitops_url,
+            "revision": settings.gitops_branch,
+            "directories": directories,
+        }}],
+        # Deleting the ApplicationSet (or renaming it) must not take the running services with it.
+        "syncPolicy": {"preserveResourcesOnDeletion": True},
+        "template": {
+            "metadata": {"name": SERVICE},
+            "spec": {
+                "project": project,
+                "source": {
+                    "repoURL": settings.gitops_url,
+                    "targetRevision": settings.gitops_branch,
+                    "path": f"charts/{SERVICE}",
+                    "helm": {
+                        # Relative to the chart directory, as Argo CD resolves them.
+                        "valueFiles": [
+                            f"../../{env_dir}/{SERVICE}/values.yaml",
+                            f"../../{env_dir}/{SERVICE}/values-{region}.yaml",
+                        ],
+                        "ignoreMissingValueFiles": True,
+                    },
+                },
+                "destination": {"server": IN_CLUSTER, "namespace": SERVICE},
+                "syncPolicy": {
+                    "automated": {"prune": True, "selfHeal": True},
+                    "syncOptions": ["CreateNamespace=true"],
+                    "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
+                },
+            },
+        },
+    }
+
+
+def verify_role_rules(services: Sequence[str]) -> list[dict[str, Any]]:
+    """`gitops verify` GETs `applications/<service>`; nothing else, and only these names."""
+    if not services:
+        # An empty resourceNames would mean every name: a region without services grants nothing.
+        return []
+    return [{
+        "apiGroups": ["argoproj.io"],
+        "resources": ["applications"],
+        "resourceNames": list(services),
+        "verbs": ["get"],
+    }]
+
+
+def token_from_secret_string(secret_id: str, value: str) -> str:
+    """The GitOps token from its Secrets Manager value: the raw token or JSON {"token": ...}.
+
+    Same convention as `gitops.credentials.load_token`; errors name the secret, never the value.
+    """
+    token: Any = value
+    if value.lstrip().startswith("{"):
+        try:
+            token = json.loads(value).get("token")
+        except (json.JSONDecodeError, AttributeError):
+            token = None
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError(f"Secrets Manager secret {secret_id} must hold the GitOps token, either as the "
+                         f'raw string or as JSON {{"token": "..."}}; store it with `aws secretsmanager put-secret-value`')
+    return token.strip()
+
+
+def _secret_region(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+# ----------------------------------------------------------------------------------------------
+# The component
+
+
+class ArgoCdCluster(pulumi.ComponentResource):
+    """Argo CD and the environment's ApplicationSet on one existing EKS cluster."""
+
+    server_endpoint: pulumi.Output[str]
+    application_set_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ArgoCdClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:argocd:ArgoCdCluster", name, None, opts)
+        settings, region = args.settings, args.region
+        services = services_in_region(settings, region)
+
+        cluster = aws.eks.get_cluster_output(
+            name=args.cluster_name, region=region,
+            opts=pulumi.InvokeOptions(parent=self, provider=args.env_provider))
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=pulumi.Output.all(cluster.endpoint, cluster.certificate_authorities).apply(
+                lambda parts: kubeconfig(
+                    cluster_name=args.cluster_name, region=region, endpoint=parts[0],
+                    certificate_authority=parts[1][0]["data"], role_arn=settings.bootstrap_role_arn)),
+            # Only a different cluster replaces the provider (and everything on it); a kubeconfig
+            # change such as a new bootstrap role is an update.
+            cluster_identifier=cluster.arn,
+            # An unreachable cluster is an error to investigate, never a reason to forget its objects.
+            delete_unreachable=False,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        self.release = k8s.helm.v3.Release(
+            f"{name}-argocd",
+            name=RELEASE_NAME,
+            chart=CHART,
+            version=args.argocd.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=NAMESPACE,
+            create_namespace=True,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=RELEASE_TIMEOUT_S,
+            max_history=10,
+            values=helm_values(args.argocd),
+            opts=on_cluster,
+        )
+        # Everything below lives in the chart's namespace and (for argoproj.io) uses its CRDs.
+        after_release = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
+        secret_opts = pulumi.ResourceOptions.merge(
+            after_release, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"]))
+
+        token_arn = settings.gitops_token_secret_arn
+        token_value = aws.secretsmanager.get_secret_version_output(
+            secret_id=token_arn, region=_secret_region(token_arn), opts=pulumi.InvokeOptions(parent=self))
+        token = pulumi.Output.secret(
+            token_value.secret_string.apply(lambda value: token_from_secret_string(token_arn, value)))
+        self.repository_secret = k8s.core.v1.Secret(
+            f"{name}-gitops-repository",
+            metadata={"name": f"{settings.app}-gitops-repository", "namespace": NAMESPACE,
+                      "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+            type="Opaque",
+            string_data=pulumi.Output.secret({
+                "url": settings.gitops_url, "type": "git", "username": "x-access-token", "password": token}),
+            opts=secret_opts,
+        )
+        if args.argocd.sso:
+            sso_arn = args.argocd.sso.client_secret_arn
+            client_secret = aws.secretsmanager.get_secret_version_output(
+                secret_id=sso_arn, region=_secret_region(sso_arn), opts=pulumi.InvokeOptions(parent=self))
+            k8s.core.v1.Secret(
+                f"{name}-oidc",
+                metadata={"name": OIDC_SECRET_NAME, "namespace": NAMESPACE,
+                          "labels": {"app.kubernetes.io/part-of": "argocd"}},
+                type="Opaque",
+                string_data=pulumi.Output.secret({OIDC_SECRET_KEY: client_secret.secret_string}),
+                opts=secret_opts,
+            )
+
+        project = k8s.apiextensions.CustomResource(
+            f"{name}-project",
+            api_version="argoproj.io/v1alpha1",
+            kind="AppProject",
+            metadata={"name": settings.app, "namespace": NAMESPACE},
+            spec=app_project_spec(settings, services),
+            opts=after_release,
+        )
+        self.application_set = k8s.apiextensions.CustomResource(
+            f"{name}-applications",
+            api_version="argoproj.io/v1alpha1",
+            kind="ApplicationSet",
+            metadata={"name": settings.app, "namespace": NAMESPACE},
+            spec=application_set_spec(settings, region, settings.app),
+            opts=pulumi.ResourceOptions.merge(
+                after_release, pulumi.ResourceOptions(depends_on=[project, self.repository_secret])),
+        )
+
+        # Read access for `gitops verify` (Kubernetes API, deployment role). EKS access policies
+        # cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy.
+        role = k8s.rbac.v1.Role(
+            f"{name}-verify-role",
+            metadata={"name": VERIFY_GROUP, "namespace": NAMESPACE},
+            rules=verify_role_rules(services),
+            opts=after_release,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-verify-binding",
+            metadata={"name": VERIFY_GROUP, "namespace": NAMESPACE},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VERIFY_GROUP},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}],
+            opts=pulumi.ResourceOptions.merge(after_release, pulumi.ResourceOptions(depends_on=[role])),
+        )
+        self.access_entry = aws.eks.AccessEntry(
+            f"{name}-verify-access",
+            cluster_name=args.cluster_name,
+            region=region,
+            principal_arn=args.deployment_role_arn,
+            type="STANDARD",
+            kubernetes_groups=[VERIFY_GROUP],
+            tags=settings.stack_tags(),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.env_provider),
+        )
+
+        self.server_endpoint = pulumi.Output.from_input(SERVER_ENDPOINT)
+        self.application_set_name = self.application_set.metadata.apply(lambda metadata: metadata["name"])
+        self.register_outputs({
+            "serverEndpoint": self.server_endpoint,
+            "applicationSetName": self.application_set_name,
+        })

@@ -1,0 +1,105 @@
+"""Argo CD settings: the `delivery-pipeline:argocd` key of a stack, validated before any resource.
+
+```yaml
+delivery-pipeline:argocd:
+  chartVersion: 10.1.1        # argo-cd chart from argoproj's Helm repository; default CHART_VERSION
+  ha: true                    # redis-ha and two replicas of server, repo server, ApplicationSet
+                              # controller; default false (staging); set true in Pulumi.prod.yaml
+  sso:                        # optional: OIDC sign-in; when set, the local admin user is disabled
+    issuer: https://login.example.com
+    clientId: argocd
+    clientSecretArn: arn:aws:secretsmanager:us-east-1:111111111111:secret:argocd/oidc-AbC123
+    url: https://argocd.internal.example.com   # where users reach Argo CD (OIDC redirect base)
+    adminGroups: [platform-admins]             # OIDC groups given role:admin; default none
+```
+
+Errors follow `components.settings`: `SettingsError` naming the key, the value and what is expected;
+unknown keys are rejected so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from components.settings import (
+    _SECRET_ARN,
+    Settings,
+    _arn_in,
+    _boolean,
+    _fail,
+    _list_of,
+    _pattern,
+    _Reader,
+    _text,
+)
+
+# argo-cd chart 10.1.1 ships Argo CD v3.4.4. Bump deliberately: read the chart's upgrade notes first.
+CHART_VERSION = "10.1.1"
+
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+# OIDC issuers and the Argo CD URL are HTTPS origins (an optional path for issuers such as Azure's).
+_HTTPS_ORIGIN = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s]*)?$")
+
+
+@dataclass(frozen=True)
+class SsoSettings:
+    issuer: str
+    client_id: str
+    # Secrets Manager secret (tooling account) whose SecretString is the OIDC client secret.
+    client_secret_arn: str
+    # Base URL users open Argo CD at; Argo CD builds the OIDC redirect URI from it.
+    url: str
+    # OIDC groups that get Argo CD's role:admin. Default: none (everyone signed in is read-only).
+    admin_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArgoCdSettings:
+    # argo-cd chart version. Default: CHART_VERSION.
+    chart_version: str = CHART_VERSION
+    # Highly available Argo CD. Default: false.
+    ha: bool = False
+    # OIDC single sign-on. Default: none (local admin user, reachable through port-forward only).
+    sso: SsoSettings | None = None
+
+
+_https = _pattern(_HTTPS_ORIGIN, "an https:// URL such as https://login.example.com")
+
+
+def parse(data: Any, *, tooling_account: str) -> ArgoCdSettings:
+    """Validate the `argocd` mapping (None when the stack does not set the key: all defaults)."""
+    if data is None:
+        return ArgoCdSettings()
+    if not isinstance(data, Mapping):
+        raise _fail("argocd", data, "a mapping with chartVersion, ha and sso")
+    root = _Reader("argocd", data)
+    chart_version = root.get(
+        "chartVersion", _pattern(_SEMVER, f"an exact chart version such as {CHART_VERSION}"),
+        default=CHART_VERSION)
+    ha = root.get("ha", _boolean, default=False)
+    sso = None
+    if data.get("sso") is not None:
+        section = root.section("sso")
+        sso = SsoSettings(
+            issuer=section.get("issuer", _https),
+            client_id=section.get("clientId", _text),
+            client_secret_arn=section.get(
+                "clientSecretArn",
+                _arn_in(_SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
+                        account=tooling_account, where="the tooling account, where `pulumi up` reads it")),
+            url=section.get("url", _https),
+            admin_groups=section.get("adminGroups", _list_of(_text), default=()),
+        )
+        section.finish()
+    else:
+        root.used.add("sso")
+    root.finish()
+    return ArgoCdSettings(chart_version=chart_version, ha=ha, sso=sso)
+
+
+def from_settings(settings: Settings) -> ArgoCdSettings:
+    """The Argo CD settings of a stack read with `from_pulumi_config(extra_keys=("argocd",))`."""
+    return parse(settings.extra.get("argocd"), tooling_account=settings.tooling_account)
+
