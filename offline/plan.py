@@ -1,0 +1,496 @@
+"""The offline plan: the real Pulumi program run in-process under Pulumi's mock runtime.
+
+`run_plan` reads `Pulumi.<stack>.yaml` and hands its config to the program exactly as `pulumi up`
+would (keys `<project>:<key>`, structured values JSON-encoded), runs `__main__.py`, and records
+every resource the program registers: its URN in the real engine's form, parent, provider, where it
+lands (account, region), inputs as registered and the mocked outputs. Secret values never leave the
+monitor: inputs and outputs hold "[secret]" in their place.
+
+    python -m offline.plan --stack staging [--json FILE] [--diagram-dir DIR]
+
+Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings or stack file
+(`error: <message>`); 3 a mandatory policy was violated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import runpy
+import sys
+import threading
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import rpc, set_all_config, set_mocks, settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import massage, run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from offline.mocks import OfflineMocks, PlanResourceArgs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_TYPE = "pulumi:pulumi:Stack"
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+# Stand-in for `secure:` config values: the offline plan has no key to decrypt them.
+SECURE_PLACEHOLDER = "offline-plan-secure-value"
+log = logging.getLogger("offline.plan")
+
+
+class StackConfigError(ValueError):
+    """The stack's project or config file is missing or unreadable. The message says which and why."""
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    id: str | None  # None for components, which have no physical id
+    parent: str | None
+    account: str | None
+    region: str | None
+    inputs: dict[str, Any]  # camelCase, as registered with the engine; secrets as "[secret]"
+    outputs: dict[str, Any]
+    custom: bool
+    provider: str | None  # the explicit provider's URN; None for the default provider
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+    violations: list[Any] = field(default_factory=list)
+    # Whether the policy pack ran (then the JSON carries "violations", even an empty list).
+    policy_ran: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [
+                {"urn": r.urn, "type": r.type, "name": r.name, "id": r.id, "parent": r.parent,
+                 "account": r.account, "region": r.region, "inputs": r.inputs, "outputs": r.outputs}
+                for r in self.resources
+            ],
+            "outputs": self.outputs,
+        }
+        if self.policy_ran:
+            document["violations"] = [_violation_dict(v) for v in self.violations]
+        return document
+
+    def by_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+
+def _violation_dict(violation: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(violation):
+        return dataclasses.asdict(violation)
+    if hasattr(violation, "_asdict"):
+        return dict(violation._asdict())
+    return dict(vars(violation))
+
+
+# ----------------------------------------------------------------------------------------------
+# Wire values: protobuf structs to plain values, secrets kept as markers
+
+
+class _Secret:
+    """A secret value inside the monitor. Mocks see the plain value; the plan only "[secret]"."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def _decode(value: Any) -> Any:
+    """A deserialized protobuf value, with secrets as `_Secret` and resource references as URNs."""
+    if isinstance(value, dict):
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
+            return _Secret(_decode(value.get("value")))
+        if signature == rpc._special_resource_sig:
+            return value.get("urn")
+        if signature == rpc._special_output_value_sig:
+            inner = _decode(value["value"]) if "value" in value else UNKNOWN
+            return _Secret(inner) if value.get("secret") else inner
+        if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
+            return {k: _decode(v) for k, v in value.items() if k != rpc._special_sig_key}
+        # Struct fields have no order on the wire; sorted keys make the JSON byte-for-byte stable.
+        return {k: _decode(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    # Protobuf numbers are doubles; the engine shows integral ones as integers.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _struct_to_python(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return _decode(json_format.MessageToDict(struct))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Secret):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, _Secret):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, _Secret):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _to_wire(value: Any) -> Any:
+    """Mock outputs back to what the SDK deserializes, secrets with the engine's secret signature."""
+    if isinstance(value, _Secret):
+        return rpc.wrap_rpc_secret(_to_wire(value.value))
+    if isinstance(value, dict):
+        return {k: _to_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_wire(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# The monitor
+
+
+class PlanMonitor(MockMonitor):
+    """The mock resource monitor, recording every registration with real-engine URNs."""
+
+    def __init__(self, mocks: OfflineMocks, project: str, stack: str):
+        super().__init__(mocks)
+        self.mocks: OfflineMocks = mocks
+        self.project = project
+        self.stack = stack
+        self.planned: dict[str, PlannedResource] = {}
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The real engine qualifies a child's type with its parent's whole type chain, except for
+        # the root stack, which is never part of a chain.
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                type_ = f"{parent_type}${type_}"
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == STACK_TYPE:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        _ensure_event_loop()
+        inputs = _struct_to_python(request.object)
+        custom = bool(request.custom)
+        if not custom:
+            # Components have no physical id and no provider-made outputs.
+            self._record(urn, request, inputs, None, {}, custom)
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        id_, state = self._new_resource(urn, request, inputs, custom, request.importId)
+        obj = _sync_await(rpc.serialize_properties(_to_wire(state), {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
+    def ReadResource(self, request: Any) -> Any:
+        # Reads (StackReference, `get` of existing resources) are recorded like registrations.
+        _ensure_event_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = _struct_to_python(request.properties)
+        _, state = self._new_resource(urn, request, inputs, True, request.id)
+        props = _sync_await(rpc.serialize_properties(_to_wire(state), {}))
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=props)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn:
+            with self._lock:
+                self.component_outputs[request.urn] = _redacted(_struct_to_python(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+    def _new_resource(self, urn: str, request: Any, inputs: dict[str, Any], custom: bool,
+                      resource_id: str) -> tuple[str, dict[str, Any]]:
+        plain = _plain(inputs)
+        provider = request.provider or None
+        placement = self.mocks.placements.of_resource(request.type, request.name, custom, plain, provider)
+        args = PlanResourceArgs(urn=urn, placement=placement, typ=request.type, name=request.name,
+                                inputs=plain, provider=provider, resource_id=resource_id, custom=custom)
+        id_, outputs = self.mocks.new_resource(args)
+        # An output echoing a secret input stays secret, as the engine keeps it.
+        state = {k: inputs[k] if k in inputs and _has_secret(inputs[k]) and v == plain[k] else v
+                 for k, v in outputs.items()}
+        if request.type.startswith("pulumi:providers:"):
+            self.mocks.placements.add_provider(f"{urn}::{id_}", placement)
+        with self._lock:
+            self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, _plain(state))
+        self._record(urn, request, inputs, id_, state, custom, placement.account, placement.region)
+        return id_, state
+
+    def _record(self, urn: str, request: Any, inputs: dict[str, Any], id_: str | None,
+                outputs: dict[str, Any], custom: bool, account: str | None = None,
+                region: str | None = None) -> None:
+        parent = request.parent or None
+        planned = PlannedResource(
+            urn=urn, type=request.type, name=request.name, id=id_, parent=parent,
+            account=account, region=region, inputs=_redacted(inputs), outputs=_redacted(outputs),
+            custom=custom, provider=(request.provider.rsplit("::", 1)[0] if request.provider else None),
+        )
+        with self._lock:
+            if urn in self.planned:
+                raise ValueError(f"two resources have the URN {urn}: give them different names")
+            self.planned[urn] = planned
+
+
+# ----------------------------------------------------------------------------------------------
+# Stack config
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    values: dict[str, Any]  # full key -> decoded value (what the mocks read)
+    engine: dict[str, str]  # full key -> the string the engine passes (structured values as JSON)
+    secret_keys: list[str]
+
+
+def _engine_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def _without_secure(value: Any) -> tuple[Any, bool]:
+    """Replace `secure:` values (encrypted with a key this machine does not have) by a placeholder."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECURE_PLACEHOLDER, True
+        pairs = {k: _without_secure(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        items = [_without_secure(v) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise StackConfigError(f"{path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise StackConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_stack_config(project_dir: Path, stack: str,
+                      overrides: Mapping[str, Any] | None = None) -> StackConfig:
+    """The config `pulumi up -s <stack>` would pass, with `overrides` (full keys) replacing values."""
+    project_file = project_dir / "Pulumi.yaml"
+    if not project_file.is_file():
+        raise StackConfigError(f"no Pulumi.yaml in {project_dir}: point --project-dir at the project")
+    project = _read_yaml(project_file).get("name")
+    if not isinstance(project, str) or not project:
+        raise StackConfigError(f"{project_file} has no project `name`")
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise StackConfigError(f"no stack file {stack_file.name} in {project_dir} (stacks here: "
+                               f"{', '.join(known) or 'none'})")
+    raw = _read_yaml(stack_file).get("config") or {}
+    if not isinstance(raw, dict):
+        raise StackConfigError(f"{stack_file}: `config` must be a mapping of keys to values")
+    # A key without a namespace belongs to the project, as the Pulumi CLI reads it.
+    config = {key if ":" in key else f"{project}:{key}": value for key, value in raw.items()}
+    config.update(overrides or {})
+    values, engine, secret_keys = {}, {}, []
+    for key, value in config.items():
+        value, secure = _without_secure(value)
+        values[key] = value
+        engine[key] = _engine_value(value)
+        if secure:
+            secret_keys.append(key)
+    return StackConfig(project=project, values=values, engine=engine, secret_keys=secret_keys)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running
+
+
+@contextmanager
+def _in_project(project_dir: Path) -> Iterator[None]:
+    # Pulumi runs a program from its project directory, with that directory importable.
+    previous_cwd, path_entry = os.getcwd(), str(project_dir)
+    os.chdir(project_dir)
+    sys.path.insert(0, path_entry)
+    try:
+        yield
+    finally:
+        os.chdir(previous_cwd)
+        sys.path.remove(path_entry)
+
+
+def _reset_runtime() -> None:
+    # The Pulumi SDK keeps the root stack and pending outputs process-wide; a new plan starts clean.
+    settings.ROOT.set(None)
+    settings.SETTINGS.outputs.clear()
+
+
+def _resolve_stack_outputs(stack: Any) -> dict[str, Any]:
+    struct = _sync_await(rpc.serialize_properties(massage(stack.outputs, []), {}))
+    return _redacted(_struct_to_python(struct))
+
+
+def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
+             project_dir: Path = REPO_ROOT) -> Plan:
+    """Run the program of `project_dir` for `stack` under mocks and return what it registered.
+
+    Raises the program's own exceptions (`components.settings.SettingsError` for bad settings)
+    and `StackConfigError` for a missing or unreadable stack file.
+    """
+    project_dir = Path(project_dir).resolve()
+    program = project_dir / "__main__.py"
+    config = load_stack_config(project_dir, stack, config_overrides)
+    if not program.is_file():
+        raise StackConfigError(f"no __main__.py in {project_dir}: nothing to plan")
+
+    mocks = OfflineMocks(config.project, config.values)
+    monitor = PlanMonitor(mocks, config.project, stack)
+    _reset_runtime()
+    # Config before the mocks' root stack exists and before any program module is imported.
+    set_all_config(config.engine, config.secret_keys)
+    set_mocks(mocks, project=config.project, stack=stack, preview=False, monitor=monitor,
+              logger=log)
+    root = settings.get_root_resource()
+    with _in_project(project_dir):
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        outputs = _resolve_stack_outputs(root)
+        resources = [dataclasses.replace(r, outputs=monitor.component_outputs.get(r.urn, r.outputs))
+                     if not r.custom else r for _, r in sorted(monitor.planned.items())]
+        plan = Plan(project=config.project, stack=stack, resources=resources, outputs=outputs)
+        _evaluate_policies(plan, project_dir)
+    return plan
+
+
+def _evaluate_policies(plan: Plan, project_dir: Path) -> None:
+    # ---- Policy hook (POLICY helper) ------------------------------------------------------
+    # When the project has an offline policy entry point, `policy.offline.evaluate(resources)`
+    # returns Violation records (policy, enforcement, urn, type, name, message, fix). They go into
+    # `plan.violations` and the JSON's "violations"; the CLI prints them and exits 3 on any
+    # mandatory one.
+    if not (project_dir / "policy" / "offline.py").is_file():
+        return
+    evaluate = importlib.import_module("policy.offline").evaluate
+    plan.violations = list(evaluate(plan.resources))
+    plan.policy_ran = True
+
+
+_CACHE: dict[tuple[str, str, str], Plan] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
+                project_dir: Path = REPO_ROOT) -> Plan:
+    """`run_plan`, memoized per (stack, overrides, project) for tests that read the same plan.
+
+    Callers share the returned Plan: read it, never change it.
+    """
+    key = (stack, json.dumps(config_overrides, sort_keys=True), str(Path(project_dir).resolve()))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = run_plan(stack, config_overrides, project_dir)
+        return _CACHE[key]
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+
+def _is_settings_error(error: BaseException) -> bool:
+    # The program's SettingsError comes from its own `components.settings`; resolve it lazily so
+    # a project without that module can still be planned.
+    module = sys.modules.get("components.settings")
+    settings_error = getattr(module, "SettingsError", None)
+    return settings_error is not None and isinstance(error, settings_error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from offline import render
+
+    parser = argparse.ArgumentParser(prog="python -m offline.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the plan as JSON to FILE")
+    parser.add_argument("--diagram-dir", type=Path, metavar="DIR",
+                        help="also write one Mermaid file (<pipeline>.mmd) per pipeline into DIR")
+    parser.add_argument("--project-dir", type=Path, default=REPO_ROOT,
+                        help="the Pulumi project to plan (default: this repository)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+
+    try:
+        plan = run_plan(args.stack, project_dir=args.project_dir)
+    except StackConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - sorted into settings errors and program failures
+        if _is_settings_error(error):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        return 1
+
+    render.print_plan(plan)
+    if args.diagram_dir:
+        for path in render.write_diagrams(plan, args.diagram_dir):
+            print(f"wrote {path}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(plan.to_json(), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    mandatory = [v for v in plan.violations if getattr(v, "enforcement", "") == "mandatory"]
+    return 3 if mandatory else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Human output of an offline plan: the resource tree, a Mermaid diagram per pipeline, a summary.
+
+On a terminal the tree and tables use rich; otherwise (CI logs, pipes) plain indented lines, so the
+output stays greppable. Diagrams are Mermaid text built from each registered
+`aws:codepipeline/pipeline:Pipeline`'s inputs: what CodePipeline will be given, not a model of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+if TYPE_CHECKING:
+    from offline.plan import Plan, PlannedResource
+
+PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+
+
+# ----------------------------------------------------------------------------------------------
+# Resource tree
+
+
+def _where(resource: PlannedResource) -> str:
+    if resource.account is None and resource.region is None:
+        return ""
+    return f"[{resource.account}/{resource.region}]"
+
+
+def _line(resource: PlannedResource) -> str:
+    return "  ".join(part for part in (resource.type, resource.name, _where(resource)) if part)
+
+
+def _children(plan: Plan) -> tuple[list[PlannedResource], dict[str, list[PlannedResource]]]:
+    urns = {r.urn for r in plan.resources}
+    children: dict[str, list[PlannedResource]] = defaultdict(list)
+    top = []
+    for resource in plan.resources:
+        # Parents outside the plan (the root stack) make a resource top-level.
+        if resource.parent in urns:
+            children[resource.parent].append(resource)
+        else:
+            top.append(resource)
+    order = lambda r: (r.custom, r.type, r.name)  # components first, then by type  # noqa: E731
+    for siblings in children.values():
+        siblings.sort(key=order)
+    return sorted(top, key=order), children
+
+
+def tree_lines(plan: Plan) -> list[str]:
+    """The tree as plain text: one resource per line, children indented under their component."""
+    top, children = _children(plan)
+    lines = [f"{plan.project}/{plan.stack}"]
+
+    def walk(resources: list[PlannedResource], depth: int) -> None:
+        for resource in resources:
+            lines.append("  " * depth + _line(resource))
+            walk(children.get(resource.urn, []), depth + 1)
+
+    walk(top, 1)
+    return lines
+
+
+def _rich_tree(plan: Plan) -> Tree:
+    top, children = _children(plan)
+    root = Tree(f"[bold]{plan.project}/{plan.stack}[/]")
+
+    def walk(node: Tree, resources: list[PlannedResource]) -> None:
+        for resource in resources:
+            # Components in bold; names and [account/region] escaped so rich does not read them as markup.
+            kind = f"[bold]{escape(resource.type)}[/]" if not resource.custom else escape(resource.type)
+            where = _where(resource)
+            label = f"{kind}  {escape(resource.name)}" + (f"  [dim]{escape(where)}[/]" if where else "")
+            walk(node.add(label), children.get(resource.urn, []))
+
+    walk(root, top)
+    return root
+
+
+# ----------------------------------------------------------------------------------------------
+# Pipeline diagrams (Mermaid)
+
+
+def _label(*lines: str) -> str:
+    # Mermaid label text: '#' starts an entity, so it is escaped first; quotes and angle brackets
+    # would end the label or read as HTML.
+    escaped = []
+    for line in lines:
+        for char, entity in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+            line = line.replace(char, entity)
+        escaped.append(line)
+    return '"' + "<br/>".join(escaped) + '"'
+
+
+def _filters(trigger: dict[str, Any]) -> list[str]:
+    lines = [f"trigger: {trigger.get('providerType', '?')}"]
+    git = trigger.get("gitConfiguration") or {}
+    if git.get("sourceActionName"):
+        lines.append(f"on action {git['sourceActionName']}")
+    for event in ("pushes", "pullRequests"):
+        for entry in git.get(event) or []:
+            parts = []
+            for kind in ("branches", "filePaths", "tags"):
+                spec = entry.get(kind) or {}
+                if spec.get("includes"):
+                    parts.append(f"{kind}: {', '.join(spec['includes'])}")
+                if spec.get("excludes"):
+                    parts.append(f"{kind} not: {', '.join(spec['excludes'])}")
+            if entry.get("events"):
+                parts.append(f"events: {', '.join(entry['events'])}")
+            lines.append(f"{event}: " + ("; ".join(parts) or "any"))
+    return lines
+
+
+def _action_label(action: dict[str, Any], pipeline_region: str | None) -> str:
+    lines = [str(action.get("name", "?")), f"{action.get('category', '?')}: {action.get('provider', '?')}"]
+    region = action.get("region")
+    if region and region != pipeline_region:
+        lines.append(f"region: {region}")
+    if action.get("namespace"):
+        lines.append(f"vars: {action['namespace']}")
+    return _label(*lines)
+
+
+def pipeline_diagram(pipeline: PlannedResource) -> str:
+    """Mermaid flowchart of one pipeline: trigger, stages left to right, actions grouped by runOrder.
+
+    Actions sharing a runOrder sit in one box (they run in parallel); boxes of one stage follow each
+    other in runOrder. An action's region is shown when it is not the pipeline's.
+    """
+    inputs = pipeline.inputs
+    name = str(inputs.get("name") or pipeline.name)
+    lines = ["flowchart LR", f"  %% {name} ({pipeline.account}/{pipeline.region})"]
+    stage_ids = []
+    for s, stage in enumerate(inputs.get("stages") or []):
+        stage_id = f"S{s}"
+        stage_ids.append(stage_id)
+        lines.append(f"  subgraph {stage_id}[{_label(str(stage.get('name', '?')))}]")
+        lines.append("    direction LR")
+        groups: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for a, action in enumerate(stage.get("actions") or []):
+            groups[int(action.get("runOrder") or 1)].append((a, action))
+        group_ids = []
+        for run_order in sorted(groups):
+            group_id = f"{stage_id}R{run_order}"
+            group_ids.append(group_id)
+            parallel = " (parallel)" if len(groups[run_order]) > 1 else ""
+            lines.append(f"    subgraph {group_id}[{_label(f'runOrder {run_order}{parallel}')}]")
+            lines.append("      direction TB")
+            for a, action in groups[run_order]:
+                lines.append(f"      {stage_id}A{a}[{_action_label(action, pipeline.region)}]")
+            lines.append("    end")
+        for before, after in zip(group_ids, group_ids[1:]):
+            lines.append(f"    {before} --> {after}")
+        lines.append("  end")
+    for t, trigger in enumerate(inputs.get("triggers") or []):
+        lines.append(f"  T{t}([{_label(*_filters(trigger))}])")
+        if stage_ids:
+            lines.append(f"  T{t} --> {stage_ids[0]}")
+    for before, after in zip(stage_ids, stage_ids[1:]):
+        lines.append(f"  {before} --> {after}")
+    return "\n".join(lines) + "\n"
+
+
+def pipelines(plan: Plan) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.type == PIPELINE_TYPE]
+
+
+def write_diagrams(plan: Plan, directory: Path) -> list[Path]:
+    """One `<pipeline name>.mmd` per pipeline in `directory`; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for pipeline in pipelines(plan):
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(pipeline.inputs.get("name") or pipeline.name))
+        path = directory / f"{stem}.mmd"
+        path.write_text(pipeline_diagram(pipeline))
+        written.append(path)
+    return written
+
+
+# ----------------------------------------------------------------------------------------------
+# Summary and violations
+
+
+def summary_counts(plan: Plan) -> dict[str, Counter]:
+    placed = [r for r in plan.resources if r.custom]
+    return {
+        "type": Counter(r.type for r in plan.resources),
+        "account": Counter(r.account or "-" for r in placed),
+        "region": Counter(r.region or "-" for r in placed),
+    }
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    components = sum(1 for r in plan.resources if not r.custom)
+    lines = [f"{len(plan.resources)} resources ({components} components) in {plan.project}/{plan.stack}"]
+    for title, counts in summary_counts(plan).items():
+        lines.append(f"by {title}:")
+        lines.extend(f"  {count:5d}  {key}" for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return lines
+
+
+def violation_lines(violations: Iterable[Any]) -> list[str]:
+    lines = []
+    for v in violations:
+        lines.append(f"[{getattr(v, 'enforcement', '?')}] {getattr(v, 'policy', '?')}: "
+                     f"{getattr(v, 'type', '')} {getattr(v, 'name', '')}: {getattr(v, 'message', '')}")
+        if getattr(v, "fix", None):
+            lines.append(f"    fix: {v.fix}")
+    return lines
+
+
+def print_plan(plan: Plan, console: Console | None = None) -> None:
+    """Tree, one Mermaid diagram per pipeline, summary and (when policies ran) violations."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    rich = console.is_terminal
+    if rich:
+        console.print(_rich_tree(plan))
+    else:
+        console.print("\n".join(tree_lines(plan)), markup=False)
+    for pipeline in pipelines(plan):
+        console.print(f"\npipeline {pipeline.inputs.get('name') or pipeline.name} (Mermaid):", markup=False)
+        console.print(pipeline_diagram(pipeline), markup=False, end="")
+    console.print()
+    if rich:
+        for title, counts in summary_counts(plan).items():
+            table = Table(title=f"resources by {title}")
+            table.add_column(title)
+            table.add_column("count", justify="right")
+            for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                table.add_row(key, str(count))
+            console.print(table)
+    else:
+        console.print("\n".join(summary_lines(plan)), markup=False)
+    if plan.policy_ran:
+        console.print(f"\npolicy violations: {len(plan.violations)}", markup=False)
+        if plan.violations:
+            console.print("\n".join(violation_lines(plan.violations)), markup=False)
