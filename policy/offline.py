@@ -1,0 +1,137 @@
+"""Evaluate the policy pack against the offline plan, without the Pulumi CLI.
+
+`evaluate(resources)` builds, from the plan's resources, the argument objects the CrossGuard
+analyzer would build (`ResourceValidationArgs` with the inputs as props, `StackValidationArgs`
+with `PolicyResource`s whose props are the outputs), wraps props in the same unknown-checking
+proxy, and calls the `validate` of every policy in `policy.rules.POLICIES`: the pack's own
+objects, not a copy of its rules.
+
+A resource is anything with `urn`, `type`, `name`, `inputs` and optionally `id`, `outputs`,
+`provider` (provider URN), `parent` — the plan's `PlannedResource`, or a mapping with those keys
+(the plan's JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import unknown_checking_proxy
+
+from policy.rules import DEFAULT_ENFORCEMENT, POLICIES
+from policy.rules.base import split_report
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement: str  # "mandatory" | "advisory"
+    urn: str
+    type: str
+    name: str
+    message: str  # what is wrong, on which resource
+    fix: str  # how to fix it
+
+    @property
+    def mandatory(self) -> bool:
+        return self.enforcement == "mandatory"
+
+    def to_json(self) -> dict[str, str]:
+        return {"policy": self.policy, "enforcement": self.enforcement, "urn": self.urn, "type": self.type,
+                "name": self.name, "message": self.message, "fix": self.fix}
+
+
+def _field(resource: Any, key: str, default: Any = None) -> Any:
+    if isinstance(resource, Mapping):
+        return resource.get(key, default)
+    return getattr(resource, key, default)
+
+
+def _provider(resource: Any) -> PolicyProviderResource | None:
+    reference = _field(resource, "provider")
+    if not reference:
+        return None
+    # urn:pulumi:<stack>::<project>::<type>::<name>, optionally followed by ::<id> (a provider
+    # reference); the type of a provider is pulumi:providers:<package>.
+    parts = reference.split("::")
+    urn, provider_type, name = "::".join(parts[:4]), parts[2], parts[3]
+    return PolicyProviderResource(provider_type.rsplit("$", 1)[-1], {}, urn, name)
+
+
+def _options(resource: Any) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
+                                 custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[],
+                                 parent=_field(resource, "parent"))
+
+
+def _state(resource: Any) -> dict[str, Any]:
+    """What the engine hands stack policies: the resource's outputs, which include its inputs and id."""
+    state = {**(_field(resource, "inputs") or {}), **(_field(resource, "outputs") or {})}
+    if _field(resource, "id") is not None:
+        state.setdefault("id", _field(resource, "id"))
+    return state
+
+
+def evaluate(resources: Iterable[Any], policies: Sequence[Any] = POLICIES) -> list[Violation]:
+    resources = list(resources)
+    by_urn = {_field(r, "urn"): r for r in resources}
+    violations: list[Violation] = []
+
+    def collect(policy: Any, default_urn: str | None) -> Any:
+        level = (policy.enforcement_level or DEFAULT_ENFORCEMENT).value
+
+        def report_violation(text: str, urn: str | None = None) -> None:
+            target = urn or default_urn or ""
+            resource = by_urn.get(target)
+            message, fix = split_report(text)
+            violations.append(Violation(policy.name, level, target, _field(resource, "type", ""),
+                                        _field(resource, "name", ""), message, fix))
+        return report_violation
+
+    for policy in policies:
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource in resources:
+                args = ResourceValidationArgs(
+                    _field(resource, "type"), unknown_checking_proxy(dict(_field(resource, "inputs") or {})),
+                    _field(resource, "urn"), _field(resource, "name"), _options(resource), _provider(resource))
+                _run(policy, args, collect(policy, _field(resource, "urn")), _field(resource, "urn"))
+        elif isinstance(policy, StackValidationPolicy):
+            stack = [PolicyResource(_field(r, "type"), unknown_checking_proxy(_state(r)), _field(r, "urn"),
+                                    _field(r, "name"), _options(r), _provider(r), None, [], {})
+                     for r in resources]
+            parents = {p.urn: p for p in stack}
+            for item in stack:
+                item.parent = parents.get(item.opts.parent)
+            _run(policy, StackValidationArgs(stack), collect(policy, None), "the stack")
+        else:
+            raise TypeError(f"{policy!r} is neither a ResourceValidationPolicy nor a StackValidationPolicy")
+    return violations
+
+
+def _run(policy: Any, args: Any, report_violation: Any, subject: str) -> None:
+    try:
+        result = policy.validate(args, report_violation)
+    except Exception as error:  # a crashing rule must not read as "no violations"
+        raise RuntimeError(f"policy {policy.name} failed on {subject}: {error!r}") from error
+    if result is not None:
+        raise RuntimeError(f"policy {policy.name} is asynchronous; the offline evaluation runs synchronous "
+                           "rules only")
+
+
+def summary(violations: Sequence[Violation]) -> str:
+    """Human-readable listing, one violation per block, mandatory first."""
+    lines = []
+    for v in sorted(violations, key=lambda v: (not v.mandatory, v.policy, v.urn)):
+        lines.append(f"[{v.enforcement}] {v.policy}: {v.message}\n    resource: {v.urn}\n    fix: {v.fix}")
+    return "\n".join(lines)
