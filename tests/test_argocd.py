@@ -8,8 +8,8 @@ invokes the component makes. Assertions run after the program finished, on what 
 from __future__ import annotations
 
 import json
+import os
 import posixpath
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -656,3 +656,41 @@ def test_a_region_without_services_grants_nothing():
     excluded = argocd.application_set_spec(only_east, "eu-west-1", "shop")["generators"][0]["git"]["directories"]
     assert excluded == [{"path": "envs/prod/*"}] + [
         {"path": f"envs/prod/{name}", "exclude": True} for name in ("api", "web", "worker")]
+
+
+# ----------------------------------------------------------------------------------------------
+# The values against the pinned chart's own values.yaml (no Helm binary needed; docs/argocd.md)
+
+# Free-form in the chart (argocd-cm / argocd-rbac-cm data), or the redis-ha subchart's own values,
+# which the argo-cd chart's values.yaml lists only in part.
+FREE_FORM = {("configs", "cm"), ("configs", "rbac"), ("redis-ha",)}
+
+
+def unknown_keys(ours: dict[str, Any], chart: Any, path: tuple = ()) -> list[str]:
+    """Keys of our values the chart does not declare: a typo there is silently ignored by Helm."""
+    if path in FREE_FORM:
+        return []
+    unknown = []
+    for key, value in ours.items():
+        here = path + (key,)
+        declared = chart.get(key, ...) if isinstance(chart, dict) else ...
+        if declared is ...:
+            unknown.append(".".join(here))
+        elif isinstance(value, dict) and isinstance(declared, dict) and declared:
+            unknown.extend(unknown_keys(value, declared, here))
+    return unknown
+
+
+def test_unknown_key_check_finds_a_typo():
+    chart = {"server": {"replicas": 1, "service": {"type": "ClusterIP"}}, "configs": {"cm": {"a": 1}}}
+    ours = {"server": {"replica": 2, "service": {"typ": "ClusterIP"}}, "configs": {"cm": {"url": "x"}}}
+    assert unknown_keys(ours, chart) == ["server.replica", "server.service.typ"]
+
+
+@pytest.mark.skipif(not os.environ.get("ARGOCD_CHART_VALUES"),
+                    reason="set ARGOCD_CHART_VALUES to the pinned chart's values.yaml (docs/argocd.md)")
+@pytest.mark.parametrize("ha", [False, True])
+@pytest.mark.parametrize("sso", [None, SSO])
+def test_every_value_key_exists_in_the_pinned_chart(ha, sso):
+    chart = yaml.safe_load(Path(os.environ["ARGOCD_CHART_VALUES"]).read_text())
+    assert unknown_keys(argocd.helm_values(ArgoCdSettings(ha=ha, sso=sso)), chart) == []
