@@ -134,7 +134,7 @@ def run(stack: str, argocd_settings: ArgoCdSettings | None = None, settings=None
     @pulumi.runtime.test
     def program():
         env = aws.Provider("env", region=settings.home_region,
-                           assume_roles=[{"role_arn": settings.bootstrap_role_arn}])
+                           assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=settings.bootstrap_role_arn)])
         results = []
         for region, cluster in settings.clusters.items():
             component = argocd.ArgoCdCluster(f"argocd-{region}", argocd.ArgoCdClusterArgs(
