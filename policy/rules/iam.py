@@ -220,7 +220,7 @@ IAM_NO_ADMINISTRATOR_ACCESS = resource_policy(
 IAM_PARLIAMENT = resource_policy(
     "iam-parliament",
     "Every policy document is free of parliament findings at MEDIUM or above (malformed documents, unknown "
-    "principals, mismatched condition types, privilege escalation, …).",
+    "principals, mismatched condition types, privilege escalation, …). Mirrors parliament (duo-labs) itself.",
     DOCUMENT_TYPES, check_parliament)
 
 POLICIES = [IAM_NO_WILDCARD_ACTION, IAM_RESOURCE_WILDCARD, IAM_PASS_ROLE, IAM_TRUST_POLICY,

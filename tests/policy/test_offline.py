@@ -1,0 +1,122 @@
+"""The offline evaluation: the pack's own policy objects, called with CrossGuard's argument shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+
+from offline.plan import PlannedResource
+from policy.offline import Violation, evaluate, summary
+from policy.rules import PACK_NAME, POLICIES
+from policy.rules.base import ADVISORY, Finding, resource_policy
+from tests.policy.records import doc, replace, secure_stack
+
+POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
+
+
+def weakened_stack() -> list[dict]:
+    """Public bucket, "*" action, rotation off."""
+    stack = replace(secure_stack(), "artifacts-public-access", blockPublicPolicy=False, restrictPublicBuckets=False)
+    stack = replace(stack, "artifacts-policy", policy=doc(
+        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::artifacts/*"}))
+    stack = replace(stack, "build-role-policy", policy=doc({"Sid": "Admin", "Effect": "Allow", "Action": "*",
+                                                            "Resource": "*"}))
+    return replace(stack, "artifacts-key", enableKeyRotation=False)
+
+
+def test_weakened_stack_is_caught_with_the_right_messages():
+    found = {(v.policy, v.name): v for v in evaluate(weakened_stack())}
+    assert set(found) == {
+        ("s3-public-access-block", "artifacts-public-access"),
+        ("s3-policy-not-public", "artifacts-policy"),
+        ("s3-tls-only", "artifacts"),  # the replaced policy lost its TLS statement too
+        ("iam-no-wildcard-action", "build-role-policy"),
+        ("iam-pass-role-scoped", "build-role-policy"),  # "*" includes iam:PassRole on every role
+        ("kms-key-rotation", "artifacts-key"),
+    }
+    assert found[("s3-public-access-block", "artifacts-public-access")].message == (
+        "Bucket 'artifacts': BucketPublicAccessBlock 'artifacts-public-access' leaves "
+        "['blockPublicPolicy', 'restrictPublicBuckets'] off")
+    assert found[("s3-public-access-block", "artifacts-public-access")].fix == (
+        "set blockPublicPolicy, restrictPublicBuckets = True")
+    assert "statement #0 (\"PublicRead\") allows any principal" in found[("s3-policy-not-public",
+                                                                         "artifacts-policy")].message
+    assert found[("iam-no-wildcard-action", "build-role-policy")].message == (
+        "RolePolicy 'build-role-policy': identity (policy) statement 'Admin' allows wildcard action(s) ['*']")
+    assert found[("kms-key-rotation", "artifacts-key")].message == "Key 'artifacts-key' does not rotate its key material"
+    assert found[("kms-key-rotation", "artifacts-key")].fix == "set enable_key_rotation=True on the aws.kms.Key"
+    assert all(v.mandatory and v.type and v.urn.endswith("::" + v.name) for v in found.values())
+    listing = summary(list(found.values()))
+    assert "[mandatory] kms-key-rotation: Key 'artifacts-key' does not rotate" in listing
+
+
+def test_plan_resources_are_accepted():
+    """The offline plan's PlannedResource records, not just mappings."""
+    planned = [PlannedResource(urn=r["urn"], type=r["type"], name=r["name"], id=r["id"], parent=None,
+                               account="111111111111", region="us-east-1", inputs=r["inputs"], outputs=r["outputs"],
+                               custom=True, provider=r["provider"]) for r in weakened_stack()]
+    as_records = sorted((v.policy, v.urn, v.message) for v in evaluate(weakened_stack()))
+    assert sorted((v.policy, v.urn, v.message) for v in evaluate(planned)) == as_records
+
+
+def test_violation_serializes_for_the_plan_json():
+    violation = evaluate(weakened_stack())[0]
+    assert dataclasses.asdict(violation) == violation.to_json()
+    assert set(json.loads(json.dumps(violation.to_json()))) == {
+        "policy", "enforcement", "urn", "type", "name", "message", "fix"}
+
+
+def test_stack_rules_see_outputs_and_id():
+    """The bucket's name reaches stack rules through its `id`/`bucket` outputs, as from the engine."""
+    stack = secure_stack()
+    for resource in stack:
+        if resource["type"] == "aws:s3/bucket:Bucket":
+            resource["outputs"] = {}
+    assert evaluate(stack) == []  # still joined, by id
+    for resource in stack:
+        if resource["type"] == "aws:s3/bucket:Bucket":
+            resource["id"] = "renamed"
+    assert {v.policy for v in evaluate(stack)} >= {"s3-public-access-block", "s3-versioning"}
+
+
+def test_enforcement_level_comes_from_the_policy():
+    advisory = resource_policy("advisory-probe", "probe", ("aws:sns/topic:Topic",),
+                               lambda t, p, u, n: [Finding(f"{n} probed", "nothing")], ADVISORY)
+    [violation] = evaluate(secure_stack(), policies=[advisory])
+    assert (violation.enforcement, violation.mandatory, violation.name) == ("advisory", False, "alerts")
+
+
+def test_a_crashing_rule_is_an_error_not_a_pass():
+    def crash(args, report_violation):
+        raise KeyError("boom")
+
+    broken = ResourceValidationPolicy("broken", "crashes", validate=crash,
+                                      enforcement_level=EnforcementLevel.MANDATORY)
+    with pytest.raises(RuntimeError, match="policy broken failed on urn:pulumi:test"):
+        evaluate(secure_stack(), policies=[broken])
+
+
+def test_every_policy_names_what_it_mirrors():
+    for policy in POLICIES:
+        assert policy.enforcement_level == EnforcementLevel.MANDATORY
+        assert "Mirrors" in policy.description or "No public rule" in policy.description, policy.name
+
+
+def test_pack_starts_under_the_cli_protocol(tmp_path):
+    """`pulumi preview --policy-pack policy` runs policy/__main__.py; the analyzer prints its port."""
+    process = subprocess.Popen([sys.executable, str(POLICY_DIR / "__main__.py")], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = process.stdout.readline().strip()
+    finally:
+        process.kill()
+        _, errors = process.communicate(timeout=10)
+    assert port.isdigit(), errors
+    assert PACK_NAME == "delivery-baseline"
