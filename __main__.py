@@ -21,7 +21,7 @@ settings = from_pulumi_config(extra_keys=("argocd",))
 environment = aws.Provider(
     "environment",
     region=settings.home_region,
-    assume_roles=[{"role_arn": settings.bootstrap_role_arn, "session_name": "delivery-pipeline"}],
+    assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=settings.bootstrap_role_arn, session_name="delivery-pipeline")],
     allowed_account_ids=[settings.env_account],
 )
 deployment = DeploymentRole("deployment", settings, environment)

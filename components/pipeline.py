@@ -173,7 +173,8 @@ class DeliveryPipeline(pulumi.ComponentResource):
                               frozenset(stores))
 
         statements = [
-            statement("UseSourceConnection", ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+            # The action's prefix follows the ARN's service (codeconnections or codestar-connections).
+            statement("UseSourceConnection", [f"{settings.connection_arn.split(':')[2]}:UseConnection"],
                       settings.connection_arn),
             statement("RunOwnBuilds", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
                       list(args.projects.arns.values())),

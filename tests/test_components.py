@@ -1,0 +1,399 @@
+"""The pipeline stacks' resources, as registered with the engine, grouped by behaviour.
+
+Everything here reads the offline plan of the real program with the real stack files: the inputs
+asserted are the camelCase inputs the engine (and so AWS) would receive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from offline.plan import run_plan
+
+TOOLING, STAGING, PROD = "111111111111", "222222222222", "333333333333"
+
+
+@pytest.fixture(scope="module")
+def staging():
+    return run_plan(stack="staging")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_plan(stack="prod")
+
+
+@pytest.fixture(scope="module", params=["staging", "prod"])
+def plan(request, staging, prod):
+    return {"staging": staging, "prod": prod}[request.param]
+
+
+def of_type(plan, type_):
+    return [r for r in plan.resources if r.type == type_]
+
+
+def by_output_id(plan, type_):
+    return {r.id: r for r in of_type(plan, type_)}
+
+
+def children_of(plan, parent):
+    return [r for r in plan.resources if r.parent == parent.urn]
+
+
+def policy(resource, key="policy"):
+    return json.loads(resource.inputs[key])
+
+
+def statements(document):
+    return document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def attached_to_bucket(plan, type_):
+    """bucket id -> the resource of `type_` configuring it."""
+    attached = {}
+    for resource in of_type(plan, type_):
+        assert resource.inputs["bucket"] not in attached, f"two {type_} on {resource.inputs['bucket']}"
+        attached[resource.inputs["bucket"]] = resource
+    return attached
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: S3
+
+
+def test_every_bucket_is_private_versioned_encrypted_and_tls_only(plan):
+    buckets = of_type(plan, "aws:s3/bucket:Bucket")
+    assert buckets
+    public_access = attached_to_bucket(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    ownership = attached_to_bucket(plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    versioning = attached_to_bucket(plan, "aws:s3/bucketVersioning:BucketVersioning")
+    encryption = attached_to_bucket(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    lifecycle = attached_to_bucket(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    policies = attached_to_bucket(plan, "aws:s3/bucketPolicy:BucketPolicy")
+    for bucket in buckets:
+        block = public_access[bucket.id].inputs
+        assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                              "restrictPublicBuckets")), bucket.name
+        assert ownership[bucket.id].inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        assert versioning[bucket.id].inputs["versioningConfiguration"]["status"] == "Enabled"
+        assert encryption[bucket.id].inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] in (
+            "aws:kms", "AES256")
+        rules = {r["id"]: r for r in lifecycle[bucket.id].inputs["rules"]}
+        assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
+        assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"] > 0
+        deny = [s for s in statements(policy(policies[bucket.id])) if s["Sid"] == "DenyInsecureTransport"]
+        assert deny and deny[0]["Effect"] == "Deny"
+        assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert set(as_list(deny[0]["Resource"])) == {bucket.outputs["arn"], bucket.outputs["arn"] + "/*"}
+
+
+def test_artifact_buckets_use_their_regions_key_and_log_to_the_log_bucket(plan):
+    keys = {r.outputs["arn"]: r for r in of_type(plan, "aws:kms/key:Key")}
+    encryption = attached_to_bucket(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    logging = attached_to_bucket(plan, "aws:s3/bucketLogging:BucketLogging")
+    policies = attached_to_bucket(plan, "aws:s3/bucketPolicy:BucketPolicy")
+    buckets = {b.id: b for b in of_type(plan, "aws:s3/bucket:Bucket")}
+    artifact_buckets = [b for b in buckets.values() if b.name.endswith("-bucket")]
+    assert len(artifact_buckets) == len(plan.outputs["artifactBuckets"])
+    for bucket in artifact_buckets:
+        rule = encryption[bucket.id].inputs["rules"][0]
+        key = keys[rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+        assert rule["bucketKeyEnabled"] is True
+        assert key.region == bucket.region
+        target = buckets[logging[bucket.id].inputs["targetBucket"]]
+        assert target.name.endswith("-logs") and target.region == bucket.region
+        sids = {s["Sid"]: s for s in statements(policy(policies[bucket.id]))}
+        assert sids["DenyPutsNotEncryptedWithKms"]["Condition"] == {
+            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+        assert sids["ReadersGetObjects"]["Principal"] == {"AWS": [plan.outputs["deploymentRoleArn"]]}
+        assert sids["ReadersGetObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+
+
+def test_log_buckets_accept_only_this_accounts_server_access_logs(plan):
+    policies = attached_to_bucket(plan, "aws:s3/bucketPolicy:BucketPolicy")
+    for bucket in of_type(plan, "aws:s3/bucket:Bucket"):
+        if not bucket.name.endswith("-logs"):
+            continue
+        grant = [s for s in statements(policy(policies[bucket.id])) if s["Sid"] == "S3ServerAccessLogs"][0]
+        assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+        assert grant["Action"] == "s3:PutObject"
+        assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": TOOLING}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: KMS
+
+
+def test_every_key_rotates_and_has_an_explicit_policy_without_bare_star(plan):
+    keys = of_type(plan, "aws:kms/key:Key")
+    assert keys
+    for key in keys:
+        assert key.inputs["enableKeyRotation"] is True
+        doc = policy(key)
+        for s in statements(doc):
+            principal = s["Principal"]
+            assert principal != "*" and principal != {"AWS": "*"}, (key.name, s)
+        admin = [s for s in statements(doc) if s["Sid"] == "ToolingAccountAdministers"][0]
+        assert admin["Principal"] == {"AWS": f"arn:aws:iam::{TOOLING}:root"}
+        assert not any(a in ("kms:*", "kms:Decrypt", "kms:Encrypt") for a in admin["Action"])
+        use = [s for s in statements(doc) if s["Sid"] == "StackRolesUseKey"][0]
+        env = plan.stack
+        assert use["Condition"] == {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{TOOLING}:role/delivery/shop/{env}/*"}}
+
+
+def test_artifact_keys_let_the_deployment_role_decrypt(plan):
+    for key in of_type(plan, "aws:kms/key:Key"):
+        if "artifacts" not in key.name:
+            continue
+        grant = [s for s in statements(policy(key)) if s["Sid"] == "DeploymentRoleDecrypts"][0]
+        assert grant["Principal"] == {"AWS": plan.outputs["deploymentRoleArn"]}
+        assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:DescribeKey"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: IAM
+
+
+def all_identity_statements(plan):
+    for resource in of_type(plan, "aws:iam/rolePolicy:RolePolicy"):
+        for s in statements(policy(resource)):
+            yield resource, s
+
+
+def test_no_star_actions_and_star_resources_only_where_nothing_else_exists(plan):
+    for resource, s in all_identity_statements(plan):
+        for action in as_list(s["Action"]):
+            assert action != "*" and not action.endswith(":*"), (resource.name, s)
+        if "*" in as_list(s["Resource"]):
+            assert as_list(s["Action"]) == ["ecr:GetAuthorizationToken"], (resource.name, s)
+        assert "iam:PassRole" not in as_list(s["Action"]), "no role of the program passes roles"
+
+
+def test_roles_live_under_the_stack_path_and_trust_one_service_of_this_account(plan):
+    for role in of_type(plan, "aws:iam/role:Role"):
+        assert role.inputs["path"].startswith(f"/delivery/shop/{plan.stack}/")
+        trust = statements(policy(role, "assumeRolePolicy"))
+        assert len(trust) == 1
+        principal = trust[0]["Principal"]
+        assert principal not in ("*", {"AWS": "*"})
+        if "Service" in principal:
+            assert principal["Service"] in ("codebuild.amazonaws.com", "codepipeline.amazonaws.com")
+            assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": TOOLING}}
+
+
+def test_deployment_role_is_in_the_environment_account_and_trusts_only_verify_roles(plan):
+    env_account = {"staging": STAGING, "prod": PROD}[plan.stack]
+    role = [r for r in of_type(plan, "aws:iam/role:Role") if r.name == "deployment"][0]
+    assert role.account == env_account
+    trust = statements(policy(role, "assumeRolePolicy"))[0]
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{TOOLING}:root"}
+    assert trust["Condition"] == {"ArnLike": {
+        "aws:PrincipalArn": f"arn:aws:iam::{TOOLING}:role/delivery/shop/{plan.stack}/verify/*"}}
+    verify_roles = [r for r in of_type(plan, "aws:iam/role:Role") if "-verify-" in r.name]
+    assert verify_roles and all(r.inputs["path"] == f"/delivery/shop/{plan.stack}/verify/" for r in verify_roles)
+    others = [r for r in of_type(plan, "aws:iam/role:Role") if "-verify-" not in r.name and r.name != "deployment"]
+    assert all("/verify/" not in r.inputs["path"] for r in others)
+    provider = [r for r in plan.resources if r.type == "pulumi:providers:aws"][0]
+    assert provider.account == env_account
+
+
+def test_each_build_role_pushes_only_to_its_own_repository(staging):
+    urls = staging.outputs["ecrRepositoryArns"]
+    for resource, s in all_identity_statements(staging):
+        if s["Sid"] == "PushOwnRepository":
+            service = resource.name.split("-")[0]
+            assert s["Resource"] == urls[service], resource.name
+            assert "ecr:PutImage" in s["Action"]
+
+
+def test_only_promote_and_verify_roles_read_the_gitops_token(plan):
+    readers = {r.name for r, s in all_identity_statements(plan) if "secretsmanager:GetSecretValue" in as_list(s["Action"])}
+    assert readers
+    assert all("-promote-" in n or "-verify-" in n for n in readers), readers
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: CodeBuild
+
+
+def test_projects_are_encrypted_logged_bounded_and_privileged_only_to_build_images(plan):
+    keys = {r.outputs["arn"]: r for r in of_type(plan, "aws:kms/key:Key")}
+    for project in of_type(plan, "aws:codebuild/project:Project"):
+        inputs = project.inputs
+        assert keys[inputs["encryptionKey"]].region == project.region
+        assert inputs["logsConfig"]["cloudwatchLogs"]["status"] == "ENABLED"
+        assert 0 < inputs["buildTimeout"] <= 60 and inputs["queuedTimeout"] <= 60
+        privileged = inputs["environment"]["privilegedMode"]
+        assert privileged == project.name.endswith("-build"), project.name
+        assert (inputs["tags"].get("delivery:purpose") == "image-build") == privileged
+        for variable in inputs["environment"]["environmentVariables"]:
+            if variable["name"] == "GITOPS_TOKEN":
+                assert variable["type"] == "SECRETS_MANAGER"
+            else:
+                assert variable["type"] == "PLAINTEXT"
+                assert not any(w in variable["name"] for w in ("TOKEN", "SECRET", "PASSWORD")) or \
+                    variable["name"] == "TOOLS_BUNDLE"
+
+
+def test_log_groups_have_retention(plan):
+    for group in of_type(plan, "aws:cloudwatch/logGroup:LogGroup"):
+        assert group.inputs["retentionInDays"] == 90
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: ECR and SNS
+
+
+def test_repositories_are_immutable_scanned_kms_and_pullable_only_by_environment_accounts(staging):
+    repositories = of_type(staging, "aws:ecr/repository:Repository")
+    assert sorted(r.inputs["name"] for r in repositories) == ["shop/api", "shop/web", "shop/worker"]
+    for repository in repositories:
+        assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repository.inputs["imageScanningConfiguration"]["scanOnPush"] is True
+        assert repository.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+    for repo_policy in of_type(staging, "aws:ecr/repositoryPolicy:RepositoryPolicy"):
+        (grant,) = statements(policy(repo_policy))
+        assert grant["Principal"] == {"AWS": [f"arn:aws:iam::{STAGING}:root", f"arn:aws:iam::{PROD}:root"]}
+        assert not any(a.startswith("ecr:Put") or a.endswith("*") for a in grant["Action"])
+    (replication,) = of_type(staging, "aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    rule = replication.inputs["replicationConfiguration"]["rules"][0]
+    assert rule["destinations"] == [{"region": "eu-west-1", "registryId": TOOLING}]
+    assert len(of_type(staging, "aws:ecr/lifecyclePolicy:LifecyclePolicy")) == 3
+
+
+def test_topics_are_encrypted_and_only_the_stacks_rules_publish_alerts(plan):
+    keys = {r.outputs["arn"] for r in of_type(plan, "aws:kms/key:Key")}
+    topics = of_type(plan, "aws:sns/topic:Topic")
+    assert len(topics) == 2 and all(t.inputs["kmsMasterKeyId"] in keys for t in topics)
+    rules = of_type(plan, "aws:cloudwatch/eventRule:EventRule")
+    (topic_policy,) = of_type(plan, "aws:sns/topicPolicy:TopicPolicy")
+    (grant,) = statements(policy(topic_policy))
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(grant["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(r.outputs["arn"] for r in rules)
+
+
+def test_alert_rules_cover_failure_success_and_pending_approval(plan):
+    patterns = {r.name.rsplit("-", 1)[-1] if not r.name.endswith("needed") else "approval-needed":
+                json.loads(r.inputs["eventPattern"]) for r in of_type(plan, "aws:cloudwatch/eventRule:EventRule")}
+    assert patterns["failed"]["detail"]["state"] == ["FAILED"]
+    assert patterns["succeeded"]["detail"]["state"] == ["SUCCEEDED"]
+    assert patterns["approval-needed"]["detail"]["type"] == {"category": ["Approval"]}
+    for pattern in patterns.values():
+        assert pattern["detail"]["pipeline"] == [{"wildcard": f"shop-*-{plan.stack}"}]
+    targets = of_type(plan, "aws:cloudwatch/eventTarget:EventTarget")
+    assert {t.inputs["arn"] for t in targets} == {plan.outputs["alertsTopicArn"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipelines
+
+
+def pipelines(plan):
+    return {p.inputs["name"]: p for p in of_type(plan, "aws:codepipeline/pipeline:Pipeline")}
+
+
+def actions(pipeline):
+    return {a["name"]: (stage["name"], a) for stage in pipeline.inputs["stages"] for a in stage["actions"]}
+
+
+def test_staging_pipelines_build_test_scan_promote_verify(staging):
+    found = pipelines(staging)
+    assert sorted(found) == ["shop-api-staging", "shop-web-staging", "shop-worker-staging"]
+    api = found["shop-api-staging"]
+    assert api.inputs["pipelineType"] == "V2" and api.inputs["executionMode"] == "QUEUED"
+    assert [s["name"] for s in api.inputs["stages"]] == ["Source", "Build", "Scan", "Promote", "Verify"]
+    by_name = actions(api)
+    assert by_name["BuildImage"][1]["runOrder"] == by_name["UnitTest"][1]["runOrder"] == 1
+    assert by_name["BuildImage"][0] == by_name["UnitTest"][0] == "Build"
+    assert by_name["BuildImage"][1]["namespace"] == "Build"
+    promote_env = json.loads(by_name["PromoteImage"][1]["configuration"]["EnvironmentVariables"])
+    assert {"name": "IMAGE_TAG", "value": "#{Build.IMAGE_TAG}", "type": "PLAINTEXT"} in promote_env
+    assert {"name": "IMAGE_DIGEST", "value": "#{Build.IMAGE_DIGEST}", "type": "PLAINTEXT"} in promote_env
+    source = by_name["Source"][1]["configuration"]
+    assert source["FullRepositoryId"] == "acme/shop" and source["BranchName"] == "main"
+    (trigger,) = api.inputs["triggers"]
+    push = trigger["gitConfiguration"]["pushes"][0]
+    assert push == {"branches": {"includes": ["main"]}, "filePaths": {"includes": ["services/api/**", "libs/**"]}}
+    assert len(api.inputs["artifactStores"]) == 1
+
+
+def test_prod_pipelines_resolve_approve_open_a_pr_and_verify_in_each_region(prod):
+    api = pipelines(prod)["shop-api-prod"]
+    assert [s["name"] for s in api.inputs["stages"]] == ["Source", "Resolve", "Approval", "Promote", "Verify"]
+    by_name = actions(api)
+    approve = by_name["Approve"][1]["configuration"]
+    assert approve["NotificationArn"] == prod.outputs["approvalTopicArn"]
+    assert "#{Resolve.TAG}" in approve["CustomData"] and "#{Resolve.DIGEST}" in approve["CustomData"]
+    assert approve["ExternalEntityLink"].startswith("https://github.com/acme/shop-gitops/commit/")
+    promote_env = {v["name"]: v["value"] for v in json.loads(by_name["PromoteImage"][1]["configuration"]["EnvironmentVariables"])}
+    assert promote_env["IMAGE_TAG"] == "#{Resolve.TAG}" and promote_env["IMAGE_DIGEST"] == "#{Resolve.DIGEST}"
+    assert by_name["Verify-eu-west-1"][1]["region"] == "eu-west-1"
+    assert "region" not in by_name["Verify-us-east-1"][1]
+    stores = {s["region"]: s for s in api.inputs["artifactStores"]}
+    assert set(stores) == {"us-east-1", "eu-west-1"}
+    assert all(s["encryptionKey"]["type"] == "KMS" for s in stores.values())
+    push = api.inputs["triggers"][0]["gitConfiguration"]["pushes"][0]
+    assert push["filePaths"] == {"includes": ["envs/staging/api/**"]}
+    web = pipelines(prod)["shop-web-prod"]
+    assert "Verify-eu-west-1" not in actions(web) and len(web.inputs["artifactStores"]) == 1
+
+
+def test_verify_projects_run_in_their_region_with_its_artifact_key(prod):
+    projects = {p.inputs["name"]: p for p in of_type(prod, "aws:codebuild/project:Project")}
+    for name, project in projects.items():
+        if "-verify-" in name:
+            assert project.region == name.split("-verify-")[1]
+
+
+def test_pipeline_role_may_start_only_its_own_builds(plan):
+    for pipeline in of_type(plan, "aws:codepipeline/pipeline:Pipeline"):
+        service = pipeline.inputs["name"].split("-")[1]
+        role_policy = [r for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy")
+                       if r.name == f"{service}-pipeline-role-policy"][0]
+        builds = [s for s in statements(policy(role_policy)) if s["Sid"] == "RunOwnBuilds"][0]
+        project_arns = {p.outputs["arn"] for p in of_type(plan, "aws:codebuild/project:Project")
+                        if p.inputs["name"].startswith(f"shop-{service}-")}
+        assert set(builds["Resource"]) == project_arns
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments
+
+
+def test_staging_owns_the_registry_and_prod_reads_it(staging, prod):
+    assert of_type(staging, "aws:ecr/repository:Repository")
+    assert not of_type(prod, "aws:ecr/repository:Repository")
+    (reference,) = of_type(prod, "pulumi:pulumi:StackReference")
+    assert reference.inputs["name"] == "acme/delivery-pipeline/staging"
+
+
+def test_artifact_stores_exist_exactly_where_actions_run(staging, prod):
+    assert set(staging.outputs["artifactBuckets"]) == {"us-east-1"}
+    assert set(prod.outputs["artifactBuckets"]) == {"us-east-1", "eu-west-1"}
+    for bucket in of_type(prod, "aws:s3/bucket:Bucket"):
+        assert bucket.account == TOOLING
+
+
+def test_stack_outputs_name_what_a_user_needs(plan):
+    outputs = plan.outputs
+    api = outputs["pipelines"]["api"]
+    assert api["name"] == f"shop-api-{plan.stack}"
+    assert api["consoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/")
+    assert api["roleArn"].startswith(f"arn:aws:iam::{TOOLING}:role/delivery/shop/{plan.stack}/")
+    for key in ("artifactBuckets", "deploymentRoleArn", "alertsTopicArn", "approvalTopicArn"):
+        assert outputs[key]
+
+
+def test_resource_counts_scale_with_services(plan):
+    counts = Counter(r.type for r in plan.resources)
+    services = len(plan.outputs["pipelines"])
+    assert counts["aws:codepipeline/pipeline:Pipeline"] == services
+    assert counts["delivery:build:BuildProjects"] == services
