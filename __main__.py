@@ -6,6 +6,8 @@ Settings in, components composed, outputs exported. DESIGN.md describes the arch
 import pulumi
 import pulumi_aws as aws
 
+from components import argocd_settings
+from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.build_projects import BuildProjects, BuildProjectsArgs
 from components.deployment_role import DeploymentRole
@@ -16,6 +18,7 @@ from components.settings import from_pulumi_config
 from components.tools_bundle import bundle_archive, bundle_key
 
 settings = from_pulumi_config(extra_keys=("argocd",))
+argocd = argocd_settings.parse(settings.extra.get("argocd"), tooling_account=settings.tooling_account)
 
 # The environment account, reached through the bootstrap role it trusts.
 environment = aws.Provider(
@@ -63,6 +66,15 @@ for service in settings.services:
         notification_key_arn=notifications.key_arn,
     ), settings)
 
+# Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
+clusters = {
+    region: ArgoCdCluster(f"argocd-{region}", ArgoCdClusterArgs(
+        settings=settings, argocd=argocd, region=region, cluster_name=cluster,
+        env_provider=environment, deployment_role_arn=deployment.arn,
+    ))
+    for region, cluster in settings.clusters.items()
+}
+
 pulumi.export("pipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}
                             for name, p in pipelines.items()})
 pulumi.export("artifactBuckets", {region: store.bucket_name for region, store in stores.items()})
@@ -70,3 +82,5 @@ pulumi.export("artifactKeys", {region: store.key_arn for region, store in stores
 pulumi.export("deploymentRoleArn", deployment.arn)
 pulumi.export("alertsTopicArn", notifications.alerts_topic_arn)
 pulumi.export("approvalTopicArn", notifications.approval_topic_arn)
+pulumi.export("argocd", {region: {"serverEndpoint": c.server_endpoint, "applicationSet": c.application_set_name}
+                         for region, c in clusters.items()})
