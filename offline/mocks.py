@@ -178,6 +178,13 @@ def _bucket_child(r: _Resource) -> _Outputs:
     return r.answer(str(r.inputs.get("bucket", "")), region=r.region)
 
 
+def _bucket_object(r: _Resource) -> _Outputs:
+    bucket, key = str(r.inputs.get("bucket", "")), str(r.inputs.get("key", ""))
+    return r.answer(key, arn=r.arn("s3", f"{bucket}/{key}", region=False, account=False),
+                    etag=_digest(r.args.urn, "etag").hex()[:32], versionId=_digest(r.args.urn, "version").hex()[:32],
+                    region=r.region)
+
+
 def _kms_key(r: _Resource) -> _Outputs:
     key_id = stable_uuid(r.args.urn)
     return r.answer(key_id, keyId=key_id, arn=r.arn("kms", f"key/{key_id}"), region=r.region,
@@ -308,6 +315,7 @@ _ANSWERS: dict[str, Callable[[_Resource], _Outputs]] = {
     **{f"aws:s3/{kind[0].lower()}{kind[1:]}:{kind}": _bucket_child for kind in (
         "BucketPublicAccessBlock", "BucketVersioning", "BucketServerSideEncryptionConfiguration",
         "BucketOwnershipControls", "BucketLifecycleConfiguration", "BucketLogging", "BucketPolicy")},
+    "aws:s3/bucketObjectv2:BucketObjectv2": _bucket_object,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
     "aws:iam/role:Role": _iam_role,

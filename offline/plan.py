@@ -15,6 +15,7 @@ Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings or s
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import importlib
 import json
@@ -377,6 +378,22 @@ def _reset_runtime() -> None:
     settings.SETTINGS.outputs.clear()
 
 
+def _settle_pending_tasks(timeout: float = 10.0) -> None:
+    """After a failed run, let the registrations still in flight finish (or cancel them).
+
+    The SDK stops at the first error while other resource registrations still run on executor
+    threads; left alone they would run into the next plan in this process.
+    """
+    loop = _ensure_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not pending:
+        return
+    _, unfinished = loop.run_until_complete(asyncio.wait(pending, timeout=timeout))
+    for task in unfinished:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def _resolve_stack_outputs(stack: Any) -> dict[str, Any]:
     struct = _sync_await(rpc.serialize_properties(massage(stack.outputs, []), {}))
     return _redacted(_struct_to_python(struct))
@@ -404,7 +421,11 @@ def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
               logger=log)
     root = settings.get_root_resource()
     with _in_project(project_dir):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        try:
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        except BaseException:
+            _settle_pending_tasks()
+            raise
         outputs = _resolve_stack_outputs(root)
         resources = [dataclasses.replace(r, outputs=monitor.component_outputs.get(r.urn, r.outputs))
                      if not r.custom else r for _, r in sorted(monitor.planned.items())]

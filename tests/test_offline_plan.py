@@ -1,0 +1,281 @@
+"""The offline plan: the program run under mocks with a stack's config, recorded as the engine would.
+
+Most tests plan the fixture project (tests/fixtures/project), which has every shape the plan must
+handle; the last group plans the real program's stacks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.settings import SettingsError
+from offline import render
+from offline.mocks import PLACEHOLDER_SECRET
+from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, cached_plan, load_stack_config, run_plan
+
+TOOLING, ENVIRONMENT = "111111111111", "222222222222"
+PREFIX = "urn:pulumi:fixture::delivery-pipeline::"
+STACK_URN = PREFIX + "pulumi:pulumi:Stack::delivery-pipeline-fixture"
+
+
+@pytest.fixture(scope="module")
+def plan(fixture_project):
+    return cached_plan("fixture", project_dir=fixture_project)
+
+
+def one(plan, type_, name):
+    matches = [r for r in plan.resources if r.type == type_ and r.name == name]
+    assert len(matches) == 1, f"{type_} {name}: {len(matches)} matches"
+    return matches[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# URNs and parents
+
+
+def test_top_level_urns_leave_the_root_stack_out_of_the_type_chain(plan):
+    topic = one(plan, "aws:sns/topic:Topic", "alerts")
+    assert topic.urn == PREFIX + "aws:sns/topic:Topic::alerts"
+    assert topic.parent == STACK_URN
+
+
+def test_child_urns_carry_the_whole_parent_type_chain(plan):
+    bucket = one(plan, "aws:s3/bucket:Bucket", "stores-eu-west-1-Bucket")
+    assert bucket.urn == (PREFIX + "delivery:store:ArtifactStores$delivery:store:ArtifactStore$"
+                          "aws:s3/bucket:Bucket::stores-eu-west-1-Bucket")
+    store = one(plan, "delivery:store:ArtifactStore", "stores-eu-west-1")
+    assert store.urn == PREFIX + "delivery:store:ArtifactStores$delivery:store:ArtifactStore::stores-eu-west-1"
+    assert bucket.parent == store.urn
+    assert store.parent == one(plan, "delivery:store:ArtifactStores", "stores").urn
+
+
+def test_every_parent_is_the_stack_or_a_planned_resource_and_the_stack_is_not_listed(plan):
+    urns = {r.urn for r in plan.resources}
+    assert all(r.parent in urns | {STACK_URN} for r in plan.resources)
+    assert not any(r.type == "pulumi:pulumi:Stack" or "pulumi:pulumi:Stack$" in r.urn for r in plan.resources)
+    assert len(urns) == len(plan.resources)
+
+
+def test_components_have_no_id_and_their_registered_outputs(plan):
+    store = one(plan, "delivery:store:ArtifactStore", "stores-us-east-1")
+    bucket = one(plan, "aws:s3/bucket:Bucket", "stores-us-east-1-Bucket")
+    assert (store.custom, store.id, store.account, store.region) == (False, None, None, None)
+    assert store.outputs == {"bucket": bucket.id}
+
+
+# ---------------------------------------------------------------------------------------------
+# Where each resource lands
+
+
+def test_default_provider_puts_resources_in_the_tooling_account_and_stack_region(plan):
+    role = one(plan, "aws:iam/role:Role", "pipeline-role")
+    assert (role.account, role.region, role.provider) == (TOOLING, "us-east-1", None)
+
+
+def test_region_input_moves_a_tooling_resource_to_that_region(plan):
+    key = one(plan, "aws:kms/key:Key", "stores-eu-west-1-key")
+    assert (key.account, key.region) == (TOOLING, "eu-west-1")
+    assert key.outputs["arn"].startswith(f"arn:aws:kms:eu-west-1:{TOOLING}:key/")
+
+
+def test_assumed_role_provider_puts_resources_in_the_role_account_and_provider_region(plan):
+    provider = one(plan, "pulumi:providers:aws", "environment")
+    role = one(plan, "aws:iam/role:Role", "deploy")
+    assert (provider.account, provider.region) == (ENVIRONMENT, "eu-west-1")
+    assert (role.account, role.region, role.provider) == (ENVIRONMENT, "eu-west-1", provider.urn)
+    assert role.outputs["arn"] == f"arn:aws:iam::{ENVIRONMENT}:role/delivery/shop/staging/shop-staging-deploy"
+
+
+def test_resources_outside_aws_have_no_account_or_region(plan):
+    for type_, name in [("kubernetes:core/v1:Secret", "repo-creds"), ("pulumi:providers:kubernetes", "cluster"),
+                        ("pulumi:pulumi:StackReference", "registry")]:
+        resource = one(plan, type_, name)
+        assert (resource.account, resource.region) == (None, None), name
+    secret = one(plan, "kubernetes:core/v1:Secret", "repo-creds")
+    assert secret.provider == one(plan, "pulumi:providers:kubernetes", "cluster").urn
+
+
+def test_invokes_answer_from_the_provider_they_were_called_with(plan):
+    # getCluster was called with the environment provider (eu-west-1) and feeds the kubeconfig.
+    kubeconfig = json.loads(one(plan, "pulumi:providers:kubernetes", "cluster").inputs["kubeconfig"])
+    assert re.fullmatch(r"https://[0-9A-F]{32}\.gr7\.eu-west-1\.eks\.amazonaws\.com", kubeconfig["server"])
+    assert plan.outputs["identity"] == TOOLING
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON document
+
+
+def test_json_has_exactly_the_documented_shape(plan):
+    document = json.loads(json.dumps(plan.to_json()))
+    assert list(document) == ["project", "stack", "resources", "outputs"]
+    assert (document["project"], document["stack"]) == ("delivery-pipeline", "fixture")
+    assert len(document["resources"]) == len(plan.resources) > 20
+    for resource in document["resources"]:
+        assert list(resource) == ["urn", "type", "name", "id", "parent", "account", "region", "inputs", "outputs"]
+        assert all(isinstance(resource[k], str) for k in ("urn", "type", "name", "parent"))
+        assert all(resource[k] is None or isinstance(resource[k], str) for k in ("id", "account", "region"))
+        assert isinstance(resource["inputs"], dict) and isinstance(resource["outputs"], dict)
+    pipeline = next(r for r in document["resources"] if r["type"] == "aws:codepipeline/pipeline:Pipeline")
+    assert pipeline["inputs"]["pipelineType"] == "V2"
+    assert pipeline["inputs"]["stages"][1]["actions"][0]["runOrder"] == 1  # integers stay integers
+    assert pipeline["outputs"]["arn"] == f"arn:aws:codepipeline:us-east-1:{TOOLING}:shop-api-staging"
+
+
+def test_stack_outputs_are_resolved(plan):
+    assert plan.outputs["pipelineName"] == "shop-api-staging"
+    assert plan.outputs["artifactBuckets"] == {
+        "us-east-1": one(plan, "aws:s3/bucket:Bucket", "stores-us-east-1-Bucket").id,
+        "eu-west-1": one(plan, "aws:s3/bucket:Bucket", "stores-eu-west-1-Bucket").id,
+    }
+    assert plan.outputs["registryUrls"] == {"api": f"{TOOLING}.dkr.ecr.us-east-1.amazonaws.com/shop/api"}
+
+
+def test_secrets_are_redacted_in_inputs_outputs_json_and_printout(plan, capsys):
+    secret = one(plan, "kubernetes:core/v1:Secret", "repo-creds")
+    assert secret.inputs["stringData"] == SECRET
+    assert plan.outputs["gitopsToken"] == SECRET
+    render.print_plan(plan)
+    printed = capsys.readouterr().out
+    assert PLACEHOLDER_SECRET not in json.dumps(plan.to_json())
+    assert PLACEHOLDER_SECRET not in printed and "repo-creds" in printed
+
+
+def test_repeated_runs_in_one_process_give_identical_json(fixture_project):
+    first = json.dumps(run_plan("fixture", project_dir=fixture_project).to_json(), indent=2)
+    with pytest.raises(SettingsError):
+        run_plan("invalid", project_dir=fixture_project)  # a failed run leaves nothing behind
+    second = json.dumps(run_plan("fixture", project_dir=fixture_project).to_json(), indent=2)
+    assert first == second
+
+
+def test_config_overrides_replace_stack_values(fixture_project):
+    environment = load_stack_config(fixture_project, "fixture").values["delivery-pipeline:environment"]
+    three = {**environment, "clusters": {**environment["clusters"], "us-west-2": "shop-staging-usw2"}}
+    plan = run_plan("fixture", {"delivery-pipeline:environment": three}, fixture_project)
+    stores = sorted(r.name for r in plan.by_type("delivery:store:ArtifactStore"))
+    assert stores == ["stores-eu-west-1", "stores-us-east-1", "stores-us-west-2"]
+    assert one(plan, "aws:s3/bucket:Bucket", "stores-us-west-2-Bucket").region == "us-west-2"
+
+
+# ---------------------------------------------------------------------------------------------
+# Config as `pulumi up` passes it
+
+
+def test_config_is_encoded_as_the_engine_passes_it(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  flag: true\n  demo:count: 3\n  demo:list: [a, b]\n"
+        "  demo:token:\n    secure: v1:abcdef\n")
+    config = load_stack_config(tmp_path, "dev", {"demo:count": 4})
+    assert config.project == "demo"
+    assert config.engine == {"aws:region": "eu-west-1", "demo:flag": "true", "demo:count": "4",
+                             "demo:list": '["a", "b"]', "demo:token": SECURE_PLACEHOLDER}
+    assert config.values["demo:list"] == ["a", "b"]
+    assert config.secret_keys == ["demo:token"]
+
+
+def test_missing_stack_file_names_the_stacks_there(fixture_project):
+    with pytest.raises(StackConfigError, match=r"Pulumi\.nope\.yaml .*stacks here: fixture, invalid"):
+        load_stack_config(fixture_project, "nope")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def run_cli(python, repo_root, *args):
+    return subprocess.run([python, "-m", "offline.plan", *args], cwd=repo_root, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_settings_error_prints_only_the_message_and_exits_2(python, repo_root, fixture_project):
+    result = run_cli(python, repo_root, "--stack", "invalid", "--project-dir", str(fixture_project))
+    assert result.returncode == 2
+    assert result.stderr == ('error: delivery-pipeline:tooling.account = \'1111\': expected a 12-digit AWS '
+                             'account id in quotes, e.g. "111111111111"\n')
+    assert result.stdout == ""
+
+
+def test_cli_program_failure_shows_the_traceback_and_exits_1(python, repo_root):
+    result = run_cli(python, repo_root, "--stack", "dev", "--project-dir", str(repo_root / "tests/fixtures/failing"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "no answer for invoke 'aws:index/getAvailabilityZones:getAvailabilityZones'" in result.stderr
+
+
+def test_cli_writes_json_and_diagrams(python, repo_root, fixture_project, tmp_path):
+    result = run_cli(python, repo_root, "--stack", "fixture", "--project-dir", str(fixture_project),
+                     "--json", str(tmp_path / "plan.json"), "--diagram-dir", str(tmp_path / "diagrams"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "plan.json").read_text()) == cached_plan("fixture", project_dir=fixture_project).to_json()
+    assert (tmp_path / "diagrams" / "shop-api-staging.mmd").read_text().startswith("flowchart LR\n")
+    # Not a terminal: plain lines, one resource per line, children indented under components.
+    assert "\n    delivery:store:ArtifactStore  stores-eu-west-1\n" in result.stdout
+    assert f"\n      aws:s3/bucket:Bucket  stores-eu-west-1-Bucket  [{TOOLING}/eu-west-1]\n" in result.stdout
+    assert f"\n  aws:iam/role:Role  deploy  [{ENVIRONMENT}/eu-west-1]\n" in result.stdout
+    assert PLACEHOLDER_SECRET not in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def test_mermaid_shows_parallel_actions_cross_region_actions_and_trigger_filters(plan):
+    diagram = render.pipeline_diagram(one(plan, "aws:codepipeline/pipeline:Pipeline", "api-staging"))
+    build_stage = diagram[diagram.index('subgraph S1["Build"]'):diagram.index('subgraph S2["Verify"]')]
+    parallel = build_stage[build_stage.index("runOrder 1 (parallel)"):build_stage.index("runOrder 2")]
+    assert '"Build<br/>' in parallel and '"Test<br/>' in parallel and "Scan" not in parallel
+    assert "S1R1 --> S1R2" in build_stage
+    assert '"Verify-eu-west-1<br/>Build: CodeBuild<br/>region: eu-west-1"' in diagram
+    assert '"Verify-us-east-1<br/>Build: CodeBuild"' in diagram  # the pipeline's own region is not repeated
+    assert "filePaths: services/api/**, libs/**" in diagram and "branches: main" in diagram
+    assert diagram.index("S0 --> S1") < diagram.index("S1 --> S2")
+
+
+def test_mermaid_labels_escape_characters_that_would_break_the_diagram():
+    assert render._label('say "hi" <b> #{Build.TAG}') == '"say #quot;hi#quot; #lt;b#gt; #35;{Build.TAG}"'
+
+
+def test_summary_counts_by_type_account_and_region(plan):
+    counts = render.summary_counts(plan)
+    assert counts["type"]["aws:s3/bucket:Bucket"] == 2
+    assert counts["account"][ENVIRONMENT] == 2  # the provider and the role it creates
+    assert counts["region"]["eu-west-1"] == sum(1 for r in plan.resources if r.custom and r.region == "eu-west-1")
+
+
+# ---------------------------------------------------------------------------------------------
+# The real program's stacks
+
+
+needs_program = pytest.mark.skipif(not (Path(__file__).resolve().parent.parent / "__main__.py").is_file(),
+                                   reason="the program's __main__.py is not there yet")
+
+
+@needs_program
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_real_stacks_plan_with_every_aws_resource_placed(stack):
+    plan = cached_plan(stack)
+    assert plan.by_type("aws:codepipeline/pipeline:Pipeline")
+    for resource in plan.resources:
+        if resource.custom and resource.type.startswith("aws:"):
+            assert resource.account and resource.region, resource.urn
+            assert not resource.id.endswith("-id"), f"{resource.type} has no tailored mock answer"
+    for pipeline in plan.by_type("aws:codepipeline/pipeline:Pipeline"):
+        assert pipeline.account == TOOLING
+        stages = re.findall(r"subgraph S\d+\[", render.pipeline_diagram(pipeline))
+        assert len(stages) == len(pipeline.inputs["stages"])
+    json.dumps(plan.to_json())
+
+
+@needs_program
+def test_prod_reads_the_registry_outputs_the_staging_plan_exports():
+    staging, prod = cached_plan("staging"), cached_plan("prod")
+    reference = prod.by_type("pulumi:pulumi:StackReference")[0]
+    for key in ("ecrRepositoryUrls", "ecrRepositoryArns"):
+        assert reference.outputs["outputs"][key] == staging.outputs[key]
