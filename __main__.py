@@ -17,7 +17,7 @@ from components.registry import ContainerRegistry
 from components.settings import from_pulumi_config
 from components.tools_bundle import bundle_archive, bundle_key
 
-settings = from_pulumi_config(extra_keys=("argocd",))
+settings = from_pulumi_config()
 argocd = argocd_settings.parse(settings.extra.get("argocd"), tooling_account=settings.tooling_account)
 
 # The environment account, reached through the bootstrap role it trusts.

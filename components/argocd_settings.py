@@ -100,6 +100,6 @@ def parse(data: Any, *, tooling_account: str) -> ArgoCdSettings:
 
 
 def from_settings(settings: Settings) -> ArgoCdSettings:
-    """The Argo CD settings of a stack read with `from_pulumi_config(extra_keys=("argocd",))`."""
+    """The Argo CD settings of a stack read with `from_pulumi_config()` (`settings.extra["argocd"]`)."""
     return parse(settings.extra.get("argocd"), tooling_account=settings.tooling_account)
 

@@ -46,6 +46,10 @@ _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?/[^\s]+$")
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
 
 
+# Top-level keys whose values other modules validate (components.argocd_settings for `argocd`).
+DELEGATED_KEYS = ("argocd",)
+
+
 class SettingsError(ValueError):
     """A stack setting is missing or wrong. The message names the key, the value and the fix."""
 
@@ -105,7 +109,7 @@ class Settings:
     scan_severity: str
     tags: Mapping[str, str]
     services: tuple[ServiceSettings, ...]
-    # Extra keys other components read (e.g. Argo CD), validated by their owners.
+    # Values of DELEGATED_KEYS, validated by the modules that own them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -291,7 +295,7 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...]) -> tuple[Servi
     return tuple(services)
 
 
-def parse(data: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> Settings:
+def parse(data: Mapping[str, Any]) -> Settings:
     """Validate a stack's settings (keys without the project prefix, structured values decoded)."""
     root = _Reader("", data)
     app = root.get("app", _dns_name)
@@ -393,8 +397,8 @@ def parse(data: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> Settings
     tags = root.get("tags", _tags, default={})
     services = _services("services", root.get("services", lambda k, v: v), tuple(clusters))
 
-    extra = {key: data[key] for key in extra_keys if key in data}
-    root.used.update(extra_keys)
+    extra = {key: data[key] for key in DELEGATED_KEYS if key in data}
+    root.used.update(DELEGATED_KEYS)
     root.finish()
 
     return Settings(
@@ -412,7 +416,7 @@ def parse(data: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> Settings
     )
 
 
-def from_pulumi_config(extra_keys: tuple[str, ...] = ()) -> Settings:
+def from_pulumi_config() -> Settings:
     """Collect every `delivery-pipeline:*` key the engine passed this program and validate them."""
     from pulumi.runtime import config as runtime_config
 
@@ -430,4 +434,4 @@ def from_pulumi_config(extra_keys: tuple[str, ...] = ()) -> Settings:
             except json.JSONDecodeError as error:
                 raise _fail(key, value, f"valid structured YAML ({error.msg})") from None
         data[key] = value
-    return parse(data, extra_keys)
+    return parse(data)

@@ -31,7 +31,14 @@ def with_change(stack: str, path: str, value) -> dict:
     return data
 
 
-DELETE = object()
+class _Delete:
+    """Marks a key to remove; a stable repr keeps test ids equal across xdist workers."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+DELETE = _Delete()
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
