@@ -12,7 +12,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
 from offline.plan import PlannedResource
-from policy.offline import Violation, evaluate, summary
+from policy.offline import evaluate, summary
 from policy.rules import PACK_NAME, POLICIES
 from policy.rules.base import ADVISORY, Finding, resource_policy
 from tests.policy.records import doc, replace, secure_stack
