@@ -32,6 +32,8 @@ _DOCUMENT_PROPS: dict[str, tuple[tuple[str, str], ...]] = {
     "aws:s3/bucketPolicy:BucketPolicy": ((BUCKET, "policy"),),
     "aws:sns/topicPolicy:TopicPolicy": ((TOPIC, "policy"),),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ((REPOSITORY, "policy"),),
+    # The policy ECR gives every repository it creates from the template (replicas).
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": ((REPOSITORY, "repositoryPolicy"),),
     "aws:kms/key:Key": ((KEY, "policy"),),
 }
 DOCUMENT_TYPES = tuple(_DOCUMENT_PROPS)

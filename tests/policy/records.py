@@ -141,6 +141,12 @@ def secure_stack() -> list[dict[str, Any]]:
                                    {"Sid": "EnvironmentAccountsPull", "Effect": "Allow",
                                     "Principal": {"AWS": ["arn:aws:iam::222222222222:root"]},
                                     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]})})
+    template = record("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "replica-template",
+                      {"prefix": "shop/", "appliedFors": ["REPLICATION"], "imageTagMutability": "IMMUTABLE",
+                       "region": "eu-west-1", "customRoleArn": ROLE_ARN,
+                       "encryptionConfigurations": [{"encryptionType": "KMS",
+                                                     "kmsKey": KEY_ARN.replace("us-east-1", "eu-west-1")}],
+                       "repositoryPolicy": repository_policy["inputs"]["policy"]})
     topic = record("aws:sns/topic:Topic", "alerts", {"kmsMasterKeyId": KEY_ARN})
     topic_policy = record("aws:sns/topicPolicy:TopicPolicy", "alerts-policy", {"arn": "arn:topic", "policy": doc(
         {"Sid": "EventsPublish", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
@@ -148,7 +154,8 @@ def secure_stack() -> list[dict[str, Any]]:
          "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}})})
     return [
         *bucket("artifacts", log_to="artifact-logs"), *bucket("artifact-logs", log_target=True),
-        key(), pipeline(), codebuild(), role(), role_policy(), repository, repository_policy, topic, topic_policy,
+        key(), pipeline(), codebuild(), role(), role_policy(), repository, repository_policy, template, topic,
+        topic_policy,
         app_project(), application_set(),
     ]
 

@@ -131,6 +131,13 @@ FAILING = [
      "registry-api", "does not scan images on push"),
     ("ecr-kms-encryption", replace(STACK, "registry-api", encryptionConfigurations=[{"encryptionType": "AES256"}]),
      "registry-api", "not KMS"),
+    ("ecr-immutable-tags", replace(STACK, "replica-template", imageTagMutability=None), "replica-template",
+     "MUTABLE (default)"),
+    ("ecr-kms-encryption", replace(STACK, "replica-template", encryptionConfigurations=[{"encryptionType": "AES256"}]),
+     "replica-template", "not KMS"),
+    ("ecr-policy-not-public", replace(STACK, "replica-template", repositoryPolicy=doc(
+        {"Sid": "Public", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:BatchGetImage"})),
+     "replica-template", "allows any principal"),
     ("ecr-policy-not-public", replace(STACK, "registry-api-policy", policy=doc(
         {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"})),
      "registry-api-policy", "allows any principal"),
