@@ -2,9 +2,9 @@
 
 `evaluate(resources)` builds, from the plan's resources, the argument objects the CrossGuard
 analyzer would build (`ResourceValidationArgs` with the inputs as props, `StackValidationArgs`
-with `PolicyResource`s whose props are the outputs), wraps props in the same unknown-checking
-proxy, and calls the `validate` of every policy in `policy.rules.POLICIES`: the pack's own
-objects, not a copy of its rules.
+with `PolicyResource`s whose props are the outputs), passes props through the same protobuf
+Struct and unknown-checking proxy, and calls the `validate` of every policy in
+`policy.rules.POLICIES`: the pack's own objects, not a copy of its rules.
 
 A resource is anything with `urn`, `type`, `name`, `inputs` and optionally `id`, `outputs`,
 `provider` (provider URN), `parent` — the plan's `PlannedResource`, or a mapping with those keys
@@ -27,6 +27,8 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from google.protobuf import json_format, struct_pb2
+from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policy.rules import DEFAULT_ENFORCEMENT, POLICIES
@@ -75,6 +77,14 @@ def _options(resource: Any) -> PolicyResourceOptions:
                                  parent=_field(resource, "parent"))
 
 
+def _engine_props(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Props as the analyzer hands them to policies: through a protobuf Struct (every number becomes
+    a float), deserialized, behind the proxy that raises on values unknown during preview."""
+    struct = struct_pb2.Struct()
+    struct.update(dict(values))
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+
+
 def _state(resource: Any) -> dict[str, Any]:
     """What the engine hands stack policies: the resource's outputs, which include its inputs and id."""
     state = {**(_field(resource, "inputs") or {}), **(_field(resource, "outputs") or {})}
@@ -99,20 +109,20 @@ def evaluate(resources: Iterable[Any], policies: Sequence[Any] = POLICIES) -> li
                                         _field(resource, "name", ""), message, fix))
         return report_violation
 
+    inputs = [_engine_props(_field(r, "inputs") or {}) for r in resources]
+    stack = [PolicyResource(_field(r, "type"), _engine_props(_state(r)), _field(r, "urn"), _field(r, "name"),
+                            _options(r), _provider(r), None, [], {}) for r in resources]
+    parents = {item.urn: item for item in stack}
+    for item in stack:
+        item.parent = parents.get(item.opts.parent)
+
     for policy in policies:
         if isinstance(policy, ResourceValidationPolicy):
-            for resource in resources:
-                args = ResourceValidationArgs(
-                    _field(resource, "type"), unknown_checking_proxy(dict(_field(resource, "inputs") or {})),
-                    _field(resource, "urn"), _field(resource, "name"), _options(resource), _provider(resource))
+            for resource, props in zip(resources, inputs):
+                args = ResourceValidationArgs(_field(resource, "type"), props, _field(resource, "urn"),
+                                              _field(resource, "name"), _options(resource), _provider(resource))
                 _run(policy, args, collect(policy, _field(resource, "urn")), _field(resource, "urn"))
         elif isinstance(policy, StackValidationPolicy):
-            stack = [PolicyResource(_field(r, "type"), unknown_checking_proxy(_state(r)), _field(r, "urn"),
-                                    _field(r, "name"), _options(r), _provider(r), None, [], {})
-                     for r in resources]
-            parents = {p.urn: p for p in stack}
-            for item in stack:
-                item.parent = parents.get(item.opts.parent)
             _run(policy, StackValidationArgs(stack), collect(policy, None), "the stack")
         else:
             raise TypeError(f"{policy!r} is neither a ResourceValidationPolicy nor a StackValidationPolicy")

@@ -103,6 +103,13 @@ def dig(props: Mapping[str, Any], *path: str) -> Any:
     return value
 
 
+def number(value: Any) -> float | None:
+    """A numeric prop. The engine sends props as protobuf Structs, where every number is a float."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def label(resource_type: str, name: str) -> str:
     """How a message names a resource: its short type and its Pulumi name."""
     short = resource_type.rsplit(":", 1)[-1]

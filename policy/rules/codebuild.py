@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Iterator
 
-from .base import Finding, dig, is_aws_managed_key, items, label, mapping, resource_policy
+from .base import Finding, dig, is_aws_managed_key, items, label, mapping, number, resource_policy
 
 PROJECT_TYPE = "aws:codebuild/project:Project"
 PURPOSE_TAG = "delivery:purpose"
@@ -78,10 +78,12 @@ def check_logs(resource_type: str, props: Mapping[str, Any], urn: str, name: str
 
 def check_timeouts(resource_type: str, props: Mapping[str, Any], urn: str, name: str) -> Iterator[Finding]:
     build = props.get("buildTimeout", DEFAULT_BUILD_MINUTES)
-    if not isinstance(build, int) or build > MAX_BUILD_MINUTES:
-        yield Finding(f"{label(resource_type, name)} has build_timeout {build} minutes (at most {MAX_BUILD_MINUTES})",
+    minutes = number(build)
+    if minutes is None or minutes > MAX_BUILD_MINUTES:
+        shown = build if minutes is None else f"{minutes:g}"
+        yield Finding(f"{label(resource_type, name)} has build_timeout {shown} minutes (at most {MAX_BUILD_MINUTES})",
                       f"set build_timeout to {MAX_BUILD_MINUTES} minutes or less")
-    if not isinstance(props.get("queuedTimeout"), int):
+    if number(props.get("queuedTimeout")) is None:
         yield Finding(f"{label(resource_type, name)} has no queued_timeout (a queued build would wait 8 hours)",
                       "set queued_timeout in minutes (e.g. 60)")
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from pulumi_policy import PolicyResource
 
-from .base import Finding, dig, is_aws_managed_key, items, label, mapping, resource_policy, stack_policy
+from .base import Finding, dig, is_aws_managed_key, items, label, mapping, number, resource_policy, stack_policy
 from .documents import allows, documents, grants, names_everyone, principals, values
 
 BUCKET_TYPE = "aws:s3/bucket:Bucket"
@@ -172,10 +172,10 @@ def check_access_logging(resources: Sequence[PolicyResource]) -> Iterator[Findin
 
 
 def _aborts_uploads(rule: Mapping[str, Any]) -> bool:
-    days = dig(rule, "abortIncompleteMultipartUpload", "daysAfterInitiation")
+    days = number(dig(rule, "abortIncompleteMultipartUpload", "daysAfterInitiation"))
     # A rule limited to a prefix or tags leaves the rest of the bucket's uploads behind.
     scoped = dig(rule, "filter", "prefix") or dig(rule, "filter", "tag") or dig(rule, "filter", "and") or rule.get("prefix")
-    return rule.get("status") == "Enabled" and isinstance(days, int) and days > 0 and not scoped
+    return rule.get("status") == "Enabled" and days is not None and days > 0 and not scoped
 
 
 def check_abort_incomplete_uploads(resources: Sequence[PolicyResource]) -> Iterator[Finding]:

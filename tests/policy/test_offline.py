@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
 from offline.plan import PlannedResource
@@ -109,14 +112,51 @@ def test_every_policy_names_what_it_mirrors():
         assert "Mirrors" in policy.description or "No public rule" in policy.description, policy.name
 
 
-def test_pack_starts_under_the_cli_protocol(tmp_path):
-    """`pulumi preview --policy-pack policy` runs policy/__main__.py; the analyzer prints its port."""
-    process = subprocess.Popen([sys.executable, str(POLICY_DIR / "__main__.py")], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _struct(values: dict) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(json.loads(json.dumps(values)))
+    return struct
+
+
+def _analyzer_resource(message: type, resource: dict, properties: dict):
+    provider = None
+    if resource["provider"]:
+        provider = analyzer_pb2.AnalyzerProviderResource(
+            type="pulumi:providers:kubernetes", properties=_struct({}), urn=resource["provider"],
+            name=resource["provider"].rsplit("::", 1)[-1])
+    return message(type=resource["type"], properties=_struct(properties), urn=resource["urn"],
+                   name=resource["name"], provider=provider)
+
+
+def test_pack_under_the_cli_protocol_reports_what_the_offline_evaluation_reports(tmp_path):
+    """Start the pack the way the Pulumi CLI does (`python -m pulumi.policy <engine> <pack dir>`),
+    talk to its analyzer over gRPC like the engine, and compare with `evaluate` on the same stack."""
+    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(POLICY_DIR)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = process.stdout.readline().strip()
+        assert port.isdigit(), process.stderr.read() if process.poll() is not None else "no port printed"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert info.name == PACK_NAME
+            assert [p.name for p in info.policies] == [p.name for p in POLICIES]
+            assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
+
+            stack = weakened_stack()
+            reported = set()
+            for resource in stack:
+                response = analyzer.Analyze(_analyzer_resource(analyzer_pb2.AnalyzeRequest, resource,
+                                                               resource["inputs"]), timeout=30)
+                reported |= {(d.policyName, resource["urn"], d.message.split("\n", 1)[1]) for d in response.diagnostics}
+            state = [_analyzer_resource(analyzer_pb2.AnalyzerResource, r, {**r["inputs"], **r["outputs"], "id": r["id"]})
+                     for r in stack]
+            response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=state), timeout=30)
+            reported |= {(d.policyName, d.urn, d.message.split("\n", 1)[1]) for d in response.diagnostics}
     finally:
         process.kill()
-        _, errors = process.communicate(timeout=10)
-    assert port.isdigit(), errors
-    assert PACK_NAME == "delivery-baseline"
+        process.communicate(timeout=10)
+    # The engine's message is "<description>\n<violation>"; the violation is message + "\nFix: " + fix.
+    expected = {(v.policy, v.urn, f"{v.message}\nFix: {v.fix}") for v in evaluate(weakened_stack())}
+    assert reported == expected
+    assert len(expected) == 7
