@@ -55,7 +55,7 @@ COMPONENT = "delivery:argocd:ArgoCdCluster"
 def stack_settings(stack: str):
     config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     prefix = "delivery-pipeline:"
-    return parse_settings({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}, ("argocd",))
+    return parse_settings({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)})
 
 
 @dataclass

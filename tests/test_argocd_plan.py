@@ -1,0 +1,101 @@
+"""Argo CD in the real program's offline plans (staging and prod stack files, `__main__.py` wiring).
+
+`tests/test_argocd.py` checks the component in detail on its own; these check how the program uses
+it: one per cluster of the environment, in the right account and region, granting the deployment
+role the program really creates, and no secret in the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.argocd import SERVER_ENDPOINT, VERIFY_GROUP
+from offline.mocks import PLACEHOLDER_SECRET
+from offline.plan import run_plan
+from tests.test_argocd import stack_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPONENT = "delivery:argocd:ArgoCdCluster"
+ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+
+
+@pytest.fixture(scope="module", params=["staging", "prod"])
+def stack_plan(request):
+    return request.param, run_plan(stack=request.param, project_dir=ROOT)
+
+
+def children(plan, component):
+    return [r for r in plan.resources if r.parent == component.urn]
+
+
+def test_one_argocd_per_cluster_of_the_environment(stack_plan):
+    stack, plan = stack_plan
+    settings = stack_settings(stack)
+    components = plan.by_type(COMPONENT)
+    assert len(components) == len(settings.clusters)
+    for component in components:
+        types = sorted(r.type for r in children(plan, component))
+        assert types == sorted([
+            "pulumi:providers:kubernetes", "kubernetes:helm.sh/v3:Release", "kubernetes:core/v1:Secret",
+            "kubernetes:argoproj.io/v1alpha1:AppProject", "kubernetes:argoproj.io/v1alpha1:ApplicationSet",
+            "kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+            ACCESS_ENTRY])
+
+
+def test_access_entries_grant_the_programs_deployment_role_in_each_cluster(stack_plan):
+    stack, plan = stack_plan
+    settings = stack_settings(stack)
+    (deployment_role,) = [r for r in plan.by_type("aws:iam/role:Role")
+                          if r.inputs.get("name") == f"{settings.app}-{settings.env_name}-deployment"]
+    entries = plan.by_type(ACCESS_ENTRY)
+    assert sorted((e.region, e.inputs["clusterName"]) for e in entries) == sorted(settings.clusters.items())
+    for entry in entries:
+        assert entry.account == settings.env_account
+        assert entry.inputs["principalArn"] == deployment_role.outputs["arn"]
+        assert entry.inputs["kubernetesGroups"] == [VERIFY_GROUP]
+
+
+def test_deployment_role_may_describe_exactly_the_clusters_argocd_runs_on(stack_plan):
+    # verify calls eks:DescribeCluster before it talks to the cluster's API.
+    stack, plan = stack_plan
+    settings = stack_settings(stack)
+    policies = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "eks:DescribeCluster" in r.inputs["policy"]]
+    (policy,) = policies
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert sorted(statement["Resource"]) == sorted(
+        f"arn:aws:eks:{region}:{settings.env_account}:cluster/{cluster}"
+        for region, cluster in settings.clusters.items())
+
+
+def test_no_secret_in_the_plan_and_the_repository_secret_is_marked(stack_plan):
+    _, plan = stack_plan
+    assert PLACEHOLDER_SECRET not in json.dumps(plan.to_json())
+    for secret in plan.by_type("kubernetes:core/v1:Secret"):
+        assert secret.inputs["stringData"] == "[secret]"
+
+
+def test_no_policy_violation_on_argocd_resources(stack_plan):
+    _, plan = stack_plan
+    assert plan.policy_ran
+    argocd_urns = {r.urn for c in plan.by_type(COMPONENT) for r in [c, *children(plan, c)]}
+    assert [v for v in plan.violations if v.urn in argocd_urns] == []
+
+
+def test_stack_exports_each_clusters_argocd_endpoint(stack_plan):
+    stack, plan = stack_plan
+    exported = plan.outputs["argocd"]
+    assert sorted(exported) == sorted(stack_settings(stack).clusters)
+    assert all(value == {"serverEndpoint": SERVER_ENDPOINT, "applicationSet": "shop"} for value in exported.values())
+
+
+def test_stack_files_make_prod_highly_available_and_staging_not(stack_plan):
+    stack, plan = stack_plan
+    releases = plan.by_type("kubernetes:helm.sh/v3:Release")
+    assert len(releases) == len(stack_settings(stack).clusters)
+    for release in releases:
+        values = release.inputs["values"]
+        assert values["redis-ha"]["enabled"] is (stack == "prod")
+        assert values["server"]["replicas"] == (2 if stack == "prod" else 1)
