@@ -160,3 +160,8 @@ def test_pack_under_the_cli_protocol_reports_what_the_offline_evaluation_reports
     expected = {(v.policy, v.urn, f"{v.message}\nFix: {v.fix}") for v in evaluate(weakened_stack())}
     assert reported == expected
     assert len(expected) == 7
+
+
+def test_docs_table_lists_every_policy():
+    table = (POLICY_DIR.parent / "docs" / "policy.md").read_text()
+    assert [p.name for p in POLICIES if f"| `{p.name}` |" not in table] == []
