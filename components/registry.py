@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifact_store import key_policy
+from components.iam import ServiceRole, ServiceRoleArgs, role_path, statement
 from components.settings import Settings
 
 # Untagged layers are garbage after a week; tagged images (commit shas) are kept to a bound that
@@ -32,6 +33,37 @@ def repository_name(settings: Settings, service: str) -> str:
     return f"{settings.app}/{service}"
 
 
+def ecr_grants(settings: Settings, region: str) -> list[dict]:
+    """Key-policy statements letting ECR, on behalf of this account, create and retire the grants
+    an encrypted repository needs (at repository creation and for replicas)."""
+    root = {"AWS": f"arn:aws:iam::{settings.tooling_account}:root"}
+    via_ecr = {"kms:ViaService": f"ecr.{region}.amazonaws.com"}
+    return [
+        {"Sid": "EcrCreatesGrants", "Effect": "Allow", "Principal": root, "Action": "kms:CreateGrant",
+         "Resource": "*",
+         "Condition": {"StringEquals": via_ecr, "Bool": {"kms:GrantIsForAWSResource": "true"}}},
+        {"Sid": "EcrManagesGrants", "Effect": "Allow", "Principal": root,
+         "Action": ["kms:DescribeKey", "kms:RetireGrant"], "Resource": "*",
+         "Condition": {"StringEquals": via_ecr}},
+    ]
+
+
+def image_key(name: str, settings: Settings, region: str, parent: pulumi.Resource) -> aws.kms.Key:
+    key = aws.kms.Key(
+        name,
+        region=region,
+        description=f"{settings.app} container images in {region}",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=key_policy(settings, ecr_grants(settings, region)),
+        tags=settings.stack_tags(),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.kms.Alias(f"{name}-alias", region=region, name=f"alias/{settings.app}-images", target_key_id=key.key_id,
+                  opts=pulumi.ResourceOptions(parent=parent))
+    return key
+
+
 class ContainerRegistry(pulumi.ComponentResource):
     """ECR repositories: immutable tags, scan on push, KMS, lifecycle, pull by environment accounts,
     replicated to the regions that run the services."""
@@ -42,16 +74,7 @@ class ContainerRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:registry:ContainerRegistry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"{settings.app} container images",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(settings, []),
-            tags=settings.stack_tags(),
-            opts=child,
-        )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{settings.app}-images", target_key_id=key.key_id, opts=child)
+        key = image_key(f"{name}-key", settings, settings.home_region, self)
 
         pull_policy = json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "EnvironmentAccountsPull", "Effect": "Allow",
@@ -88,20 +111,39 @@ class ContainerRegistry(pulumi.ComponentResource):
                 }]},
                 opts=child,
             )
-        for region in settings.registry_replica_regions:
-            # Replicas are created by ECR, not by this program: the template gives them the same
-            # pull policy, lifecycle and immutability. Their encryption is AES256: a KMS template
-            # needs a custom creation role and a key per region (see the README's known gaps).
+            self._replica_template(name, settings, pull_policy)
+        self.register_outputs({"urls": self.urls, "arns": self.arns})
+
+    def _replica_template(self, name: str, settings: Settings, pull_policy: str) -> None:
+        """Replicas are created by ECR, not by this program: a creation template per replica region
+        gives them the same pull policy, lifecycle, immutability and a customer-managed key there.
+        ECR needs a role of ours to create KMS-encrypted repositories."""
+        regions = settings.registry_replica_regions
+        keys = {region: image_key(f"{name}-key-{region}", settings, region, self) for region in regions}
+        role = ServiceRole(f"{name}-replica-creation-role", ServiceRoleArgs(
+            service="ecr.amazonaws.com",
+            path=role_path(settings),
+            description=f"ECR creates {settings.app} replica repositories",
+            statements=[
+                statement("CreateReplicaRepositories", ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+                          [f"arn:aws:ecr:{region}:{settings.tooling_account}:repository/{settings.app}/*"
+                           for region in regions]),
+                statement("EncryptReplicas", ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
+                          [key.arn for key in keys.values()]),
+            ],
+        ), settings, opts=pulumi.ResourceOptions(parent=self))
+        for region, key in keys.items():
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-replica-template-{region}",
                 region=region,
                 prefix=f"{settings.app}/",
                 applied_fors=["REPLICATION"],
                 description=f"{settings.app} image replicas",
+                custom_role_arn=role.arn,
                 image_tag_mutability="IMMUTABLE",
                 repository_policy=pull_policy,
                 lifecycle_policy=LIFECYCLE_POLICY,
-                encryption_configurations=[{"encryption_type": "AES256"}],
-                opts=child,
+                encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
+                resource_tags=settings.stack_tags(),
+                opts=pulumi.ResourceOptions(parent=self),
             )
-        self.register_outputs({"urls": self.urls, "arns": self.arns})

@@ -185,7 +185,8 @@ def test_roles_live_under_the_stack_path_and_trust_one_service_of_this_account(p
         principal = trust[0]["Principal"]
         assert principal not in ("*", {"AWS": "*"})
         if "Service" in principal:
-            assert principal["Service"] in ("codebuild.amazonaws.com", "codepipeline.amazonaws.com")
+            assert principal["Service"] in ("codebuild.amazonaws.com", "codepipeline.amazonaws.com",
+                                            "ecr.amazonaws.com")
             assert trust[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": TOOLING}}
 
 
@@ -267,6 +268,19 @@ def test_repositories_are_immutable_scanned_kms_and_pullable_only_by_environment
     rule = replication.inputs["replicationConfiguration"]["rules"][0]
     assert rule["destinations"] == [{"region": "eu-west-1", "registryId": TOOLING}]
     assert len(of_type(staging, "aws:ecr/lifecyclePolicy:LifecyclePolicy")) == 3
+
+
+def test_replicas_get_the_same_policy_immutability_and_a_key_in_their_region(staging):
+    (template,) = of_type(staging, "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    keys = {k.outputs["arn"]: k for k in of_type(staging, "aws:kms/key:Key")}
+    (repository_policy, *_) = of_type(staging, "aws:ecr/repositoryPolicy:RepositoryPolicy")
+    assert template.region == "eu-west-1" and template.inputs["appliedFors"] == ["REPLICATION"]
+    assert template.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert template.inputs["repositoryPolicy"] == repository_policy.inputs["policy"]
+    (encryption,) = template.inputs["encryptionConfigurations"]
+    assert encryption["encryptionType"] == "KMS" and keys[encryption["kmsKey"]].region == "eu-west-1"
+    creation_role = [r for r in of_type(staging, "aws:iam/role:Role") if r.outputs["arn"] == template.inputs["customRoleArn"]]
+    assert statements(policy(creation_role[0], "assumeRolePolicy"))[0]["Principal"] == {"Service": "ecr.amazonaws.com"}
 
 
 def test_topics_are_encrypted_and_only_the_stacks_rules_publish_alerts(plan):
