@@ -100,6 +100,13 @@ class GitClient:
     def __init__(self, runner: GitRunner) -> None:
         self.runner = runner
 
+    def valid_branch_name(self, name: str) -> bool:
+        try:
+            self.runner.run(["check-ref-format", f"refs/heads/{name}"])
+        except GitError:
+            return False
+        return True
+
     def clone_sparse(self, url: str, branch: str, dest: Path, patterns: list[str]) -> None:
         """Clone only the tip of `branch`, with no blobs but those matching the sparse `patterns`
         (gitignore-style, anchored at the root), so cost grows with neither history nor size."""
