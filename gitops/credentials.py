@@ -29,7 +29,9 @@ def load_token(*, token_env: str | None, token_secret: str | None, region: str |
 
     A secret's SecretString is either the raw token or a JSON object with a "token" key. Surrounding
     whitespace is dropped (secrets created from files often end with a newline). The secret's region
-    is `region`, else the one in the ARN, else AWS_REGION / AWS_DEFAULT_REGION, else boto3's config.
+    is the one in its ARN (a secret is readable only in its own region, so an ARN wins over `region`),
+    else `region`, else AWS_REGION / AWS_DEFAULT_REGION, else boto3's configuration. This lets an
+    action running in another region (verify) read the home region's secret by ARN.
     """
     if token_env and token_secret:
         raise UsageError(
@@ -67,7 +69,7 @@ def _token_from_env(name: str) -> str:
 
 
 def _token_from_secret(secret_id: str, region: str | None) -> str:
-    region = region or _arn_region(secret_id) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = _arn_region(secret_id) or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     where = f"secret {secret_id}" + (f" in {region}" if region else "")
     try:
         client = boto3.client("secretsmanager", region_name=region)

@@ -73,10 +73,16 @@ def test_json_secret_by_name_with_region_from_env(aws: None, monkeypatch: pytest
     assert load_token(token_env=None, token_secret="gitops/token") == TOKEN
 
 
-def test_explicit_region_wins(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_region_wins_over_env_for_a_name(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     _secret(region="us-west-2", SecretString=TOKEN)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     assert load_token(token_env=None, token_secret="gitops/token", region="us-west-2") == TOKEN
+
+
+def test_arn_region_wins_over_explicit_region(aws: None) -> None:
+    # verify runs in each of an environment's regions and passes its own; the secret stays in one.
+    arn = _secret(region="eu-west-1", SecretString=TOKEN)
+    assert load_token(token_env=None, token_secret=arn, region="ap-southeast-2") == TOKEN
 
 
 def test_missing_secret_names_id_and_region(aws: None) -> None:
