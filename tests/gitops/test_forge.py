@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -423,3 +424,14 @@ def test_fake_server_stops_by_itself() -> None:
         assert server._thread is not None
         server._thread.join(timeout=2)
         assert not server._thread.is_alive()
+
+
+def test_unreachable_api_is_a_forge_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ForgeError, match=f"cannot reach the GitHub API at http://127.0.0.1:{port} while reading repository acme/gitops"):
+        open_or_update_pull_request(
+            repo_url="https://github.com/acme/gitops", api_url=f"http://127.0.0.1:{port}", token="ghp_unused0123456789", head=HEAD,
+            base="main", title="t", body="b", superseded_note=None, auto_merge=False,
+        )
