@@ -151,7 +151,7 @@ class GitClient:
 
     def push(self, workdir: Path, branch: str, *, force: bool = False) -> None:
         """Push HEAD to `branch` on origin. Raises PushRejected when the branch moved meanwhile."""
-        args = ["push", "--porcelain", "origin", f"{'+' if force else ''}HEAD:refs/heads/{branch}"]
+        args = ["push", "--quiet", "origin", f"{'+' if force else ''}HEAD:refs/heads/{branch}"]
         try:
             self.runner.run(args, cwd=workdir)
         except GitError as e:
