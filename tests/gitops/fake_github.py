@@ -15,6 +15,9 @@ Usage::
         pr = repo.pulls[result.number]                 # FakePull: title, body, comments, auto_merge...
         github.merge(repo, result.number, merge_commit_sha="<sha from the git server>")
 
+`repo_url` may be any remote whose path is owner/repo, e.g. the smart-HTTP git server's URL for the
+same repository: with `api_url` given, only its path matters.
+
 Endpoints (anything else answers 404 like GitHub does):
     GET   /repos/{o}/{r}                              PATCH /repos/{o}/{r}/pulls/{n}
     GET   /repos/{o}/{r}/pulls?state&head&base&page&per_page (Link header)
@@ -193,8 +196,9 @@ class FakeGitHub:
         with self._lock:
             pr = repo.pulls[number]
             assert pr.state == "open", f"PR #{number} is {pr.state}"
-            self._mark_merged(pr, merge_commit_sha or _sha(repo.full_name, number, "merge"), "merge")
-            return pr.merge_commit_sha  # type: ignore[return-value]
+            sha = merge_commit_sha or _sha(repo.full_name, number, "merge")
+            self._mark_merged(pr, sha, "merge")
+            return sha
 
     def close(self, repo: FakeRepo, number: int) -> None:
         """Close an open PR without merging it."""
@@ -471,32 +475,51 @@ def _route(
             if number is not None and number not in repo.pulls:
                 raise _Reply(404, "Not Found")
             query = dict(urllib.parse.parse_qsl(url.query))
-            return route(github, api, repo, number, query, body, permission)
+            return route(_Request(github, api, repo, number, query, body, permission))
     raise _Reply(404, "Not Found")
 
 
-def _get_repo(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    return 200, _repo_json(api, repo, permission), {}
+@dataclass
+class _Request:
+    github: FakeGitHub
+    api: str
+    repo: FakeRepo
+    number: int | None  # the pull request number of /pulls/{n} and /issues/{n} routes
+    query: dict[str, str]
+    body: dict[str, Any]
+    permission: str  # "write" or "read", from the token
+
+    @property
+    def pull(self) -> FakePull:
+        assert self.number is not None
+        return self.repo.pulls[self.number]
 
 
-def _list_pulls(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    state = query.get("state", "open")
-    pulls = [pr for pr in repo.pulls.values() if state == "all" or pr.state == state]
-    if "head" in query:
-        owner, _, branch = query["head"].partition(":")
+_Response = tuple[int, Any, dict[str, str]]
+
+
+def _get_repo(req: _Request) -> _Response:
+    return 200, _repo_json(req.api, req.repo, req.permission), {}
+
+
+def _list_pulls(req: _Request) -> _Response:
+    state = req.query.get("state", "open")
+    pulls = [pr for pr in req.repo.pulls.values() if state == "all" or pr.state == state]
+    if "head" in req.query:
+        owner, _, branch = req.query["head"].partition(":")
         # GitHub filters by "user:ref"; a head without the owner part matches nothing useful.
-        pulls = [pr for pr in pulls if owner.lower() == repo.owner.lower() and pr.head == branch]
-    if "base" in query:
-        pulls = [pr for pr in pulls if pr.base == query["base"]]
+        pulls = [pr for pr in pulls if owner.lower() == req.repo.owner.lower() and pr.head == branch]
+    if "base" in req.query:
+        pulls = [pr for pr in pulls if pr.base == req.query["base"]]
     pulls.sort(key=lambda pr: pr.number, reverse=True)  # sort=created, direction=desc
-    per_page = max(1, min(int(query.get("per_page", 30)), 100))
-    page = max(1, int(query.get("page", 1)))
+    per_page = max(1, min(int(req.query.get("per_page", 30)), 100))
+    page = max(1, int(req.query.get("page", 1)))
     last = max(1, -(-len(pulls) // per_page))
     items = pulls[(page - 1) * per_page : page * per_page]
 
     def link(to: int) -> str:
-        params = urllib.parse.urlencode({**query, "page": to, "per_page": per_page})
-        return f"<{api}/repos/{repo.full_name}/pulls?{params}>"
+        params = urllib.parse.urlencode({**req.query, "page": to, "per_page": per_page})
+        return f"<{req.api}/repos/{req.repo.full_name}/pulls?{params}>"
 
     rels = []
     if page < last:
@@ -504,59 +527,68 @@ def _list_pulls(github, api, repo, number, query, body, permission):  # type: ig
     if page > 1:
         rels += [f'{link(1)}; rel="first"', f'{link(page - 1)}; rel="prev"']
     headers = {"Link": ", ".join(rels)} if rels else {}
-    return 200, [_pull_json(api, repo, pr, full=False) for pr in items], headers
+    return 200, [_pull_json(req.api, req.repo, pr, full=False) for pr in items], headers
 
 
-def _create_pull(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    missing = [key for key in ("title", "head", "base") if not body.get(key)]
-    if missing:
-        raise _Reply(422, "Validation Failed", [{"resource": "PullRequest", "field": f, "code": "missing_field"} for f in missing])
-    owner, _, head = body["head"].rpartition(":")
-    if owner and owner.lower() != repo.owner.lower():
-        raise _Reply(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
-    for fld, branch in (("base", body["base"]), ("head", head)):
-        if repo.branches is not None and branch not in repo.branches:
-            raise _Reply(422, "Validation Failed", [{"resource": "PullRequest", "field": fld, "code": "invalid"}])
-    if head == body["base"]:
-        raise _Reply(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom", "message": f"No commits between {body['base']} and {head}"}])
-    if any(pr.head == head and pr.base == body["base"] for pr in repo.open_pulls()):
-        raise _Reply(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom", "message": f"A pull request already exists for {repo.owner}:{head}."}])
-    pr = github._create_pull(repo, head=head, base=body["base"], title=body["title"], body=body.get("body"), user=BOT_LOGIN)
-    return 201, _pull_json(api, repo, pr, full=True), {"Location": f"{api}/repos/{repo.full_name}/pulls/{pr.number}"}
+def _invalid(resource: str, **error: str) -> _Reply:
+    """GitHub's 422: {"message": "Validation Failed", "errors": [{"resource": ..., "code": ...}]}."""
+    return _Reply(422, "Validation Failed", [{"resource": resource, **error}])
 
 
-def _get_pull(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    return 200, _pull_json(api, repo, repo.pulls[number], full=True), {}
+def _create_pull(req: _Request) -> _Response:
+    for key in ("title", "head", "base"):
+        if not req.body.get(key):
+            raise _invalid("PullRequest", field=key, code="missing_field")
+    owner, _, head = req.body["head"].rpartition(":")
+    base = req.body["base"]
+    if owner and owner.lower() != req.repo.owner.lower():
+        raise _invalid("PullRequest", field="head", code="invalid")  # forks are not modelled
+    for name, branch in (("base", base), ("head", head)):
+        if req.repo.branches is not None and branch not in req.repo.branches:
+            raise _invalid("PullRequest", field=name, code="invalid")
+    if head == base:
+        raise _invalid("PullRequest", code="custom", message=f"No commits between {base} and {head}")
+    if any(pr.head == head and pr.base == base for pr in req.repo.open_pulls()):
+        raise _invalid("PullRequest", code="custom", message=f"A pull request already exists for {req.repo.owner}:{head}.")
+    pr = req.github._create_pull(
+        req.repo, head=head, base=base, title=req.body["title"], body=req.body.get("body"), user=BOT_LOGIN
+    )
+    location = f"{req.api}/repos/{req.repo.full_name}/pulls/{pr.number}"
+    return 201, _pull_json(req.api, req.repo, pr, full=True), {"Location": location}
 
 
-def _edit_pull(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    pr = repo.pulls[number]
-    if "title" in body:
-        if not body["title"]:
-            raise _Reply(422, "Validation Failed", [{"resource": "PullRequest", "field": "title", "code": "missing_field"}])
-        pr.title = body["title"]
-    if "body" in body:
-        pr.body = body["body"]
-    return 200, _pull_json(api, repo, pr, full=True), {}
+def _get_pull(req: _Request) -> _Response:
+    return 200, _pull_json(req.api, req.repo, req.pull, full=True), {}
 
 
-def _comment(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    if not body.get("body"):
-        raise _Reply(422, "Validation Failed", [{"resource": "IssueComment", "field": "body", "code": "missing_field"}])
-    pr = repo.pulls[number]
-    comment = FakeComment(id=next(github._ids), body=body["body"], user=BOT_LOGIN, created_at=_now())
+def _edit_pull(req: _Request) -> _Response:
+    pr = req.pull
+    if "title" in req.body:
+        if not req.body["title"]:
+            raise _invalid("PullRequest", field="title", code="missing_field")
+        pr.title = req.body["title"]
+    if "body" in req.body:
+        pr.body = req.body["body"]
+    return 200, _pull_json(req.api, req.repo, pr, full=True), {}
+
+
+def _comment(req: _Request) -> _Response:
+    if not req.body.get("body"):
+        raise _invalid("IssueComment", field="body", code="missing_field")
+    pr = req.pull
+    comment = FakeComment(id=next(req.github._ids), body=req.body["body"], user=BOT_LOGIN, created_at=_now())
     pr.comments.append(comment)
-    return 201, _comment_json(api, repo, pr, comment), {}
+    return 201, _comment_json(req.api, req.repo, pr, comment), {}
 
 
-def _merge(github, api, repo, number, query, body, permission):  # type: ignore[no-untyped-def]
-    pr = repo.pulls[number]
+def _merge(req: _Request) -> _Response:
+    pr = req.pull
     if pr.state != "open":
         raise _Reply(405, "Pull Request is not mergeable")
-    if repo.require_checks:
+    if req.repo.require_checks:
         raise _Reply(405, "Required status check \"build\" is expected.")
-    method = body.get("merge_method", "merge")
-    github._mark_merged(pr, _sha(repo.full_name, number, method), method)
+    method = req.body.get("merge_method", "merge")
+    req.github._mark_merged(pr, _sha(req.repo.full_name, req.number, method), method)
     return 200, {"sha": pr.merge_commit_sha, "merged": True, "message": "Pull Request successfully merged"}, {}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -420,9 +419,8 @@ def test_bad_arguments(head: str, base: str, title: str) -> None:
 def test_fake_server_stops_by_itself() -> None:
     server = FakeGitHub(lifetime_s=0.05)
     with server:
-        time.sleep(0.3)
         assert server._thread is not None
-        server._thread.join(timeout=2)
+        server._thread.join(timeout=2)  # returns when the lifetime timer has shut the server down
         assert not server._thread.is_alive()
 
 
