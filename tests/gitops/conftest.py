@@ -2,11 +2,12 @@
 and a freshly seeded GitOps repository on it for each test.
 
     def test_x(gitops_repo):
-        gitops_repo.url                      # http://127.0.0.1:<port>/<unique>.git (needs the token)
+        gitops_repo.url                      # http://127.0.0.1:<port>/acme/gitops-<n>.git (needs the token)
         gitops_repo.token                    # the token the server requires
         gitops_repo.file("envs/staging/api/values.yaml")          # bytes at main, or None
         gitops_repo.commit({"envs/prod/api/values.yaml": "..."}, "msg")  # -> sha
         gitops_repo.refs()                   # {"refs/heads/main": sha, ...}
+        gitops_repo.log(), gitops_repo.show("%an|%B")                  # history, one commit
 
 `token_env` puts the token in an environment variable and returns the variable's name, for the
 CLI's `--token-env`. The seeded layout is `SERVICES` in `ENVIRONMENTS` (see `seed_files`).
@@ -73,7 +74,12 @@ class GitopsRepo:
         return gitserver.refs(self.bare)
 
     def log(self, ref: str = "main", fmt: str = "%H %s") -> list[str]:
+        """One line per commit, newest first."""
         return gitserver.log(self.bare, ref, fmt)
+
+    def show(self, fmt: str, ref: str = "main") -> str:
+        """`git log -1 --format=<fmt> <ref>`, whole (multi-line formats such as %B)."""
+        return gitserver.show(self.bare, fmt, ref)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +100,8 @@ _repo_numbers = itertools.count()
 
 @pytest.fixture
 def gitops_repo(git_server: gitserver.GitServer, git_token: str) -> Iterator[GitopsRepo]:
-    name = f"gitops-{next(_repo_numbers)}"
+    # owner/name like a forge's, so forge code (and FakeGitHub) can parse the URL.
+    name = f"acme/gitops-{next(_repo_numbers)}"
     bare = gitserver.make_bare_repo(git_server.root / f"{name}.git", seed_files())
     git_server.on_receive_pack = None
     yield GitopsRepo(git_server.url(name), bare, git_token, git_server)

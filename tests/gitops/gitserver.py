@@ -216,13 +216,16 @@ def commit_files(bare: Path, files: dict[str, str | bytes | None], message: str,
             _git(bare, "read-tree", parent, env=env)
         entries = [(p, "100644", c) for p, c in files.items()]
         entries += [(p, "120000", t) for p, t in (symlinks or {}).items()]
+        index_info = []
         for file_path, mode, content in entries:
-            if content is None:
-                _git(bare, "update-index", "--force-remove", file_path, env=env)
+            if content is None:  # mode 0 removes the path from the index
+                index_info.append(f"0 {'0' * 40}\t{file_path}\n")
                 continue
             data = content.encode() if isinstance(content, str) else content
             blob = _git(bare, "hash-object", "-w", "--stdin", input=data).strip()
-            _git(bare, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{file_path}", env=env)
+            index_info.append(f"{mode} {blob}\t{file_path}\n")
+        _git(bare, "update-index", "--add", "--index-info", env=env,
+             input="".join(index_info).encode())
         tree = _git(bare, "write-tree", env=env).strip()
         sha = _git(bare, "commit-tree", tree, *(["-p", parent] if parent else []), "-m",
                    message).strip()
@@ -253,3 +256,7 @@ def file_at(bare: Path, path: str, ref: str = "main") -> bytes | None:
 
 def log(bare: Path, ref: str = "main", fmt: str = "%H %s") -> list[str]:
     return _git(bare, "log", f"--format={fmt}", ref).splitlines()
+
+
+def show(bare: Path, fmt: str, ref: str = "main") -> str:
+    return _git(bare, "log", "-1", f"--format={fmt}", ref)
