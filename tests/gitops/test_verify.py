@@ -20,6 +20,7 @@ from moto.sts.models import sts_backends
 
 import boto3
 from gitops import verify as verify_mod
+from gitops.cli import main
 from gitops.errors import (
     CredentialsError,
     EndpointUnreachable,
@@ -384,3 +385,28 @@ def test_revision_must_be_a_sha(revision: str, capsys: pytest.CaptureFixture[str
         parse("--env", "e", "--region", REGION, "--service", "s", "--cluster", "c",
               "--revision", revision)
     assert "is not a commit sha" in capsys.readouterr().err
+
+
+def test_cli_prints_the_final_status_as_json(cluster: Cluster,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.kube.script("argocd", "api", [application(revision=REV)])
+    argv = ["verify", "--env", "prod", "--region", REGION, "--service", "api", "--cluster",
+            CLUSTER, "--role-arn", cluster.role_arn, "--revision", REV]
+    assert main([*argv, "--output", "json"]) == 0
+    out, err = capsys.readouterr()
+    status = json.loads(out)
+    assert {k: status[k] for k in ("application", "revision", "synced_revision", "sync",
+                                   "health", "env", "region")} == {
+        "application": "api", "revision": REV, "synced_revision": REV, "sync": "Synced",
+        "health": "Healthy", "env": "prod", "region": REGION}
+    assert f"api on {CLUSTER}: sync Synced at {REV[:12]}, health Healthy" in err  # plain progress
+
+
+def test_cli_reports_a_failed_sync_with_its_exit_code(cluster: Cluster,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.kube.script("argocd", "api", [application(revision=REV, phase="Failed",
+                                                      message="hook failed")])
+    code = main(["verify", "--env", "prod", "--region", REGION, "--service", "api", "--cluster",
+                 CLUSTER, "--role-arn", cluster.role_arn, "--revision", REV])
+    assert code == 9
+    assert "error: api on prod-eu-west-1 (prod, eu-west-1): sync of" in capsys.readouterr().err
