@@ -157,6 +157,8 @@ def init_repository(plan: Plan, path: Path, git: GitClient | None = None) -> tup
     try:
         files = write_repository(plan, work)
         git.runner.run(["init", "--quiet", f"--initial-branch={BRANCH}", str(work)])
+        # GitClient.commit commits changes of tracked paths; these files are new.
+        git.runner.run(["add", "--", *files], cwd=work)
         commit = git.commit(work, files, _commit_message(plan), DEFAULT_AUTHOR)
         # rename() replaces an empty directory atomically; the repository appears whole or not at all
         os.rename(work, path)

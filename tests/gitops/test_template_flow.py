@@ -1,7 +1,8 @@
 """Walk-through: a repository made by `gitops init`, served by the smart-HTTP git server, promoted
 to staging (commit) and then from staging to prod (pull request on the fake GitHub, merged), and
 read back the way each cluster's ApplicationSet reads it: chart `charts/<service>`, then
-`envs/<env>/<service>/values.yaml`, then `values-<region>.yaml` when present."""
+`envs/<env>/<service>/values.yaml`, then `values-<region>.yaml` when present. Then verify, as the
+pipelines run it, against Argo CD Applications that report the commits git really has."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from gitops.cli import main
 from gitops.layout import application_source
 from gitops.schema import coalesce, validate_stack
 from tests.gitops.fake_github import FakeGitHub
+from tests.gitops.fake_kube import application
+from tests.gitops.test_verify import CLUSTER, REGION, Cluster, cluster  # noqa: F401 (fixture)
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"
 DIGEST = "sha256:" + "c3" * 32
@@ -45,7 +48,8 @@ def rendered_values(checkout: Path, env: str, region: str, service: str) -> dict
 
 
 def test_init_promote_staging_then_prod_feeds_argo_cd_the_right_files(
-        tmp_path: Path, git_server, token_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, git_server, token_env: str, capsys: pytest.CaptureFixture[str],
+        cluster: Cluster) -> None:
     # 1. a new GitOps repository, published as acme/flow on the git server
     made = tmp_path / "made"
     cli(capsys, "init", "--path", str(made), "--services", "api,web", "--regions",
@@ -73,7 +77,19 @@ def test_init_promote_staging_then_prod_feeds_argo_cd_the_right_files(
         git("--git-dir", str(bare), "update-ref", "refs/heads/main", head, staged["commit"])
         github.merge(repo, proposed["pr_number"], merge_commit_sha=head)
 
-    # 4. what each cluster's ApplicationSet feeds Argo CD from main
+        # 4. verify as the pipelines do. Argo CD now runs main's head everywhere: for staging
+        # that is a later commit containing the staging promotion (found with git); for prod it
+        # is the PR's merge commit.
+        verify = ["verify", "--region", REGION, "--service", "api", "--cluster", CLUSTER,
+                  "--role-arn", cluster.role_arn, "--token-env", token_env, "--output", "json"]
+        cluster.kube.script("argocd", "api", [application(revision=head, repo_url=url)])
+        on_staging = cli(capsys, *verify, "--env", "staging", "--revision", staged["commit"])
+        assert (on_staging["revision"], on_staging["synced_revision"]) == (staged["commit"], head)
+        on_prod = cli(capsys, *verify, "--env", "prod", "--pr", proposed["pr_url"],
+                      "--github-api-url", github.api_url)
+        assert (on_prod["revision"], on_prod["synced_revision"]) == (head, head)
+
+    # 5. what each cluster's ApplicationSet feeds Argo CD from main
     checkout = tmp_path / "checkout"
     git("clone", "--quiet", str(bare), str(checkout))
     for env, regions in REGIONS.items():
