@@ -44,6 +44,7 @@ from gitops.errors import (
     VerifyDegraded,
     VerifyTimeout,
 )
+from gitops.forge import wait_for_merge
 from gitops.git import GitRunner
 from gitops.layout import application_source
 from gitops.output import print_json, print_line
@@ -84,6 +85,7 @@ class AppState:
     phase: str | None = None               # status.operationState.phase: Running | Succeeded | Failed …
     operation_revision: str | None = None  # the revision that operation synced
     message: str | None = None
+    condition: str | None = None           # an error condition, e.g. ComparisonError: <why>
     repo_url: str | None = None            # spec.source.repoURL
 
     @classmethod
@@ -94,6 +96,9 @@ class AppState:
         operation = status.get("operationState") or {}
         operation_revision = (operation.get("syncResult") or {}).get("revision") or (
             ((operation.get("operation") or {}).get("sync") or {}).get("revision"))
+        # Argo CD reports a chart it cannot render (values breaking the schema, a missing value
+        # file) as a ComparisonError condition with sync status Unknown: worth showing.
+        errors = [c for c in status.get("conditions") or [] if c.get("type", "").endswith("Error")]
         return cls(
             found=True,
             sync=sync.get("status"),
@@ -102,6 +107,7 @@ class AppState:
             phase=operation.get("phase"),
             operation_revision=operation_revision,
             message=operation.get("message") or health.get("message"),
+            condition=f"{errors[0]['type']}: {errors[0].get('message', '')}" if errors else None,
             repo_url=((app.get("spec") or {}).get("source") or {}).get("repoURL"),
         )
 
@@ -112,6 +118,8 @@ class AppState:
                f"health {self.health or 'Unknown'}"
         if self.phase and self.phase != "Succeeded":
             text += f", operation {self.phase}"
+        if self.condition:
+            text += f", {self.condition}"
         return text
 
 
@@ -400,13 +408,11 @@ def verify(args: argparse.Namespace, *, clock: Clock = time.monotonic, sleep: Sl
            report: Callable[[AppState], None] = lambda state: None) -> Result:
     start = clock()
     deadline = start + parse_duration(args.timeout)
-    token = load_token(token_env=args.token_env, token_secret=args.token_secret,
-                       region=args.region)
+    # The secret lives where the pipeline keeps it (its ARN says where), not in the cluster's region.
+    token = load_token(token_env=args.token_env, token_secret=args.token_secret)
     where = f"{args.service} on {args.cluster} ({args.env}, {args.region})"
     expected = args.revision
     if args.pr:
-        from gitops.forge import wait_for_merge  # only a PR needs the forge client
-
         repo_url, number = pull_request_number(args.pr)
         expected = wait_for_merge(repo_url=repo_url, api_url=args.github_api_url, token=token,
                                   number=number, timeout_s=max(0.0, deadline - clock()),

@@ -258,6 +258,16 @@ def test_timeout_reports_the_last_state(cluster: Cluster) -> None:
     assert sum(time.sleeps) == 60.0 and len(cluster.kube.requests) == 7
 
 
+def test_timeout_shows_why_argo_cd_cannot_render(cluster: Cluster) -> None:
+    app = application(sync="Unknown", revision=REV, health="Healthy", phase=None)
+    app["status"]["conditions"] = [
+        {"type": "SharedResourceWarning", "message": "not an error"},
+        {"type": "ComparisonError", "message": "values don't meet the specifications of the schema"}]
+    cluster.kube.script("argocd", "api", [app])
+    with pytest.raises(VerifyTimeout, match="sync Unknown .*, ComparisonError: values don't meet"):
+        run_verify(args_for(cluster, "--timeout", "20s"), FakeTime())
+
+
 def test_unreachable_endpoint_gives_up_after_bounded_retries(cluster: Cluster) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
