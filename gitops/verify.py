@@ -273,8 +273,6 @@ class RevisionHistory:
         self._known: dict[tuple[str, str], bool] = {}
 
     def contains(self, descendant: str, ancestor: str) -> bool:
-        if descendant.startswith(ancestor):
-            return True
         key = (descendant, ancestor)
         if key not in self._known:
             self._ensure(ancestor, f"revision {ancestor} is not in {self._url}; check --revision")
@@ -308,6 +306,33 @@ class RevisionHistory:
 
     def _git(self, *args: str) -> None:
         self._runner.run(["--git-dir", str(self._dir), *args])
+
+
+class RevisionMatcher:
+    """Does a revision Argo CD reports contain the expected one? Git is asked (and the clone made)
+    only when the two differ; the repository is --repo, else the Application's repoURL."""
+
+    def __init__(self, expected: str, *, repo_url: str | None, token: str | None, workdir: Path,
+                 where: str) -> None:
+        self.expected = expected
+        self.repo_url = repo_url
+        self._token = token
+        self._workdir = workdir
+        self._where = where
+        self._history: RevisionHistory | None = None
+
+    def learn_repo(self, repo_url: str | None) -> None:
+        self.repo_url = self.repo_url or repo_url
+
+    def __call__(self, revision: str) -> bool:
+        if revision.startswith(self.expected):
+            return True
+        if self._history is None:
+            if not self.repo_url:
+                raise UsageError(f"{self._where}: the Application names no repository; give the "
+                                 "GitOps repository with --repo")
+            self._history = RevisionHistory(GitRunner(self._token), self.repo_url, self._workdir)
+        return self._history.contains(revision, self.expected)
 
 
 # --- the wait -------------------------------------------------------------------------------------
@@ -425,28 +450,16 @@ def verify(args: argparse.Namespace, *, clock: Clock = time.monotonic, sleep: Sl
         ca_file = Path(tmp) / "cluster-ca.pem"
         ca_file.write_bytes(ca)
         kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
-        seen: dict[str, str | None] = {"repo_url": args.repo}
+        matcher = RevisionMatcher(expected, repo_url=args.repo, token=token, workdir=Path(tmp),
+                                  where=where)
 
         def read() -> dict[str, Any] | None:
             app = kube.get_application(args.namespace, application)
-            if app is not None and not seen["repo_url"]:
-                seen["repo_url"] = AppState.from_application(app).repo_url
+            if app is not None:
+                matcher.learn_repo(AppState.from_application(app).repo_url)
             return app
 
-        history: RevisionHistory | None = None
-
-        def covers(revision: str) -> bool:
-            nonlocal history
-            if revision.startswith(expected):
-                return True
-            if history is None:
-                if not seen["repo_url"]:
-                    raise UsageError(f"{where}: the Application names no repository; give "
-                                     "the GitOps repository with --repo")
-                history = RevisionHistory(GitRunner(token), seen["repo_url"], Path(tmp))
-            return history.contains(revision, expected)
-
-        state = wait_for_application(read=read, covers=covers, where=where, expected=expected,
+        state = wait_for_application(read=read, covers=matcher, where=where, expected=expected,
                                      deadline=deadline, clock=clock, sleep=sleep, report=report)
     return Result(env=args.env, region=args.region, service=args.service, cluster=args.cluster,
                   namespace=args.namespace, application=application, revision=expected,
