@@ -184,6 +184,9 @@ class EksAccess:
                                  "--cluster and --region") from None
             raise CredentialsError(f"eks:DescribeCluster on {self.cluster} failed: "
                                    f"{error.get('Message', exc)}") from None
+        except botocore.exceptions.NoCredentialsError:
+            raise CredentialsError("no AWS credentials to call eks:DescribeCluster with; run "
+                                   "with a role (CodeBuild) or configure credentials") from None
         except botocore.exceptions.BotoCoreError as exc:
             raise EndpointUnreachable(f"eks:DescribeCluster on {self.cluster}: {exc}") from None
         try:

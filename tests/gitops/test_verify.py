@@ -316,6 +316,20 @@ def test_missing_cluster_is_a_usage_error(cluster: Cluster) -> None:
         run_verify(args, FakeTime())
 
 
+def test_no_aws_credentials_is_a_credentials_error(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    args = parse("--env", "prod", "--region", REGION, "--service", "api", "--cluster", CLUSTER,
+                 "--revision", REV)
+    with pytest.raises(CredentialsError, match="no AWS credentials"):
+        run_verify(args, FakeTime())
+
+
 # --- pull requests --------------------------------------------------------------------------------
 
 @pytest.fixture
