@@ -120,3 +120,19 @@ def test_coalesce_merges_maps_and_override_wins() -> None:
 @given(st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z"))
 def test_any_oci_tag_is_accepted(tag: str) -> None:
     validate_values(TEMPLATE, "sample", GOOD.format(tag=tag, digest=""))
+
+
+@pytest.mark.parametrize("repository", [
+    "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop/api", "localhost:5000/api", "api",
+    "registry.example/team/api-server_v2"])
+def test_valid_repositories_pass(repo: Path, repository: str) -> None:
+    validate_values(repo, "api", f"image:\n  repository: {repository}\n")
+
+
+@pytest.mark.parametrize("repository", [
+    "https://registry.example/api", "registry.example/Team/api", "api:1.0", "api@" + DIGEST,
+    "registry.example/api/", ""])
+def test_repository_with_scheme_tag_digest_or_uppercase_path_is_rejected(
+        repo: Path, repository: str) -> None:
+    message = errors_of(repo, f"image:\n  repository: \"{repository}\"\n")
+    assert "$.image.repository" in message and "(rule: pattern)" in message
