@@ -123,20 +123,19 @@ class GitClient:
     def head(self, workdir: Path) -> str:
         return self.runner.run(["rev-parse", "HEAD"], cwd=workdir).stdout.strip()
 
-    def tree_entry_mode(self, workdir: Path, path: str) -> str | None:
-        """Mode of `path` in HEAD's tree ("100644", "040000", "120000" for a symlink, …), or None
-        when absent. Reads trees only, which a blobless clone has."""
-        out = self.runner.run(["ls-tree", "HEAD", "--", path], cwd=workdir).stdout
+    def tree_entry_modes(self, workdir: Path, paths: list[str]) -> dict[str, str]:
+        """Mode in HEAD's tree of each of `paths` that exists ("100644", "040000", "120000" for a
+        symlink, …). Reads trees only, which a blobless clone has."""
+        out = self.runner.run(["ls-tree", "-t", "HEAD", "--", *paths], cwd=workdir).stdout
+        modes = {}
         for line in out.splitlines():
             meta, _, name = line.partition("\t")
-            if name == path:
-                return meta.split()[0]
-        return None
+            modes[name] = meta.split()[0]
+        return modes
 
     def commit(self, workdir: Path, paths: list[str], message: str, author: Identity) -> str:
         """Commit `paths` with `message` as `author` (also the committer); return the new sha.
         The message goes through a private temporary file, removed whatever happens."""
-        self.runner.run(["add", "--", *paths], cwd=workdir)
         fd, message_path = tempfile.mkstemp(prefix="gitops-commit-", suffix=".txt")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -144,7 +143,7 @@ class GitClient:
             ident = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
                      "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
             self.runner.run(["commit", "--quiet", "--no-verify", "--cleanup=whitespace",
-                             "-F", message_path], cwd=workdir, env=ident)
+                             "-F", message_path, "--", *paths], cwd=workdir, env=ident)
         finally:
             os.unlink(message_path)
         return self.head(workdir)
@@ -159,12 +158,11 @@ class GitClient:
                 raise PushRejected(str(e)) from None
             raise
 
-    def fetch_and_reset(self, workdir: Path, branch: str) -> str:
-        """Move the working copy to the remote's current tip of `branch`; return its sha."""
+    def fetch_and_reset(self, workdir: Path, branch: str) -> None:
+        """Move the working copy to the remote's current tip of `branch`."""
         self._fetch_tip(workdir, branch)
         self.runner.run(["reset", "--quiet", "--hard", f"refs/remotes/origin/{branch}"],
                         cwd=workdir)
-        return self.head(workdir)
 
     def read_remote_file(self, workdir: Path, branch: str, path: str) -> str | None:
         """Text of `path` at the tip of origin's `branch`; None when the branch or file is absent."""

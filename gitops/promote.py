@@ -29,9 +29,9 @@ from gitops.git import GitClient, GitRunner, Identity, PushRejected
 from gitops.values import parse_image, read_text, set_image, validate_digest, validate_tag
 
 DEFAULT_AUTHOR = Identity("delivery-pipeline[bot]", "delivery-pipeline-bot@noreply.invalid")
-DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_MAX_ATTEMPTS = 10
 # Full-jitter backoff between push attempts: uniform(0, min(cap, base * 2**retry)) seconds.
-BACKOFF_BASE_S = 0.2
+BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 10.0
 
 # A directory name: no separators, not "." or "..", and usable in a branch name (promote/<env>/<svc>).
@@ -117,6 +117,8 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
     validate_request(req)
     if not git.valid_branch_name(req.branch):
         raise UsageError(f"--branch {req.branch!r} is not a valid branch name")
+    if req.mode == "pull-request":
+        forge.parse_repo_url(req.repo_url)  # fail before pushing a branch no PR could be opened for
     with tempfile.TemporaryDirectory(prefix="gitops-promote-") as tmp:
         workdir = Path(tmp) / "repo"
         git.clone_sparse(req.repo_url, req.branch, workdir, _sparse_patterns(req))
@@ -172,16 +174,17 @@ def _read_checked(git: GitClient, workdir: Path, path: str) -> str:
     """The file at `path` in the checkout, after making sure that the tree really has a file there:
     no component may be a symlink (it could point outside the repository) or missing."""
     parts = path.split("/")
-    for depth in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:depth])
-        mode = git.tree_entry_mode(workdir, prefix)
+    prefixes = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+    modes = git.tree_entry_modes(workdir, prefixes)
+    for prefix in prefixes:
+        mode = modes.get(prefix)
         if mode is None:
             raise ValuesError(f"{path} does not exist on the branch ({prefix} is missing); "
                               "check --env/--service, or create the file first")
         if mode == "120000":
             raise ValuesError(f"{prefix} is a symlink in the repository; promote edits only "
                               "regular files inside it")
-        expected_tree = depth < len(parts)
+        expected_tree = prefix != path
         if (mode == "040000") != expected_tree:
             raise ValuesError(f"{prefix} is not a {'directory' if expected_tree else 'file'} "
                               "in the repository")

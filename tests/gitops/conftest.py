@@ -9,6 +9,7 @@ and a freshly seeded GitOps repository on it for each test.
         gitops_repo.refs()                   # {"refs/heads/main": sha, ...}
         gitops_repo.log(), gitops_repo.show("%an|%B")                  # history, one commit
 
+`make_gitops_repo(files)` seeds another repository with other files (e.g. `seed_files(services)`).
 `token_env` puts the token in an environment variable and returns the variable's name, for the
 CLI's `--token-env`. The seeded layout is `SERVICES` in `ENVIRONMENTS` (see `seed_files`).
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,13 +100,26 @@ _repo_numbers = itertools.count()
 
 
 @pytest.fixture
-def gitops_repo(git_server: gitserver.GitServer, git_token: str) -> Iterator[GitopsRepo]:
-    # owner/name like a forge's, so forge code (and FakeGitHub) can parse the URL.
-    name = f"acme/gitops-{next(_repo_numbers)}"
-    bare = gitserver.make_bare_repo(git_server.root / f"{name}.git", seed_files())
+def make_gitops_repo(git_server: gitserver.GitServer, git_token: str
+                     ) -> Iterator[Callable[..., GitopsRepo]]:
+    """Factory: `make_gitops_repo(files=None)` seeds a new repository on the server with `files`
+    ({path: content}, default `seed_files()`)."""
+    def make(files: dict[str, str] | None = None) -> GitopsRepo:
+        # owner/name like a forge's, so forge code (and FakeGitHub) can parse the URL.
+        name = f"acme/gitops-{next(_repo_numbers)}"
+        bare = gitserver.make_bare_repo(git_server.root / f"{name}.git",
+                                        seed_files() if files is None else files)
+        return GitopsRepo(git_server.url(name), bare, git_token, git_server)
+
     git_server.on_receive_pack = None
-    yield GitopsRepo(git_server.url(name), bare, git_token, git_server)
+    yield make
     git_server.on_receive_pack = None
+
+
+@pytest.fixture
+def gitops_repo(make_gitops_repo: Callable[..., GitopsRepo]) -> GitopsRepo:
+    """A repository seeded with `seed_files()`: SERVICES in ENVIRONMENTS at tag 1.0.0."""
+    return make_gitops_repo()
 
 
 @pytest.fixture

@@ -150,6 +150,9 @@ def test_read_remote_file_and_branch_names(gitops_repo, tmp_path):
     work = tmp_path / "w"
     git.clone_sparse(gitops_repo.url, "main", work, ["/" + VALUES])
     gitops_repo.commit({VALUES: "image:\n  tag: proposed\n"}, "proposal", branch="promote/x")
+    modes = git.tree_entry_modes(work, ["envs", "envs/staging", VALUES, "nope"])
+    assert (modes["envs"], modes["envs/staging"], modes[VALUES]) == ("040000", "040000", "100644")
+    assert "nope" not in modes
     assert git.read_remote_file(work, "promote/x", VALUES) == "image:\n  tag: proposed\n"
     assert git.read_remote_file(work, "promote/x", "missing.yaml") is None
     assert git.read_remote_file(work, "no-such-branch", VALUES) is None

@@ -12,7 +12,7 @@ import pytest
 from gitops.cli import main
 from gitops.errors import PushConflictError
 from gitops.git import GitClient, GitRunner
-from gitops.promote import PromoteRequest, promote
+from gitops.promote import BACKOFF_BASE_S, PromoteRequest, promote
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 
@@ -120,7 +120,9 @@ def test_rejected_push_is_retried_on_the_new_head(gitops_repo):
     assert gitops_repo.file(other) == values_yaml("worker", "9.2").encode()
     assert [line.split(" ", 1)[1] for line in gitops_repo.log()[:3]] == [
         "promote(staging/api): 1.0.0 → 1.5.0", "concurrent 2", "concurrent 1"]
-    assert len(delays) == 2 and 0 <= delays[0] <= 0.2 and 0 <= delays[1] <= 0.4
+    # Full jitter: each wait is drawn below a cap that doubles.
+    assert len(delays) == 2
+    assert 0 <= delays[0] <= BACKOFF_BASE_S and 0 <= delays[1] <= 2 * BACKOFF_BASE_S
 
 
 def test_retry_sees_a_concurrent_promotion_of_the_same_tag_as_a_noop(gitops_repo):
