@@ -139,17 +139,21 @@ def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
                 proc = subprocess.Popen([_HTTP_BACKEND], stdin=stdin, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, env=env)
                 assert proc.stdout is not None
-                status, headers = self._read_cgi_headers(proc.stdout)
-                server.requests.append((self.command, path, status))
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.end_headers()
+                status = 502
                 try:
+                    status, headers = self._read_cgi_headers(proc.stdout)
+                    self.send_response(status)
+                    for name, value in headers:
+                        self.send_header(name, value)
+                    self.end_headers()
                     shutil.copyfileobj(proc.stdout, self.wfile, 64 * 1024)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a test killed it); the backend still finishes
                 finally:
                     proc.stdout.close()
                     proc.wait()
+                    # Recorded once the backend is done, so a test can wait for a push to settle.
+                    server.requests.append((self.command, path, status))
 
         @staticmethod
         def _read_cgi_headers(stream) -> tuple[int, list[tuple[str, str]]]:
