@@ -33,6 +33,7 @@ from urllib.parse import quote
 import boto3
 import botocore.exceptions
 import requests
+from rich.console import Console
 
 from gitops.credentials import load_token
 from gitops.errors import (
@@ -478,8 +479,6 @@ class _Progress:
         self._last = ""
         self._status: Any = None
         if sys.stderr.isatty():
-            from rich.console import Console
-
             self._status = Console(stderr=True).status(f"{where}: waiting")
             self._status.start()
 
