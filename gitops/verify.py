@@ -238,7 +238,11 @@ class KubeClient:
                 break
         where = f"applications.argoproj.io/{name} in namespace {namespace}"
         if resp.status_code == 200:
-            return resp.json()
+            try:
+                return resp.json()
+            except ValueError:  # a proxy or load balancer page, not the API server
+                raise GitopsError(f"{self.endpoint} answered {where} with something other than "
+                                  "JSON; is the endpoint the cluster's API server?") from None
         if resp.status_code == 404:
             return None
         if resp.status_code == 401:

@@ -13,16 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
+import requests
 from moto import mock_aws
 from moto.eks.models import eks_backends
 from moto.sts.models import sts_backends
 
-import boto3
 from gitops import verify as verify_mod
 from gitops.cli import main
 from gitops.errors import (
     CredentialsError,
+    GitopsError,
     EndpointUnreachable,
     PullRequestClosed,
     UsageError,
@@ -434,3 +436,16 @@ def test_cli_reports_a_failed_sync_with_its_exit_code(cluster: Cluster,
                  CLUSTER, "--role-arn", cluster.role_arn, "--revision", REV])
     assert code == 9
     assert "error: api on prod-eu-west-1 (prod, eu-west-1): sync of" in capsys.readouterr().err
+
+
+def test_a_non_json_answer_is_reported_not_crashed_on() -> None:
+    class LoginPage(requests.Session):  # e.g. a proxy in front of the endpoint
+        def get(self, url, **kwargs):
+            response = requests.Response()
+            response.status_code, response._content = 200, b"<html>sign in</html>"
+            return response
+
+    kube = verify_mod.KubeClient("https://proxy.example", token=lambda renew: "t", ca_file=None,
+                                 http=LoginPage())
+    with pytest.raises(GitopsError, match="something other than JSON"):
+        kube.get_application("argocd", "api")
