@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -43,6 +42,8 @@ class GitServer:
         self.token = token
         self.on_receive_pack: Callable[[bytes], bytes] | None = None
         self.requests: list[tuple[str, str, int]] = []   # (method, path, status) of each request
+        self.bytes_sent = 0                               # response bytes of git requests, in all
+        self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="gitserver",
@@ -146,7 +147,10 @@ def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
                     for name, value in headers:
                         self.send_header(name, value)
                     self.end_headers()
-                    shutil.copyfileobj(proc.stdout, self.wfile, 64 * 1024)
+                    for chunk in iter(lambda: proc.stdout.read1(64 * 1024), b""):
+                        self.wfile.write(chunk)
+                        with server._lock:
+                            server.bytes_sent += len(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client went away (a test killed it); the backend still finishes
                 finally:
