@@ -1,0 +1,33 @@
+"""`python -m gitops`: one argparse subcommand per module listed in SUBCOMMANDS.
+
+Each module exposes `register(subparsers)` (adds its parser with `set_defaults(func=run)`) and
+`run(args) -> int`. A GitopsError becomes `error: <message>` on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from gitops.errors import GitopsError
+
+SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.verify", "gitops.init")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gitops",
+                                     description="GitOps tooling of the delivery pipelines")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GitopsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code

@@ -1,0 +1,66 @@
+"""Typed errors of the gitops CLI; each carries the process exit code the CLI returns for it.
+
+Exit code 0 is success, including "no-op: already at that tag".
+"""
+
+
+class GitopsError(Exception):
+    """Base of every error the CLI reports; message is user-facing, already redacted."""
+
+    exit_code = 1
+
+
+class UsageError(GitopsError):
+    """Bad argument, name, tag or digest."""
+
+    exit_code = 2
+
+
+class ValuesError(GitopsError):
+    """Values file missing, unparsable, key missing, schema broken."""
+
+    exit_code = 3
+
+
+class GitError(GitopsError):
+    """Git failed (not retryable), remote unreachable."""
+
+    exit_code = 4
+
+
+class PushConflictError(GitopsError):
+    """Push still rejected after all retries."""
+
+    exit_code = 5
+
+
+class ForgeError(GitopsError):
+    """GitHub API failure (including rate limit after retries)."""
+
+    exit_code = 6
+
+
+class CredentialsError(GitopsError):
+    """Token missing or secret unreadable."""
+
+    exit_code = 7
+
+
+class VerifyTimeout(GitopsError):
+    exit_code = 8
+
+
+class VerifyDegraded(GitopsError):
+    """Application Degraded or sync failed."""
+
+    exit_code = 9
+
+
+class EndpointUnreachable(GitopsError):
+    exit_code = 10
+
+
+class PullRequestClosed(GitopsError):
+    """Pull request closed without merge."""
+
+    exit_code = 11

@@ -1,0 +1,206 @@
+"""`python -m gitops init`: create a GitOps repository for a set of services from the template.
+
+The result is what the ApplicationSets and the pipelines expect (see gitops/layout.py):
+
+    README.md
+    charts/<service>/...                        the template's sample chart, renamed
+    envs/<env>/<service>/values.yaml            the template's env values, image.repository set
+    envs/<env>/<service>/values-<region>.yaml   an empty override per region given with --regions
+
+An environment the template has no values for (it has staging and prod) starts from staging's.
+The repository is built and committed in a temporary directory beside the target and moved into
+place only when complete, so a failure leaves nothing half written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from gitops.errors import UsageError
+from gitops.git import GitClient, GitRunner
+from gitops.layout import application_source
+from gitops.output import print_json, print_line
+from gitops.promote import DEFAULT_AUTHOR
+from gitops.schema import validate_stack
+
+TEMPLATE = Path(__file__).parent / "template"
+SAMPLE = "sample"  # the template's service name, replaced by each service's
+BRANCH = "main"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# host[:port][/path], lowercase path components: what goes before "/<service>" in an image name.
+_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_SAMPLE_WORD = re.compile(rf"\b{SAMPLE}\b")
+
+
+@dataclass(frozen=True)
+class Plan:
+    services: tuple[str, ...]
+    envs: tuple[str, ...]
+    regions: dict[str, tuple[str, ...]]  # env -> regions with an override file
+    image_registry: str | None
+
+
+def dns_labels(text: str, what: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(","))
+    for name in names:
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            raise UsageError(f"{what} {name!r} is not a DNS-1123 label (lowercase letters, digits "
+                             "and '-', starting and ending alphanumeric, at most 63 characters)")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UsageError(f"{what} listed twice: {', '.join(duplicates)}")
+    return names
+
+
+def parse_regions(specs: list[str], envs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    regions: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        env, sep, names = spec.partition("=")
+        if not sep or not names:
+            raise UsageError(f"--regions {spec!r}: write ENV=REGION[,REGION…], e.g. "
+                             "prod=us-east-1,eu-west-1")
+        if env not in envs:
+            raise UsageError(f"--regions {spec!r}: environment {env!r} is not in --envs "
+                             f"({','.join(envs)})")
+        if env in regions:
+            raise UsageError(f"--regions given twice for {env}; list its regions once")
+        parsed = dns_labels(names, "region")
+        bad = [r for r in parsed if not _REGION.match(r)]
+        if bad:
+            raise UsageError(f"--regions {spec!r}: {', '.join(bad)} is not an AWS region name "
+                             "(like eu-west-1)")
+        regions[env] = parsed
+    return regions
+
+
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    envs = dns_labels(args.envs, "environment")
+    registry = args.image_registry.rstrip("/") if args.image_registry else None
+    if registry is not None and not _REGISTRY.match(registry):
+        raise UsageError(f"--image-registry {args.image_registry!r} is not a registry host with "
+                         "an optional path (like 111111111111.dkr.ecr.us-east-1.amazonaws.com/app); "
+                         "no scheme, tag or digest")
+    return Plan(services=dns_labels(args.services, "service"), envs=envs,
+                regions=parse_regions(args.regions or [], envs), image_registry=registry)
+
+
+def _rename_sample(text: str, service: str) -> str:
+    return _SAMPLE_WORD.sub(service, text)
+
+
+def _env_values(env: str, service: str, repository: str) -> str:
+    source = TEMPLATE / "envs" / env / SAMPLE / "values.yaml"
+    if not source.is_file():
+        source = TEMPLATE / "envs" / "staging" / SAMPLE / "values.yaml"
+    yaml = YAML()  # round trip: the template's comments and quoting stay
+    yaml.preserve_quotes = True
+    data: Any = yaml.load(_rename_sample(source.read_text(encoding="utf-8"), service))
+    data["image"]["repository"] = repository
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _region_values(env: str, region: str, service: str) -> str:
+    return (f"# {service} in {env}, {region} only: Argo CD applies this file after values.yaml.\n"
+            "# Keep it partial (only what differs in this region) and never set image.* here, or\n"
+            "# promotions, which edit values.yaml, would not reach this region.\n")
+
+
+def write_repository(plan: Plan, root: Path) -> list[str]:
+    """Write the repository's files under `root`; return their paths, sorted."""
+    files: dict[str, str] = {"README.md": (TEMPLATE / "README.md").read_text(encoding="utf-8")}
+    chart = TEMPLATE / "charts" / SAMPLE
+    for service in plan.services:
+        for path in sorted(p for p in chart.rglob("*") if p.is_file()):
+            relative = path.relative_to(chart).as_posix()
+            files[f"charts/{service}/{relative}"] = _rename_sample(
+                path.read_text(encoding="utf-8"), service)
+        repository = f"{plan.image_registry}/{service}" if plan.image_registry else service
+        for env in plan.envs:
+            files[f"envs/{env}/{service}/values.yaml"] = _env_values(env, service, repository)
+            for region in plan.regions.get(env, ()):
+                files[f"envs/{env}/{service}/values-{region}.yaml"] = _region_values(
+                    env, region, service)
+    for relative, text in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    # What Argo CD will render for every cluster must pass the charts' schemas.
+    for service in plan.services:
+        for env in plan.envs:
+            validate_stack(root, service, [f"envs/{env}/{service}/values.yaml"])
+            for region in plan.regions.get(env, ()):
+                source = application_source(env, region, service)
+                validate_stack(root, service, source.present_value_files(root))
+    return sorted(files)
+
+
+def init_repository(plan: Plan, path: Path, git: GitClient | None = None) -> tuple[str, list[str]]:
+    """Create the repository at `path` (absent or an empty directory); return (commit, files)."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{path} exists and is not an empty directory; give a new path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git = git or GitClient(GitRunner())
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
+    try:
+        files = write_repository(plan, work)
+        git.runner.run(["init", "--quiet", f"--initial-branch={BRANCH}", str(work)])
+        # GitClient.commit commits changes of tracked paths; these files are new.
+        git.runner.run(["add", "--", *files], cwd=work)
+        commit = git.commit(work, files, _commit_message(plan), DEFAULT_AUTHOR)
+        # rename() replaces an empty directory atomically; the repository appears whole or not at all
+        os.rename(work, path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return commit, files
+
+
+def _commit_message(plan: Plan) -> str:
+    return (f"Create GitOps repository for {', '.join(plan.services)}\n\n"
+            f"Environments: {', '.join(plan.envs)}. Created by `python -m gitops init` from the "
+            "delivery-pipeline template.\n")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "init", help="create a GitOps repository for a set of services",
+        description="Create a new GitOps repository (git init and a first commit) from the "
+                    "template: a Helm chart per service, values per environment, optional "
+                    "per-region override files.")
+    parser.add_argument("--path", required=True, type=Path,
+                        help="directory to create (must be absent or empty)")
+    parser.add_argument("--services", required=True, help="comma-separated service names")
+    parser.add_argument("--envs", default="staging,prod",
+                        help="comma-separated environments (default: staging,prod)")
+    parser.add_argument("--regions", action="append", metavar="ENV=REGION[,REGION…]",
+                        help="create values-<region>.yaml overrides for ENV; repeat per env")
+    parser.add_argument("--image-registry", metavar="URI",
+                        help="registry (and path) of the images: image.repository becomes "
+                             "URI/<service> (default: the bare service name)")
+    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = plan_from_args(args)
+    commit, files = init_repository(plan, args.path)
+    if args.output == "json":
+        print_json({"path": str(args.path), "branch": BRANCH, "commit": commit, "files": files})
+    else:
+        print_line(f"created {args.path} ({len(files)} files, commit {commit[:12]} on {BRANCH})")
+        print_line(f"next: git -C {args.path} remote add origin <URL> && "
+                   f"git -C {args.path} push -u origin {BRANCH}")
+    return 0

@@ -1,0 +1,128 @@
+"""Shared fixtures of the gitops tests: a smart-HTTP git server on 127.0.0.1 requiring a token,
+and a freshly seeded GitOps repository on it for each test.
+
+    def test_x(gitops_repo):
+        gitops_repo.url                      # http://127.0.0.1:<port>/acme/gitops-<n>.git (needs the token)
+        gitops_repo.token                    # the token the server requires
+        gitops_repo.file("envs/staging/api/values.yaml")          # bytes at main, or None
+        gitops_repo.commit({"envs/prod/api/values.yaml": "..."}, "msg")  # -> sha
+        gitops_repo.refs()                   # {"refs/heads/main": sha, ...}
+        gitops_repo.log(), gitops_repo.show("%an|%B")                  # history, one commit
+
+`make_gitops_repo(files)` seeds another repository with other files (e.g. `seed_files(services)`).
+`token_env` puts the token in an environment variable and returns the variable's name, for the
+CLI's `--token-env`. The seeded layout is `SERVICES` in `ENVIRONMENTS` (see `seed_files`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.gitops import gitserver
+
+ENVIRONMENTS = ("staging", "prod")
+SERVICES = ("api", "web", "worker")
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+
+
+def values_yaml(service: str, tag: str, digest: str = "") -> str:
+    """A values file as application teams write them: comments, quoted tag, other values."""
+    return (f"# {service}: values for this environment\n"
+            f"image:\n"
+            f"  repository: 111111111111.dkr.ecr.us-east-1.amazonaws.com/{service}\n"
+            f"  tag: \"{tag}\"  # set by the pipeline\n"
+            f"  digest: \"{digest}\"\n"
+            f"replicaCount: 2\n"
+            f"resources:\n"
+            f"  limits: {{cpu: 500m, memory: 256Mi}}\n")
+
+
+def seed_files(services: tuple[str, ...] = SERVICES,
+               environments: tuple[str, ...] = ENVIRONMENTS) -> dict[str, str]:
+    """charts/<svc>/{Chart,values}.yaml and envs/<env>/<svc>/values.yaml at tag 1.0.0."""
+    files: dict[str, str] = {}
+    for service in services:
+        files[f"charts/{service}/Chart.yaml"] = (f"apiVersion: v2\nname: {service}\n"
+                                                 "version: 0.1.0\n")
+        files[f"charts/{service}/values.yaml"] = "image:\n  repository: \"\"\n  tag: \"\"\n"
+        for env in environments:
+            files[f"envs/{env}/{service}/values.yaml"] = values_yaml(service, "1.0.0", DIGEST_A)
+    return files
+
+
+@dataclass
+class GitopsRepo:
+    url: str
+    bare: Path
+    token: str
+    server: gitserver.GitServer
+
+    def file(self, path: str, ref: str = "main") -> bytes | None:
+        return gitserver.file_at(self.bare, path, ref)
+
+    def commit(self, files: dict[str, str | bytes | None], message: str = "test change",
+               branch: str = "main", symlinks: dict[str, str] | None = None) -> str:
+        return gitserver.commit_files(self.bare, files, message, branch, symlinks)
+
+    def refs(self) -> dict[str, str]:
+        return gitserver.refs(self.bare)
+
+    def log(self, ref: str = "main", fmt: str = "%H %s") -> list[str]:
+        """One line per commit, newest first."""
+        return gitserver.log(self.bare, ref, fmt)
+
+    def show(self, fmt: str, ref: str = "main") -> str:
+        """`git log -1 --format=<fmt> <ref>`, whole (multi-line formats such as %B)."""
+        return gitserver.show(self.bare, fmt, ref)
+
+
+@pytest.fixture(scope="session")
+def git_token() -> str:
+    return "gitops-test-" + secrets.token_hex(12)
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory, git_token: str
+               ) -> Iterator[gitserver.GitServer]:
+    """One server per test process; each test gets its own repository on it."""
+    with gitserver.GitServer(tmp_path_factory.mktemp("git-server"), token=git_token) as server:
+        yield server
+
+
+_repo_numbers = itertools.count()
+
+
+@pytest.fixture
+def make_gitops_repo(git_server: gitserver.GitServer, git_token: str
+                     ) -> Iterator[Callable[..., GitopsRepo]]:
+    """Factory: `make_gitops_repo(files=None)` seeds a new repository on the server with `files`
+    ({path: content}, default `seed_files()`)."""
+    def make(files: dict[str, str] | None = None) -> GitopsRepo:
+        # owner/name like a forge's, so forge code (and FakeGitHub) can parse the URL.
+        name = f"acme/gitops-{next(_repo_numbers)}"
+        bare = gitserver.make_bare_repo(git_server.root / f"{name}.git",
+                                        seed_files() if files is None else files)
+        return GitopsRepo(git_server.url(name), bare, git_token, git_server)
+
+    git_server.on_receive_pack = None
+    yield make
+    git_server.on_receive_pack = None
+
+
+@pytest.fixture
+def gitops_repo(make_gitops_repo: Callable[..., GitopsRepo]) -> GitopsRepo:
+    """A repository seeded with `seed_files()`: SERVICES in ENVIRONMENTS at tag 1.0.0."""
+    return make_gitops_repo()
+
+
+@pytest.fixture
+def token_env(monkeypatch: pytest.MonkeyPatch, git_token: str) -> str:
+    monkeypatch.setenv("GITOPS_TEST_TOKEN", git_token)
+    return "GITOPS_TEST_TOKEN"

@@ -1,0 +1,632 @@
+"""A GitHub-API-like HTTP server on 127.0.0.1 for tests of gitops.forge (and of promote/verify).
+
+It serves exactly the endpoints PyGithub calls from gitops.forge, with the status codes, JSON shapes,
+`Link` pagination and error bodies of the real REST API (v2022-11-28), plus the GraphQL mutation
+`enablePullRequestAutoMerge`. State lives in memory; tests inspect it and act as a reviewer would.
+
+Usage::
+
+    from tests.gitops.fake_github import FakeGitHub
+
+    with FakeGitHub() as github:                       # starts on an ephemeral port, stops on exit
+        repo = github.add_repo("acme/gitops")          # "main" exists; every other branch too
+        result = open_or_update_pull_request(repo_url=repo.clone_url, api_url=github.api_url,
+                                             token=github.token, head="promote/orders", base="main", ...)
+        pr = repo.pulls[result.number]                 # FakePull: title, body, comments, auto_merge...
+        github.merge(repo, result.number, merge_commit_sha="<sha from the git server>")
+
+`repo_url` may be any remote whose path is owner/repo, e.g. the smart-HTTP git server's URL for the
+same repository: with `api_url` given, only its path matters.
+
+Endpoints (anything else answers 404 like GitHub does):
+    GET   /repos/{o}/{r}                              PATCH /repos/{o}/{r}/pulls/{n}
+    GET   /repos/{o}/{r}/pulls?state&head&base&page&per_page (Link header)
+    POST  /repos/{o}/{r}/pulls                        GET   /repos/{o}/{r}/pulls/{n}
+    POST  /repos/{o}/{r}/issues/{n}/comments          PUT   /repos/{o}/{r}/pulls/{n}/merge
+    POST  /graphql   (mutation enablePullRequestAutoMerge only)
+
+Behaviour worth knowing:
+- Every request needs `Authorization: token <t>` or `Bearer <t>` with a known token, else 401
+  "Bad credentials". Tokens in `read_only_tokens` get 403 "Resource not accessible by personal
+  access token" on writes.
+- `add_repo(..., branches=None)` accepts any branch name (the fake does not see the git server);
+  give a set to make an unknown head/base a 422 like GitHub's.
+- A second open PR for the same head and base is a 422 "A pull request already exists for o:b.".
+- `require_checks=True` (default) keeps PRs "blocked", so enabling auto-merge is accepted and merging
+  waits for the test to call `merge()`; False makes them "clean": GitHub then refuses auto-merge
+  ("Pull request is in clean status") and a direct merge succeeds.
+- `rate_limit(count, ...)` answers the next `count` requests (optionally of one method) as rate
+  limited: primary (403, X-RateLimit-Remaining: 0, X-RateLimit-Reset) or secondary (429, Retry-After).
+- `requests` records (method, path, status) of every request, for asserting what was (not) called.
+- The server stops itself after `lifetime_s` even if a test never leaves the `with` block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_TOKEN = "ghs_fakeGitHubToken0123456789abcdefABCD"
+BOT_LOGIN = "gitops-bot"
+_DOCS = "https://docs.github.com/rest"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()
+
+
+@dataclass
+class FakeComment:
+    id: int
+    body: str
+    user: str
+    created_at: str
+
+
+@dataclass
+class FakePull:
+    number: int
+    title: str
+    body: str | None
+    head: str
+    base: str
+    user: str
+    node_id: str
+    created_at: str
+    state: str = "open"
+    merged: bool = False
+    merge_commit_sha: str | None = None
+    merged_at: str | None = None
+    closed_at: str | None = None
+    comments: list[FakeComment] = field(default_factory=list)
+    # None, or the auto-merge request as GitHub reports it: {"merge_method": "merge", "enabled_by": login}
+    auto_merge: dict[str, str] | None = None
+    merged_by_method: str | None = None
+
+
+@dataclass
+class FakeRepo:
+    owner: str
+    name: str
+    id: int
+    allow_auto_merge: bool
+    require_checks: bool
+    branches: set[str] | None
+    default_branch: str = "main"
+    pulls: dict[int, FakePull] = field(default_factory=dict)
+
+    # Filled in by FakeGitHub.add_repo: a remote URL on the fake's host (the fake serves no git).
+    clone_url: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def open_pulls(self) -> list[FakePull]:
+        return [pr for pr in self.pulls.values() if pr.state == "open"]
+
+
+class FakeGitHub:
+    """The fake server. Use as a context manager; see the module docstring."""
+
+    def __init__(
+        self, *, token: str = DEFAULT_TOKEN, read_only_tokens: tuple[str, ...] = (), lifetime_s: float = 120.0
+    ) -> None:
+        self.token = token
+        self._tokens = {token: "write", **{t: "read" for t in read_only_tokens}}
+        self._lifetime_s = lifetime_s
+        self._lock = threading.Lock()
+        self._repos: dict[str, FakeRepo] = {}
+        self._ids = itertools.count(1000)
+        self._rate_limited: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str, int]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeGitHub:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        self._timer = threading.Timer(self._lifetime_s, self._server.shutdown)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None and self._timer is not None
+        self._timer.cancel()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def api_url(self) -> str:
+        """What to pass as `api_url` (GitHub's is https://api.github.com)."""
+        assert self._server is not None, "use FakeGitHub as a context manager"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- state for tests ----------------------------------------------------------------------
+
+    def add_repo(
+        self,
+        full_name: str,
+        *,
+        allow_auto_merge: bool = True,
+        require_checks: bool = True,
+        branches: set[str] | None = None,
+    ) -> FakeRepo:
+        owner, name = full_name.split("/")
+        repo = FakeRepo(
+            owner=owner,
+            name=name,
+            id=next(self._ids),
+            allow_auto_merge=allow_auto_merge,
+            require_checks=require_checks,
+            branches=None if branches is None else {"main", *branches},
+        )
+        repo.clone_url = f"{self.api_url}/{full_name}.git"
+        with self._lock:
+            self._repos[full_name.lower()] = repo
+        return repo
+
+    def add_pull(self, repo: FakeRepo, *, head: str, base: str = "main", title: str = "existing", body: str = "") -> FakePull:
+        """An open PR created outside the code under test (by someone else, or an earlier run)."""
+        with self._lock:
+            return self._create_pull(repo, head=head, base=base, title=title, body=body, user="someone")
+
+    def merge(self, repo: FakeRepo, number: int, *, merge_commit_sha: str | None = None) -> str:
+        """Merge an open PR as a reviewer or auto-merge would; returns the merge commit sha."""
+        with self._lock:
+            pr = repo.pulls[number]
+            assert pr.state == "open", f"PR #{number} is {pr.state}"
+            sha = merge_commit_sha or _sha(repo.full_name, number, "merge")
+            self._mark_merged(pr, sha, "merge")
+            return sha
+
+    def close(self, repo: FakeRepo, number: int) -> None:
+        """Close an open PR without merging it."""
+        with self._lock:
+            pr = repo.pulls[number]
+            pr.state, pr.closed_at = "closed", _now()
+
+    def rate_limit(self, count: int, *, kind: str = "primary", wait_s: int = 1, method: str | None = None) -> None:
+        """Answer the next `count` requests (only those with `method`, when given) as rate limited;
+        the limit lifts after `wait_s` seconds (X-RateLimit-Reset for "primary", Retry-After for
+        "secondary")."""
+        assert kind in ("primary", "secondary"), kind
+        with self._lock:
+            self._rate_limited.extend({"kind": kind, "wait_s": wait_s, "method": method} for _ in range(count))
+
+    def count(self, method: str, path_pattern: str) -> int:
+        """How many requests matched `method` and the regex `path_pattern` (path without query)."""
+        return sum(1 for m, p, _ in self.requests if m == method and re.fullmatch(path_pattern, p))
+
+    # -- internals (called with the lock held) ------------------------------------------------
+
+    def _create_pull(self, repo: FakeRepo, *, head: str, base: str, title: str, body: str | None, user: str) -> FakePull:
+        number = max(repo.pulls, default=0) + 1
+        pr = FakePull(
+            number=number,
+            title=title,
+            body=body,
+            head=head,
+            base=base,
+            user=user,
+            node_id=f"PR_kwDO{repo.id}x{number}",
+            created_at=_now(),
+        )
+        repo.pulls[number] = pr
+        return pr
+
+    def _mark_merged(self, pr: FakePull, sha: str, method: str) -> None:
+        pr.state, pr.merged, pr.merge_commit_sha, pr.merged_by_method = "closed", True, sha, method
+        pr.merged_at = pr.closed_at = _now()
+
+
+# -- JSON shapes ------------------------------------------------------------------------------
+
+
+def _user(api: str, login: str) -> dict[str, Any]:
+    return {
+        "login": login,
+        "id": int(_sha(login)[:6], 16),
+        "node_id": f"U_{login}",
+        "type": "User",
+        "site_admin": False,
+        "url": f"{api}/users/{login}",
+        "html_url": f"{api}/{login}",
+    }
+
+
+def _repo_json(api: str, repo: FakeRepo, permission: str) -> dict[str, Any]:
+    return {
+        "id": repo.id,
+        "node_id": f"R_kgDO{repo.id}",
+        "name": repo.name,
+        "full_name": repo.full_name,
+        "owner": _user(api, repo.owner),
+        "private": True,
+        "html_url": f"{api}/{repo.full_name}",
+        "url": f"{api}/repos/{repo.full_name}",
+        "pulls_url": f"{api}/repos/{repo.full_name}/pulls{{/number}}",
+        "clone_url": repo.clone_url,
+        "default_branch": repo.default_branch,
+        "allow_auto_merge": repo.allow_auto_merge,
+        "allow_merge_commit": True,
+        "allow_squash_merge": True,
+        "allow_rebase_merge": True,
+        "permissions": {"admin": False, "push": permission == "write", "pull": True},
+    }
+
+
+def _pull_json(api: str, repo: FakeRepo, pr: FakePull, *, full: bool) -> dict[str, Any]:
+    base_url = f"{api}/repos/{repo.full_name}"
+
+    def ref(branch: str) -> dict[str, Any]:
+        return {
+            "label": f"{repo.owner}:{branch}",
+            "ref": branch,
+            "sha": _sha(repo.full_name, branch),
+            "user": _user(api, repo.owner),
+            "repo": _repo_json(api, repo, "read"),
+        }
+
+    data: dict[str, Any] = {
+        "url": f"{base_url}/pulls/{pr.number}",
+        "id": repo.id * 1000 + pr.number,
+        "node_id": pr.node_id,
+        "html_url": f"{api}/{repo.full_name}/pull/{pr.number}",
+        "diff_url": f"{api}/{repo.full_name}/pull/{pr.number}.diff",
+        "patch_url": f"{api}/{repo.full_name}/pull/{pr.number}.patch",
+        "issue_url": f"{base_url}/issues/{pr.number}",
+        "comments_url": f"{base_url}/issues/{pr.number}/comments",
+        "number": pr.number,
+        "state": pr.state,
+        "locked": False,
+        "title": pr.title,
+        "body": pr.body,
+        "user": _user(api, pr.user),
+        "labels": [],
+        "draft": False,
+        "created_at": pr.created_at,
+        "updated_at": pr.created_at,
+        "closed_at": pr.closed_at,
+        "merged_at": pr.merged_at,
+        "merge_commit_sha": pr.merge_commit_sha,
+        "head": ref(pr.head),
+        "base": ref(pr.base),
+        "author_association": "MEMBER",
+        "auto_merge": None
+        if pr.auto_merge is None
+        else {**pr.auto_merge, "enabled_by": _user(api, pr.auto_merge["enabled_by"]), "commit_title": None, "commit_message": None},
+    }
+    if full:
+        # Fields GitHub returns only for a single pull request, not in lists.
+        data.update(
+            merged=pr.merged,
+            mergeable=None if pr.state != "open" else True,
+            mergeable_state="blocked" if repo.require_checks else "clean",
+            merged_by=_user(api, BOT_LOGIN) if pr.merged else None,
+            comments=len(pr.comments),
+            review_comments=0,
+            commits=1,
+            additions=2,
+            deletions=2,
+            changed_files=1,
+        )
+    return data
+
+
+def _comment_json(api: str, repo: FakeRepo, pr: FakePull, comment: FakeComment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "node_id": f"IC_{comment.id}",
+        "url": f"{api}/repos/{repo.full_name}/issues/comments/{comment.id}",
+        "html_url": f"{api}/{repo.full_name}/pull/{pr.number}#issuecomment-{comment.id}",
+        "issue_url": f"{api}/repos/{repo.full_name}/issues/{pr.number}",
+        "body": comment.body,
+        "user": _user(api, comment.user),
+        "created_at": comment.created_at,
+        "updated_at": comment.created_at,
+        "author_association": "MEMBER",
+    }
+
+
+class _Reply(Exception):
+    """Raised by a route to answer with an error status and GitHub's error body."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"message": message, "documentation_url": _DOCS, "status": str(status)}
+        if errors:
+            self.body["errors"] = errors
+        self.headers = headers or {}
+
+
+def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; without TCP_NODELAY each response waits ~40 ms
+        # for the client's delayed ACK.
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+            pass
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
+        def do_PUT(self) -> None:
+            self._serve("PUT")
+
+        def _serve(self, method: str) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers: dict[str, str] = {}
+            try:
+                with github._lock:
+                    permission = self._authenticate()
+                    self._maybe_rate_limit(method)
+                    if method != "GET" and url.path != "/graphql" and permission != "write":
+                        raise _Reply(403, "Resource not accessible by personal access token")
+                    body = json.loads(raw) if raw else {}
+                    status, payload, headers = _route(github, self.api, method, url, body, permission)
+            except _Reply as reply:
+                status, payload, headers = reply.status, reply.body, reply.headers
+            except json.JSONDecodeError:
+                status, payload = 400, {"message": "Problems parsing JSON", "documentation_url": _DOCS, "status": "400"}
+            github.requests.append((method, url.path, status))
+            self._send(status, payload, headers)
+
+        @property
+        def api(self) -> str:
+            return github.api_url
+
+        def _authenticate(self) -> str:
+            scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() not in ("token", "bearer") or token not in github._tokens:
+                raise _Reply(401, "Bad credentials")
+            return github._tokens[token]
+
+        def _maybe_rate_limit(self, method: str) -> None:
+            pending = [limit for limit in github._rate_limited if limit["method"] in (None, method)]
+            if not pending:
+                return
+            limit = pending[0]
+            github._rate_limited.remove(limit)
+            if limit["kind"] == "primary":
+                raise _Reply(
+                    403,
+                    "API rate limit exceeded for user ID 4242. If you reach out to GitHub Support for help, "
+                    "please include the request ID 0000:0000:0000000:0000000:00000000.",
+                    headers={
+                        "X-RateLimit-Limit": "5000",
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Used": "5000",
+                        "X-RateLimit-Resource": "core",
+                        "X-RateLimit-Reset": str(int(time.time()) + limit["wait_s"]),
+                    },
+                )
+            raise _Reply(
+                429,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                headers={"Retry-After": str(limit["wait_s"])},
+            )
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+            data = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+            if "X-RateLimit-Remaining" not in headers:
+                headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999",
+                           "X-RateLimit-Reset": str(int(time.time()) + 3600), **headers}
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+# -- routes (called with the lock held) ---------------------------------------------------------
+
+_REPO = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+
+
+def _route(
+    github: FakeGitHub, api: str, method: str, url: urllib.parse.SplitResult, body: dict[str, Any], permission: str
+) -> tuple[int, Any, dict[str, str]]:
+    if url.path == "/graphql" and method == "POST":
+        return 200, _graphql(github, api, body, permission), {}
+    for verb, pattern, route in _ROUTES:
+        match = re.fullmatch(_REPO + pattern, url.path)
+        if verb == method and match:
+            repo = github._repos.get(f"{match['owner']}/{match['name']}".lower())
+            if repo is None:
+                raise _Reply(404, "Not Found")
+            number = int(match["number"]) if "number" in match.groupdict() else None
+            if number is not None and number not in repo.pulls:
+                raise _Reply(404, "Not Found")
+            query = dict(urllib.parse.parse_qsl(url.query))
+            return route(_Request(github, api, repo, number, query, body, permission))
+    raise _Reply(404, "Not Found")
+
+
+@dataclass
+class _Request:
+    github: FakeGitHub
+    api: str
+    repo: FakeRepo
+    number: int | None  # the pull request number of /pulls/{n} and /issues/{n} routes
+    query: dict[str, str]
+    body: dict[str, Any]
+    permission: str  # "write" or "read", from the token
+
+    @property
+    def pull(self) -> FakePull:
+        assert self.number is not None
+        return self.repo.pulls[self.number]
+
+
+_Response = tuple[int, Any, dict[str, str]]
+
+
+def _get_repo(req: _Request) -> _Response:
+    return 200, _repo_json(req.api, req.repo, req.permission), {}
+
+
+def _list_pulls(req: _Request) -> _Response:
+    state = req.query.get("state", "open")
+    pulls = [pr for pr in req.repo.pulls.values() if state == "all" or pr.state == state]
+    if "head" in req.query:
+        owner, _, branch = req.query["head"].partition(":")
+        # GitHub filters by "user:ref"; a head without the owner part matches nothing useful.
+        pulls = [pr for pr in pulls if owner.lower() == req.repo.owner.lower() and pr.head == branch]
+    if "base" in req.query:
+        pulls = [pr for pr in pulls if pr.base == req.query["base"]]
+    pulls.sort(key=lambda pr: pr.number, reverse=True)  # sort=created, direction=desc
+    per_page = max(1, min(int(req.query.get("per_page", 30)), 100))
+    page = max(1, int(req.query.get("page", 1)))
+    last = max(1, -(-len(pulls) // per_page))
+    items = pulls[(page - 1) * per_page : page * per_page]
+
+    def link(to: int) -> str:
+        params = urllib.parse.urlencode({**req.query, "page": to, "per_page": per_page})
+        return f"<{req.api}/repos/{req.repo.full_name}/pulls?{params}>"
+
+    rels = []
+    if page < last:
+        rels += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
+    if page > 1:
+        rels += [f'{link(1)}; rel="first"', f'{link(page - 1)}; rel="prev"']
+    headers = {"Link": ", ".join(rels)} if rels else {}
+    return 200, [_pull_json(req.api, req.repo, pr, full=False) for pr in items], headers
+
+
+def _invalid(resource: str, **error: str) -> _Reply:
+    """GitHub's 422: {"message": "Validation Failed", "errors": [{"resource": ..., "code": ...}]}."""
+    return _Reply(422, "Validation Failed", [{"resource": resource, **error}])
+
+
+def _create_pull(req: _Request) -> _Response:
+    for key in ("title", "head", "base"):
+        if not req.body.get(key):
+            raise _invalid("PullRequest", field=key, code="missing_field")
+    owner, _, head = req.body["head"].rpartition(":")
+    base = req.body["base"]
+    if owner and owner.lower() != req.repo.owner.lower():
+        raise _invalid("PullRequest", field="head", code="invalid")  # forks are not modelled
+    for name, branch in (("base", base), ("head", head)):
+        if req.repo.branches is not None and branch not in req.repo.branches:
+            raise _invalid("PullRequest", field=name, code="invalid")
+    if head == base:
+        raise _invalid("PullRequest", code="custom", message=f"No commits between {base} and {head}")
+    if any(pr.head == head and pr.base == base for pr in req.repo.open_pulls()):
+        raise _invalid("PullRequest", code="custom", message=f"A pull request already exists for {req.repo.owner}:{head}.")
+    pr = req.github._create_pull(
+        req.repo, head=head, base=base, title=req.body["title"], body=req.body.get("body"), user=BOT_LOGIN
+    )
+    location = f"{req.api}/repos/{req.repo.full_name}/pulls/{pr.number}"
+    return 201, _pull_json(req.api, req.repo, pr, full=True), {"Location": location}
+
+
+def _get_pull(req: _Request) -> _Response:
+    return 200, _pull_json(req.api, req.repo, req.pull, full=True), {}
+
+
+def _edit_pull(req: _Request) -> _Response:
+    pr = req.pull
+    if "title" in req.body:
+        if not req.body["title"]:
+            raise _invalid("PullRequest", field="title", code="missing_field")
+        pr.title = req.body["title"]
+    if "body" in req.body:
+        pr.body = req.body["body"]
+    return 200, _pull_json(req.api, req.repo, pr, full=True), {}
+
+
+def _comment(req: _Request) -> _Response:
+    if not req.body.get("body"):
+        raise _invalid("IssueComment", field="body", code="missing_field")
+    pr = req.pull
+    comment = FakeComment(id=next(req.github._ids), body=req.body["body"], user=BOT_LOGIN, created_at=_now())
+    pr.comments.append(comment)
+    return 201, _comment_json(req.api, req.repo, pr, comment), {}
+
+
+def _merge(req: _Request) -> _Response:
+    pr = req.pull
+    if pr.state != "open":
+        raise _Reply(405, "Pull Request is not mergeable")
+    if req.repo.require_checks:
+        raise _Reply(405, "Required status check \"build\" is expected.")
+    method = req.body.get("merge_method", "merge")
+    req.github._mark_merged(pr, _sha(req.repo.full_name, req.number, method), method)
+    return 200, {"sha": pr.merge_commit_sha, "merged": True, "message": "Pull Request successfully merged"}, {}
+
+
+_ROUTES = (
+    ("GET", r"", _get_repo),
+    ("GET", r"/pulls", _list_pulls),
+    ("POST", r"/pulls", _create_pull),
+    ("GET", r"/pulls/(?P<number>\d+)", _get_pull),
+    ("PATCH", r"/pulls/(?P<number>\d+)", _edit_pull),
+    ("POST", r"/issues/(?P<number>\d+)/comments", _comment),
+    ("PUT", r"/pulls/(?P<number>\d+)/merge", _merge),
+)
+
+
+def _graphql(github: FakeGitHub, api: str, body: dict[str, Any], permission: str) -> dict[str, Any]:
+    """GraphQL answers 200 with an "errors" list when a mutation is refused, as GitHub does."""
+    query = body.get("query", "")
+
+    def refused(message: str, kind: str = "UNPROCESSABLE") -> dict[str, Any]:
+        return {"data": {"enablePullRequestAutoMerge": None},
+                "errors": [{"type": kind, "path": ["enablePullRequestAutoMerge"], "message": message}]}
+
+    if not re.search(r"\benablePullRequestAutoMerge\s*\(", query):
+        return {"errors": [{"message": "the fake GitHub serves only the enablePullRequestAutoMerge mutation"}]}
+    mutation_input = body.get("variables", {}).get("input", {})
+    node_id = mutation_input.get("pullRequestId")
+    found = [(repo, pr) for repo in github._repos.values() for pr in repo.pulls.values() if pr.node_id == node_id]
+    if not found:
+        return refused(f"Could not resolve to a node with the global id of '{node_id}'", "NOT_FOUND")
+    repo, pr = found[0]
+    if permission != "write":
+        return refused(f"{BOT_LOGIN} does not have permission to enable auto-merge on this pull request.", "FORBIDDEN")
+    if not repo.allow_auto_merge:
+        return refused("Pull request Auto merge is not allowed for this repository")
+    if pr.state != "open":
+        return refused("Pull request Pull request is closed")
+    if not repo.require_checks:
+        return refused("Pull request Pull request is in clean status")
+    pr.auto_merge = {"merge_method": mutation_input.get("mergeMethod", "MERGE").lower(), "enabled_by": BOT_LOGIN}
+    actor = {"avatarUrl": "", "login": BOT_LOGIN, "resourcePath": f"/{BOT_LOGIN}", "url": f"{api}/{BOT_LOGIN}"}
+    return {"data": {"enablePullRequestAutoMerge": {"actor": actor, "clientMutationId": mutation_input.get("clientMutationId")}}}

@@ -1,0 +1,301 @@
+"""promote against the real smart-HTTP git server: commit and pull-request modes, --from,
+idempotence, push retries, bad input failing closed with the remote untouched, CLI output."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gitops.cli import main
+from gitops.errors import PushConflictError
+from gitops.git import GitClient, GitRunner
+from gitops.promote import BACKOFF_BASE_S, PromoteRequest, promote
+from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
+from tests.gitops.fake_github import FakeGitHub
+
+STAGING_API = "envs/staging/api/values.yaml"
+PROD_API = "envs/prod/api/values.yaml"
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _promote_cli(capsys, repo, token_env, *extra: str) -> tuple[int, str, str]:
+    return _run(capsys, "promote", "--repo", repo.url, "--token-env", token_env, *extra)
+
+
+def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsys):
+    before = {path: gitops_repo.file(path) for path in (PROD_API, "envs/staging/web/values.yaml")}
+    code, out, err = _promote_cli(
+        capsys, gitops_repo, token_env, "--env", "staging", "--service", "api", "--tag", "1.2.4",
+        "--digest", DIGEST_B, "--source-commit", "0123abcd", "--execution-id", "exec-42",
+        "--output", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    head = gitops_repo.refs()["refs/heads/main"]
+    assert result == {"noop": False, "env": "staging", "service": "api", "old_tag": "1.0.0",
+                      "new_tag": "1.2.4", "digest": DIGEST_B, "commit": head, "pr_number": None,
+                      "pr_url": None, "attempts": 1}
+    expected = values_yaml("api", "1.2.4", DIGEST_B).encode()
+    assert gitops_repo.file(STAGING_API) == expected
+    assert {path: gitops_repo.file(path) for path in before} == before
+    assert gitops_repo.show("%an <%ae>|%B") == (
+        "delivery-pipeline[bot] <delivery-pipeline-bot@noreply.invalid>|"
+        "promote(staging/api): 1.0.0 → 1.2.4\n\nSet image.tag of api in staging to 1.2.4.\n\n"
+        f"Source-Commit: 0123abcd\nPipeline-Execution: exec-42\nImage-Digest: {DIGEST_B}\n\n")
+
+
+def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
+    refs = gitops_repo.refs()
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
+                                "--service", "api", "--tag", "1.0.0", "--digest", DIGEST_A)
+    assert code == 0
+    assert out.startswith("no-op: staging/api is already at 1.0.0")
+    assert gitops_repo.refs() == refs
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
+                                "--service", "api", "--tag", "1.0.0", "--output", "json")
+    assert json.loads(out)["noop"] is True and json.loads(out)["commit"] is None
+    assert gitops_repo.refs() == refs
+
+
+def test_text_output_and_custom_author(gitops_repo, token_env, capsys):
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service",
+                                "web", "--tag", "2.0.0", "--author", "Release Bot <rel@example.invalid>")
+    assert code == 0
+    assert re.fullmatch(r"prod/web: 1\.0\.0 → 2\.0\.0 committed as [0-9a-f]{40} on main\n", out)
+    assert gitops_repo.log(fmt="%an <%ae> / %cn <%ce>")[0] == \
+        "Release Bot <rel@example.invalid> / Release Bot <rel@example.invalid>"
+
+
+def test_tag_without_digest_clears_the_stale_digest(gitops_repo, token_env, capsys):
+    code, _, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
+                              "--service", "api", "--tag", "1.1.0")
+    assert code == 0
+    assert gitops_repo.file(STAGING_API) == values_yaml("api", "1.1.0", "").encode()
+
+
+def test_from_takes_tag_and_digest_of_the_other_environment(gitops_repo, token_env, capsys):
+    gitops_repo.commit({STAGING_API: values_yaml("api", "3.1.4", DIGEST_B)}, "staging moved")
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service",
+                                "api", "--from", "staging", "--output", "json")
+    assert code == 0
+    assert json.loads(out)["new_tag"] == "3.1.4" and json.loads(out)["digest"] == DIGEST_B
+    assert gitops_repo.file(PROD_API) == values_yaml("api", "3.1.4", DIGEST_B).encode()
+    assert "from staging" in gitops_repo.show("%B")
+
+
+class _RacingClient(GitClient):
+    """Lets another writer commit to the branch right before each of our first `races` pushes."""
+
+    def __init__(self, repo, races: int, change) -> None:
+        super().__init__(GitRunner(repo.token))
+        self.repo, self.races, self.change, self.pushes = repo, races, change, 0
+
+    def push(self, workdir: Path, branch: str, *, force: bool = False) -> None:
+        self.pushes += 1
+        if self.pushes <= self.races:
+            self.repo.commit(*self.change(self.pushes))
+        super().push(workdir, branch, force=force)
+
+
+def _request(env="staging", service="api", **kw) -> PromoteRequest:
+    return PromoteRequest(repo_url=kw.pop("repo").url, env=env, service=service, **kw)
+
+
+def test_rejected_push_is_retried_on_the_new_head(gitops_repo):
+    other = "envs/prod/worker/values.yaml"
+    git = _RacingClient(gitops_repo, 2, lambda n: ({other: values_yaml("worker", f"9.{n}")},
+                                                   f"concurrent {n}"))
+    delays: list[float] = []
+    result = promote(_request(repo=gitops_repo, tag="1.5.0"), git, sleep=delays.append)
+    assert result.attempts == 3 and not result.noop
+    assert gitops_repo.refs()["refs/heads/main"] == result.commit
+    assert gitops_repo.file(STAGING_API) == values_yaml("api", "1.5.0", "").encode()
+    assert gitops_repo.file(other) == values_yaml("worker", "9.2").encode()
+    assert [line.split(" ", 1)[1] for line in gitops_repo.log()[:3]] == [
+        "promote(staging/api): 1.0.0 → 1.5.0", "concurrent 2", "concurrent 1"]
+    # Full jitter: each wait is drawn below a cap that doubles.
+    assert len(delays) == 2
+    assert 0 <= delays[0] <= BACKOFF_BASE_S and 0 <= delays[1] <= 2 * BACKOFF_BASE_S
+
+
+def test_retry_sees_a_concurrent_promotion_of_the_same_tag_as_a_noop(gitops_repo):
+    git = _RacingClient(gitops_repo, 1, lambda n: ({STAGING_API: values_yaml("api", "1.5.0")},
+                                                   "same promotion elsewhere"))
+    result = promote(_request(repo=gitops_repo, tag="1.5.0"), git, sleep=lambda s: None)
+    assert result.noop and result.attempts == 2 and result.commit is None
+    assert gitops_repo.log()[0].endswith("same promotion elsewhere")
+
+
+def test_push_conflict_after_max_attempts_changes_nothing_of_ours(gitops_repo, capsys,
+                                                                  monkeypatch):
+    other = "envs/prod/web/values.yaml"
+    git = _RacingClient(gitops_repo, 99, lambda n: ({other: values_yaml("web", f"5.{n}")},
+                                                    f"busy {n}"))
+    delays: list[float] = []
+    with pytest.raises(PushConflictError, match="rejected 3 times") as conflict:
+        promote(_request(repo=gitops_repo, tag="1.6.0", max_attempts=3), git, sleep=delays.append)
+    assert conflict.value.exit_code == 5
+    assert git.pushes == 3 and len(delays) == 2
+    assert gitops_repo.file(STAGING_API) == values_yaml("api", "1.0.0", DIGEST_A).encode()
+    assert not any("promote(" in line for line in gitops_repo.log())
+
+
+SCHEMA = json.dumps({"type": "object", "properties": {"image": {"type": "object", "properties": {
+    "tag": {"type": "string", "pattern": "^v"}}}}})
+
+
+def _bad_input_cases():
+    """(id, extra argv, files to commit first, symlinks to commit first, exit code, message)"""
+    base = ["--env", "staging", "--service", "api"]
+    return [
+        ("bad tag", [*base, "--tag=-rc1"], {}, {}, 2, "not a valid image tag"),
+        ("tag too long", [*base, "--tag", "a" * 129], {}, {}, 2, "not a valid image tag"),
+        ("bad digest", [*base, "--tag", "1", "--digest", "sha256:ABC"], {}, {}, 2,
+         "not a valid image digest"),
+        ("env escapes", ["--env", "..", "--service", "api", "--tag", "1"], {}, {}, 2,
+         "not a plain directory name"),
+        ("service with slash", ["--env", "staging", "--service", "api/../../x", "--tag", "1"],
+         {}, {}, 2, "not a plain directory name"),
+        ("absolute service", ["--env", "staging", "--service", "/etc", "--tag", "1"], {}, {}, 2,
+         "not a plain directory name"),
+        ("from itself", [*base, "--from", "staging"], {}, {}, 2, "is the environment being"),
+        ("from with digest", [*base, "--from", "prod", "--digest", DIGEST_B], {}, {}, 2,
+         "--digest goes with --tag"),
+        ("bad source commit", [*base, "--tag", "1", "--source-commit", "main; rm"], {}, {}, 2,
+         "not a commit sha"),
+        ("bad author", [*base, "--tag", "1", "--author", "nobody"], {}, {}, 2, "Name <email>"),
+        ("bad branch name", [*base, "--tag", "1", "--branch", "a..b"], {}, {}, 2,
+         "not a valid branch name"),
+        ("auto-merge in commit mode", [*base, "--tag", "1", "--auto-merge"], {}, {}, 2,
+         "pull-request only"),
+        ("missing branch", [*base, "--tag", "1", "--branch", "nope"], {}, {}, 4, "git clone failed"),
+        ("missing service", ["--env", "staging", "--service", "billing", "--tag", "1"], {}, {}, 3,
+         "envs/staging/billing/values.yaml does not exist"),
+        ("malformed YAML", [*base, "--tag", "1"], {STAGING_API: "image: [\n"}, {}, 3,
+         "not valid YAML"),
+        ("several documents", [*base, "--tag", "1"], {STAGING_API: "image: {tag: a}\n---\nx: 1\n"},
+         {}, 3, "2 YAML documents"),
+        ("list root", [*base, "--tag", "1"], {STAGING_API: "- 1\n"}, {}, 3, "not a mapping"),
+        ("missing tag key", [*base, "--tag", "1"], {STAGING_API: "image: {repository: r}\n"}, {},
+         3, "no image.tag"),
+        ("from env missing tag", ["--env", "prod", "--service", "api", "--from", "staging"],
+         {STAGING_API: "image: {repository: r, tag: ~}\n"}, {}, 3, "no image.tag to promote"),
+        ("symlinked values file", [*base, "--tag", "1"], {STAGING_API: None},
+         {STAGING_API: "../../prod/api/values.yaml"}, 3, "is a symlink"),
+        ("symlinked service dir", ["--env", "staging", "--service", "evil", "--tag", "1"], {},
+         {"envs/staging/evil": "../../.."}, 3, "envs/staging/evil is a symlink"),
+        ("values path is a directory", [*base, "--tag", "1"],
+         {STAGING_API: None, STAGING_API + "/x": "a: 1\n"}, {}, 3, "is not a file"),
+        ("schema violation", [*base, "--tag", "1.2.3"],
+         {"charts/api/values.schema.json": SCHEMA}, {}, 3, "values.schema.json"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_input_cases(), ids=lambda c: c[0])
+def test_bad_input_fails_closed_with_the_remote_untouched(gitops_repo, token_env, capsys, case):
+    _, argv, files, symlinks, exit_code, message = case
+    if files or symlinks:
+        gitops_repo.commit(files, "set up the case", symlinks=symlinks)
+    refs = gitops_repo.refs()
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, *argv)
+    assert (code, out) == (exit_code, "")
+    assert err.startswith("error: ") and message in err, err
+    assert gitops_repo.refs() == refs
+
+
+def test_schema_accepting_the_new_values_lets_the_promotion_through(gitops_repo, token_env,
+                                                                    capsys):
+    gitops_repo.commit({"charts/api/values.schema.json": SCHEMA})
+    code, _, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "v1.2.3")
+    assert code == 0, err
+
+
+def test_credentials_problems(gitops_repo, capsys, monkeypatch):
+    refs = gitops_repo.refs()
+    monkeypatch.delenv("NO_SUCH_TOKEN_VAR", raising=False)
+    code, _, err = _run(capsys, "promote", "--repo", gitops_repo.url, "--token-env",
+                        "NO_SUCH_TOKEN_VAR", "--env", "staging", "--service", "api", "--tag", "1")
+    assert code == 7 and "NO_SUCH_TOKEN_VAR" in err
+    url_with_token = gitops_repo.url.replace("http://", f"http://x:{gitops_repo.token}@")
+    code, _, err = _run(capsys, "promote", "--repo", url_with_token, "--env", "staging",
+                        "--service", "api", "--tag", "1")
+    assert code == 2 and "holds credentials" in err and gitops_repo.token not in err
+    code, _, err = _run(capsys, "promote", "--repo", gitops_repo.url, "--env", "staging",
+                        "--service", "api", "--tag", "1")
+    assert code == 4 and "--token-env" in err
+    assert gitops_repo.refs() == refs
+
+
+# --- pull-request mode ---------------------------------------------------------------------------
+
+@pytest.fixture
+def github(gitops_repo):
+    """A fake GitHub API that knows the test repository and accepts the git server's token."""
+    with FakeGitHub(token=gitops_repo.token) as fake:
+        fake_repo = fake.add_repo(gitops_repo.url.split("/", 3)[3].removesuffix(".git"))
+        yield fake, fake_repo
+
+
+def test_pull_request_mode_opens_then_updates_the_pr(gitops_repo, token_env, capsys, github):
+    fake, fake_repo = github
+    base_before = gitops_repo.refs()["refs/heads/main"]
+    args = ["--env", "prod", "--service", "api", "--mode", "pull-request", "--github-api-url",
+            fake.api_url, "--output", "json", "--source-commit", "feedbeef", "--execution-id", "ex-7"]
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, *args, "--tag", "2.0.0",
+                                  "--digest", DIGEST_B)
+    assert code == 0, err
+    result = json.loads(out)
+    pr = fake_repo.pulls[result["pr_number"]]
+    assert result["pr_url"].endswith(f"/pull/{pr.number}")
+    assert result["commit"] == gitops_repo.refs()["refs/heads/promote/prod/api"]
+    assert gitops_repo.refs()["refs/heads/main"] == base_before       # base untouched
+    assert gitops_repo.file(PROD_API, "promote/prod/api") == \
+        values_yaml("api", "2.0.0", DIGEST_B).encode()
+    assert (pr.head, pr.base, pr.title) == ("promote/prod/api", "main",
+                                            "promote(prod/api): 1.0.0 → 2.0.0")
+    for needle in ("**api**", "**prod**", "`1.0.0` → `2.0.0`", DIGEST_B, "`feedbeef`", "`ex-7`",
+                   "```diff\n--- a/envs/prod/api/values.yaml\n+++ b/envs/prod/api/values.yaml\n",
+                   '\n-  tag: "1.0.0"  # set by the pipeline\n', '\n+  tag: "2.0.0"  # set by the pipeline\n',
+                   '\n replicaCount: 2\n'):
+        assert needle in pr.body, needle
+    assert pr.comments == []
+
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, *args, "--tag", "2.0.1")
+    assert code == 0, err
+    assert json.loads(out)["pr_number"] == pr.number and len(fake_repo.pulls) == 1
+    assert pr.title == "promote(prod/api): 1.0.0 → 2.0.1"
+    assert [c.body for c in pr.comments] == [
+        "Superseded: this pull request now promotes `2.0.1` (it proposed `2.0.0`)."]
+    assert gitops_repo.file(PROD_API, "promote/prod/api") == values_yaml("api", "2.0.1", "").encode()
+    assert gitops_repo.refs()["refs/heads/main"] == base_before
+
+
+def test_pull_request_mode_is_a_noop_when_the_base_has_the_tag(gitops_repo, token_env, capsys,
+                                                              github):
+    fake, fake_repo = github
+    refs = gitops_repo.refs()
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service", "api",
+                                "--tag", "1.0.0", "--mode", "pull-request", "--github-api-url",
+                                fake.api_url, "--output", "json")
+    assert code == 0 and json.loads(out)["noop"] is True and json.loads(out)["pr_number"] is None
+    assert gitops_repo.refs() == refs and fake_repo.pulls == {} and fake.requests == []
+
+
+def test_pull_request_mode_with_auto_merge(gitops_repo, token_env, capsys, github):
+    fake, fake_repo = github
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service",
+                                  "web", "--tag", "4.0.0", "--mode", "pull-request",
+                                  "--auto-merge", "--github-api-url", fake.api_url)
+    assert code == 0, err
+    (pr,) = fake_repo.pulls.values()
+    assert pr.auto_merge is not None
+    assert out.startswith("prod/web: 1.0.0 → 4.0.0 proposed on promote/prod/web: ")
+
