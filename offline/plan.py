@@ -192,6 +192,14 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
+def _to_struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    # Mock answers are plain values: a direct Struct is what rpc.serialize_properties would build
+    # (absent top-level properties are left out), without a trip through an event loop.
+    struct = struct_pb2.Struct()
+    struct.update({k: v for k, v in _to_wire(values).items() if v is not None})
+    return struct
+
+
 # ----------------------------------------------------------------------------------------------
 # The monitor
 
@@ -229,8 +237,7 @@ class PlanMonitor(MockMonitor):
             self._record(urn, request, inputs, None, {}, custom)
             return resource_pb2.RegisterResourceResponse(urn=urn)
         id_, state = self._new_resource(urn, request, inputs, custom, request.importId)
-        obj = _sync_await(rpc.serialize_properties(_to_wire(state), {}))
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=_to_struct(state))
 
     def ReadResource(self, request: Any) -> Any:
         # Reads (StackReference, `get` of existing resources) are recorded like registrations.
@@ -238,8 +245,7 @@ class PlanMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = _struct_to_python(request.properties)
         _, state = self._new_resource(urn, request, inputs, True, request.id)
-        props = _sync_await(rpc.serialize_properties(_to_wire(state), {}))
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=props)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=_to_struct(state))
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn:
