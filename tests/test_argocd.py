@@ -7,6 +7,7 @@ invokes the component makes. Assertions run after the program finished, on what 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
+import jsonschema
 import kubernetes_validate
 import pulumi
 import pulumi_aws as aws
@@ -687,10 +689,59 @@ def test_unknown_key_check_finds_a_typo():
     assert unknown_keys(ours, chart) == ["server.replica", "server.service.typ"]
 
 
-@pytest.mark.skipif(not os.environ.get("ARGOCD_CHART_VALUES"),
-                    reason="set ARGOCD_CHART_VALUES to the pinned chart's values.yaml (docs/argocd.md)")
+CHART_DIR = os.environ.get("ARGOCD_CHART_DIR")
+needs_chart = pytest.mark.skipif(
+    not CHART_DIR, reason="set ARGOCD_CHART_DIR to the pinned chart's directory, charts/argo-cd (docs/argocd.md)")
+
+
+@needs_chart
 @pytest.mark.parametrize("ha", [False, True])
 @pytest.mark.parametrize("sso", [None, SSO])
 def test_every_value_key_exists_in_the_pinned_chart(ha, sso):
-    chart = yaml.safe_load(Path(os.environ["ARGOCD_CHART_VALUES"]).read_text())
+    chart = yaml.safe_load((Path(CHART_DIR) / "values.yaml").read_text())
     assert unknown_keys(argocd.helm_values(ArgoCdSettings(ha=ha, sso=sso)), chart) == []
+
+
+def closed(schema: Any) -> Any:
+    """An OpenAPI schema that rejects unknown fields, as the API server's strict field validation does."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: closed(value) if key not in ("properties",) else {k: closed(v) for k, v in value.items()}
+              for key, value in schema.items()}
+    if "properties" in schema and "additionalProperties" not in schema \
+            and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        result["additionalProperties"] = False
+    return result
+
+
+@functools.cache
+def crd_validator(kind: str) -> jsonschema.protocols.Validator:
+    """The v1alpha1 schema of one of the chart's Argo CD CRDs (its few template lines dropped)."""
+    text = (Path(CHART_DIR) / "templates" / "crds" / f"crd-{kind.lower()}.yaml").read_text()
+    crd = yaml.safe_load("\n".join(line for line in text.splitlines() if not line.lstrip().startswith("{{")))
+    assert crd["spec"]["names"]["kind"] == kind
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+    return jsonschema.Draft7Validator(closed(version["schema"]["openAPIV3Schema"]))
+
+
+def test_closed_schema_rejects_a_typo():
+    schema = closed({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "helm": {"type": "object", "properties": {"ignoreMissingValueFiles": {"type": "boolean"}}}}}}})
+    jsonschema.validate({"spec": {"helm": {"ignoreMissingValueFiles": True}}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"spec": {"helm": {"ignoreMissingValueFile": True}}}, schema)
+
+
+@needs_chart
+def test_argoproj_objects_validate_against_the_pinned_charts_crds(each):
+    stack, plan = each
+    for type_, kind in ((PROJECT, "AppProject"), (APPSET, "ApplicationSet")):
+        for resource in plan.of(type_):
+            crd_validator(kind).validate(manifest(resource))
+    for region in clusters(stack):
+        template = plan.one(APPSET, f"argocd-{region}").inputs["spec"]["template"]
+        for service in services_of(stack, region):
+            application = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **render(template, service)}
+            crd_validator("Application").validate(application)
