@@ -367,15 +367,16 @@ def load_stack_config(project_dir: Path, stack: str,
 
 @contextmanager
 def _in_project(project_dir: Path) -> Iterator[None]:
-    # Pulumi runs a program from its project directory, with that directory importable.
-    previous_cwd, path_entry = os.getcwd(), str(project_dir)
+    # Pulumi runs a program from its project directory, with that directory importable. An empty
+    # sys.path entry means "the current directory": pin it to the caller's, which the chdir changes.
+    previous_cwd, previous_path = os.getcwd(), list(sys.path)
+    sys.path[:] = [str(project_dir)] + [entry or previous_cwd for entry in sys.path]
     os.chdir(project_dir)
-    sys.path.insert(0, path_entry)
     try:
         yield
     finally:
         os.chdir(previous_cwd)
-        sys.path.remove(path_entry)
+        sys.path[:] = previous_path
 
 
 def _reset_runtime() -> None:

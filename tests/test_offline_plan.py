@@ -6,12 +6,14 @@ handle; the last group plans the real program's stacks.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from components.settings import SettingsError
 from offline import render
@@ -222,8 +224,29 @@ def test_cli_writes_json_and_diagrams(python, repo_root, fixture_project, tmp_pa
     assert PLACEHOLDER_SECRET not in result.stdout
 
 
+def test_library_use_from_a_plain_interpreter_keeps_the_callers_imports(python, repo_root, fixture_project):
+    # `python -c` puts "" (the current directory) on sys.path; the plan runs the program from the
+    # project directory and must not lose the caller's modules (here: components, offline.render).
+    code = ("from offline.plan import run_plan\n"
+            f"plan = run_plan('fixture', project_dir={str(fixture_project)!r})\n"
+            "from offline import render\n"
+            "print(len(plan.resources), len(render.pipelines(plan)))")
+    result = subprocess.run([python, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(cached_plan("fixture", project_dir=fixture_project).resources)), "1"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Rendering
+
+
+def test_terminal_output_is_a_rich_tree_with_placement(plan):
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, color_system=None, soft_wrap=True)
+    render.print_plan(plan, console)
+    text = console.file.getvalue()
+    assert "├── delivery:store:ArtifactStores  stores" in text
+    assert f"aws:iam/role:Role  deploy  [{ENVIRONMENT}/eu-west-1]" in text
+    assert "resources by account" in text
 
 
 def test_mermaid_shows_parallel_actions_cross_region_actions_and_trigger_filters(plan):
