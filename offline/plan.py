@@ -229,7 +229,6 @@ class PlanMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        _ensure_event_loop()
         inputs = _struct_to_python(request.object)
         custom = bool(request.custom)
         if not custom:
@@ -241,7 +240,6 @@ class PlanMonitor(MockMonitor):
 
     def ReadResource(self, request: Any) -> Any:
         # Reads (StackReference, `get` of existing resources) are recorded like registrations.
-        _ensure_event_loop()
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = _struct_to_python(request.properties)
         _, state = self._new_resource(urn, request, inputs, True, request.id)
