@@ -91,11 +91,15 @@ class Placements:
             return self.of_provider(type_, name, inputs)
         if not custom or type_.split(":", 1)[0] != "aws":
             return _NOWHERE
+        return self.of_aws_call(type_, inputs, provider)
+
+    def of_aws_call(self, what: str, inputs: Mapping[str, Any], provider: str | None) -> Placement:
+        """Where an AWS resource or invoke runs: its provider's account, its own `region` or the provider's."""
         if provider:
             with self._lock:
                 known = self._providers.get(provider)
             if known is None:
-                raise OfflinePlanError(f"a {type_} names provider {provider!r}, which was never registered")
+                raise OfflinePlanError(f"{what} names provider {provider!r}, which was never registered")
         else:
             known = self.default
         region = inputs.get("region")
@@ -393,7 +397,7 @@ class OfflineMocks(Mocks):
             raise OfflinePlanError(
                 f"the offline plan has no answer for invoke {args.token!r} (answers: {known}); "
                 f"add one to offline/mocks.py rather than depend on an empty result")
-        placement = self.placements.of_resource("aws:index:invoke", args.token, True, args.args, args.provider or None)
+        placement = self.placements.of_aws_call(args.token, args.args, args.provider or None)
         return answer(args.args, placement), []
 
 
