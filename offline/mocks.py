@@ -52,15 +52,25 @@ class Placements:
     the account of its first assumed role, else the tooling account, and in its `region`.
     """
 
-    def __init__(self, tooling_account: str, default_region: str):
-        self.default = Placement(tooling_account, default_region)
+    def __init__(self, tooling_account: str | None, default_region: str | None,
+                 account_key: str = "<project>:tooling.account"):
+        self.default = Placement(tooling_account or None, default_region or None)
+        # Where the tooling account comes from, for the error when the stack does not say.
+        self.account_key = account_key
         self._providers: dict[str, Placement] = {}
         self._lock = threading.Lock()
+
+    def _tooling(self, what: str) -> Placement:
+        if self.default.account is None or self.default.region is None:
+            raise OfflinePlanError(
+                f"{what} uses the default AWS provider: the offline plan takes its account from "
+                f"{self.account_key} and its region from aws:region; set both in the stack file")
+        return self.default
 
     def of_provider(self, type_: str, name: str, inputs: Mapping[str, Any]) -> Placement:
         if type_ != "pulumi:providers:aws":
             return _NOWHERE
-        account = self.default.account
+        account = None
         # Provider inputs arrive JSON-encoded: `assumeRoles` is a string holding a list.
         roles = _json_value(inputs.get("assumeRoles"))
         if roles:
@@ -77,8 +87,9 @@ class Placements:
                     f"provider {name!r}: assumeRoles[0].roleArn = {role_arn!r} is not an IAM role ARN "
                     f"(arn:aws:iam::<account>:role/<name>); the offline plan cannot tell its account")
             account = match.group(1)
-        region = inputs.get("region") or self.default.region
-        return Placement(account, region)
+        # Without an assumed role or a region, the provider uses the tooling credentials and region.
+        tooling = self._tooling(f"provider {name!r}") if account is None or not inputs.get("region") else None
+        return Placement(account or tooling.account, inputs.get("region") or tooling.region)
 
     def add_provider(self, reference: str, placement: Placement) -> None:
         """Remember a provider by the reference (`<urn>::<id>`) resources will name it with."""
@@ -101,7 +112,7 @@ class Placements:
             if known is None:
                 raise OfflinePlanError(f"{what} names provider {provider!r}, which was never registered")
         else:
-            known = self.default
+            known = self._tooling(what)
         region = inputs.get("region")
         return Placement(known.account, region if isinstance(region, str) and region else known.region)
 
@@ -355,8 +366,10 @@ class OfflineMocks(Mocks):
     def __init__(self, project: str, config: Mapping[str, Any]):
         self.project = project
         self.config = config
-        tooling = config.get(f"{project}:tooling") or {}
-        self.placements = Placements(str(tooling.get("account", "")), str(config.get("aws:region", "")))
+        # Read leniently: the program validates its settings and reports bad ones itself.
+        tooling = config.get(f"{project}:tooling")
+        account = tooling.get("account") if isinstance(tooling, Mapping) else None
+        self.placements = Placements(account, config.get("aws:region"), f"{project}:tooling.account")
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if not isinstance(args, PlanResourceArgs):

@@ -187,6 +187,16 @@ def test_placement_rejects_snake_case_assume_role_which_the_provider_ignores():
             "pulumi:providers:aws", "env", {"assumeRoles": json.dumps([{"role_arn": f"arn:aws:iam::{ENV}:role/x"}])})
 
 
+def test_placement_without_a_tooling_account_says_which_setting_to_add():
+    placements = Placements(None, "us-east-1", "demo:tooling.account")
+    with pytest.raises(OfflinePlanError, match=r"aws:sns/topic:Topic uses the default AWS provider.*demo:tooling\.account"):
+        placements.of_resource("aws:sns/topic:Topic", "t", True, {}, None)
+    # A provider that assumes a role and names its region needs no tooling account.
+    assert placements.of_provider("pulumi:providers:aws", "env", {
+        "region": "eu-west-1", "assumeRoles": json.dumps([{"roleArn": f"arn:aws:iam::{ENV}:role/x"}])}) == \
+        Placement(ENV, "eu-west-1")
+
+
 def test_placement_rejects_unknown_provider_references_and_bad_role_arns():
     placements = Placements(TOOLING, "us-east-1")
     with pytest.raises(OfflinePlanError, match="never registered"):

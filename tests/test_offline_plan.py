@@ -165,6 +165,15 @@ def test_config_overrides_replace_stack_values(fixture_project):
     assert one(plan, "aws:s3/bucket:Bucket", "stores-us-west-2-Bucket").region == "us-west-2"
 
 
+def test_two_resources_with_one_urn_fail_the_plan_as_the_engine_would(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: dup\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n  dup:tooling: {account: '111111111111'}\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi_aws as aws\naws.sns.Topic('alerts')\naws.sns.Topic('alerts')\n")
+    with pytest.raises(ValueError, match=r"two resources have the URN urn:pulumi:dev::dup::aws:sns/topic:Topic::alerts"):
+        run_plan("dev", project_dir=tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Config as `pulumi up` passes it
 
