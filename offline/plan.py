@@ -447,7 +447,11 @@ def _evaluate_policies(plan: Plan, project_dir: Path) -> None:
     # mandatory one.
     if not (project_dir / "policy" / "offline.py").is_file():
         return
-    evaluate = importlib.import_module("policy.offline").evaluate
+    module = importlib.import_module("policy.offline")
+    if not Path(module.__file__ or "").resolve().is_relative_to(project_dir):
+        raise StackConfigError(f"policy.offline is already imported from {module.__file__}, not from {project_dir}: "
+                               "plan one project per process")
+    evaluate = module.evaluate
     plan.violations = list(evaluate(plan.resources))
     plan.policy_ran = True
 

@@ -245,6 +245,38 @@ def test_library_use_from_a_plain_interpreter_keeps_the_callers_imports(python, 
     assert result.stdout.split() == [str(len(cached_plan("fixture", project_dir=fixture_project).resources)), "1"]
 
 
+POLICY_PROJECT = {
+    "Pulumi.yaml": "name: pol\nruntime: python\n",
+    "Pulumi.dev.yaml": "config:\n  aws:region: us-east-1\n  pol:tooling: {account: '111111111111'}\n",
+    "__main__.py": "import pulumi_aws as aws\naws.sns.Topic('alerts')\naws.sqs.Queue('jobs')\n",
+    "policy/__init__.py": "",
+    "policy/offline.py": (
+        "from dataclasses import dataclass\n"
+        "@dataclass(frozen=True)\n"
+        "class Violation:\n"
+        "    policy: str\n    enforcement: str\n    urn: str\n    type: str\n    name: str\n    message: str\n    fix: str\n"
+        "def evaluate(resources):\n"
+        "    levels = {'aws:sns/topic:Topic': 'mandatory', 'aws:sqs/queue:Queue': 'advisory'}\n"
+        "    return [Violation('no-' + r.name, levels[r.type], r.urn, r.type, r.name, 'not allowed', 'remove it')\n"
+        "            for r in resources if r.type in levels]\n"),
+}
+
+
+def test_cli_runs_the_projects_policy_pack_and_exits_3_on_a_mandatory_violation(python, repo_root, tmp_path):
+    for name, text in POLICY_PROJECT.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = run_cli(python, repo_root, "--stack", "dev", "--project-dir", str(tmp_path),
+                     "--json", str(tmp_path / "plan.json"))
+    assert result.returncode == 3, result.stderr
+    assert "[mandatory] no-alerts: aws:sns/topic:Topic alerts: not allowed\n    fix: remove it" in result.stdout
+    assert "[advisory] no-jobs:" in result.stdout
+    violations = json.loads((tmp_path / "plan.json").read_text())["violations"]
+    assert {(v["policy"], v["enforcement"], v["urn"]) for v in violations} == {
+        ("no-alerts", "mandatory", "urn:pulumi:dev::pol::aws:sns/topic:Topic::alerts"),
+        ("no-jobs", "advisory", "urn:pulumi:dev::pol::aws:sqs/queue:Queue::jobs")}
+
+
 # ---------------------------------------------------------------------------------------------
 # Rendering
 
