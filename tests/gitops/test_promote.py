@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -299,3 +301,35 @@ def test_pull_request_mode_with_auto_merge(gitops_repo, token_env, capsys, githu
     assert pr.auto_merge is not None
     assert out.startswith("prod/web: 1.0.0 → 4.0.0 proposed on promote/prod/web: ")
 
+
+
+def test_tricky_file_survives_the_round_trip_through_git_byte_for_byte(gitops_repo, token_env,
+                                                                       capsys):
+    tricky = ("---\r\n# keep me\r\nimage:   {repository: r,  tag: '0.9', digest: ''}  # flow\r\n"
+              "x: &a 1\r\ny: *a\r\n...")
+    gitops_repo.commit({STAGING_API: tricky})
+    code, _, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "1.0", "--digest", DIGEST_B)
+    assert code == 0, err
+    assert gitops_repo.file(STAGING_API) == tricky.replace("'0.9'", "'1.0'").replace(
+        "digest: ''", f"digest: '{DIGEST_B}'").encode()
+
+
+def test_token_never_reaches_output(gitops_repo, token_env, capsys):
+    seen = []
+    for argv in (["--tag", "5.0.0", "--output", "json"], ["--tag", "5.0.0"],
+                 ["--tag", "5.0.1", "--branch", "missing"], ["--tag", "5.0.2", "--max-attempts", "0"]):
+        code, out, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
+                                      "--service", "api", *argv)
+        seen.append(code)
+        assert gitops_repo.token not in out + err
+    assert seen == [0, 0, 4, 2]
+
+
+def test_python_dash_m_entry_point(gitops_repo, token_env):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitops", "promote", "--repo", gitops_repo.url, "--token-env",
+         token_env, "--env", "prod", "--service", "worker", "--tag", "8.0.0", "--output", "json"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["commit"] == gitops_repo.refs()["refs/heads/main"]
