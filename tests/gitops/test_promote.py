@@ -43,7 +43,7 @@ def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsy
     head = gitops_repo.refs()["refs/heads/main"]
     assert result == {"noop": False, "env": "staging", "service": "api", "old_tag": "1.0.0",
                       "new_tag": "1.2.4", "digest": DIGEST_B, "commit": head, "pr_number": None,
-                      "pr_url": None, "attempts": 1}
+                      "pr_url": None, "attempts": 1, "revision": head}
     expected = values_yaml("api", "1.2.4", DIGEST_B).encode()
     assert gitops_repo.file(STAGING_API) == expected
     assert {path: gitops_repo.file(path) for path in before} == before
@@ -63,6 +63,8 @@ def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
     code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
                                 "--service", "api", "--tag", "1.0.0", "--output", "json")
     assert json.loads(out)["noop"] is True and json.loads(out)["commit"] is None
+    # Nothing to commit, but the head that already carries the tag is what Verify waits for.
+    assert json.loads(out)["revision"] == refs["refs/heads/main"]
     assert gitops_repo.refs() == refs
 
 
@@ -132,6 +134,7 @@ def test_retry_sees_a_concurrent_promotion_of_the_same_tag_as_a_noop(gitops_repo
                                                    "same promotion elsewhere"))
     result = promote(_request(repo=gitops_repo, tag="1.5.0"), git, sleep=lambda s: None)
     assert result.noop and result.attempts == 2 and result.commit is None
+    assert result.revision == gitops_repo.refs()["refs/heads/main"]   # the other writer's commit
     assert gitops_repo.log()[0].endswith("same promotion elsewhere")
 
 
@@ -188,7 +191,10 @@ def _bad_input_cases():
         ("missing tag key", [*base, "--tag", "1"], {STAGING_API: "image: {repository: r}\n"}, {},
          3, "no image.tag"),
         ("from env missing tag", ["--env", "prod", "--service", "api", "--from", "staging"],
-         {STAGING_API: "image: {repository: r, tag: ~}\n"}, {}, 3, "no image.tag to promote"),
+         {STAGING_API: "image: {repository: r, tag: ~}\n"}, {}, 3,
+         "envs/staging/api/values.yaml has no image.tag"),
+        ("from env with an invalid tag", ["--env", "prod", "--service", "api", "--from", "staging"],
+         {STAGING_API: "image: {tag: 'a b'}\n"}, {}, 3, "image.tag 'a b' is not a valid image tag"),
         ("symlinked values file", [*base, "--tag", "1"], {STAGING_API: None},
          {STAGING_API: "../../prod/api/values.yaml"}, 3, "is a symlink"),
         ("symlinked service dir", ["--env", "staging", "--service", "evil", "--tag", "1"], {},
@@ -257,7 +263,7 @@ def test_pull_request_mode_opens_then_updates_the_pr(gitops_repo, token_env, cap
     result = json.loads(out)
     pr = fake_repo.pulls[result["pr_number"]]
     assert result["pr_url"].endswith(f"/pull/{pr.number}")
-    assert result["commit"] == gitops_repo.refs()["refs/heads/promote/prod/api"]
+    assert result["commit"] == result["revision"] == gitops_repo.refs()["refs/heads/promote/prod/api"]
     assert gitops_repo.refs()["refs/heads/main"] == base_before       # base untouched
     assert gitops_repo.file(PROD_API, "promote/prod/api") == \
         values_yaml("api", "2.0.0", DIGEST_B).encode()
@@ -288,6 +294,7 @@ def test_pull_request_mode_is_a_noop_when_the_base_has_the_tag(gitops_repo, toke
                                 "--tag", "1.0.0", "--mode", "pull-request", "--github-api-url",
                                 fake.api_url, "--output", "json")
     assert code == 0 and json.loads(out)["noop"] is True and json.loads(out)["pr_number"] is None
+    assert json.loads(out)["revision"] == refs["refs/heads/main"]
     assert gitops_repo.refs() == refs and fake_repo.pulls == {} and fake.requests == []
 
 
