@@ -12,7 +12,7 @@ import sys
 
 from gitops.errors import GitopsError
 
-SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.verify", "gitops.init")
+SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init")
 
 
 def build_parser() -> argparse.ArgumentParser:

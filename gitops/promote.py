@@ -26,7 +26,8 @@ from gitops import forge, output, schema
 from gitops.credentials import load_token
 from gitops.errors import PushConflictError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
-from gitops.values import parse_image, read_text, set_image, validate_digest, validate_tag
+from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
+                           validate_tag)
 
 DEFAULT_AUTHOR = Identity("delivery-pipeline[bot]", "delivery-pipeline-bot@noreply.invalid")
 DEFAULT_MAX_ATTEMPTS = 10
@@ -78,6 +79,9 @@ class PromoteResult:
     pr_number: int | None
     pr_url: str | None
     attempts: int
+    # The commit that carries the requested image: the pushed commit, or on a no-op the branch
+    # head already carrying it (a Verify stage always has a revision to wait for).
+    revision: str
 
 
 def validate_request(req: PromoteRequest) -> None:
@@ -153,12 +157,8 @@ def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     tag, digest = req.tag, req.digest
     if req.from_env:
         source_path = f"envs/{req.from_env}/{req.service}/values.yaml"
-        source = parse_image(_read_checked(git, workdir, source_path), source_path)
-        if source.tag is None:
-            raise ValuesError(f"{source_path} has no image.tag to promote from")
-        validate_tag(source.tag)
-        if source.digest is not None:
-            validate_digest(source.digest)
+        source = deployable(parse_image(_read_checked(git, workdir, source_path), source_path),
+                            source_path)
         tag, digest = source.tag, source.digest
     assert tag is not None
     old_text = _read_checked(git, workdir, req.values_path)
@@ -196,12 +196,12 @@ def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
     for attempt in range(1, req.max_attempts + 1):
         edit = _prepare_edit(req, git, workdir)
         if edit.noop:
-            return _result(req, edit, attempts=attempt)
+            return _result(req, edit, attempts=attempt, revision=git.head(workdir))
         _write(workdir / req.values_path, edit.new_text)
         commit = git.commit(workdir, [req.values_path], _commit_message(req, edit), req.author)
         try:
             git.push(workdir, req.branch)
-            return _result(req, edit, attempts=attempt, commit=commit)
+            return _result(req, edit, attempts=attempt, revision=commit, commit=commit)
         except PushRejected:
             if attempt == req.max_attempts:
                 break
@@ -216,7 +216,7 @@ def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
                              token: str | None) -> PromoteResult:
     edit = _prepare_edit(req, git, workdir)
     if edit.noop:
-        return _result(req, edit, attempts=1)
+        return _result(req, edit, attempts=1, revision=git.head(workdir))
     proposed = git.read_remote_file(workdir, req.pr_branch, req.values_path)
     previous_tag = parse_image(proposed, req.values_path).tag if proposed else None
     _write(workdir / req.values_path, edit.new_text)
@@ -230,7 +230,8 @@ def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
         repo_url=req.repo_url, api_url=req.github_api_url, token=token, head=req.pr_branch,
         base=req.branch, title=_title(req, edit), body=_pull_request_body(req, edit),
         superseded_note=superseded, auto_merge=req.auto_merge)
-    return _result(req, edit, attempts=1, commit=commit, pr_number=pr.number, pr_url=pr.url)
+    return _result(req, edit, attempts=1, revision=commit, commit=commit, pr_number=pr.number,
+                   pr_url=pr.url)
 
 
 def _write(path: Path, text: str) -> None:
@@ -280,11 +281,12 @@ def _execution_link(execution_id: str) -> str:
     return f"`{execution_id}`"
 
 
-def _result(req: PromoteRequest, edit: _Edit, *, attempts: int, commit: str | None = None,
-            pr_number: int | None = None, pr_url: str | None = None) -> PromoteResult:
+def _result(req: PromoteRequest, edit: _Edit, *, attempts: int, revision: str,
+            commit: str | None = None, pr_number: int | None = None, pr_url: str | None = None
+            ) -> PromoteResult:
     return PromoteResult(noop=edit.noop, env=req.env, service=req.service, old_tag=edit.old_tag,
                          new_tag=edit.new_tag, digest=edit.digest, commit=commit,
-                         pr_number=pr_number, pr_url=pr_url, attempts=attempts)
+                         pr_number=pr_number, pr_url=pr_url, attempts=attempts, revision=revision)
 
 
 # --- CLI -----------------------------------------------------------------------------------------

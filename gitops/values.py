@@ -53,6 +53,19 @@ def validate_digest(digest: str) -> None:
                          "64 lowercase hex digits")
 
 
+def deployable(image: ImageRef, where: str) -> ImageRef:
+    """`image` when it names something to deploy (a valid tag, and a valid digest if any);
+    otherwise a ValuesError naming the file `where`."""
+    if image.tag is None:
+        raise ValuesError(f"{where} has no image.tag")
+    if not _TAG.fullmatch(image.tag):
+        raise ValuesError(f"{where}: image.tag {image.tag!r} is not a valid image tag")
+    if image.digest is not None and not _DIGEST.fullmatch(image.digest):
+        raise ValuesError(f"{where}: image.digest {image.digest!r} is not sha256: followed by 64 "
+                          "lowercase hex digits")
+    return image
+
+
 def read_image(path: Path) -> ImageRef:
     """The image of the values file at `path`."""
     return parse_image(read_text(path), str(path))

@@ -159,3 +159,16 @@ def test_read_remote_file_and_branch_names(gitops_repo, tmp_path):
     assert git.valid_branch_name("release/2024.1")
     assert not git.valid_branch_name("bad..name")
     assert not git.valid_branch_name("with space")
+
+
+def test_server_takes_large_chunked_pushes(gitops_repo, tmp_path):
+    """git sends requests over http.postBuffer (1 MiB) chunked; the fixture must decode them."""
+    git = _client(gitops_repo.token)
+    work = tmp_path / "w"
+    git.clone_sparse(gitops_repo.url, "main", work, ["/" + VALUES, "/big.bin"])
+    payload = os.urandom(3 * 1024 * 1024)   # incompressible: the pack stays over 1 MiB
+    (work / "big.bin").write_bytes(payload)
+    subprocess.run(["git", "add", "big.bin"], cwd=work, check=True)
+    git.commit(work, ["big.bin"], "large file", BOT)
+    git.push(work, "main")
+    assert gitops_repo.file("big.bin") == payload

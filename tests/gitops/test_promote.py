@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,7 @@ def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsy
     head = gitops_repo.refs()["refs/heads/main"]
     assert result == {"noop": False, "env": "staging", "service": "api", "old_tag": "1.0.0",
                       "new_tag": "1.2.4", "digest": DIGEST_B, "commit": head, "pr_number": None,
-                      "pr_url": None, "attempts": 1}
+                      "pr_url": None, "attempts": 1, "revision": head}
     expected = values_yaml("api", "1.2.4", DIGEST_B).encode()
     assert gitops_repo.file(STAGING_API) == expected
     assert {path: gitops_repo.file(path) for path in before} == before
@@ -61,6 +63,8 @@ def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
     code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
                                 "--service", "api", "--tag", "1.0.0", "--output", "json")
     assert json.loads(out)["noop"] is True and json.loads(out)["commit"] is None
+    # Nothing to commit, but the head that already carries the tag is what Verify waits for.
+    assert json.loads(out)["revision"] == refs["refs/heads/main"]
     assert gitops_repo.refs() == refs
 
 
@@ -130,6 +134,7 @@ def test_retry_sees_a_concurrent_promotion_of_the_same_tag_as_a_noop(gitops_repo
                                                    "same promotion elsewhere"))
     result = promote(_request(repo=gitops_repo, tag="1.5.0"), git, sleep=lambda s: None)
     assert result.noop and result.attempts == 2 and result.commit is None
+    assert result.revision == gitops_repo.refs()["refs/heads/main"]   # the other writer's commit
     assert gitops_repo.log()[0].endswith("same promotion elsewhere")
 
 
@@ -186,7 +191,10 @@ def _bad_input_cases():
         ("missing tag key", [*base, "--tag", "1"], {STAGING_API: "image: {repository: r}\n"}, {},
          3, "no image.tag"),
         ("from env missing tag", ["--env", "prod", "--service", "api", "--from", "staging"],
-         {STAGING_API: "image: {repository: r, tag: ~}\n"}, {}, 3, "no image.tag to promote"),
+         {STAGING_API: "image: {repository: r, tag: ~}\n"}, {}, 3,
+         "envs/staging/api/values.yaml has no image.tag"),
+        ("from env with an invalid tag", ["--env", "prod", "--service", "api", "--from", "staging"],
+         {STAGING_API: "image: {tag: 'a b'}\n"}, {}, 3, "image.tag 'a b' is not a valid image tag"),
         ("symlinked values file", [*base, "--tag", "1"], {STAGING_API: None},
          {STAGING_API: "../../prod/api/values.yaml"}, 3, "is a symlink"),
         ("symlinked service dir", ["--env", "staging", "--service", "evil", "--tag", "1"], {},
@@ -255,7 +263,7 @@ def test_pull_request_mode_opens_then_updates_the_pr(gitops_repo, token_env, cap
     result = json.loads(out)
     pr = fake_repo.pulls[result["pr_number"]]
     assert result["pr_url"].endswith(f"/pull/{pr.number}")
-    assert result["commit"] == gitops_repo.refs()["refs/heads/promote/prod/api"]
+    assert result["commit"] == result["revision"] == gitops_repo.refs()["refs/heads/promote/prod/api"]
     assert gitops_repo.refs()["refs/heads/main"] == base_before       # base untouched
     assert gitops_repo.file(PROD_API, "promote/prod/api") == \
         values_yaml("api", "2.0.0", DIGEST_B).encode()
@@ -286,6 +294,7 @@ def test_pull_request_mode_is_a_noop_when_the_base_has_the_tag(gitops_repo, toke
                                 "--tag", "1.0.0", "--mode", "pull-request", "--github-api-url",
                                 fake.api_url, "--output", "json")
     assert code == 0 and json.loads(out)["noop"] is True and json.loads(out)["pr_number"] is None
+    assert json.loads(out)["revision"] == refs["refs/heads/main"]
     assert gitops_repo.refs() == refs and fake_repo.pulls == {} and fake.requests == []
 
 
@@ -299,3 +308,35 @@ def test_pull_request_mode_with_auto_merge(gitops_repo, token_env, capsys, githu
     assert pr.auto_merge is not None
     assert out.startswith("prod/web: 1.0.0 → 4.0.0 proposed on promote/prod/web: ")
 
+
+
+def test_tricky_file_survives_the_round_trip_through_git_byte_for_byte(gitops_repo, token_env,
+                                                                       capsys):
+    tricky = ("---\r\n# keep me\r\nimage:   {repository: r,  tag: '0.9', digest: ''}  # flow\r\n"
+              "x: &a 1\r\ny: *a\r\n...")
+    gitops_repo.commit({STAGING_API: tricky})
+    code, _, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "1.0", "--digest", DIGEST_B)
+    assert code == 0, err
+    assert gitops_repo.file(STAGING_API) == tricky.replace("'0.9'", "'1.0'").replace(
+        "digest: ''", f"digest: '{DIGEST_B}'").encode()
+
+
+def test_token_never_reaches_output(gitops_repo, token_env, capsys):
+    seen = []
+    for argv in (["--tag", "5.0.0", "--output", "json"], ["--tag", "5.0.0"],
+                 ["--tag", "5.0.1", "--branch", "missing"], ["--tag", "5.0.2", "--max-attempts", "0"]):
+        code, out, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
+                                      "--service", "api", *argv)
+        seen.append(code)
+        assert gitops_repo.token not in out + err
+    assert seen == [0, 0, 4, 2]
+
+
+def test_python_dash_m_entry_point(gitops_repo, token_env):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitops", "promote", "--repo", gitops_repo.url, "--token-env",
+         token_env, "--env", "prod", "--service", "worker", "--tag", "8.0.0", "--output", "json"],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["commit"] == gitops_repo.refs()["refs/heads/main"]
