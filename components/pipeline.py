@@ -111,11 +111,10 @@ def describe(settings: Settings, service: ServiceSettings, projects: dict[str, p
                    variables={"IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "SOURCE_COMMIT": source_commit,
                               "EXECUTION_ID": EXECUTION_ID}),
     )))
-    # A commit is verified directly; a pull request is verified at its merge commit, once merged.
+    # A commit is verified directly; a pull request at its merge commit, once merged.
+    verify_variables = {"REVISION": "#{Promote.COMMIT_SHA}"}
     if settings.promotion_mode == "pull-request":
-        verify_variables = {"PR_URL": "#{Promote.PR_URL}"}
-    else:
-        verify_variables = {"REVISION": "#{Promote.COMMIT_SHA}"}
+        verify_variables["PR_URL"] = "#{Promote.PR_URL}"
     stages.append(Stage("Verify", tuple(
         _codebuild(f"Verify-{region}", projects[f"verify-{region}"], category=TEST,
                    region=None if region == home else region, variables=verify_variables)

@@ -1,0 +1,109 @@
+"""The buildspecs agree with the projects and actions that run them, and with the gitops CLI.
+
+Each `python -m gitops …` line is expanded by a real bash with the variables CodeBuild would set,
+then parsed by the CLI's own argument parser: a renamed flag or a missing variable fails here,
+not in the first pipeline run after `pulumi up`.
+"""
+
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from components.build_projects import BUILDSPECS
+from gitops.cli import build_parser
+from offline.plan import run_plan
+
+# Set by CodeBuild itself, or by the buildspec's own commands.
+BUILT_IN = {"AWS_REGION", "CODEBUILD_SRC_DIR", "PYTHONPATH", "TARGET", "IMAGE_TAG", "IMAGE_DIGEST",
+            "REGISTRY", "COMMIT_SHA", "PR_URL", "TAG", "DIGEST", "count", "failed", "severity"}
+VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@pytest.fixture(scope="module", params=["staging", "prod"])
+def plan(request):
+    return run_plan(stack=request.param)
+
+
+def projects_with_actions(plan):
+    """(buildspec file, variables from the project, variables from the pipeline action)."""
+    from_actions = {}
+    for pipeline in (r for r in plan.resources if r.type == "aws:codepipeline/pipeline:Pipeline"):
+        for stage in pipeline.inputs["stages"]:
+            for action in stage["actions"]:
+                config = action["configuration"]
+                if "ProjectName" in config:
+                    variables = json.loads(config.get("EnvironmentVariables", "[]"))
+                    from_actions[config["ProjectName"]] = {v["name"]: v["value"] for v in variables}
+    for project in (r for r in plan.resources if r.type == "aws:codebuild/project:Project"):
+        spec = project.inputs["source"]["buildspec"]
+        name = next(p.name for p in BUILDSPECS.glob("*.yml") if p.read_text() == spec)
+        env = {v["name"]: v["value"] for v in project.inputs["environment"]["environmentVariables"]}
+        yield name, env, from_actions[project.inputs["name"]]
+
+
+def commands(buildspec: dict) -> list[str]:
+    return [c for phase in buildspec["phases"].values() for c in phase["commands"]]
+
+
+def test_every_variable_a_buildspec_reads_is_provided(plan):
+    checked = set()
+    for name, env, action_env in projects_with_actions(plan):
+        buildspec = yaml.safe_load((BUILDSPECS / name).read_text())
+        used = {v for command in commands(buildspec) for v in VARIABLE.findall(command)}
+        missing = used - set(env) - set(action_env) - BUILT_IN
+        assert not missing, f"{name}: nothing sets {sorted(missing)}"
+        checked.add(name)
+    assert checked >= {"promote.yml", "verify.yml"}
+
+
+def test_exported_variables_are_the_ones_the_pipeline_declares(plan):
+    from components.pipeline import describe  # noqa: F401  (the model is the contract)
+    exported = {}
+    for name in ("build.yml", "resolve.yml", "promote.yml"):
+        exported[name] = yaml.safe_load((BUILDSPECS / name).read_text())["env"]["exported-variables"]
+    assert exported == {"build.yml": ["IMAGE_TAG", "IMAGE_DIGEST"], "resolve.yml": ["TAG", "DIGEST"],
+                        "promote.yml": ["COMMIT_SHA", "PR_URL"]}
+    referenced = set()
+    for pipeline in (r for r in plan.resources if r.type == "aws:codepipeline/pipeline:Pipeline"):
+        referenced |= set(re.findall(r"#\{(Build|Resolve|Promote)\.([A-Z_]+)\}", json.dumps(pipeline.inputs)))
+    declared = {("Build", v) for v in exported["build.yml"]} | {("Resolve", v) for v in exported["resolve.yml"]} \
+        | {("Promote", v) for v in exported["promote.yml"]}
+    assert referenced and referenced <= declared
+
+
+def expand(command: str, variables: dict[str, str]) -> list[str]:
+    """The argv bash gives `python` for this command line, with `python` replaced by a printer."""
+    script = "python() { printf '%s\\0' \"$@\"; }\n" + command.replace("> promote.json", "").replace("> image.json", "")
+    result = subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **variables},
+                            capture_output=True, text=True, check=True)
+    return result.stdout.split("\0")[:-1]
+
+
+def test_gitops_command_lines_parse_with_the_real_cli(plan):
+    parser = build_parser()
+    seen = set()
+    for name, env, action_env in projects_with_actions(plan):
+        buildspec = yaml.safe_load((BUILDSPECS / name).read_text())
+        sample = {**{k: str(v) for k, v in env.items()}, "AWS_REGION": "us-east-1",
+                  **{k: "0123456789abcdef0123456789abcdef01234567" for k in action_env},
+                  "IMAGE_DIGEST": "sha256:" + "a" * 64, "PR_URL": "none"}
+        lines = commands(buildspec)
+        for index, command in enumerate(lines):
+            if "python -m gitops" not in command:
+                continue
+            # Lines before it that set shell variables (TARGET=(…)) are part of its context.
+            prefix = "\n".join(c for c in lines[:index] if c.startswith("if ") or c.startswith("export "))
+            argv = expand(prefix + "\n" + command, sample)
+            assert argv[:2] == ["-m", "gitops"], argv
+            args = parser.parse_args(argv[2:])
+            assert args.command in ("promote", "verify", "show")
+            if args.command == "promote":
+                assert args.token_env == "GITOPS_TOKEN" and args.output == "json"
+                assert args.mode == env["PROMOTION_MODE"]
+            if args.command == "verify":
+                assert args.revision and args.pr is None and args.cluster == env["CLUSTER"]
+            seen.add(args.command)
+    assert {"promote", "verify"} <= seen
