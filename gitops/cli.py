@@ -15,17 +15,22 @@ from gitops.errors import GitopsError
 SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `argv` naming a command, only that command's module is imported, so a
+    promotion does not pay for what verify imports (and the reverse)."""
     parser = argparse.ArgumentParser(prog="python -m gitops",
                                      description="GitOps tooling of the delivery pipelines")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    chosen = [f"gitops.{argv[0]}"] if argv and f"gitops.{argv[0]}" in SUBCOMMANDS else SUBCOMMANDS
+    for name in chosen:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except GitopsError as e:

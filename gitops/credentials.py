@@ -12,10 +12,12 @@ import json
 import os
 import re
 
-import boto3
-import botocore.exceptions
+from typing import TYPE_CHECKING
 
 from gitops.errors import CredentialsError, UsageError
+
+if TYPE_CHECKING:
+    import botocore.exceptions
 
 # arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
 _SECRET_ARN = re.compile(r"^arn:[a-z-]+:secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:.+$")
@@ -71,6 +73,10 @@ def _token_from_env(name: str) -> str:
 def _token_from_secret(secret_id: str, region: str | None) -> str:
     region = _arn_region(secret_id) or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     where = f"secret {secret_id}" + (f" in {region}" if region else "")
+    # Imported here: boto3 costs a tenth of a second, and tokens usually come from the environment.
+    import boto3
+    import botocore.exceptions
+
     try:
         client = boto3.client("secretsmanager", region_name=region)
         response = client.get_secret_value(SecretId=secret_id)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitops import forge, output, schema
+from gitops import output, schema
 from gitops.credentials import load_token
 from gitops.errors import PushConflictError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
@@ -122,6 +122,9 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
     if not git.valid_branch_name(req.branch):
         raise UsageError(f"--branch {req.branch!r} is not a valid branch name")
     if req.mode == "pull-request":
+        # Imported only here: PyGithub is the slowest import of the package, and commits need none.
+        from gitops import forge
+
         forge.parse_repo_url(req.repo_url)  # fail before pushing a branch no PR could be opened for
     with tempfile.TemporaryDirectory(prefix="gitops-promote-") as tmp:
         workdir = Path(tmp) / "repo"
@@ -226,6 +229,8 @@ def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
     superseded = (f"Superseded: this pull request now promotes `{edit.new_tag}` "
                   f"(it proposed `{previous_tag}`)."
                   if previous_tag is not None and previous_tag != edit.new_tag else None)
+    from gitops import forge
+
     pr = forge.open_or_update_pull_request(
         repo_url=req.repo_url, api_url=req.github_api_url, token=token, head=req.pr_branch,
         base=req.branch, title=_title(req, edit), body=_pull_request_body(req, edit),
