@@ -6,8 +6,8 @@ Settings in, components composed, outputs exported. DESIGN.md describes the arch
 import pulumi
 import pulumi_aws as aws
 
-from components import argocd_settings
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
+from components.argocd_settings import from_settings as argocd_settings
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.build_projects import BuildProjects, BuildProjectsArgs
 from components.deployment_role import DeploymentRole
@@ -18,7 +18,7 @@ from components.settings import from_pulumi_config
 from components.tools_bundle import bundle_archive, bundle_key
 
 settings = from_pulumi_config()
-argocd = argocd_settings.parse(settings.extra.get("argocd"), tooling_account=settings.tooling_account)
+argocd = argocd_settings(settings)
 
 # The environment account, reached through the bootstrap role it trusts.
 environment = aws.Provider(

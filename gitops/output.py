@@ -7,9 +7,6 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -24,6 +21,10 @@ def print_table(headers: list[str], rows: list[list[str]], highlighted: set[int]
     """`rows` under `headers`; on a terminal, rows whose index is in `highlighted` are bold yellow
     (plain output has no styling, so callers also say it in a cell)."""
     if sys.stdout.isatty():
+        # rich is imported only for a terminal: pipelines pay nothing for it.
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(*headers, title=title)
         for i, row in enumerate(rows):
             table.add_row(*row, style="bold yellow" if i in highlighted else None)

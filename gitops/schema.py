@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import SchemaError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gitops.errors import ValuesError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
 
 
 def validate_values(
@@ -80,6 +81,10 @@ def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, 
 
 
 def _load_validator(path: Path, name: str) -> Draft7Validator:
+    # Imported here: most promotions of a repository without schemas never need jsonschema.
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
