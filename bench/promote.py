@@ -214,7 +214,7 @@ def main() -> None:
 
     print(f"\n2,000 services × {len(ENVIRONMENTS)} environments; one promotion = median of "
           f"{args.runs} runs; RSS = largest client process\n")
-    print(f"| history (commits) | method | wall (s) | peak RSS (MiB) | bytes from server |")
+    print("| history (commits) | method | wall (s) | peak RSS (MiB) | bytes from server |")
     print("|---:|---|---:|---:|---:|")
     for history, method, wall, rss, sent in table:
         print(f"| {history} | {method} | {wall:.2f} | {rss / 1024:.0f} | {sent:,} |")

@@ -13,6 +13,7 @@ not by a file in the application repository.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pulumi_aws as aws
 
 from components.artifact_store import ArtifactStore
 from components.deployment_role import VERIFY_ROLE_SUBPATH
-from components.iam import ServiceRole, ServiceRoleArgs, role_path, statement
+from components.iam import ServiceRoleArgs, role_path, service_role, statement
 from components.settings import SEVERITIES, ServiceSettings, Settings
 
 BUILDSPECS = Path(__file__).resolve().parent.parent / "buildspecs"
@@ -76,26 +77,32 @@ class BuildProjects(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:build:BuildProjects", name, None, opts)
         self.names, self.arns, self.role_arns = {}, {}, {}
-        for spec in _project_specs(args, settings):
-            self._project(name, spec, args, settings)
+        specs = _project_specs(args, settings)
+        # One log group per region for the service's projects; each project writes its own streams.
+        log_groups = {
+            region: aws.cloudwatch.LogGroup(
+                f"{name}-logs-{region}",
+                region=region,
+                name=f"/aws/codebuild/{settings.app}/{settings.env_name}/{args.service.name}",
+                retention_in_days=LOG_RETENTION_DAYS,
+                tags=settings.stack_tags(),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for region in sorted({spec.region for spec in specs})
+        }
+        for spec in specs:
+            self._project(name, spec, args, settings, log_groups[spec.region])
         self.register_outputs({"projects": self.names, "roles": self.role_arns})
 
-    def _project(self, name: str, spec: ProjectSpec, args: BuildProjectsArgs, settings: Settings) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+    def _project(self, name: str, spec: ProjectSpec, args: BuildProjectsArgs, settings: Settings,
+                 log_group: aws.cloudwatch.LogGroup) -> None:
         resource_name = f"{name}-{spec.kind}"
         store = args.stores[spec.region]
         region = spec.region
-        log_group = aws.cloudwatch.LogGroup(
-            f"{resource_name}-logs",
-            region=region,
-            name=f"/aws/codebuild/{settings.app}/{settings.env_name}/{args.service.name}/{spec.kind}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            tags=settings.stack_tags(),
-            opts=child,
-        )
         statements = [
+            # Only the project's own streams (`<kind>/<build id>`) in the service's log group.
             statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                      pulumi.Output.concat(log_group.arn, ":*")),
+                      pulumi.Output.concat(log_group.arn, f":log-stream:{spec.kind}/*")),
             statement("ReadArtifacts", ["s3:GetObject", "s3:GetObjectVersion"],
                       pulumi.Output.concat(store.bucket_arn, "/*")),
             statement("LocateArtifactBucket", ["s3:GetBucketLocation"], store.bucket_arn),
@@ -105,12 +112,12 @@ class BuildProjects(pulumi.ComponentResource):
         if spec.needs_token:
             statements.append(statement("ReadGitOpsToken", ["secretsmanager:GetSecretValue"],
                                         settings.gitops_token_secret_arn))
-        role = ServiceRole(f"{resource_name}-role", ServiceRoleArgs(
+        role = service_role(f"{resource_name}-role", ServiceRoleArgs(
             service="codebuild.amazonaws.com",
             path=role_path(settings, spec.role_subpath),
             statements=statements,
             description=f"CodeBuild {spec.kind} of {args.service.name} ({settings.app} {settings.env_name})",
-        ), settings, opts=child)
+        ), settings, self)
 
         variables = [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in spec.variables.items()]
         if spec.kind in ("resolve", "promote") or spec.kind.startswith("verify"):
@@ -130,7 +137,7 @@ class BuildProjects(pulumi.ComponentResource):
             encryption_key=store.key_arn,
             build_timeout=spec.timeout_minutes,
             queued_timeout=60,
-            source={"type": "CODEPIPELINE", "buildspec": (BUILDSPECS / spec.buildspec).read_text()},
+            source={"type": "CODEPIPELINE", "buildspec": _buildspec(spec.buildspec)},
             artifacts={"type": "CODEPIPELINE"},
             environment={
                 "type": "LINUX_CONTAINER",
@@ -141,15 +148,20 @@ class BuildProjects(pulumi.ComponentResource):
                 "environment_variables": variables,
             },
             logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name, "stream_name": spec.kind},
                 "s3_logs": {"status": "DISABLED"},
             },
             tags={**settings.stack_tags(), "service": args.service.name, **spec.tags},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.names[spec.kind] = project.name
         self.arns[spec.kind] = project.arn
         self.role_arns[spec.kind] = role.arn
+
+
+@functools.cache
+def _buildspec(file: str) -> str:
+    return (BUILDSPECS / file).read_text()
 
 
 def failing_severities(threshold: str) -> str:

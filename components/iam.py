@@ -62,30 +62,37 @@ class ServiceRoleArgs:
     description: str
 
 
-class ServiceRole(pulumi.ComponentResource):
-    """An IAM role assumable by one AWS service of this account, with one inline policy."""
+@dataclass(frozen=True)
+class ServiceRole:
+    """An IAM role assumable by one AWS service of this account, and its one inline policy.
+
+    A pair of resources rather than a component: the program makes hundreds of them, and each
+    registration costs the plan (and the engine) time. Depend on `resources` so the policy exists
+    before anything uses the role.
+    """
 
     role: aws.iam.Role
-    arn: pulumi.Output[str]
+    policy: aws.iam.RolePolicy
 
-    def __init__(self, name: str, args: ServiceRoleArgs, settings: Settings,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__("delivery:iam:ServiceRole", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        self.role = aws.iam.Role(
-            name,
-            path=args.path,
-            description=args.description,
-            assume_role_policy=service_trust(args.service, settings.tooling_account),
-            max_session_duration=3600,
-            tags=settings.stack_tags(),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=self.role.id,
-            policy=document(args.statements),
-            opts=child,
-        )
-        self.arn = self.role.arn
-        self.register_outputs({"arn": self.arn})
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.role.arn
+
+    @property
+    def resources(self) -> list[pulumi.Resource]:
+        return [self.role, self.policy]
+
+
+def service_role(name: str, args: ServiceRoleArgs, settings: Settings, parent: pulumi.Resource) -> ServiceRole:
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        name,
+        path=args.path,
+        description=args.description,
+        assume_role_policy=service_trust(args.service, settings.tooling_account),
+        max_session_duration=3600,
+        tags=settings.stack_tags(),
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document(args.statements), opts=child)
+    return ServiceRole(role, policy)

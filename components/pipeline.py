@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from components.artifact_store import ArtifactStore
 from components.build_projects import BuildProjects
-from components.iam import ServiceRole, ServiceRoleArgs, role_path, statement
+from components.iam import ServiceRoleArgs, role_path, service_role, statement
 from components.pipeline_model import (APPROVAL, BUILD, SOURCE, TEST, Action, PipelineDefinition,
                                        Stage)
 from components.settings import ServiceSettings, Settings
@@ -164,7 +164,6 @@ class DeliveryPipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: DeliveryPipelineArgs, settings: Settings,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:pipeline:DeliveryPipeline", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         service = args.service
         regions_used = {settings.home_region, *service.regions}
         stores = {region: store for region, store in args.stores.items() if region in regions_used}
@@ -188,10 +187,10 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statements.append(statement("NotifyApprovers", ["sns:Publish"], args.approval_topic_arn))
             statements.append(statement("EncryptApprovalNotices", ["kms:Decrypt", "kms:GenerateDataKey*"],
                                         args.notification_key_arn))
-        role = ServiceRole(f"{name}-role", ServiceRoleArgs(
+        role = service_role(f"{name}-role", ServiceRoleArgs(
             service="codepipeline.amazonaws.com", path=role_path(settings), statements=statements,
             description=f"CodePipeline {definition.name}",
-        ), settings, opts=child)
+        ), settings, self)
 
         several = len(stores) > 1
         artifact_stores = [
@@ -211,7 +210,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             stages=render_stages(definition),
             triggers=[trigger(settings, service)],
             tags={**settings.stack_tags(), "service": service.name},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.definition = definition
         self.name = pipeline.name

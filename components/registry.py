@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifact_store import key_policy
-from components.iam import ServiceRole, ServiceRoleArgs, role_path, statement
+from components.iam import ServiceRoleArgs, role_path, service_role, statement
 from components.settings import Settings
 
 # Untagged layers are garbage after a week; tagged images (commit shas) are kept to a bound that
@@ -120,7 +120,7 @@ class ContainerRegistry(pulumi.ComponentResource):
         ECR needs a role of ours to create KMS-encrypted repositories."""
         regions = settings.registry_replica_regions
         keys = {region: image_key(f"{name}-key-{region}", settings, region, self) for region in regions}
-        role = ServiceRole(f"{name}-replica-creation-role", ServiceRoleArgs(
+        role = service_role(f"{name}-replica-creation-role", ServiceRoleArgs(
             service="ecr.amazonaws.com",
             path=role_path(settings),
             description=f"ECR creates {settings.app} replica repositories",
@@ -131,7 +131,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 statement("EncryptReplicas", ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
                           [key.arn for key in keys.values()]),
             ],
-        ), settings, opts=pulumi.ResourceOptions(parent=self))
+        ), settings, self)
         for region, key in keys.items():
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-replica-template-{region}",
@@ -145,5 +145,5 @@ class ContainerRegistry(pulumi.ComponentResource):
                 lifecycle_policy=LIFECYCLE_POLICY,
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
                 resource_tags=settings.stack_tags(),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
             )

@@ -249,6 +249,19 @@ def test_log_groups_have_retention(plan):
         assert group.inputs["retentionInDays"] == 90
 
 
+def test_each_project_writes_only_its_own_streams_in_its_regions_log_group(plan):
+    groups = {g.inputs["name"] + "@" + g.region: g for g in of_type(plan, "aws:cloudwatch/logGroup:LogGroup")}
+    role_policies = {r.name: r for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy")}
+    for project in of_type(plan, "aws:codebuild/project:Project"):
+        logs = project.inputs["logsConfig"]["cloudwatchLogs"]
+        kind = project.inputs["name"].split(f"-{plan.stack}-", 1)[1]
+        group = groups[logs["groupName"] + "@" + project.region]
+        assert logs["streamName"] == kind
+        (grant,) = [s for s in statements(policy(role_policies[f"{project.name}-role-policy"]))
+                    if s["Sid"] == "WriteOwnLogs"]
+        assert grant["Resource"] == f"{group.outputs['arn']}:log-stream:{kind}/*"
+
+
 # ---------------------------------------------------------------------------------------------
 # Security: ECR and SNS
 
