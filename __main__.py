@@ -20,12 +20,19 @@ from components.tools_bundle import bundle_archive, bundle_key
 settings = from_pulumi_config()
 argocd = argocd_settings(settings)
 
+# The tooling account: credentials for any other account make `pulumi up` stop before it changes
+# anything. Every AWS resource of the stack carries the stack's tags through the providers.
+tags = aws.ProviderDefaultTagsArgs(tags=settings.stack_tags())
+tooling = aws.Provider("tooling", region=settings.home_region, allowed_account_ids=[settings.tooling_account],
+                       default_tags=tags)
+in_tooling = pulumi.ResourceOptions(providers={"aws": tooling})
 # The environment account, reached through the bootstrap role it trusts.
 environment = aws.Provider(
     "environment",
     region=settings.home_region,
     assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=settings.bootstrap_role_arn, session_name="delivery-pipeline")],
     allowed_account_ids=[settings.env_account],
+    default_tags=tags,
 )
 deployment = DeploymentRole("deployment", settings, environment)
 
@@ -35,14 +42,14 @@ regions = sorted({settings.home_region, *(r for s in settings.services for r in 
 stores = {
     region: ArtifactStore(f"artifacts-{region}", ArtifactStoreArgs(
         region=region, deployment_role_arn=deployment.arn, tools_key=tools_key, tools_archive=tools_archive,
-    ), settings)
+    ), settings, opts=in_tooling)
     for region in regions
 }
 
-notifications = Notifications("notifications", settings)
+notifications = Notifications("notifications", settings, opts=in_tooling)
 
 if settings.builds_images:
-    registry = ContainerRegistry("registry", settings)
+    registry = ContainerRegistry("registry", settings, opts=in_tooling)
     repository_urls, repository_arns = registry.urls, registry.arns
     pulumi.export("ecrRepositoryUrls", repository_urls)
     pulumi.export("ecrRepositoryArns", repository_arns)
@@ -59,19 +66,19 @@ for service in settings.services:
     projects = BuildProjects(service.name, BuildProjectsArgs(
         service=service, stores=stores, tools_key=tools_key, deployment_role_arn=deployment.arn,
         repository_url=repository_urls[service.name], repository_arn=repository_arns[service.name],
-    ), settings)
+    ), settings, opts=in_tooling)
     pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline", DeliveryPipelineArgs(
         service=service, stores=stores, projects=projects,
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
-    ), settings)
+    ), settings, opts=in_tooling)
 
 # Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
 clusters = {
     region: ArgoCdCluster(f"argocd-{region}", ArgoCdClusterArgs(
         settings=settings, argocd=argocd, region=region, cluster_name=cluster,
         env_provider=environment, deployment_role_arn=deployment.arn,
-    ))
+    ), opts=in_tooling)
     for region, cluster in settings.clusters.items()
 }
 

@@ -375,7 +375,6 @@ class ArgoCdCluster(pulumi.ComponentResource):
             principal_arn=args.deployment_role_arn,
             type="STANDARD",
             kubernetes_groups=[VERIFY_GROUP],
-            tags=settings.stack_tags(),
             opts=pulumi.ResourceOptions(parent=self, provider=args.env_provider),
         )
 

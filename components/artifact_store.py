@@ -66,7 +66,7 @@ class SecureBucket(pulumi.ComponentResource):
         super().__init__("delivery:store:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
-        bucket = aws.s3.Bucket(name, region=region, tags=settings.stack_tags(), opts=child)
+        bucket = aws.s3.Bucket(name, region=region, opts=child)
         bucket_id = bucket.id
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership", region=region, bucket=bucket_id,
@@ -183,7 +183,6 @@ class ArtifactStore(pulumi.ComponentResource):
                  "Principal": {"AWS": args.deployment_role_arn},
                  "Action": KEY_DECRYPT_ACTIONS, "Resource": "*"},
             ]),
-            tags=settings.stack_tags(),
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", region=region, target_key_id=key.key_id,

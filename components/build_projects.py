@@ -85,7 +85,6 @@ class BuildProjects(pulumi.ComponentResource):
                 region=region,
                 name=f"/aws/codebuild/{settings.app}/{settings.env_name}/{args.service.name}",
                 retention_in_days=LOG_RETENTION_DAYS,
-                tags=settings.stack_tags(),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for region in sorted({spec.region for spec in specs})
@@ -151,7 +150,7 @@ class BuildProjects(pulumi.ComponentResource):
                 "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name, "stream_name": spec.kind},
                 "s3_logs": {"status": "DISABLED"},
             },
-            tags={**settings.stack_tags(), "service": args.service.name, **spec.tags},
+            tags={"service": args.service.name, **spec.tags},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.names[spec.kind] = project.name

@@ -42,7 +42,6 @@ class DeploymentRole(pulumi.ComponentResource):
             description=f"Assumed by the {settings.app} {settings.env_name} delivery pipelines to verify deployments",
             assume_role_policy=trust,
             max_session_duration=3600,
-            tags=settings.stack_tags(),
             opts=child,
         )
         clusters = [

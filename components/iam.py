@@ -91,7 +91,6 @@ def service_role(name: str, args: ServiceRoleArgs, settings: Settings, parent: p
         description=args.description,
         assume_role_policy=service_trust(args.service, settings.tooling_account),
         max_session_duration=3600,
-        tags=settings.stack_tags(),
         opts=child,
     )
     policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document(args.statements), opts=child)

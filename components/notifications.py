@@ -49,16 +49,15 @@ class Notifications(pulumi.ComponentResource):
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account}},
             }]),
-            tags=settings.stack_tags(),
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{settings.app}-{settings.env_name}-notifications",
                       target_key_id=key.key_id, opts=child)
 
         alerts = aws.sns.Topic(f"{name}-alerts", name=f"{settings.app}-{settings.env_name}-pipeline-alerts",
-                               kms_master_key_id=key.arn, tags=settings.stack_tags(), opts=child)
+                               kms_master_key_id=key.arn, opts=child)
         approval = aws.sns.Topic(f"{name}-approval", name=f"{settings.app}-{settings.env_name}-pipeline-approval",
-                                 kms_master_key_id=key.arn, tags=settings.stack_tags(), opts=child)
+                                 kms_master_key_id=key.arn, opts=child)
 
         rules = []
         for rule_name, (detail_type, detail) in RULES.items():
@@ -73,7 +72,6 @@ class Notifications(pulumi.ComponentResource):
                 name=f"{settings.app}-{settings.env_name}-pipeline-{rule_name}",
                 description=f"{settings.app} {settings.env_name} pipelines: {rule_name}",
                 event_pattern=json.dumps(pattern),
-                tags=settings.stack_tags(),
                 opts=child,
             )
             aws.cloudwatch.EventTarget(

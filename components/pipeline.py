@@ -209,7 +209,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             artifact_stores=artifact_stores,
             stages=render_stages(definition),
             triggers=[trigger(settings, service)],
-            tags={**settings.stack_tags(), "service": service.name},
+            tags={"service": service.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.definition = definition

@@ -56,7 +56,6 @@ def image_key(name: str, settings: Settings, region: str, parent: pulumi.Resourc
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=key_policy(settings, ecr_grants(settings, region)),
-        tags=settings.stack_tags(),
         opts=pulumi.ResourceOptions(parent=parent),
     )
     aws.kms.Alias(f"{name}-alias", region=region, name=f"alias/{settings.app}-images", target_key_id=key.key_id,
@@ -89,7 +88,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration={"scan_on_push": True},
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
-                tags={**settings.stack_tags(), "service": service.name},
+                tags={"service": service.name},
                 opts=child,
             )
             aws.ecr.LifecyclePolicy(f"{name}-{service.name}-lifecycle", repository=repository.name,

@@ -202,7 +202,7 @@ def test_deployment_role_is_in_the_environment_account_and_trusts_only_verify_ro
     assert verify_roles and all(r.inputs["path"] == f"/delivery/shop/{plan.stack}/verify/" for r in verify_roles)
     others = [r for r in of_type(plan, "aws:iam/role:Role") if "-verify-" not in r.name and r.name != "deployment"]
     assert all("/verify/" not in r.inputs["path"] for r in others)
-    provider = [r for r in plan.resources if r.type == "pulumi:providers:aws"][0]
+    provider = [r for r in plan.resources if r.type == "pulumi:providers:aws" and r.name == "environment"][0]
     assert provider.account == env_account
 
 
@@ -393,6 +393,22 @@ def test_pipeline_role_may_start_only_its_own_builds(plan):
 
 # ---------------------------------------------------------------------------------------------
 # Environments
+
+
+def test_every_aws_resource_goes_through_an_account_pinned_provider_with_the_stack_tags(plan):
+    providers = {r.urn: r for r in plan.resources if r.type == "pulumi:providers:aws"}
+    assert {p.name for p in providers.values()} == {"tooling", "environment"}
+    env_account = {"staging": STAGING, "prod": PROD}[plan.stack]
+    for provider in providers.values():
+        expected = TOOLING if provider.name == "tooling" else env_account
+        assert provider.account == expected
+        assert json.loads(provider.inputs["allowedAccountIds"]) == [expected]
+        tags = json.loads(provider.inputs["defaultTags"])["tags"]
+        assert tags["environment"] == plan.stack and tags["managed-by"] == "delivery-pipeline"
+    for resource in plan.resources:
+        if resource.type.startswith("aws:"):
+            assert resource.provider in providers, resource.urn
+            assert resource.account == providers[resource.provider].account
 
 
 def test_staging_owns_the_registry_and_prod_reads_it(staging, prod):

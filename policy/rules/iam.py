@@ -9,6 +9,7 @@ Authorization Reference), the same data its `RESOURCE_STAR` finding uses.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import warnings
 from collections.abc import Mapping
@@ -172,11 +173,19 @@ def _ignored(document: Document, finding: Any) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _parliament_findings(text: str) -> tuple[Any, ...]:
+    """Parliament's findings for one document text, enhanced. Memoized: a stack repeats many
+    documents (every CodeBuild role trusts the same service), and parliament's parser is slow."""
+    analyzed = parliament.analyze_policy_string(text)
+    for finding in analyzed.findings:
+        parliament.enhance_finding(finding)
+    return tuple(analyzed.findings)
+
+
 def check_parliament(resource_type: str, props: Mapping[str, Any], urn: str, name: str) -> Iterator[Finding]:
     for document in documents(resource_type, props):
-        analyzed = parliament.analyze_policy_string(document.text)
-        for finding in analyzed.findings:
-            parliament.enhance_finding(finding)
+        for finding in _parliament_findings(document.text):
             if finding.severity not in PARLIAMENT_SEVERITIES or _ignored(document, finding):
                 continue
             detail = finding.detail if isinstance(finding.detail, str) else json.dumps(finding.detail, default=str)
