@@ -23,6 +23,11 @@ KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Generat
 KEY_DECRYPT_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
 
 
+def build_log_groups(settings: Settings, region: str, account: str) -> str:
+    """ARN pattern of the stack's CodeBuild log groups in a region (components.build_projects)."""
+    return f"arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/{settings.app}/{settings.env_name}/*"
+
+
 def key_policy(settings: Settings, extra_statements: list) -> pulumi.Output[str]:
     """Key policy shared by the program's keys: tooling root administers, this stack's roles use."""
     root = f"arn:aws:iam::{settings.tooling_account}:root"
@@ -170,6 +175,7 @@ class ArtifactStore(pulumi.ComponentResource):
         super().__init__("delivery:store:ArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
+        account = settings.tooling_account
         self.region = region
 
         key = aws.kms.Key(
@@ -182,6 +188,21 @@ class ArtifactStore(pulumi.ComponentResource):
                 {"Sid": "DeploymentRoleDecrypts", "Effect": "Allow",
                  "Principal": {"AWS": args.deployment_role_arn},
                  "Action": KEY_DECRYPT_ACTIONS, "Resource": "*"},
+                {
+                    # The CodeBuild log groups of this stack in this region are encrypted with it.
+                    "Sid": "CloudWatchLogsEncryptsBuildLogs", "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                    "Resource": "*",
+                    "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": build_log_groups(
+                        settings, region, account)}},
+                },
+                {
+                    "Sid": "CloudWatchLogsDescribesKey", "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                    "Action": "kms:DescribeKey", "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
             ]),
             opts=child,
         )

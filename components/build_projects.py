@@ -85,6 +85,7 @@ class BuildProjects(pulumi.ComponentResource):
                 region=region,
                 name=f"/aws/codebuild/{settings.app}/{settings.env_name}/{args.service.name}",
                 retention_in_days=LOG_RETENTION_DAYS,
+                kms_key_id=args.stores[region].key_arn,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for region in sorted({spec.region for spec in specs})

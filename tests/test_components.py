@@ -244,9 +244,17 @@ def test_projects_are_encrypted_logged_bounded_and_privileged_only_to_build_imag
                     variable["name"] == "TOOLS_BUNDLE"
 
 
-def test_log_groups_have_retention(plan):
+def test_log_groups_have_retention_and_are_encrypted_with_their_regions_key(plan):
+    keys = {k.outputs["arn"]: k for k in of_type(plan, "aws:kms/key:Key")}
     for group in of_type(plan, "aws:cloudwatch/logGroup:LogGroup"):
         assert group.inputs["retentionInDays"] == 90
+        key = keys[group.inputs["kmsKeyId"]]
+        assert key.region == group.region
+        (grant,) = [s for s in statements(policy(key)) if s["Sid"] == "CloudWatchLogsEncryptsBuildLogs"]
+        assert grant["Principal"] == {"Service": f"logs.{group.region}.amazonaws.com"}
+        pattern = grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:logs:arn"]
+        assert pattern == f"arn:aws:logs:{group.region}:{TOOLING}:log-group:/aws/codebuild/shop/{plan.stack}/*"
+        assert group.outputs["arn"].startswith(pattern[:-1])
 
 
 def test_each_project_writes_only_its_own_streams_in_its_regions_log_group(plan):
