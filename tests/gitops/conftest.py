@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from tests.gitops import gitserver
 
@@ -126,3 +127,16 @@ def gitops_repo(make_gitops_repo: Callable[..., GitopsRepo]) -> GitopsRepo:
 def token_env(monkeypatch: pytest.MonkeyPatch, git_token: str) -> str:
     monkeypatch.setenv("GITOPS_TEST_TOKEN", git_token)
     return "GITOPS_TEST_TOKEN"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake AWS credentials, no profile or region from the machine, every call served by moto."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    with mock_aws():
+        yield

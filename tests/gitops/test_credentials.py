@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from gitops.credentials import load_token, redact
@@ -16,18 +14,6 @@ from gitops.errors import CredentialsError, UsageError
 
 TOKEN = "ghp_0123456789abcdefABCDEF0123456789abcd"
 
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake AWS credentials, no profile or region from the machine, every call served by moto."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    with mock_aws():
-        yield
 
 
 def _secret(region: str = "eu-west-1", **kwargs: object) -> str:

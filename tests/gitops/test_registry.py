@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from gitops.errors import CredentialsError, UsageError
@@ -18,17 +16,6 @@ ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
 URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/orders"
 
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    with mock_aws():
-        yield
 
 
 def _manifest(layer: str) -> str:
