@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= staging
 PLAN_JSON ?=
 
-.PHONY: venv plan test bench clean
+.PHONY: venv plan test bench bench-promote clean
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ test: venv
 
 bench: venv
 	$(PY) bench/plan.py
+
+bench-promote: venv
+	$(PY) bench/promote.py
 
 clean:
 	rm -rf $(VENV)
