@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= staging
 PLAN_JSON ?=
+DIAGRAM_DIR ?=
 
 .PHONY: venv plan test bench bench-promote clean
 
@@ -15,7 +16,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 plan: venv
-	$(PY) -m offline.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON))
+	$(PY) -m offline.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) $(if $(DIAGRAM_DIR),--diagram-dir $(DIAGRAM_DIR))
 
 test: venv
 	$(PY) -m pytest -q -n 2

@@ -11,6 +11,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
+from xml.sax.saxutils import escape as xml_escape
 
 from rich.console import Console
 from rich.markup import escape
@@ -118,14 +119,27 @@ def _filters(trigger: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _action_label(action: dict[str, Any], pipeline_region: str | None) -> str:
+def action_lines(action: dict[str, Any], pipeline_region: str | None) -> list[str]:
+    """What a diagram says of an action: name, type, region when not the pipeline's, namespace."""
     lines = [str(action.get("name", "?")), f"{action.get('category', '?')}: {action.get('provider', '?')}"]
     region = action.get("region")
     if region and region != pipeline_region:
         lines.append(f"region: {region}")
     if action.get("namespace"):
         lines.append(f"vars: {action['namespace']}")
-    return _label(*lines)
+    return lines
+
+
+def run_order_groups(stage: dict[str, Any]) -> list[tuple[int, list[tuple[int, dict[str, Any]]]]]:
+    """A stage's actions as (runOrder, [(index, action)]) in run order: a group runs in parallel."""
+    groups: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for a, action in enumerate(stage.get("actions") or []):
+        groups[int(action.get("runOrder") or 1)].append((a, action))
+    return sorted(groups.items())
+
+
+def _action_label(action: dict[str, Any], pipeline_region: str | None) -> str:
+    return _label(*action_lines(action, pipeline_region))
 
 
 def pipeline_diagram(pipeline: PlannedResource) -> str:
@@ -143,17 +157,14 @@ def pipeline_diagram(pipeline: PlannedResource) -> str:
         stage_ids.append(stage_id)
         lines.append(f"  subgraph {stage_id}[{_label(str(stage.get('name', '?')))}]")
         lines.append("    direction LR")
-        groups: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-        for a, action in enumerate(stage.get("actions") or []):
-            groups[int(action.get("runOrder") or 1)].append((a, action))
         group_ids = []
-        for run_order in sorted(groups):
+        for run_order, group in run_order_groups(stage):
             group_id = f"{stage_id}R{run_order}"
             group_ids.append(group_id)
-            parallel = " (parallel)" if len(groups[run_order]) > 1 else ""
+            parallel = " (parallel)" if len(group) > 1 else ""
             lines.append(f"    subgraph {group_id}[{_label(f'runOrder {run_order}{parallel}')}]")
             lines.append("      direction TB")
-            for a, action in groups[run_order]:
+            for a, action in group:
                 lines.append(f"      {stage_id}A{a}[{_action_label(action, pipeline.region)}]")
             lines.append("    end")
         for before, after in zip(group_ids, group_ids[1:]):
@@ -173,15 +184,85 @@ def pipelines(plan: Plan) -> list[PlannedResource]:
 
 
 def write_diagrams(plan: Plan, directory: Path) -> list[Path]:
-    """One `<pipeline name>.mmd` per pipeline in `directory`; returns the files written."""
+    """`<pipeline name>.mmd` (Mermaid) and `<pipeline name>.svg` (an image) per pipeline in
+    `directory`; returns the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for pipeline in pipelines(plan):
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(pipeline.inputs.get("name") or pipeline.name))
-        path = directory / f"{stem}.mmd"
-        path.write_text(pipeline_diagram(pipeline))
-        written.append(path)
+        for suffix, text in ((".mmd", pipeline_diagram(pipeline)), (".svg", pipeline_svg(pipeline))):
+            path = directory / f"{stem}{suffix}"
+            path.write_text(text)
+            written.append(path)
     return written
+
+
+# ----------------------------------------------------------------------------------------------
+# The same diagram as an image (SVG, drawn here: no renderer to install)
+
+_STAGE_WIDTH, _GAP, _MARGIN, _LINE = 250, 46, 20, 15
+_FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="12"'
+
+
+def _text(x: float, y: float, lines: list[str], *, bold_first: bool = False, anchor: str = "start") -> str:
+    spans = []
+    for i, line in enumerate(lines):
+        weight = ' font-weight="bold"' if bold_first and i == 0 else ""
+        spans.append(f'<tspan x="{x}" dy="{_LINE if i else 0}"{weight}>{xml_escape(line)}</tspan>')
+    return f'<text x="{x}" y="{y}" {_FONT} text-anchor="{anchor}">{"".join(spans)}</text>'
+
+
+def pipeline_svg(pipeline: PlannedResource) -> str:
+    """One pipeline as an SVG image: stages left to right, each run-order group a box (its actions
+    run in parallel), cross-region actions marked, the trigger and its filters above."""
+    inputs = pipeline.inputs
+    name = str(inputs.get("name") or pipeline.name)
+    stages = inputs.get("stages") or []
+    header = [f"{name}  ({pipeline.account}/{pipeline.region})"]
+    for trigger in inputs.get("triggers") or []:
+        header += _filters(trigger)
+    top = _MARGIN + _LINE * len(header) + 20
+    body: list[str] = [_text(_MARGIN, _MARGIN + 12, header, bold_first=True)]
+    bottom = top
+    for s, stage in enumerate(stages):
+        x = _MARGIN + s * (_STAGE_WIDTH + _GAP)
+        y = top + 34
+        boxes: list[str] = []
+        for run_order, group in run_order_groups(stage):
+            label = f"runOrder {run_order}" + (" (parallel)" if len(group) > 1 else "")
+            group_top = y
+            y += 24
+            for _, action in group:
+                lines = action_lines(action, pipeline.region)
+                height = _LINE * len(lines) + 12
+                cross_region = any(line.startswith("region: ") for line in lines)
+                fill = "#fff4e0" if cross_region else "#ffffff"
+                boxes.append(f'<rect x="{x + 10}" y="{y}" width="{_STAGE_WIDTH - 20}" height="{height}" '
+                             f'rx="4" fill="{fill}" stroke="#5b6770"/>')
+                boxes.append(_text(x + 18, y + 17, lines, bold_first=True))
+                y += height + 8
+            boxes.insert(0, f'<rect x="{x + 4}" y="{group_top}" width="{_STAGE_WIDTH - 8}" '
+                            f'height="{y - group_top}" rx="4" fill="#eef3f8" stroke="#9fb3c8" stroke-dasharray="4 3"/>')
+            boxes.insert(1, _text(x + 10, group_top + 16, [label]))
+            y += 10
+        body.append(f'<rect x="{x}" y="{top}" width="{_STAGE_WIDTH}" height="{y - top}" rx="6" '
+                    f'fill="#f7f9fb" stroke="#33414d"/>')
+        body.append(_text(x + _STAGE_WIDTH / 2, top + 22, [str(stage.get("name", "?"))], bold_first=True,
+                          anchor="middle"))
+        body += boxes
+        if s:
+            arrow_y = top + 18
+            body.append(f'<line x1="{x - _GAP + 4}" y1="{arrow_y}" x2="{x - 6}" y2="{arrow_y}" '
+                        f'stroke="#33414d" stroke-width="2" marker-end="url(#arrow)"/>')
+        bottom = max(bottom, y)
+    width = _MARGIN * 2 + max(1, len(stages)) * (_STAGE_WIDTH + _GAP) - _GAP
+    height = bottom + _MARGIN
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}">\n'
+            '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
+            '<path d="M0,0 L8,4 L0,8 z" fill="#33414d"/></marker></defs>\n'
+            f'<rect width="{width}" height="{height}" fill="#ffffff"/>\n'
+            + "\n".join(body) + "\n</svg>\n")
 
 
 # ----------------------------------------------------------------------------------------------

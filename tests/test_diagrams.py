@@ -1,0 +1,59 @@
+"""The pipeline images `make plan --diagram-dir` draws, and the copies the README shows."""
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from offline import render
+from offline.plan import run_plan
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def pipeline(stack: str, name: str):
+    plan = run_plan(stack=stack)
+    return next(p for p in render.pipelines(plan) if p.inputs["name"] == name)
+
+
+def texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def test_image_shows_every_stage_and_action_with_parallel_groups():
+    staging = pipeline("staging", "shop-api-staging")
+    svg = render.pipeline_svg(staging)
+    shown = texts(svg)
+    for stage in staging.inputs["stages"]:
+        assert stage["name"] in shown
+        for action in stage["actions"]:
+            assert any(text.startswith(action["name"]) for text in shown), action["name"]
+    assert "runOrder 1 (parallel)" in shown  # BuildImage and UnitTest
+    assert any("filePaths: services/api/**, libs/**" in text for text in shown)
+
+
+def test_image_marks_the_cross_region_action():
+    svg = render.pipeline_svg(pipeline("prod", "shop-api-prod"))
+    root = ET.fromstring(svg)
+    highlighted = [r for r in root.iter(f"{SVG}rect") if r.get("fill") == "#fff4e0"]
+    assert len(highlighted) == 1
+    assert any(t.startswith("Verify-eu-west-1") and "region: eu-west-1" in t for t in texts(svg))
+
+
+def test_diagram_dir_gets_mermaid_and_svg_per_pipeline(tmp_path):
+    written = render.write_diagrams(run_plan(stack="prod"), tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        f"shop-{s}-prod.{ext}" for s in ("api", "web", "worker") for ext in ("mmd", "svg"))
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_readme_images_are_what_the_plan_draws(stack):
+    """docs/diagrams/ holds the README's images; UPDATE_SNAPSHOTS=1 redraws them after a change."""
+    current = render.pipeline_svg(pipeline(stack, f"shop-api-{stack}"))
+    path = DOCS / f"shop-api-{stack}.svg"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.write_text(current)
+    assert path.read_text() == current, "pipeline changed: redraw with UPDATE_SNAPSHOTS=1 make test"
