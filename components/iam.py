@@ -8,6 +8,7 @@ services.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -38,8 +39,43 @@ def statement(sid: str, actions: Sequence[str], resources: Any, *, effect: str =
 
 
 def document(statements: Sequence[Any]) -> pulumi.Output[str]:
-    """A policy document as a JSON string; statements may hold Outputs."""
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    """A policy document as a JSON string; statements may hold Outputs anywhere.
+
+    The Outputs are gathered into one `Output.all` rather than handed to `Output.json_dumps`, which
+    wraps every nested value in an Output of its own: with hundreds of roles that bookkeeping was a
+    tenth of the plan's time.
+    """
+    outputs: list[pulumi.Output] = []
+
+    def collect(value: Any) -> Any:
+        if isinstance(value, pulumi.Output):
+            outputs.append(value)
+            return _Slot(len(outputs) - 1)
+        if isinstance(value, dict):
+            return {key: collect(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [collect(item) for item in value]
+        return value
+
+    template = collect({"Version": "2012-10-17", "Statement": list(statements)})
+
+    def fill(value: Any, resolved: list[Any]) -> Any:
+        if isinstance(value, _Slot):
+            return resolved[value.index]
+        if isinstance(value, dict):
+            return {key: fill(item, resolved) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fill(item, resolved) for item in value]
+        return value
+
+    return pulumi.Output.all(*outputs).apply(lambda resolved: json.dumps(fill(template, resolved)))
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where a resolved Output goes in a document template."""
+
+    index: int
 
 
 def service_trust(service: str, account: str) -> pulumi.Output[str]:

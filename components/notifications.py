@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifact_store import key_policy
+from components.iam import document
 from components.settings import Settings
 
 # EventBridge rule -> (detail-type, detail filter). `pipeline` is filled per stack.
@@ -94,12 +95,12 @@ class Notifications(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-alerts-policy",
             arn=alerts.arn,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+            policy=document([{
                 "Sid": "EventBridgeRulesPublish", "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sns:Publish", "Resource": alerts.arn,
                 "Condition": {"ArnEquals": {"aws:SourceArn": [r.arn for r in rules]}},
-            }]}),
+            }]),
             opts=child,
         )
         for topic_name, topic, addresses in (("alerts", alerts, settings.alert_subscribers),
