@@ -176,7 +176,6 @@ class ArtifactStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
         account = settings.tooling_account
-        self.region = region
 
         key = aws.kms.Key(
             f"{name}-key",

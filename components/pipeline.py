@@ -70,25 +70,24 @@ def describe(settings: Settings, service: ServiceSettings, projects: dict[str, p
         output_artifacts=(SOURCE_ARTIFACT,),
     )
     stages = [Stage("Source", (source,))]
+    source_commit = "#{Source.CommitId}"
 
     if settings.builds_images:
         tag, digest = "#{Build.IMAGE_TAG}", "#{Build.IMAGE_DIGEST}"
         stages.append(Stage("Build", (
             _codebuild("BuildImage", projects["build"], namespace="Build", exports=("IMAGE_TAG", "IMAGE_DIGEST"),
-                       variables={"SOURCE_COMMIT": "#{Source.CommitId}"}),
+                       variables={"SOURCE_COMMIT": source_commit}),
             # Same run order as the image build: the two run in parallel.
             _codebuild("UnitTest", projects["test"], category=TEST),
         )))
         stages.append(Stage("Scan", (
             _codebuild("ImageScan", projects["scan"], category=TEST, variables={"IMAGE_DIGEST": digest}),
         )))
-        source_commit = "#{Source.CommitId}"
     else:
         tag, digest = "#{Resolve.TAG}", "#{Resolve.DIGEST}"
         stages.append(Stage("Resolve", (
             _codebuild("ResolveImage", projects["resolve"], namespace="Resolve", exports=("TAG", "DIGEST")),
         )))
-        source_commit = "#{Source.CommitId}"
 
     if settings.approval_enabled:
         # Reviewers land on what they approve: the GitOps commit that carries the upstream
@@ -212,7 +211,6 @@ class DeliveryPipeline(pulumi.ComponentResource):
             tags={"service": service.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
-        self.definition = definition
         self.name = pipeline.name
         self.arn = pipeline.arn
         self.role_arn = role.arn

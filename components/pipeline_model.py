@@ -78,9 +78,6 @@ class PipelineDefinition:
     # Regions that have an artifact store (the pipeline's region must be one of them).
     artifact_store_regions: frozenset[str]
 
-    def action_regions(self) -> frozenset[str]:
-        return frozenset(a.region or self.region for s in self.stages for a in s.actions)
-
     def validate(self) -> "PipelineDefinition":
         validate(self)
         return self

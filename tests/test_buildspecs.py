@@ -60,7 +60,6 @@ def test_every_variable_a_buildspec_reads_is_provided(plan):
 
 
 def test_exported_variables_are_the_ones_the_pipeline_declares(plan):
-    from components.pipeline import describe  # noqa: F401  (the model is the contract)
     exported = {}
     for name in ("build.yml", "resolve.yml", "promote.yml"):
         exported[name] = yaml.safe_load((BUILDSPECS / name).read_text())["env"]["exported-variables"]
