@@ -7,6 +7,7 @@ message: errors name the variable or the secret id and say what to change.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 _SECRET_ARN = re.compile(r"^arn:[a-z-]+:secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:.+$")
 
 REDACTED = "***"
+
+
+def add_token_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--token-env VAR | --token-secret SECRET_ID`, the forge token of every command that needs one."""
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token-env", metavar="VAR", help="environment variable holding the forge token")
+    token.add_argument("--token-secret", metavar="SECRET_ID",
+                       help="Secrets Manager secret id/ARN holding the forge token")
+
+
+def token_from_args(args: argparse.Namespace) -> str | None:
+    """The token `add_token_arguments` asked for, or None."""
+    return load_token(token_env=args.token_env, token_secret=args.token_secret)
 
 
 def load_token(*, token_env: str | None, token_secret: str | None, region: str | None = None) -> str | None:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gitops import output, schema
-from gitops.credentials import load_token
+from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import PushConflictError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
 from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
@@ -314,10 +314,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="push a commit to --branch, or open/update a pull request (default: commit)")
     p.add_argument("--auto-merge", action="store_true",
                    help="pull-request mode: enable the repository's auto-merge on the PR")
-    token = p.add_mutually_exclusive_group()
-    token.add_argument("--token-env", metavar="VAR", help="environment variable holding the token")
-    token.add_argument("--token-secret", metavar="SECRET_ID",
-                       help="Secrets Manager secret id/ARN holding the token")
+    add_token_arguments(p)
     p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
     p.add_argument("--author", default=str(DEFAULT_AUTHOR),
@@ -345,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
         author=parse_author(args.author), max_attempts=args.max_attempts,
         github_api_url=args.github_api_url)
     validate_request(req)
-    token = load_token(token_env=args.token_env, token_secret=args.token_secret)
+    token = token_from_args(args)
     result = promote(req, GitClient(GitRunner(token)), token=token)
     if args.output == "json":
         output.print_json(asdict(result))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops import output
-from gitops.credentials import load_token
+from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitopsError, UsageError
 from gitops.git import GitClient, GitRunner
 from gitops.values import ImageRef, read_image
@@ -97,16 +97,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(envs/<env>/<service>/values.yaml) and mark services whose environments differ.")
     p.add_argument("--repo", required=True, help="GitOps repository URL (or path)")
     p.add_argument("--branch", default="main", help="branch to read (default: main)")
-    token = p.add_mutually_exclusive_group()
-    token.add_argument("--token-env", metavar="VAR", help="environment variable holding the token")
-    token.add_argument("--token-secret", metavar="SECRET_ID",
-                       help="Secrets Manager secret id/ARN holding the token")
+    add_token_arguments(p)
     p.add_argument("--output", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    token = load_token(token_env=args.token_env, token_secret=args.token_secret)
+    token = token_from_args(args)
     status = collect(args.repo, args.branch, GitClient(GitRunner(token)))
     if args.output == "json":
         output.print_json(to_json(status))

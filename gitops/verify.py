@@ -35,7 +35,7 @@ import botocore.exceptions
 import requests
 from rich.console import Console
 
-from gitops.credentials import load_token
+from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import (
     CredentialsError,
     EndpointUnreachable,
@@ -442,7 +442,7 @@ def verify(args: argparse.Namespace, *, clock: Clock = time.monotonic, sleep: Sl
     start = clock()
     deadline = start + parse_duration(args.timeout)
     # The secret lives where the pipeline keeps it (its ARN says where), not in the cluster's region.
-    token = load_token(token_env=args.token_env, token_secret=args.token_secret)
+    token = token_from_args(args)
     where = f"{args.service} on {args.cluster} ({args.env}, {args.region})"
     expected = args.revision
     if args.pr:
@@ -520,11 +520,7 @@ def register(subparsers: Any) -> None:
                         help="give up after this long, PR wait included (default: 30m)")
     parser.add_argument("--repo", help="GitOps repository URL for the ancestry check (default: "
                                        "the Application's spec.source.repoURL)")
-    token = parser.add_mutually_exclusive_group()
-    token.add_argument("--token-env", metavar="VAR",
-                       help="environment variable holding the forge token (PR and git reads)")
-    token.add_argument("--token-secret", metavar="SECRET_ID",
-                       help="Secrets Manager secret holding the forge token")
+    add_token_arguments(parser)
     parser.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
                         help="GitHub API base URL for --pr (default: $GITHUB_API_URL, else derived "
                              "from the PR URL)")
