@@ -17,11 +17,13 @@ CLI's `--token-env`. The seeded layout is `SERVICES` in `ENVIRONMENTS` (see `see
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -140,3 +142,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     with mock_aws():
         yield
+
+
+def keys_allowed_only(action: str) -> dict[str, str]:
+    """Environment for the access keys of a new moto IAM user allowed only `action` (three IAM
+    calls: count them in `set_initial_no_auth_action_count`)."""
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_user(UserName="pipeline")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
+    iam.put_user_policy(UserName="pipeline", PolicyName="only", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="pipeline")["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}

@@ -11,6 +11,7 @@ from moto.core import set_initial_no_auth_action_count
 
 from gitops.credentials import load_token, redact
 from gitops.errors import CredentialsError, UsageError
+from tests.gitops.conftest import keys_allowed_only
 
 TOKEN = "ghp_0123456789abcdefABCDEF0123456789abcd"
 
@@ -117,15 +118,11 @@ def test_no_region_at_all_says_how_to_give_one(aws: None) -> None:
 # The first 4 calls (IAM setup and create_secret) run unchecked; later ones are authorized by IAM.
 @set_initial_no_auth_action_count(4)
 def test_access_denied_names_the_permission(aws: None) -> None:
-    iam = boto3.client("iam", region_name="us-east-1")
-    iam.create_user(UserName="pipeline")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": "*"}]}
-    iam.put_user_policy(UserName="pipeline", PolicyName="no-secrets", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="pipeline")["AccessKey"]
+    keys = keys_allowed_only("ecr:DescribeImages")
     arn = _secret(region="eu-west-1", SecretString=TOKEN)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-        env.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        for name, value in keys.items():
+            env.setenv(name, value)
         with pytest.raises(CredentialsError, match="grant secretsmanager:GetSecretValue") as caught:
             load_token(token_env=None, token_secret=arn)
     assert arn in str(caught.value)

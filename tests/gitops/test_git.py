@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 

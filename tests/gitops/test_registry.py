@@ -11,6 +11,7 @@ from moto.core import set_initial_no_auth_action_count
 
 from gitops.errors import CredentialsError, UsageError
 from gitops.registry import resolve_digest
+from tests.gitops.conftest import keys_allowed_only
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
@@ -94,15 +95,11 @@ def test_bad_tag(tag: str) -> None:
 
 @set_initial_no_auth_action_count(5)
 def test_access_denied_names_the_permission(aws: None) -> None:
-    iam = boto3.client("iam", region_name="us-east-1")
-    iam.create_user(UserName="pipeline")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:ListImages", "Resource": "*"}]}
-    iam.put_user_policy(UserName="pipeline", PolicyName="list-only", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="pipeline")["AccessKey"]
+    keys = keys_allowed_only("ecr:ListImages")
     boto3.client("ecr", region_name=REGION).create_repository(repositoryName="team/orders")
     _push("v1", "layer-a")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-        env.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        for name, value in keys.items():
+            env.setenv(name, value)
         with pytest.raises(CredentialsError, match="grant ecr:DescribeImages on repository team/orders"):
             resolve_digest(URI, "v1")
