@@ -35,9 +35,59 @@ class ApplicationSource:
 
 
 def application_source(env: str, region: str, service: str) -> ApplicationSource:
-    env_dir = f"envs/{env}/{service}"
     return ApplicationSource(
         application=service,
-        chart=f"charts/{service}",
-        value_files=(f"{env_dir}/values.yaml", f"{env_dir}/values-{region}.yaml"),
+        chart=chart_dir(service),
+        value_files=(values_file(env, service), region_file(env, service, region)),
     )
+
+
+# --- Every path of the repository layout, in one place ------------------------------------------
+# Promote, status, show, schema, init, verify, revert, freeze, the Argo CD component and the
+# pipeline triggers all name paths through these functions; nothing else spells them.
+
+ENVS_DIR = "envs"
+CHARTS_DIR = "charts"
+VALUES_FILE = "values.yaml"
+SCHEMA_FILE = "values.schema.json"
+# Every environment's values file of every service, as a glob relative to the root.
+VALUES_GLOB = f"{ENVS_DIR}/*/*/{VALUES_FILE}"
+
+
+def service_dir(env: str, service: str) -> str:
+    return f"{ENVS_DIR}/{env}/{service}"
+
+
+def values_file(env: str, service: str) -> str:
+    return f"{service_dir(env, service)}/{VALUES_FILE}"
+
+
+def region_file(env: str, service: str, region: str) -> str:
+    return f"{service_dir(env, service)}/values-{region}.yaml"
+
+
+def env_glob(env: str) -> str:
+    """The directories the environment's ApplicationSet generates Applications from."""
+    return f"{ENVS_DIR}/{env}/*"
+
+
+def service_trigger_glob(env: str, service: str) -> str:
+    """Every file of a service in an environment: what a pipeline triggered by it watches."""
+    return f"{service_dir(env, service)}/**"
+
+
+def chart_dir(service: str) -> str:
+    return f"{CHARTS_DIR}/{service}"
+
+
+def chart_values_file(service: str) -> str:
+    return f"{chart_dir(service)}/{VALUES_FILE}"
+
+
+def schema_file(service: str) -> str:
+    return f"{chart_dir(service)}/{SCHEMA_FILE}"
+
+
+def proposal_branch(env: str, service: str) -> str:
+    """The branch a pull-request promotion into ENV pushes its proposal to."""
+    return f"promote/{env}/{service}"

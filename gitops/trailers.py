@@ -1,0 +1,82 @@
+"""The machine-readable trailers every commit of the GitOps tool carries: the audit log's schema.
+
+Each commit the tool writes (promote, revert, block, unblock, freeze, unfreeze) ends with one
+paragraph of `Key: value` lines in git's trailer format, so `git log` over the environment's paths
+is the audit trail and the source of the delivery metrics, with no database beside it. Readers go
+through `parse`; writers through `render`. A key is written once per commit; values are one line.
+
+| key                  | meaning                                                            |
+|----------------------|--------------------------------------------------------------------|
+| Delivery-Action      | promote, revert, block, unblock, freeze, unfreeze                  |
+| Delivery-Service     | the service (absent for an environment-wide freeze)                |
+| Delivery-Environment | the environment whose files the commit changes                     |
+| Image-Tag            | the tag the commit sets (promote, revert) or names (block)         |
+| Image-Digest         | the digest the commit sets or names                                |
+| Previous-Digest      | the digest the commit replaces (promote, revert)                   |
+| Source-Commit        | application commit the image was built from                        |
+| Source-Commit-Time   | its commit time, ISO 8601 with offset (lead time starts here)      |
+| Pipeline-Execution   | CodePipeline execution id that made the change                     |
+| Approved-By          | who approved it, when known                                        |
+| Pull-Request         | URL of the pull request that carried it (pull-request mode)        |
+| Reason               | why (revert, block, unblock, freeze, override)                     |
+| Override-Freeze      | "true" on a promotion made during a freeze with --override-freeze  |
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+ACTION = "Delivery-Action"
+SERVICE = "Delivery-Service"
+ENVIRONMENT = "Delivery-Environment"
+TAG = "Image-Tag"
+DIGEST = "Image-Digest"
+PREVIOUS_DIGEST = "Previous-Digest"
+SOURCE_COMMIT = "Source-Commit"
+SOURCE_COMMIT_TIME = "Source-Commit-Time"
+EXECUTION = "Pipeline-Execution"
+APPROVER = "Approved-By"
+PULL_REQUEST = "Pull-Request"
+REASON = "Reason"
+OVERRIDE_FREEZE = "Override-Freeze"
+
+KEYS = (ACTION, SERVICE, ENVIRONMENT, TAG, DIGEST, PREVIOUS_DIGEST, SOURCE_COMMIT,
+        SOURCE_COMMIT_TIME, EXECUTION, APPROVER, PULL_REQUEST, REASON, OVERRIDE_FREEZE)
+ACTIONS = ("promote", "revert", "block", "unblock", "freeze", "unfreeze")
+
+_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.+)$")
+
+
+def render(values: Mapping[str, str | None]) -> str:
+    """The trailer paragraph (no leading blank line) for the keys with a value, in KEYS order."""
+    unknown = set(values) - set(KEYS)
+    if unknown:
+        raise ValueError(f"unknown trailer keys: {', '.join(sorted(unknown))}")
+    lines = []
+    for key in KEYS:
+        value = values.get(key)
+        if value is None or value == "":
+            continue
+        if "\n" in value or "\r" in value or not value.isprintable():
+            raise ValueError(f"trailer {key} must be one line of printable characters")
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def parse(message: str) -> dict[str, str]:
+    """The trailers of a commit message: the `Key: value` lines of its last paragraph.
+
+    A message whose last paragraph is not all trailers has none (git's own rule, simplified: the
+    tool writes nothing else there). Unknown keys are kept, so newer writers stay readable.
+    """
+    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
+    if len(paragraphs) < 2:
+        return {}
+    found: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        match = _LINE.match(line.strip())
+        if not match:
+            return {}
+        found.setdefault(match.group(1), match.group(2).strip())
+    return found
