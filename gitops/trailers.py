@@ -20,10 +20,15 @@ through `parse`; writers through `render`. A key is written once per commit; val
 | Pull-Request         | URL of the pull request that carried it (pull-request mode)        |
 | Reason               | why (revert, block, unblock, freeze, override)                     |
 | Override-Freeze      | "true" on a promotion made during a freeze with --override-freeze  |
+| Proposal-Commit      | the proposal branch's commit a pull request's block describes      |
+
+A promotion pull request carries the same keys as a block in its body (`render_block`), written
+from what the proposal branch holds, so later steps read back exactly what was proposed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -40,9 +45,10 @@ APPROVER = "Approved-By"
 PULL_REQUEST = "Pull-Request"
 REASON = "Reason"
 OVERRIDE_FREEZE = "Override-Freeze"
+PROPOSAL_COMMIT = "Proposal-Commit"
 
 KEYS = (ACTION, SERVICE, ENVIRONMENT, TAG, DIGEST, PREVIOUS_DIGEST, SOURCE_COMMIT,
-        SOURCE_COMMIT_TIME, EXECUTION, APPROVER, PULL_REQUEST, REASON, OVERRIDE_FREEZE)
+        SOURCE_COMMIT_TIME, EXECUTION, APPROVER, PULL_REQUEST, REASON, OVERRIDE_FREEZE, PROPOSAL_COMMIT)
 ACTIONS = ("promote", "revert", "block", "unblock", "freeze", "unfreeze")
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.+)$")
@@ -80,3 +86,27 @@ def parse(message: str) -> dict[str, str]:
             return {}
         found.setdefault(match.group(1), match.group(2).strip())
     return found
+
+
+_BLOCK = re.compile(r"<!-- delivery-pipeline:promotion\n(\{.*?\})\n-->", re.S)
+
+
+def render_block(values: Mapping[str, str | None]) -> str:
+    """A pull request body's machine-readable block: an HTML comment GitHub does not display."""
+    render(values)  # the same key and value rules as trailers
+    data = {key: values[key] for key in KEYS if values.get(key)}
+    return "<!-- delivery-pipeline:promotion\n" + json.dumps(data, indent=1, sort_keys=True) + "\n-->"
+
+
+def parse_block(body: str | None) -> dict[str, str] | None:
+    """The block of a pull request body, or None when it has none (or only a malformed one)."""
+    match = _BLOCK.search(body or "")
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        return None
+    return data

@@ -29,3 +29,12 @@ def test_parse_needs_a_trailer_paragraph_after_the_subject(message):
 
 def test_a_last_paragraph_with_prose_has_no_trailers():
     assert trailers.parse("subject\n\nImage-Tag: v1\nthis line is prose\n") == {}
+
+
+def test_a_pull_request_block_round_trips_inside_a_markdown_body():
+    values = {trailers.SERVICE: "api", trailers.ENVIRONMENT: "prod", trailers.TAG: "v2",
+              trailers.PROPOSAL_COMMIT: "c" * 40}
+    body = f"Promotes **api**\n\n| a | b |\n\n{trailers.render_block(values)}\n\ntrailing text"
+    assert trailers.parse_block(body) == values
+    assert trailers.parse_block("no block here") is None
+    assert trailers.parse_block("<!-- delivery-pipeline:promotion\n{not json}\n-->") is None
