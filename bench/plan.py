@@ -1,21 +1,30 @@
-"""Offline plan time and peak memory by stack size.
+"""Offline plan time and peak memory by stack size, beside the floor any program of that stack pays.
 
 For each size, a fresh interpreter plans the staging (or --stack) stack with generated services
 and three regions in `environment.clusters`, through `config_overrides`; the child reports the
 plan's wall time, the resource count and its peak RSS (ru_maxrss), so sizes never share a heap.
 
-    .venv/bin/python bench/plan.py [--stack staging] [--sizes 1,10,50,200] [--regions 3]
+The floor: another fresh interpreter imports pulumi_aws and pulumi_kubernetes and registers the
+very resources of that plan (same types, names, parents and input values, in registration order)
+as bare `pulumi.CustomResource`/`ComponentResource`/`ProviderResource` objects under Pulumi's stock
+`MockMonitor` with trivial mocks. Both are timed as whole processes (start-up and imports
+included), each the median of --repeat runs; the ratio is plan / floor.
 
-Goal: 50 services x 3 regions under 10 s.
+    .venv/bin/python bench/plan.py [--stack staging] [--sizes 1,10,50,200] [--regions 3] [--repeat 3]
+
+Targets: plan within 1.5x of the floor at 50 and 200 services, within 2x at 1 service.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +48,7 @@ def overrides(stack: str, services: int, regions: int) -> dict:
     return {f"{PROJECT}:environment": environment, f"{PROJECT}:services": generated}
 
 
-def measure(stack: str, services: int, regions: int) -> dict:
+def measure(stack: str, services: int, regions: int, dump: str | None = None) -> dict:
     """Runs in the child: one plan, its time and the process's peak memory."""
     started = time.perf_counter()
     from offline import plan as offline_plan  # imports (pulumi, pulumi_aws) are part of what a user waits for
@@ -60,6 +69,10 @@ def measure(stack: str, services: int, regions: int) -> dict:
     cpu_started, plan_started = time.process_time(), time.perf_counter()
     plan = offline_plan.run_plan(stack, config, REPO_ROOT)
     finished, cpu = time.perf_counter(), time.process_time() - cpu_started
+    if dump:
+        Path(dump).write_text(json.dumps([
+            {"type": r.type, "name": r.name, "parent": r.parent, "urn": r.urn, "custom": r.custom,
+             "inputs": r.inputs} for r in plan.resources]))
     return {
         "services": services, "regions": regions, "resources": len(plan.resources),
         "import_s": imported - started, "plan_s": finished - plan_started, "policy_s": policy_seconds,
@@ -67,37 +80,103 @@ def measure(stack: str, services: int, regions: int) -> dict:
     }
 
 
+def floor(stack: str, dump: str) -> dict:
+    """Runs in the child: the plan's resources registered bare under the stock MockMonitor."""
+    import pulumi
+    import pulumi_aws  # noqa: F401  (what any program of this stack imports)
+    import pulumi_kubernetes  # noqa: F401
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    class TrivialMocks(pulumi.runtime.Mocks):
+        registered = 0
+
+        def new_resource(self, args):
+            TrivialMocks.registered += 1
+            return [f"{args.name}-id", args.inputs]
+
+        def call(self, args):
+            return {}
+
+    resources = json.loads(Path(dump).read_text())
+    pulumi.runtime.set_mocks(TrivialMocks(), project=PROJECT, stack=stack, preview=False)
+
+    def program() -> None:
+        registered: dict[str, pulumi.Resource] = {}
+        for r in resources:
+            if r["type"] == "pulumi:pulumi:Stack":
+                continue
+            opts = pulumi.ResourceOptions(parent=registered.get(r["parent"]))
+            if r["type"].startswith("pulumi:providers:"):
+                resource_ = pulumi.ProviderResource(r["type"].split(":")[-1], r["name"], r["inputs"], opts)
+            elif r["custom"]:
+                resource_ = pulumi.CustomResource(r["type"], r["name"], r["inputs"], opts)
+            else:
+                resource_ = pulumi.ComponentResource(r["type"], r["name"], None, opts)
+            registered[r["urn"]] = resource_
+
+    _sync_await(run_pulumi_func(program))
+    # Every registration reaches the stock monitor's mocks, the root stack's included.
+    if TrivialMocks.registered != len(resources):
+        raise SystemExit(f"the floor registered {TrivialMocks.registered} resources, the plan has {len(resources)}")
+    return {"resources": len(resources)}
+
+
+def _whole_process(argv: list[str]) -> tuple[float, dict]:
+    started = time.perf_counter()
+    child = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=1800)
+    elapsed = time.perf_counter() - started
+    if child.returncode != 0:
+        raise RuntimeError(child.stderr)
+    return elapsed, json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", default="staging")
     parser.add_argument("--sizes", default="1,10,50,200", help="comma-separated service counts")
     parser.add_argument("--regions", type=int, default=3, choices=range(1, len(REGIONS) + 1))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the table shows medians")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dump", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.floor:
+        print(json.dumps(floor(args.stack, args.dump)))
+        return 0
     if args.child is not None:
-        print(json.dumps(measure(args.stack, args.child, args.regions)))
+        print(json.dumps(measure(args.stack, args.child, args.regions, args.dump)))
         return 0
 
-    print(f"offline plan of stack {args.stack!r}, {args.regions} regions, one fresh interpreter per size")
-    # plan s: run_plan wall time (program under mocks + policy pack); policy s: the pack's share;
-    # cpu s: run_plan's CPU time, steadier than wall time on a shared machine.
-    header = (f"{'services':>8} {'regions':>7} {'resources':>9} {'import s':>8} {'plan s':>7} {'policy s':>8} "
-              f"{'cpu s':>6} {'peak MiB':>8} {'ms/resource':>11}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"offline plan of stack {args.stack!r}, {args.regions} regions, fresh interpreters, "
+          f"median of {args.repeat}; load average at start {load} on {os.cpu_count()} CPUs")
+    # process s: whole-process wall time of the plan (start-up, imports, program, policy pack);
+    # floor s: the same for the bare registration of its resources; ratio = process / floor.
+    # plan s: run_plan alone; policy s: the pack's share; cpu s: run_plan's CPU time.
+    header = (f"{'services':>8} {'resources':>9} {'process s':>9} {'floor s':>7} {'ratio':>5} "
+              f"{'import s':>8} {'plan s':>7} {'policy s':>8} {'cpu s':>6} {'peak MiB':>8}")
     print(header)
     print("-" * len(header))
-    for size in (int(s) for s in args.sizes.split(",")):
-        child = subprocess.run(
-            [sys.executable, __file__, "--stack", args.stack, "--regions", str(args.regions), "--child", str(size)],
-            capture_output=True, text=True, check=False, timeout=1800)
-        if child.returncode != 0:
-            print(f"{size:>8} failed:\n{child.stderr}", file=sys.stderr)
-            return 1
-        row = json.loads(child.stdout.strip().splitlines()[-1])
-        per = 1000 * row["plan_s"] / max(row["resources"], 1)
-        print(f"{row['services']:>8} {row['regions']:>7} {row['resources']:>9} {row['import_s']:>8.2f} "
-              f"{row['plan_s']:>7.2f} {row['policy_s']:>8.2f} {row['cpu_s']:>6.2f} {row['peak_mib']:>8.0f} "
-              f"{per:>11.2f}", flush=True)
+    me = [sys.executable, __file__, "--stack", args.stack, "--regions", str(args.regions)]
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in (int(s) for s in args.sizes.split(",")):
+            dump = str(Path(scratch) / f"plan-{size}.json")
+            try:
+                plans = [_whole_process(me + ["--child", str(size), "--dump", dump]) for _ in range(args.repeat)]
+                floors = [_whole_process(me + ["--floor", "--dump", dump])[0] for _ in range(args.repeat)]
+            except RuntimeError as error:
+                print(f"{size:>8} failed:\n{error}", file=sys.stderr)
+                return 1
+            process_s = statistics.median(t for t, _ in plans)
+            floor_s = statistics.median(floors)
+            row = {key: statistics.median(r[key] for _, r in plans)
+                   for key in ("import_s", "plan_s", "policy_s", "cpu_s", "peak_mib")}
+            resources = plans[0][1]["resources"]
+            print(f"{size:>8} {resources:>9} {process_s:>9.2f} {floor_s:>7.2f} {process_s / floor_s:>5.2f} "
+                  f"{row['import_s']:>8.2f} {row['plan_s']:>7.2f} {row['policy_s']:>8.2f} {row['cpu_s']:>6.2f} "
+                  f"{row['peak_mib']:>8.0f}", flush=True)
     return 0
 
 
