@@ -50,7 +50,8 @@ class ArgoCdClusterArgs:
     argocd: ArgoCdSettings
     region: str
     cluster_name: str
-    # Assumes the bootstrap role in the environment account (the lead's provider).
+    # Assumes the bootstrap role in the environment account. A second AWS provider beside the
+    # tooling one of `opts`: the cluster and its access entry are there, the GitOps token is not.
     env_provider: aws.Provider
     # The role `gitops verify` runs as (DeploymentRole.arn).
     deployment_role_arn: pulumi.Input[str]
@@ -315,7 +316,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
             token_value.secret_string.apply(lambda value: token_from_secret_string(token_arn, value)))
         self.repository_secret = k8s.core.v1.Secret(
             f"{name}-gitops-repository",
-            metadata={"name": f"{settings.app}-gitops-repository", "namespace": NAMESPACE,
+            metadata={"name": settings.names.gitops_repository_secret, "namespace": NAMESPACE,
                       "labels": {"argocd.argoproj.io/secret-type": "repository"}},
             type="Opaque",
             string_data=pulumi.Output.secret({
