@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.argocd_settings import ArgoCdSettings, SsoSettings
+from gitops import layout
 from components.settings import Settings
 
 NAMESPACE = "argocd"
@@ -177,12 +178,13 @@ def app_project_spec(settings: Settings, services: Sequence[str]) -> dict[str, A
 
 
 def application_set_spec(settings: Settings, region: str, project: str) -> dict[str, Any]:
-    env_dir = f"envs/{settings.env_name}"
+    env = settings.env_name
     # Services configured for other regions of the environment still have a directory here.
     elsewhere = [s.name for s in settings.services if region not in s.regions]
-    directories = [{"path": f"{env_dir}/*"}] + [
-        {"path": f"{env_dir}/{name}", "exclude": True} for name in elsewhere
+    directories = [{"path": layout.env_glob(env)}] + [
+        {"path": layout.service_dir(env, name), "exclude": True} for name in elsewhere
     ]
+    source = layout.application_source(env, region, SERVICE)
     return {
         "goTemplate": True,
         "goTemplateOptions": ["missingkey=error"],
@@ -200,13 +202,10 @@ def application_set_spec(settings: Settings, region: str, project: str) -> dict[
                 "source": {
                     "repoURL": settings.gitops_url,
                     "targetRevision": settings.gitops_branch,
-                    "path": f"charts/{SERVICE}",
+                    "path": source.chart,
                     "helm": {
                         # Relative to the chart directory, as Argo CD resolves them.
-                        "valueFiles": [
-                            f"../../{env_dir}/{SERVICE}/values.yaml",
-                            f"../../{env_dir}/{SERVICE}/values-{region}.yaml",
-                        ],
+                        "valueFiles": list(source.helm_value_files),
                         "ignoreMissingValueFiles": True,
                     },
                 },

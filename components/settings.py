@@ -20,7 +20,7 @@ from components.naming import Names
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
 __all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "BuildSource", "PromoteSource", "ServiceSettings",
-           "Settings", "parse", "from_pulumi_config"]
+           "Settings", "parse", "from_config", "from_pulumi_config"]
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
 PROMOTION_MODES = ("commit", "pull-request")
@@ -266,7 +266,11 @@ def from_pulumi_config() -> Settings:
     """Collect every `delivery-pipeline:*` key the engine passed this program and validate them."""
     from pulumi.runtime import config as runtime_config
 
-    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return from_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+
+
+def from_config(raw: Mapping[str, Any]) -> Settings:
+    """Validate the `delivery-pipeline:*` keys of a stack's config (full keys; other keys ignored)."""
     prefix = PROJECT + ":"
     data = {}
     for full_key, value in raw.items():
