@@ -443,7 +443,6 @@ def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
 
 
 def _evaluate_policies(plan: Plan, project_dir: Path) -> None:
-    # ---- Policy hook (POLICY helper) ------------------------------------------------------
     # When the project has an offline policy entry point, `policy.offline.evaluate(resources)`
     # returns Violation records (policy, enforcement, urn, type, name, message, fix). They go into
     # `plan.violations` and the JSON's "violations"; the CLI prints them and exits 3 on any
