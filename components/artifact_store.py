@@ -201,7 +201,7 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", region=region, target_key_id=key.key_id,
-                      name=settings.names.artifacts_key_alias, opts=child)
+                      name=settings.names.key_alias("artifacts"), opts=child)
 
         logs = SecureBucket(f"{name}-logs", SecureBucketArgs(
             region=region, kms_key_arn=None, noncurrent_days=30,

@@ -66,30 +66,17 @@ class Names:
     def repository_arn_pattern(self, region: str, account: str) -> str:
         return self.repository_arn(region, account, "*")
 
-    # --- Notifications ----------------------------------------------------------------------------
-    @property
-    def alerts_topic(self) -> str:
-        return f"{self.app}-{self.env}-pipeline-alerts"
+    # --- Notifications: the topics ("alerts", "approval") and EventBridge rules ("failed", ...) ----
+    def notification(self, purpose: str) -> str:
+        return f"{self.app}-{self.env}-pipeline-{purpose}"
 
-    @property
-    def approval_topic(self) -> str:
-        return f"{self.app}-{self.env}-pipeline-approval"
-
-    def event_rule(self, rule: str) -> str:
-        return f"{self.app}-{self.env}-pipeline-{rule}"
-
-    # --- KMS aliases ------------------------------------------------------------------------------
-    @property
-    def artifacts_key_alias(self) -> str:
-        return f"alias/{self.app}-{self.env}-artifacts"
-
-    @property
-    def notifications_key_alias(self) -> str:
-        return f"alias/{self.app}-{self.env}-notifications"
+    # --- KMS aliases: the environment's keys ("artifacts", "notifications"); the image keys belong
+    # to the app, as the repositories do, so they have no environment in their alias.
+    def key_alias(self, purpose: str) -> str:
+        return f"alias/{self.app}-{self.env}-{purpose}"
 
     @property
     def images_key_alias(self) -> str:
-        # The repositories belong to the app, not to one environment.
         return f"alias/{self.app}-images"
 
     # --- Kubernetes -------------------------------------------------------------------------------

@@ -55,12 +55,12 @@ class Notifications(pulumi.ComponentResource):
             }]),
             opts=child,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=names.notifications_key_alias,
+        aws.kms.Alias(f"{name}-key-alias", name=names.key_alias("notifications"),
                       target_key_id=key.key_id, opts=child)
 
-        alerts = aws.sns.Topic(f"{name}-alerts", name=names.alerts_topic,
+        alerts = aws.sns.Topic(f"{name}-alerts", name=names.notification("alerts"),
                                kms_master_key_id=key.arn, opts=child)
-        approval = aws.sns.Topic(f"{name}-approval", name=names.approval_topic,
+        approval = aws.sns.Topic(f"{name}-approval", name=names.notification("approval"),
                                  kms_master_key_id=key.arn, opts=child)
 
         rules = []
@@ -73,7 +73,7 @@ class Notifications(pulumi.ComponentResource):
             }
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",
-                name=names.event_rule(rule_name),
+                name=names.notification(rule_name),
                 description=f"{settings.app} {settings.env_name} pipelines: {rule_name}",
                 event_pattern=json.dumps(pattern),
                 opts=child,
