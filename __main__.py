@@ -1,24 +1,23 @@
 """delivery-pipeline: the CodePipeline V2 delivery pipelines of one environment, in the tooling account.
 
-Settings in, components composed, outputs exported. DESIGN.md describes the architecture.
+Settings in, components composed, outputs exported. docs/architecture.md describes the architecture.
 """
 
 import pulumi
 import pulumi_aws as aws
 
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
-from components.argocd_settings import from_settings as argocd_settings
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.build_projects import BuildProjects, BuildProjectsArgs
-from components.deployment_role import DeploymentRole
-from components.notifications import Notifications
+from components.deployment_role import DeploymentRole, DeploymentRoleArgs
+from components.notifications import Notifications, NotificationsArgs
 from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
-from components.registry import ContainerRegistry
-from components.settings import from_pulumi_config
+from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.settings import BuildSource, from_pulumi_config
+from components.steps import StepInputs, steps_for
 from components.tools_bundle import bundle_archive, bundle_key
 
 settings = from_pulumi_config()
-argocd = argocd_settings(settings)
 
 # The tooling account: credentials for any other account make `pulumi up` stop before it changes
 # anything. Every AWS resource of the stack carries the stack's tags through the providers.
@@ -34,28 +33,31 @@ environment = aws.Provider(
     allowed_account_ids=[settings.env_account],
     default_tags=tags,
 )
-deployment = DeploymentRole("deployment", settings, environment)
+deployment = DeploymentRole("deployment", DeploymentRoleArgs(settings=settings),
+                            opts=pulumi.ResourceOptions(providers={"aws": environment}))
 
 # One artifact store in every region where an action of the stack's pipelines runs.
 tools_key, tools_archive = bundle_key(), bundle_archive()
 regions = sorted({settings.home_region, *(r for s in settings.services for r in s.regions)})
 stores = {
     region: ArtifactStore(f"artifacts-{region}", ArtifactStoreArgs(
-        region=region, deployment_role_arn=deployment.arn, tools_key=tools_key, tools_archive=tools_archive,
-    ), settings, opts=in_tooling)
+        settings=settings, region=region, deployment_role_arn=deployment.arn, tools_key=tools_key,
+        tools_archive=tools_archive,
+    ), opts=in_tooling)
     for region in regions
 }
 
-notifications = Notifications("notifications", settings, opts=in_tooling)
+notifications = Notifications("notifications", NotificationsArgs(settings=settings), opts=in_tooling)
 
-if settings.builds_images:
-    registry = ContainerRegistry("registry", settings, opts=in_tooling)
+if isinstance(settings.source, BuildSource):
+    registry = ContainerRegistry("registry", ContainerRegistryArgs(settings=settings, source=settings.source),
+                                 opts=in_tooling)
     repository_urls, repository_arns = registry.urls, registry.arns
     pulumi.export("ecrRepositoryUrls", repository_urls)
     pulumi.export("ecrRepositoryArns", repository_arns)
 else:
     # Images are built and owned by the upstream stack; this stack only promotes them.
-    upstream = pulumi.StackReference(settings.registry_stack)
+    upstream = pulumi.StackReference(settings.source.registry_stack)
     repository_urls = {s.name: upstream.get_output("ecrRepositoryUrls").apply(lambda u, n=s.name: u[n])
                        for s in settings.services}
     repository_arns = {s.name: upstream.get_output("ecrRepositoryArns").apply(lambda u, n=s.name: u[n])
@@ -63,20 +65,23 @@ else:
 
 pipelines = {}
 for service in settings.services:
-    projects = BuildProjects(service.name, BuildProjectsArgs(
-        service=service, stores=stores, tools_key=tools_key, deployment_role_arn=deployment.arn,
+    steps = steps_for(settings, service, StepInputs(
+        deployment_role_arn=deployment.arn,
         repository_url=repository_urls[service.name], repository_arn=repository_arns[service.name],
-    ), settings, opts=in_tooling)
+    ))
+    projects = BuildProjects(service.name, BuildProjectsArgs(
+        settings=settings, service=service, steps=steps.steps, stores=stores, tools_key=tools_key,
+    ), opts=in_tooling)
     pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline", DeliveryPipelineArgs(
-        service=service, stores=stores, projects=projects,
+        settings=settings, service=service, steps=steps, stores=stores, projects=projects,
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
-    ), settings, opts=in_tooling)
+    ), opts=in_tooling)
 
 # Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
 clusters = {
     region: ArgoCdCluster(f"argocd-{region}", ArgoCdClusterArgs(
-        settings=settings, argocd=argocd, region=region, cluster_name=cluster,
+        settings=settings, argocd=settings.argocd, region=region, cluster_name=cluster,
         env_provider=environment, deployment_role_arn=deployment.arn,
     ), opts=in_tooling)
     for region, cluster in settings.clusters.items()

@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.argocd_settings import ArgoCdSettings, SsoSettings
+from gitops import layout
 from components.settings import Settings
 
 NAMESPACE = "argocd"
@@ -50,7 +51,8 @@ class ArgoCdClusterArgs:
     argocd: ArgoCdSettings
     region: str
     cluster_name: str
-    # Assumes the bootstrap role in the environment account (the lead's provider).
+    # Assumes the bootstrap role in the environment account. A second AWS provider beside the
+    # tooling one of `opts`: the cluster and its access entry are there, the GitOps token is not.
     env_provider: aws.Provider
     # The role `gitops verify` runs as (DeploymentRole.arn).
     deployment_role_arn: pulumi.Input[str]
@@ -176,12 +178,13 @@ def app_project_spec(settings: Settings, services: Sequence[str]) -> dict[str, A
 
 
 def application_set_spec(settings: Settings, region: str, project: str) -> dict[str, Any]:
-    env_dir = f"envs/{settings.env_name}"
+    env = settings.env_name
     # Services configured for other regions of the environment still have a directory here.
     elsewhere = [s.name for s in settings.services if region not in s.regions]
-    directories = [{"path": f"{env_dir}/*"}] + [
-        {"path": f"{env_dir}/{name}", "exclude": True} for name in elsewhere
+    directories = [{"path": layout.env_glob(env)}] + [
+        {"path": layout.service_dir(env, name), "exclude": True} for name in elsewhere
     ]
+    source = layout.application_source(env, region, SERVICE)
     return {
         "goTemplate": True,
         "goTemplateOptions": ["missingkey=error"],
@@ -199,13 +202,10 @@ def application_set_spec(settings: Settings, region: str, project: str) -> dict[
                 "source": {
                     "repoURL": settings.gitops_url,
                     "targetRevision": settings.gitops_branch,
-                    "path": f"charts/{SERVICE}",
+                    "path": source.chart,
                     "helm": {
                         # Relative to the chart directory, as Argo CD resolves them.
-                        "valueFiles": [
-                            f"../../{env_dir}/{SERVICE}/values.yaml",
-                            f"../../{env_dir}/{SERVICE}/values-{region}.yaml",
-                        ],
+                        "valueFiles": list(source.helm_value_files),
                         "ignoreMissingValueFiles": True,
                     },
                 },
@@ -315,7 +315,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
             token_value.secret_string.apply(lambda value: token_from_secret_string(token_arn, value)))
         self.repository_secret = k8s.core.v1.Secret(
             f"{name}-gitops-repository",
-            metadata={"name": f"{settings.app}-gitops-repository", "namespace": NAMESPACE,
+            metadata={"name": settings.names.gitops_repository_secret, "namespace": NAMESPACE,
                       "labels": {"argocd.argoproj.io/secret-type": "repository"}},
             type="Opaque",
             string_data=pulumi.Output.secret({

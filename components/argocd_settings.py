@@ -1,4 +1,5 @@
-"""Argo CD settings: the `delivery-pipeline:argocd` key of a stack, validated before any resource.
+"""Argo CD settings: the `delivery-pipeline:argocd` key of a stack, parsed by `components.settings.parse`
+into `Settings.argocd`.
 
 ```yaml
 delivery-pipeline:argocd:
@@ -13,7 +14,7 @@ delivery-pipeline:argocd:
     adminGroups: [platform-admins]             # OIDC groups given role:admin; default none
 ```
 
-Errors follow `components.settings`: `SettingsError` naming the key, the value and what is expected;
+Errors follow `components.validators`: `SettingsError` naming the key, the value and what is expected;
 unknown keys are rejected so a typo never silently falls back to a default.
 """
 
@@ -23,17 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from components.settings import (
-    _SECRET_ARN,
-    Settings,
-    _arn_in,
-    _boolean,
-    _fail,
-    _list_of,
-    _pattern,
-    _Reader,
-    _text,
-)
+from components import validators as v
 
 # argo-cd chart 10.1.1 ships Argo CD v3.4.4. Bump deliberately: read the chart's upgrade notes first.
 CHART_VERSION = "10.1.1"
@@ -65,7 +56,7 @@ class ArgoCdSettings:
     sso: SsoSettings | None = None
 
 
-_https = _pattern(_HTTPS_ORIGIN, "an https:// URL such as https://login.example.com")
+_https = v.pattern(_HTTPS_ORIGIN, "an https:// URL such as https://login.example.com")
 
 
 def parse(data: Any, *, tooling_account: str) -> ArgoCdSettings:
@@ -73,33 +64,28 @@ def parse(data: Any, *, tooling_account: str) -> ArgoCdSettings:
     if data is None:
         return ArgoCdSettings()
     if not isinstance(data, Mapping):
-        raise _fail("argocd", data, "a mapping with chartVersion, ha and sso")
-    root = _Reader("argocd", data)
+        raise v.fail("argocd", data, "a mapping with chartVersion, ha and sso")
+    root = v.Reader("argocd", data)
     chart_version = root.get(
-        "chartVersion", _pattern(_SEMVER, f"an exact chart version such as {CHART_VERSION}"),
+        "chartVersion", v.pattern(_SEMVER, f"an exact chart version such as {CHART_VERSION}"),
         default=CHART_VERSION)
-    ha = root.get("ha", _boolean, default=False)
+    ha = root.get("ha", v.boolean, default=False)
     sso = None
     if data.get("sso") is not None:
         section = root.section("sso")
         sso = SsoSettings(
             issuer=section.get("issuer", _https),
-            client_id=section.get("clientId", _text),
+            client_id=section.get("clientId", v.text),
             client_secret_arn=section.get(
                 "clientSecretArn",
-                _arn_in(_SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
+                v.arn_in(v.SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
                         account=tooling_account, where="the tooling account, where `pulumi up` reads it")),
             url=section.get("url", _https),
-            admin_groups=section.get("adminGroups", _list_of(_text), default=()),
+            admin_groups=section.get("adminGroups", v.list_of(v.text), default=()),
         )
         section.finish()
     else:
         root.used.add("sso")
     root.finish()
     return ArgoCdSettings(chart_version=chart_version, ha=ha, sso=sso)
-
-
-def from_settings(settings: Settings) -> ArgoCdSettings:
-    """The Argo CD settings of a stack read with `from_pulumi_config()` (`settings.extra["argocd"]`)."""
-    return parse(settings.extra.get("argocd"), tooling_account=settings.tooling_account)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import document, role_arn_pattern
+from components.iam import document
 from components.settings import Settings
 
 # Key administration, without the data-plane actions: IAM policies in the tooling account cannot
@@ -23,11 +23,6 @@ KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Generat
 KEY_DECRYPT_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
 
 
-def build_log_groups(settings: Settings, region: str, account: str) -> str:
-    """ARN pattern of the stack's CodeBuild log groups in a region (components.build_projects)."""
-    return f"arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/{settings.app}/{settings.env_name}/*"
-
-
 def key_policy(settings: Settings, extra_statements: list) -> pulumi.Output[str]:
     """Key policy shared by the program's keys: tooling root administers, this stack's roles use."""
     root = f"arn:aws:iam::{settings.tooling_account}:root"
@@ -36,7 +31,7 @@ def key_policy(settings: Settings, extra_statements: list) -> pulumi.Output[str]
          "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
         {"Sid": "StackRolesUseKey", "Effect": "Allow", "Principal": {"AWS": root},
          "Action": KEY_USE_ACTIONS, "Resource": "*",
-         "Condition": {"ArnLike": {"aws:PrincipalArn": role_arn_pattern(settings)}}},
+         "Condition": {"ArnLike": {"aws:PrincipalArn": settings.names.role_arn_pattern(settings.tooling_account)}}},
         *extra_statements,
     ])
 
@@ -66,8 +61,7 @@ class SecureBucket(pulumi.ComponentResource):
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: SecureBucketArgs, settings: Settings,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:store:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
@@ -150,6 +144,7 @@ class SecureBucket(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class ArtifactStoreArgs:
+    settings: Settings
     region: str
     # The environment account's deployment role: may read artifacts and decrypt them.
     deployment_role_arn: pulumi.Input[str]
@@ -170,9 +165,9 @@ class ArtifactStore(pulumi.ComponentResource):
     bucket_arn: pulumi.Output[str]
     key_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ArtifactStoreArgs, settings: Settings,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:store:ArtifactStore", name, None, opts)
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
         account = settings.tooling_account
@@ -193,8 +188,8 @@ class ArtifactStore(pulumi.ComponentResource):
                     "Principal": {"Service": f"logs.{region}.amazonaws.com"},
                     "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
                     "Resource": "*",
-                    "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": build_log_groups(
-                        settings, region, account)}},
+                    "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": settings.names.log_group_arn_pattern(
+                        region, account)}},
                 },
                 {
                     "Sid": "CloudWatchLogsDescribesKey", "Effect": "Allow",
@@ -206,16 +201,16 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", region=region, target_key_id=key.key_id,
-                      name=f"alias/{settings.app}-{settings.env_name}-artifacts", opts=child)
+                      name=settings.names.key_alias("artifacts"), opts=child)
 
         logs = SecureBucket(f"{name}-logs", SecureBucketArgs(
             region=region, kms_key_arn=None, noncurrent_days=30,
             expire_days=args.log_retention_days, log_source_account=settings.tooling_account,
-        ), settings, opts=child)
+        ), opts=child)
         artifacts = SecureBucket(f"{name}-bucket", SecureBucketArgs(
             region=region, kms_key_arn=key.arn, noncurrent_days=args.noncurrent_days,
             readers=(args.deployment_role_arn,), log_bucket=logs.name, log_prefix="artifacts/",
-        ), settings, opts=child)
+        ), opts=child)
 
         if args.tools_archive is not None:
             aws.s3.BucketObjectv2(

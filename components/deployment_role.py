@@ -5,11 +5,16 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import document, role_arn_pattern, role_path, statement
-from components.settings import Settings
+from dataclasses import dataclass
 
-# CodeBuild roles that run `gitops verify` live under this sub-path; only they may assume the role.
-VERIFY_ROLE_SUBPATH = "verify"
+from components.iam import document, statement
+from components.settings import Settings
+from components.steps import VERIFY_ROLE_SUBPATH
+
+
+@dataclass(frozen=True)
+class DeploymentRoleArgs:
+    settings: Settings
 
 
 class DeploymentRole(pulumi.ComponentResource):
@@ -24,21 +29,22 @@ class DeploymentRole(pulumi.ComponentResource):
 
     arn: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, env_provider: aws.Provider,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: DeploymentRoleArgs, opts: pulumi.ResourceOptions | None = None):
+        """`opts` carries the environment account's provider: the role lives there."""
         super().__init__("delivery:iam:DeploymentRole", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=env_provider)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
         trust = document([{
             "Sid": "AssumedByVerifyRoles",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:aws:iam::{settings.tooling_account}:root"},
             "Action": "sts:AssumeRole",
-            "Condition": {"ArnLike": {"aws:PrincipalArn": role_arn_pattern(settings, VERIFY_ROLE_SUBPATH)}},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": settings.names.role_arn_pattern(settings.tooling_account, VERIFY_ROLE_SUBPATH)}},
         }])
         self.role = aws.iam.Role(
             name,
-            name=f"{settings.app}-{settings.env_name}-deployment",
-            path=role_path(settings),
+            name=settings.names.deployment_role,
+            path=settings.names.role_path(),
             description=f"Assumed by the {settings.app} {settings.env_name} delivery pipelines to verify deployments",
             assume_role_policy=trust,
             max_session_duration=3600,

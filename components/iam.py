@@ -1,6 +1,6 @@
 """IAM building blocks: policy documents, and a role with exactly one scoped inline policy.
 
-Every role the program creates lives under `role_path(settings)`, `/delivery/<app>/<env>/`, so a
+Every role the program creates lives under `Names.role_path()`, `/delivery/<app>/<env>/`, so a
 KMS key policy or a trust policy can name "the roles of this stack" with one `aws:PrincipalArn`
 condition instead of a list of ARNs that would outgrow the 32 KB key-policy limit at a few hundred
 services.
@@ -16,15 +16,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.settings import Settings
-
-
-def role_path(settings: Settings, sub: str = "") -> str:
-    return f"/delivery/{settings.app}/{settings.env_name}/{sub + '/' if sub else ''}"
-
-
-def role_arn_pattern(settings: Settings, sub: str = "") -> str:
-    """ArnLike pattern matching every role this stack creates under the path (and sub-path)."""
-    return f"arn:aws:iam::{settings.tooling_account}:role{role_path(settings, sub)}*"
 
 
 def statement(sid: str, actions: Sequence[str], resources: Any, *, effect: str = "Allow",

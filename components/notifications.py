@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -11,6 +12,11 @@ import pulumi_aws as aws
 from components.artifact_store import key_policy
 from components.iam import document
 from components.settings import Settings
+
+
+@dataclass(frozen=True)
+class NotificationsArgs:
+    settings: Settings
 
 # EventBridge rule -> (detail-type, detail filter). `pipeline` is filled per stack.
 RULES = {
@@ -21,11 +27,6 @@ RULES = {
 }
 
 
-def pipeline_name_pattern(settings: Settings) -> str:
-    """EventBridge wildcard matching the names of this stack's pipelines (`<app>-<svc>-<env>`)."""
-    return f"{settings.app}-*-{settings.env_name}"
-
-
 class Notifications(pulumi.ComponentResource):
     """Alerts on pipeline failure, success and pending approval, and the approval topic."""
 
@@ -33,10 +34,12 @@ class Notifications(pulumi.ComponentResource):
     alerts_topic_arn: pulumi.Output[str]
     approval_topic_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: NotificationsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:notify:Notifications", name, None, opts)
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         account, region = settings.tooling_account, settings.home_region
+        names = settings.names
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -52,12 +55,12 @@ class Notifications(pulumi.ComponentResource):
             }]),
             opts=child,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{settings.app}-{settings.env_name}-notifications",
+        aws.kms.Alias(f"{name}-key-alias", name=names.key_alias("notifications"),
                       target_key_id=key.key_id, opts=child)
 
-        alerts = aws.sns.Topic(f"{name}-alerts", name=f"{settings.app}-{settings.env_name}-pipeline-alerts",
+        alerts = aws.sns.Topic(f"{name}-alerts", name=names.notification("alerts"),
                                kms_master_key_id=key.arn, opts=child)
-        approval = aws.sns.Topic(f"{name}-approval", name=f"{settings.app}-{settings.env_name}-pipeline-approval",
+        approval = aws.sns.Topic(f"{name}-approval", name=names.notification("approval"),
                                  kms_master_key_id=key.arn, opts=child)
 
         rules = []
@@ -66,11 +69,11 @@ class Notifications(pulumi.ComponentResource):
                 "source": ["aws.codepipeline"],
                 "detail-type": [detail_type],
                 "account": [account],
-                "detail": {"pipeline": [{"wildcard": pipeline_name_pattern(settings)}], **detail},
+                "detail": {"pipeline": [{"wildcard": names.pipeline_pattern}], **detail},
             }
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",
-                name=f"{settings.app}-{settings.env_name}-pipeline-{rule_name}",
+                name=names.notification(rule_name),
                 description=f"{settings.app} {settings.env_name} pipelines: {rule_name}",
                 event_pattern=json.dumps(pattern),
                 opts=child,

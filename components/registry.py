@@ -7,13 +7,14 @@ Stacks that promote (prod) read the repositories through a StackReference to thi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.artifact_store import key_policy
-from components.iam import ServiceRoleArgs, role_path, service_role, statement
-from components.settings import Settings
+from components.iam import ServiceRoleArgs, service_role, statement
+from components.settings import BuildSource, Settings
 
 # Untagged layers are garbage after a week; tagged images (commit shas) are kept to a bound that
 # leaves room for rollbacks across many releases.
@@ -27,10 +28,6 @@ LIFECYCLE_POLICY = json.dumps({"rules": [
 ]})
 
 PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-
-
-def repository_name(settings: Settings, service: str) -> str:
-    return f"{settings.app}/{service}"
 
 
 def ecr_grants(settings: Settings, region: str) -> list[dict]:
@@ -58,9 +55,16 @@ def image_key(name: str, settings: Settings, region: str, parent: pulumi.Resourc
         policy=key_policy(settings, ecr_grants(settings, region)),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    aws.kms.Alias(f"{name}-alias", region=region, name=f"alias/{settings.app}-images", target_key_id=key.key_id,
+    aws.kms.Alias(f"{name}-alias", region=region, name=settings.names.images_key_alias, target_key_id=key.key_id,
                   opts=pulumi.ResourceOptions(parent=parent))
     return key
+
+
+@dataclass(frozen=True)
+class ContainerRegistryArgs:
+    settings: Settings
+    # The stack builds its images: who pulls them and where they are replicated.
+    source: BuildSource
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -70,21 +74,22 @@ class ContainerRegistry(pulumi.ComponentResource):
     urls: dict[str, pulumi.Output[str]]
     arns: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:registry:ContainerRegistry", name, None, opts)
+        settings, source = args.settings, args.source
         child = pulumi.ResourceOptions(parent=self)
         key = image_key(f"{name}-key", settings, settings.home_region, self)
 
         pull_policy = json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "EnvironmentAccountsPull", "Effect": "Allow",
-            "Principal": {"AWS": [f"arn:aws:iam::{account}:root" for account in settings.registry_pull_accounts]},
+            "Principal": {"AWS": [f"arn:aws:iam::{account}:root" for account in source.pull_accounts]},
             "Action": PULL_ACTIONS,
         }]})
         self.urls, self.arns = {}, {}
         for service in settings.services:
             repository = aws.ecr.Repository(
                 f"{name}-{service.name}",
-                name=repository_name(settings, service.name),
+                name=settings.names.repository(service.name),
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration={"scan_on_push": True},
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
@@ -98,34 +103,33 @@ class ContainerRegistry(pulumi.ComponentResource):
             self.urls[service.name] = repository.repository_url
             self.arns[service.name] = repository.arn
 
-        if settings.registry_replica_regions:
+        if source.replica_regions:
             # ECR replication is one configuration per registry (account and region): this stack
             # owns it for the tooling account's home region.
             aws.ecr.ReplicationConfiguration(
                 f"{name}-replication",
                 replication_configuration={"rules": [{
                     "destinations": [{"region": region, "registry_id": settings.tooling_account}
-                                     for region in settings.registry_replica_regions],
-                    "repository_filters": [{"filter": f"{settings.app}/", "filter_type": "PREFIX_MATCH"}],
+                                     for region in source.replica_regions],
+                    "repository_filters": [{"filter": settings.names.repository_prefix, "filter_type": "PREFIX_MATCH"}],
                 }]},
                 opts=child,
             )
-            self._replica_template(name, settings, pull_policy)
+            self._replica_template(name, settings, source.replica_regions, pull_policy)
         self.register_outputs({"urls": self.urls, "arns": self.arns})
 
-    def _replica_template(self, name: str, settings: Settings, pull_policy: str) -> None:
+    def _replica_template(self, name: str, settings: Settings, regions: tuple[str, ...], pull_policy: str) -> None:
         """Replicas are created by ECR, not by this program: a creation template per replica region
         gives them the same pull policy, lifecycle, immutability and a customer-managed key there.
         ECR needs a role of ours to create KMS-encrypted repositories."""
-        regions = settings.registry_replica_regions
         keys = {region: image_key(f"{name}-key-{region}", settings, region, self) for region in regions}
         role = service_role(f"{name}-replica-creation-role", ServiceRoleArgs(
             service="ecr.amazonaws.com",
-            path=role_path(settings),
+            path=settings.names.role_path(),
             description=f"ECR creates {settings.app} replica repositories",
             statements=[
                 statement("CreateReplicaRepositories", ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
-                          [f"arn:aws:ecr:{region}:{settings.tooling_account}:repository/{settings.app}/*"
+                          [settings.names.repository_arn_pattern(region, settings.tooling_account)
                            for region in regions]),
                 statement("EncryptReplicas", ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
                           [key.arn for key in keys.values()]),
@@ -135,7 +139,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-replica-template-{region}",
                 region=region,
-                prefix=f"{settings.app}/",
+                prefix=settings.names.repository_prefix,
                 applied_fors=["REPLICATION"],
                 description=f"{settings.app} image replicas",
                 custom_role_arn=role.arn,

@@ -3,60 +3,29 @@
 Every key lives under the project namespace (`delivery-pipeline:<key>`). A bad value raises
 `SettingsError` naming the key, the value and what is expected; the program stops there, so a
 stack is never half registered because of a typo. Defaults are stated where each field is declared
-and in the README's settings table.
+and in the README's settings table. The validators are `components.validators`; the `argocd`
+section is `components.argocd_settings`, parsed here into `Settings.argocd`.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping
 
-import botocore.session
+from components import argocd_settings
+from components import validators as v
+from components.argocd_settings import ArgoCdSettings
+from components.naming import Names
+from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
-PROJECT = "delivery-pipeline"
-
-# The `aws` partition's regions, from botocore's endpoint data rather than a list kept by hand.
-AWS_REGIONS: frozenset[str] = frozenset(
-    botocore.session.get_session().get_available_regions("codepipeline", partition_name="aws")
-)
+__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "BuildSource", "PromoteSource", "ServiceSettings",
+           "Settings", "parse", "from_config", "from_pulumi_config"]
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
 PROMOTION_MODES = ("commit", "pull-request")
 SOURCE_KINDS = ("build", "promote")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
-
-_ACCOUNT = re.compile(r"^\d{12}$")
-_DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-_REPO_ID = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_BRANCH = re.compile(r"^(?!/|.*//|.*\.\.|.*/$|.*\.lock$)[A-Za-z0-9._/-]{1,255}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CONNECTION_ARN = re.compile(
-    r"^arn:aws:(codestar-connections|codeconnections):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"connection/[0-9a-f-]{36}$"
-)
-_SECRET_ARN = re.compile(
-    r"^arn:aws:secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
-)
-_ROLE_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$")
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?/[^\s]+$")
-_TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
-
-
-# Top-level keys whose values other modules validate (components.argocd_settings for `argocd`).
-DELEGATED_KEYS = ("argocd",)
-
-
-class SettingsError(ValueError):
-    """A stack setting is missing or wrong. The message names the key, the value and the fix."""
-
-
-def _fail(key: str, value: Any, expected: str) -> SettingsError:
-    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return SettingsError(f"{PROJECT}:{key} = {shown}: expected {expected}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +45,28 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class BuildSource:
+    """`source.kind: build`: the stack builds images from the application repository and owns
+    their ECR repositories."""
+
+    repository: str
+    branch: str
+    # Who may pull the images (default: the environment account), and where they are replicated
+    # (default: the environment's other regions).
+    pull_accounts: tuple[str, ...]
+    replica_regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PromoteSource:
+    """`source.kind: promote`: the stack promotes what an upstream environment runs, triggered by
+    that environment's values in the GitOps repository; the images belong to `registry_stack`."""
+
+    upstream: str
+    registry_stack: str
+
+
+@dataclass(frozen=True)
 class Settings:
     app: str
     tooling_account: str
@@ -86,16 +77,7 @@ class Settings:
     clusters: Mapping[str, str]
     bootstrap_role_arn: str
     connection_arn: str
-    source_kind: str
-    # source.kind == "build"
-    app_repository: str | None
-    app_branch: str | None
-    # source.kind == "promote"
-    upstream_env: str | None
-    registry_stack: str | None
-    # source.kind == "build": who may pull the images, and where they are replicated
-    registry_pull_accounts: tuple[str, ...]
-    registry_replica_regions: tuple[str, ...]
+    source: BuildSource | PromoteSource
     gitops_repository: str
     gitops_url: str
     gitops_branch: str
@@ -109,310 +91,174 @@ class Settings:
     scan_severity: str
     tags: Mapping[str, str]
     services: tuple[ServiceSettings, ...]
-    # Values of DELEGATED_KEYS, validated by the modules that own them.
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    argocd: ArgoCdSettings
 
     @property
     def regions(self) -> tuple[str, ...]:
         return tuple(self.clusters)
 
     @property
-    def builds_images(self) -> bool:
-        return self.source_kind == "build"
+    def names(self) -> Names:
+        return Names(self.app, self.env_name)
 
     def stack_tags(self) -> dict[str, str]:
         return {"app": self.app, "environment": self.env_name, "managed-by": PROJECT, **self.tags}
 
 
-# ----------------------------------------------------------------------------------------------
-# Reading
-
-
-class _Reader:
-    """Reads one mapping of settings, remembering which keys were used so leftovers are rejected."""
-
-    def __init__(self, prefix: str, data: Mapping[str, Any]):
-        self.prefix = prefix
-        self.data = data
-        self.used: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def get(self, name: str, check: Callable[[str, Any], Any], default: Any = ...) -> Any:
-        self.used.add(name)
-        if name not in self.data or self.data[name] is None:
-            if default is ...:
-                raise SettingsError(f"{PROJECT}:{self.key(name)} is missing: set it in Pulumi.<stack>.yaml "
-                                    f"(see the README's settings table)")
-            return default
-        return check(self.key(name), self.data[name])
-
-    def section(self, name: str, required: bool = True) -> "_Reader":
-        self.used.add(name)
-        value = self.data.get(name)
-        if value is None and not required:
-            value = {}
-        if value is None:
-            raise SettingsError(f"{PROJECT}:{self.key(name)} is missing: set it in Pulumi.<stack>.yaml")
-        if not isinstance(value, Mapping):
-            raise _fail(self.key(name), value, "a mapping of settings")
-        return _Reader(self.key(name), value)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            known = ", ".join(sorted(self.used))
-            raise SettingsError(
-                f"{PROJECT}:{self.key(unknown[0])} is not a known setting (known here: {known})"
-            )
-
-
-def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[str, Any], str]:
-    def check(key: str, value: Any) -> str:
-        if not isinstance(value, str) or not regex.match(value):
-            raise _fail(key, value, expected)
-        return value
-
-    return check
-
-
-_account = _pattern(_ACCOUNT, 'a 12-digit AWS account id in quotes, e.g. "111111111111"')
-_dns_name = _pattern(_DNS_LABEL, "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 20 (names of derived resources must fit AWS limits)")
-_branch = _pattern(_BRANCH, "a git branch name such as main")
-
-
-def _region(key: str, value: Any) -> str:
-    if value not in AWS_REGIONS:
-        raise _fail(key, value, "an AWS region name such as us-east-1 (the aws partition)")
-    return value
-
-
-def _text(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(key, value, "a non-empty string")
-    return value
-
-
-def _boolean(key: str, value: Any) -> bool:
-    # Pulumi config stores scalars set with `pulumi config set` as strings.
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise _fail(key, value, "true or false")
-
-
-def _one_of(options: tuple[str, ...]) -> Callable[[str, Any], str]:
-    def check(key: str, value: Any) -> str:
-        if value not in options:
-            raise _fail(key, value, "one of " + ", ".join(options))
-        return value
-
-    return check
-
-
-def _list_of(item: Callable[[str, Any], Any], *, non_empty: bool = False) -> Callable[[str, Any], tuple]:
-    def check(key: str, value: Any) -> tuple:
-        if not isinstance(value, list) or (non_empty and not value):
-            raise _fail(key, value, "a non-empty list" if non_empty else "a list")
-        items = tuple(item(f"{key}[{i}]", v) for i, v in enumerate(value))
-        if len(set(map(str, items))) != len(items):
-            raise _fail(key, value, "a list without duplicates")
-        return items
-
-    return check
-
-
-def _email(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value):
-        raise _fail(key, value, "an e-mail address such as oncall@example.com")
-    return value
-
-
-def _path_filter(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
-        raise _fail(key, value, "a repository-relative glob such as services/api/**")
-    return value
-
-
-def _tags(key: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise _fail(key, value, "a mapping of tag names to string values")
-    for name, tag_value in value.items():
-        if not isinstance(name, str) or not _TAG_KEY.match(name):
-            raise _fail(f"{key}.{name}", tag_value, "a tag name of 1-128 characters not starting with aws:")
-        if not isinstance(tag_value, str) or len(tag_value) > 256:
-            raise _fail(f"{key}.{name}", tag_value, "a string of at most 256 characters")
-    return dict(value)
-
-
-def _arn_in(regex: re.Pattern[str], expected: str, *, account: str | None = None,
-            region: str | None = None, where: str = "") -> Callable[[str, Any], str]:
-    def check(key: str, value: Any) -> str:
-        match = regex.match(value) if isinstance(value, str) else None
-        if not match:
-            raise _fail(key, value, expected)
-        if account and match.group("account") != account:
-            raise _fail(key, value, f"an ARN in account {account} ({where})")
-        if region and match.group("region") != region:
-            raise _fail(key, value, f"an ARN in region {region} ({where})")
-        return value
-
-    return check
-
-
 def _services(key: str, value: Any, env_regions: tuple[str, ...]) -> tuple[ServiceSettings, ...]:
     if not isinstance(value, list) or not value:
-        raise _fail(key, value, "a non-empty list of services, each a mapping with at least `name`")
+        raise v.fail(key, value, "a non-empty list of services, each a mapping with at least `name`")
     services = []
     for index, raw in enumerate(value):
         item_key = f"{key}[{index}]"
         if not isinstance(raw, Mapping):
-            raise _fail(item_key, raw, "a mapping with at least `name`")
-        reader = _Reader(item_key, raw)
-        name = reader.get("name", _dns_name)
+            raise v.fail(item_key, raw, "a mapping with at least `name`")
+        reader = v.Reader(item_key, raw)
+        name = reader.get("name", v.dns_name)
 
-        def region_of_env(k: str, v: Any) -> str:
-            if v not in env_regions:
-                raise _fail(k, v, "one of the environment's regions: " + ", ".join(env_regions))
-            return v
+        def region_of_env(k: str, value: Any) -> str:
+            if value not in env_regions:
+                raise v.fail(k, value, "one of the environment's regions: " + ", ".join(env_regions))
+            return value
 
         service = ServiceSettings(
             name=name,
-            paths=reader.get("paths", _list_of(_path_filter, non_empty=True), default=()),
-            dockerfile=reader.get("dockerfile", _path_filter, default=f"services/{name}/Dockerfile"),
-            context=reader.get("context", _path_filter, default=f"services/{name}"),
-            test_command=reader.get("testCommand", _text, default="make test"),
-            regions=reader.get("regions", _list_of(region_of_env, non_empty=True), default=env_regions),
+            paths=reader.get("paths", v.list_of(v.path_filter, non_empty=True), default=()),
+            dockerfile=reader.get("dockerfile", v.path_filter, default=f"services/{name}/Dockerfile"),
+            context=reader.get("context", v.path_filter, default=f"services/{name}"),
+            test_command=reader.get("testCommand", v.text, default="make test"),
+            regions=reader.get("regions", v.list_of(region_of_env, non_empty=True), default=env_regions),
         )
         reader.finish()
         services.append(service)
     names = [s.name for s in services]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        raise _fail(key, names, f"unique service names ({duplicate!r} appears twice)")
+        raise v.fail(key, names, f"unique service names ({duplicate!r} appears twice)")
     return tuple(services)
+
+
+def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str,
+            clusters: tuple[str, ...]) -> BuildSource | PromoteSource:
+    """The `source` section, and `registry`, which only a building stack has."""
+    source = root.section("source")
+    kind = source.get("kind", v.one_of(SOURCE_KINDS))
+    registry = root.section("registry", required=False)
+    if kind == "build":
+        repository = source.get("repository", v.pattern(v.REPO_ID, "owner/name of the application repository"))
+        branch = source.get("branch", v.branch, default="main")
+        source.finish()
+        # Default: this environment's account pulls; images are replicated to its other regions.
+        pull_accounts = registry.get("pullAccounts", v.list_of(v.account, non_empty=True), default=(env_account,))
+        replica_regions = registry.get(
+            "replicaRegions", v.list_of(v.region),
+            default=tuple(r for r in clusters if r != home_region))
+        if home_region in replica_regions:
+            raise v.fail("registry.replicaRegions", list(replica_regions),
+                         f"regions other than the home region {home_region}, where the repositories live")
+        registry.finish()
+        return BuildSource(repository=repository, branch=branch, pull_accounts=pull_accounts,
+                           replica_regions=replica_regions)
+    upstream = source.get("upstream", v.dns_name)
+    if upstream == env_name:
+        raise v.fail("source.upstream", upstream, f"another environment than {env_name!r}")
+    registry_stack = source.get(
+        "registryStack", v.pattern(v.STACK_NAME, "the org/project/stack that owns the ECR repositories"))
+    source.finish()
+    if registry.data:
+        raise v.fail("registry", dict(registry.data),
+                     "no registry settings: a promote stack reads the repositories of source.registryStack")
+    registry.finish()
+    return PromoteSource(upstream=upstream, registry_stack=registry_stack)
 
 
 def parse(data: Mapping[str, Any]) -> Settings:
     """Validate a stack's settings (keys without the project prefix, structured values decoded)."""
-    root = _Reader("", data)
-    app = root.get("app", _dns_name)
+    root = v.Reader("", data)
+    app = root.get("app", v.dns_name)
 
     tooling = root.section("tooling")
-    tooling_account = tooling.get("account", _account)
-    home_region = tooling.get("region", _region)
+    tooling_account = tooling.get("account", v.account)
+    home_region = tooling.get("region", v.region)
     tooling.finish()
 
     env = root.section("environment")
-    env_name = env.get("name", _dns_name)
-    env_account = env.get("account", _account)
+    env_name = env.get("name", v.dns_name)
+    env_account = env.get("account", v.account)
     bootstrap_role = env.get(
         "bootstrapRoleArn",
-        _arn_in(_ROLE_ARN, "an IAM role ARN such as arn:aws:iam::222222222222:role/delivery-bootstrap",
+        v.arn_in(v.ROLE_ARN, "an IAM role ARN such as arn:aws:iam::222222222222:role/delivery-bootstrap",
                 account=env_account, where="the environment account, which the stack assumes it in"),
     )
-    clusters_raw = env.get("clusters", lambda k, v: v)
+    clusters_raw = env.get("clusters", lambda key, value: value)
     if not isinstance(clusters_raw, Mapping) or not clusters_raw:
-        raise _fail("environment.clusters", clusters_raw,
+        raise v.fail("environment.clusters", clusters_raw,
                     "a non-empty mapping of region to EKS cluster name, e.g. {us-east-1: shop-staging}")
     clusters = {}
     for region, cluster in clusters_raw.items():
-        _region(f"environment.clusters.{region}", region)
-        clusters[region] = _pattern(_CLUSTER, "an EKS cluster name")(f"environment.clusters.{region}", cluster)
+        v.region(f"environment.clusters.{region}", region)
+        clusters[region] = v.pattern(v.CLUSTER, "an EKS cluster name")(f"environment.clusters.{region}", cluster)
     env.finish()
 
     connection_arn = root.get(
         "connectionArn",
-        _arn_in(_CONNECTION_ARN, "a CodeConnections ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid>",
+        v.arn_in(v.CONNECTION_ARN, "a CodeConnections ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid>",
                 account=tooling_account, region=home_region,
                 where="source actions run in the pipeline's account and region"),
     )
 
-    source = root.section("source")
-    source_kind = source.get("kind", _one_of(SOURCE_KINDS))
-    if source_kind == "build":
-        app_repository = source.get("repository", _pattern(_REPO_ID, "owner/name of the application repository"))
-        app_branch = source.get("branch", _branch, default="main")
-        upstream_env = registry_stack = None
-    else:
-        upstream_env = source.get("upstream", _dns_name)
-        if upstream_env == env_name:
-            raise _fail("source.upstream", upstream_env, f"another environment than {env_name!r}")
-        registry_stack = source.get(
-            "registryStack", _pattern(_STACK_NAME, "the org/project/stack that owns the ECR repositories"))
-        app_repository = app_branch = None
-    source.finish()
-
-    registry = root.section("registry", required=False)
-    if source_kind == "build":
-        # Default: this environment's account pulls; images are replicated to its other regions.
-        pull_accounts = registry.get("pullAccounts", _list_of(_account, non_empty=True), default=(env_account,))
-        replica_regions = registry.get(
-            "replicaRegions", _list_of(_region),
-            default=tuple(r for r in clusters if r != home_region))
-        if home_region in replica_regions:
-            raise _fail("registry.replicaRegions", list(replica_regions),
-                        f"regions other than the home region {home_region}, where the repositories live")
-    elif registry.data:
-        raise _fail("registry", dict(registry.data),
-                    "no registry settings: a promote stack reads the repositories of source.registryStack")
-    else:
-        pull_accounts = replica_regions = ()
-    registry.finish()
+    source = _source(root, env_name=env_name, env_account=env_account, home_region=home_region,
+                     clusters=tuple(clusters))
 
     gitops = root.section("gitops")
-    gitops_repository = gitops.get("repository", _pattern(_REPO_ID, "owner/name of the GitOps repository"))
-    gitops_url = gitops.get("url", _pattern(_HTTPS_URL, "the HTTPS clone URL of the GitOps repository"))
-    gitops_branch = gitops.get("branch", _branch, default="main")
+    gitops_repository = gitops.get("repository", v.pattern(v.REPO_ID, "owner/name of the GitOps repository"))
+    gitops_url = gitops.get("url", v.pattern(v.HTTPS_URL, "the HTTPS clone URL of the GitOps repository"))
+    gitops_branch = gitops.get("branch", v.branch, default="main")
     token_secret = gitops.get(
         "tokenSecretArn",
-        _arn_in(_SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
+        v.arn_in(v.SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
                 account=tooling_account, where="the tooling account, where CodeBuild reads it"),
     )
     gitops.finish()
 
     promotion = root.section("promotion", required=False)
-    promotion_mode = promotion.get("mode", _one_of(PROMOTION_MODES), default="commit")
-    auto_merge = promotion.get("autoMerge", _boolean, default=False)
+    promotion_mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
+    auto_merge = promotion.get("autoMerge", v.boolean, default=False)
     if auto_merge and promotion_mode != "pull-request":
-        raise _fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request")
+        raise v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request")
     promotion.finish()
 
     approval = root.section("approval", required=False)
-    approval_enabled = approval.get("enabled", _boolean, default=False)
-    approval_subscribers = approval.get("subscribers", _list_of(_email), default=())
+    approval_enabled = approval.get("enabled", v.boolean, default=False)
+    approval_subscribers = approval.get("subscribers", v.list_of(v.email), default=())
     approval.finish()
 
     alerts = root.section("alerts", required=False)
-    alert_subscribers = alerts.get("subscribers", _list_of(_email), default=())
+    alert_subscribers = alerts.get("subscribers", v.list_of(v.email), default=())
     alerts.finish()
 
     scan = root.section("scan", required=False)
-    scan_severity = scan.get("severityThreshold", _one_of(SEVERITIES), default="HIGH")
+    scan_severity = scan.get("severityThreshold", v.one_of(SEVERITIES), default="HIGH")
     scan.finish()
 
-    execution_mode = root.get("executionMode", _one_of(EXECUTION_MODES), default="QUEUED")
-    tags = root.get("tags", _tags, default={})
-    services = _services("services", root.get("services", lambda k, v: v), tuple(clusters))
+    execution_mode = root.get("executionMode", v.one_of(EXECUTION_MODES), default="QUEUED")
+    tags = root.get("tags", v.tags, default={})
+    services = _services("services", root.get("services", lambda key, value: value), tuple(clusters))
 
-    extra = {key: data[key] for key in DELEGATED_KEYS if key in data}
-    root.used.update(DELEGATED_KEYS)
+    argocd = root.get("argocd", lambda key, value: argocd_settings.parse(value, tooling_account=tooling_account),
+                      default=ArgoCdSettings())
     root.finish()
 
     return Settings(
         app=app, tooling_account=tooling_account, home_region=home_region,
         env_name=env_name, env_account=env_account, clusters=clusters,
         bootstrap_role_arn=bootstrap_role, connection_arn=connection_arn,
-        source_kind=source_kind, app_repository=app_repository, app_branch=app_branch,
-        upstream_env=upstream_env, registry_stack=registry_stack,
-        registry_pull_accounts=pull_accounts, registry_replica_regions=replica_regions,
+        source=source,
         gitops_repository=gitops_repository, gitops_url=gitops_url, gitops_branch=gitops_branch,
         gitops_token_secret_arn=token_secret, promotion_mode=promotion_mode, auto_merge=auto_merge,
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
-        scan_severity=scan_severity, tags=tags, services=services, extra=extra,
+        scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
     )
 
 
@@ -420,7 +266,11 @@ def from_pulumi_config() -> Settings:
     """Collect every `delivery-pipeline:*` key the engine passed this program and validate them."""
     from pulumi.runtime import config as runtime_config
 
-    raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return from_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+
+
+def from_config(raw: Mapping[str, Any]) -> Settings:
+    """Validate the `delivery-pipeline:*` keys of a stack's config (full keys; other keys ignored)."""
     prefix = PROJECT + ":"
     data = {}
     for full_key, value in raw.items():
@@ -432,6 +282,6 @@ def from_pulumi_config() -> Settings:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as error:
-                raise _fail(key, value, f"valid structured YAML ({error.msg})") from None
+                raise v.fail(key, value, f"valid structured YAML ({error.msg})") from None
         data[key] = value
     return parse(data)

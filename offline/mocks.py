@@ -357,15 +357,33 @@ def ecr_repository_url(account: str, region: str, name: str) -> str:
     return f"{account}.dkr.ecr.{region}.{DNS_SUFFIX}/{name}"
 
 
+@dataclass(frozen=True)
+class PlanHooks:
+    """What only the planned program knows, declared by it in `plan_hooks.py` (`HOOKS = PlanHooks(...)`).
+
+    `stack_reference_outputs(stack_name, config)` answers a StackReference: the outputs the named
+    stack would export, from this stack's decoded config (full keys). `settings_errors` are the
+    exception types the program raises for bad settings: the CLI prints them as one line (exit 2)
+    instead of a traceback.
+    """
+
+    stack_reference_outputs: Callable[[str, Mapping[str, Any]], Mapping[str, Any]] | None = None
+    settings_errors: tuple[type[BaseException], ...] = ()
+
+
+NO_HOOKS = PlanHooks()
+
+
 class OfflineMocks(Mocks):
     """Answers for the resources and invokes of a stack, from its decoded config.
 
     `config` maps full keys (`delivery-pipeline:tooling`, `aws:region`) to decoded values.
     """
 
-    def __init__(self, project: str, config: Mapping[str, Any]):
+    def __init__(self, project: str, config: Mapping[str, Any], hooks: PlanHooks = NO_HOOKS):
         self.project = project
         self.config = config
+        self.hooks = hooks
         # Read leniently: the program validates its settings and reports bad ones itself.
         tooling = config.get(f"{project}:tooling")
         account = tooling.get("account") if isinstance(tooling, Mapping) else None
@@ -387,20 +405,13 @@ class OfflineMocks(Mocks):
         return answer(_Resource(args))
 
     def _stack_reference(self, args: PlanResourceArgs) -> tuple[str, dict[str, Any]]:
-        """The registry stack's outputs, as its own plan exports them.
-
-        A promoting stack (prod) reads `ecrRepositoryUrls` and `ecrRepositoryArns` (service -> value)
-        from the stack that owns the repositories. Their repositories are named `<app>/<service>` in
-        the tooling account's home region, for the services this stack deploys.
-        """
+        """The referenced stack's outputs, as the program's hook says that stack exports them."""
         name = str(args.inputs.get("name") or args.name)
-        app = self.config.get(f"{self.project}:app", "")
-        tooling = self.config.get(f"{self.project}:tooling") or {}
-        account, region = str(tooling.get("account", "")), str(tooling.get("region", ""))
-        services = [s.get("name") for s in self.config.get(f"{self.project}:services") or [] if isinstance(s, Mapping)]
-        urls = {s: ecr_repository_url(account, region, f"{app}/{s}") for s in services}
-        arns = {s: f"arn:{PARTITION}:ecr:{region}:{account}:repository/{app}/{s}" for s in services}
-        outputs = {"ecrRepositoryUrls": urls, "ecrRepositoryArns": arns}
+        if self.hooks.stack_reference_outputs is None:
+            raise OfflinePlanError(
+                f"the program reads stack {name!r} through a StackReference, and the project has no "
+                f"plan_hooks.py answering it: define HOOKS = PlanHooks(stack_reference_outputs=...) there")
+        outputs = dict(self.hooks.stack_reference_outputs(name, self.config))
         return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
+import hashlib
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -38,7 +41,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from offline.mocks import OfflineMocks, PlanResourceArgs
+from offline.mocks import NO_HOOKS, OfflineMocks, PlanHooks, PlanResourceArgs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -417,15 +420,15 @@ def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
     if not program.is_file():
         raise StackConfigError(f"no __main__.py in {project_dir}: nothing to plan")
 
-    mocks = OfflineMocks(config.project, config.values)
-    monitor = PlanMonitor(mocks, config.project, stack)
     _reset_runtime()
     # Config before the mocks' root stack exists and before any program module is imported.
     set_all_config(config.engine, config.secret_keys)
-    set_mocks(mocks, project=config.project, stack=stack, preview=False, monitor=monitor,
-              logger=log)
-    root = settings.get_root_resource()
     with _in_project(project_dir):
+        mocks = OfflineMocks(config.project, config.values, plan_hooks(project_dir))
+        monitor = PlanMonitor(mocks, config.project, stack)
+        set_mocks(mocks, project=config.project, stack=stack, preview=False, monitor=monitor,
+                  logger=log)
+        root = settings.get_root_resource()
         try:
             _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
         except BaseException:
@@ -440,7 +443,6 @@ def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
 
 
 def _evaluate_policies(plan: Plan, project_dir: Path) -> None:
-    # ---- Policy hook (POLICY helper) ------------------------------------------------------
     # When the project has an offline policy entry point, `policy.offline.evaluate(resources)`
     # returns Violation records (policy, enforcement, urn, type, name, message, fix). They go into
     # `plan.violations` and the JSON's "violations"; the CLI prints them and exits 3 on any
@@ -456,33 +458,30 @@ def _evaluate_policies(plan: Plan, project_dir: Path) -> None:
     plan.policy_ran = True
 
 
-_CACHE: dict[tuple[str, str, str], Plan] = {}
-_CACHE_LOCK = threading.Lock()
+HOOKS_FILE = "plan_hooks.py"
 
 
-def cached_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
-                project_dir: Path = REPO_ROOT) -> Plan:
-    """`run_plan`, memoized per (stack, overrides, project) for tests that read the same plan.
-
-    Callers share the returned Plan: read it, never change it.
-    """
-    key = (stack, json.dumps(config_overrides, sort_keys=True), str(Path(project_dir).resolve()))
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = run_plan(stack, config_overrides, project_dir)
-        return _CACHE[key]
+@functools.cache
+def plan_hooks(project_dir: Path) -> PlanHooks:
+    """The `HOOKS` the project declares in plan_hooks.py (none: no StackReference answers, no
+    settings errors). Imported from the project directory, under a name of its own per project."""
+    path = Path(project_dir).resolve() / HOOKS_FILE
+    if not path.is_file():
+        return NO_HOOKS
+    name = f"_plan_hooks_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with _in_project(path.parent):
+        spec.loader.exec_module(module)
+    hooks = getattr(module, "HOOKS", None)
+    if not isinstance(hooks, PlanHooks):
+        raise StackConfigError(f"{path} must define HOOKS = offline.mocks.PlanHooks(...), not {hooks!r}")
+    return hooks
 
 
 # ----------------------------------------------------------------------------------------------
 # Command line
-
-
-def _is_settings_error(error: BaseException) -> bool:
-    # The program's SettingsError comes from its own `components.settings`; resolve it lazily so
-    # a project without that module can still be planned.
-    module = sys.modules.get("components.settings")
-    settings_error = getattr(module, "SettingsError", None)
-    return settings_error is not None and isinstance(error, settings_error)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -504,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - sorted into settings errors and program failures
-        if _is_settings_error(error):
+        if isinstance(error, plan_hooks(args.project_dir.resolve()).settings_errors):
             print(f"error: {error}", file=sys.stderr)
             return 2
         traceback.print_exc()

@@ -49,10 +49,6 @@ class Violation:
     def mandatory(self) -> bool:
         return self.enforcement == "mandatory"
 
-    def to_json(self) -> dict[str, str]:
-        return {"policy": self.policy, "enforcement": self.enforcement, "urn": self.urn, "type": self.type,
-                "name": self.name, "message": self.message, "fix": self.fix}
-
 
 def _field(resource: Any, key: str, default: Any = None) -> Any:
     if isinstance(resource, Mapping):

@@ -1,11 +1,17 @@
-"""Shared test fixtures: where the repository and the offline plan's fixture projects are."""
+"""Shared test fixtures: where the repository and the offline plan's fixture projects are, and the
+plans the tests share."""
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
+
+from offline.plan import Plan, run_plan
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -26,3 +32,18 @@ def fixture_project() -> Path:
 def python() -> str:
     """The interpreter running the tests, for CLI subprocesses."""
     return sys.executable
+
+
+_PLANS: dict[tuple[str, str, str], Plan] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def cached_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
+                project_dir: Path = REPO_ROOT) -> Plan:
+    """`offline.plan.run_plan`, memoized per (stack, overrides, project) for tests that read the
+    same plan. Callers share the returned Plan: read it, never change it."""
+    key = (stack, json.dumps(config_overrides, sort_keys=True), str(Path(project_dir).resolve()))
+    with _PLANS_LOCK:
+        if key not in _PLANS:
+            _PLANS[key] = run_plan(stack, config_overrides, project_dir)
+        return _PLANS[key]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from components.argocd_settings import CHART_VERSION, ArgoCdSettings, SsoSettings, from_settings, parse
+from components import settings as stack_settings_module
+from components.argocd_settings import CHART_VERSION, ArgoCdSettings, SsoSettings, parse
 from components.settings import SettingsError
-from tests.test_argocd import stack_settings
+from tests.test_argocd import ROOT
 
 TOOLING = "111111111111"
 OIDC_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:argocd/oidc-AbC123"
@@ -32,11 +34,24 @@ def test_booleans_set_with_pulumi_config_set_arrive_as_strings():
     assert parse({"ha": "false"}, tooling_account=TOOLING).ha is False
 
 
-def test_from_settings_reads_the_extra_key_of_a_stack():
-    settings = stack_settings("prod")
-    with_argocd = type(settings)(**{**settings.__dict__, "extra": {"argocd": {"ha": True}}})
-    assert from_settings(with_argocd) == ArgoCdSettings(ha=True)
-    assert from_settings(type(settings)(**{**settings.__dict__, "extra": {}})) == ArgoCdSettings()
+def stack_data(stack: str) -> dict:
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    prefix = "delivery-pipeline:"
+    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def test_the_stack_settings_parse_the_argocd_key_into_settings_argocd():
+    data = stack_data("prod")
+    with_argocd = stack_settings_module.parse({**data, "argocd": {"ha": True}})
+    assert with_argocd.argocd == ArgoCdSettings(ha=True)
+    without = {key: value for key, value in data.items() if key != "argocd"}
+    assert stack_settings_module.parse(without).argocd == ArgoCdSettings()
+
+
+def test_an_argocd_error_is_reported_by_the_stack_settings_parse():
+    with pytest.raises(SettingsError) as error:
+        stack_settings_module.parse({**stack_data("prod"), "argocd": {"ha": "yes"}})
+    assert str(error.value).startswith("delivery-pipeline:argocd.ha = 'yes': expected true or false")
 
 
 @pytest.mark.parametrize("data, message", [

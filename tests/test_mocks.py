@@ -9,7 +9,10 @@ import re
 import pytest
 from pulumi.runtime import MockCallArgs
 
+from components.plan_hooks import HOOKS
+from components.settings import SettingsError
 from offline.mocks import OfflineMocks, OfflinePlanError, Placement, PlanResourceArgs, Placements
+from offline.plan import load_stack_config
 
 TOOLING, ENV = "111111111111", "222222222222"
 CONFIG = {
@@ -144,7 +147,11 @@ def test_providers_get_a_uuid_id(mocks):
     assert re.fullmatch(UUID, new(mocks, "pulumi:providers:aws", "env")[0])
 
 
-def test_stack_reference_returns_the_registry_outputs_for_the_configured_services(mocks):
+def test_stack_reference_returns_the_registry_outputs_for_the_configured_services(repo_root):
+    # The answer is the program's hook, reading this stack's settings as the program does.
+    config = load_stack_config(repo_root, "staging", {
+        "delivery-pipeline:services": [{"name": "api"}, {"name": "web", "regions": ["us-east-1"]}]}).values
+    mocks = OfflineMocks("delivery-pipeline", config, HOOKS)
     id_, state = new(mocks, "pulumi:pulumi:StackReference", "acme/delivery-pipeline/staging",
                      {"name": "acme/delivery-pipeline/staging"}, placement=Placement(None, None))
     assert id_ == "acme/delivery-pipeline/staging"
@@ -152,6 +159,20 @@ def test_stack_reference_returns_the_registry_outputs_for_the_configured_service
         "ecrRepositoryUrls": {s: f"{TOOLING}.dkr.ecr.us-east-1.amazonaws.com/shop/{s}" for s in ("api", "web")},
         "ecrRepositoryArns": {s: f"arn:aws:ecr:us-east-1:{TOOLING}:repository/shop/{s}" for s in ("api", "web")},
     }
+
+
+def test_stack_reference_without_a_hook_names_the_stack_and_the_fix(mocks):
+    with pytest.raises(OfflinePlanError, match=r"stack 'acme/delivery-pipeline/staging'.*plan_hooks\.py"):
+        new(mocks, "pulumi:pulumi:StackReference", "acme/delivery-pipeline/staging",
+            {"name": "acme/delivery-pipeline/staging"}, placement=Placement(None, None))
+
+
+def test_stack_reference_hook_rejects_invalid_settings_like_the_program(repo_root):
+    config = load_stack_config(repo_root, "staging", {"delivery-pipeline:app": "Shop"}).values
+    mocks = OfflineMocks("delivery-pipeline", config, HOOKS)
+    with pytest.raises(SettingsError, match="delivery-pipeline:app = 'Shop'"):
+        new(mocks, "pulumi:pulumi:StackReference", "acme/delivery-pipeline/staging",
+            {"name": "acme/delivery-pipeline/staging"}, placement=Placement(None, None))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from rich.console import Console
 from components.settings import SettingsError
 from offline import render
 from offline.mocks import PLACEHOLDER_SECRET
-from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, cached_plan, load_stack_config, run_plan
+from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, load_stack_config, run_plan
+from tests.conftest import cached_plan
 
 TOOLING, ENVIRONMENT = "111111111111", "222222222222"
 PREFIX = "urn:pulumi:fixture::delivery-pipeline::"

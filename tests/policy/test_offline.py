@@ -14,7 +14,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
-from offline.plan import PlannedResource
+from offline.plan import Plan, PlannedResource
 from policy.offline import evaluate, summary
 from policy.rules import PACK_NAME, POLICIES
 from policy.rules.base import ADVISORY, Finding, resource_policy
@@ -71,9 +71,10 @@ def test_plan_resources_are_accepted():
 
 def test_violation_serializes_for_the_plan_json():
     violation = evaluate(weakened_stack())[0]
-    assert dataclasses.asdict(violation) == violation.to_json()
-    assert set(json.loads(json.dumps(violation.to_json()))) == {
-        "policy", "enforcement", "urn", "type", "name", "message", "fix"}
+    document = Plan(project="p", stack="s", resources=[], outputs={}, violations=[violation], policy_ran=True).to_json()
+    (serialized,) = json.loads(json.dumps(document))["violations"]
+    assert serialized == dataclasses.asdict(violation)
+    assert set(serialized) == {"policy", "enforcement", "urn", "type", "name", "message", "fix"}
 
 
 def test_stack_rules_see_outputs_and_id():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from offline.plan import cached_plan
+from tests.conftest import cached_plan
 from policy.offline import evaluate, summary
 
 

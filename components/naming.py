@@ -1,0 +1,85 @@
+"""Every physical name of a stack, each next to the pattern that matches it.
+
+A name and its wildcard are read together: the EventBridge rules match the pipelines by
+`pipeline_pattern`, the artifact keys let CloudWatch Logs encrypt the groups of `log_group_arn_pattern`,
+the deployment role and the KMS key policies trust the roles of `role_arn_pattern`. Change a name
+here and its pattern is beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTITION = "aws"
+
+
+@dataclass(frozen=True)
+class Names:
+    app: str
+    env: str
+
+    # --- Pipelines: `<app>-<service>-<env>`, matched by the stack's EventBridge rules -------------
+    def pipeline(self, service: str) -> str:
+        return f"{self.app}-{service}-{self.env}"
+
+    @property
+    def pipeline_pattern(self) -> str:
+        """EventBridge wildcard matching the names of this stack's pipelines."""
+        return f"{self.app}-*-{self.env}"
+
+    def project(self, service: str, step: str) -> str:
+        """The CodeBuild project of one pipeline step."""
+        return f"{self.pipeline(service)}-{step}"
+
+    # --- CodeBuild log groups, encrypted with the artifact key of their region --------------------
+    def log_group(self, service: str) -> str:
+        return f"/aws/codebuild/{self.app}/{self.env}/{service}"
+
+    def log_group_arn_pattern(self, region: str, account: str) -> str:
+        """ARN pattern of the stack's CodeBuild log groups in a region."""
+        return f"arn:{PARTITION}:logs:{region}:{account}:log-group:/aws/codebuild/{self.app}/{self.env}/*"
+
+    # --- IAM roles: all under one path, so one ArnLike condition names "the roles of this stack" --
+    def role_path(self, sub: str = "") -> str:
+        return f"/delivery/{self.app}/{self.env}/{sub + '/' if sub else ''}"
+
+    def role_arn_pattern(self, account: str, sub: str = "") -> str:
+        """ArnLike pattern matching every role this stack creates under the path (and sub-path)."""
+        return f"arn:{PARTITION}:iam::{account}:role{self.role_path(sub)}*"
+
+    @property
+    def deployment_role(self) -> str:
+        return f"{self.app}-{self.env}-deployment"
+
+    # --- ECR: one repository per service, shared by every environment of the app -----------------
+    def repository(self, service: str) -> str:
+        return f"{self.repository_prefix}{service}"
+
+    @property
+    def repository_prefix(self) -> str:
+        """The prefix of every repository of the app: replication filter and creation templates."""
+        return f"{self.app}/"
+
+    def repository_arn(self, region: str, account: str, service: str) -> str:
+        return f"arn:{PARTITION}:ecr:{region}:{account}:repository/{self.repository(service)}"
+
+    def repository_arn_pattern(self, region: str, account: str) -> str:
+        return self.repository_arn(region, account, "*")
+
+    # --- Notifications: the topics ("alerts", "approval") and EventBridge rules ("failed", ...) ----
+    def notification(self, purpose: str) -> str:
+        return f"{self.app}-{self.env}-pipeline-{purpose}"
+
+    # --- KMS aliases: the environment's keys ("artifacts", "notifications"); the image keys belong
+    # to the app, as the repositories do, so they have no environment in their alias.
+    def key_alias(self, purpose: str) -> str:
+        return f"alias/{self.app}-{self.env}-{purpose}"
+
+    @property
+    def images_key_alias(self) -> str:
+        return f"alias/{self.app}-images"
+
+    # --- Kubernetes -------------------------------------------------------------------------------
+    @property
+    def gitops_repository_secret(self) -> str:
+        return f"{self.app}-gitops-repository"
