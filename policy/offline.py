@@ -112,12 +112,16 @@ def evaluate(resources: Iterable[Any], policies: Sequence[Any] = POLICIES) -> li
     for item in stack:
         item.parent = parents.get(item.opts.parent)
 
+    # One argument object per resource, shared by every resource policy (none of them mutates it).
+    resource_args = [ResourceValidationArgs(_field(r, "type"), props, _field(r, "urn"), _field(r, "name"),
+                                            _options(r), _provider(r)) for r, props in zip(resources, inputs)]
     for policy in policies:
         if isinstance(policy, ResourceValidationPolicy):
-            for resource, props in zip(resources, inputs):
-                args = ResourceValidationArgs(_field(resource, "type"), props, _field(resource, "urn"),
-                                              _field(resource, "name"), _options(resource), _provider(resource))
-                _run(policy, args, collect(policy, _field(resource, "urn")), _field(resource, "urn"))
+            # Rules written with `resource_policy` name their types; others see every resource.
+            types = getattr(policy, "resource_types", None)
+            for args in resource_args:
+                if types is None or args.resource_type in types:
+                    _run(policy, args, collect(policy, args.urn), args.urn)
         elif isinstance(policy, StackValidationPolicy):
             _run(policy, StackValidationArgs(stack), collect(policy, None), "the stack")
         else:

@@ -64,8 +64,11 @@ def resource_policy(name: str, description: str, resource_types: Iterable[str], 
         for finding in check(args.resource_type, args.props, args.urn, args.name):
             report_violation(finding.render(), None)
 
-    return ResourceValidationPolicy(name=name, description=description, validate=validate,
-                                    enforcement_level=enforcement)
+    policy = ResourceValidationPolicy(name=name, description=description, validate=validate,
+                                      enforcement_level=enforcement)
+    # The offline evaluation skips resources of other types without building their arguments.
+    policy.resource_types = types
+    return policy
 
 
 def stack_policy(name: str, description: str, check: StackCheck,
