@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifact_store import key_policy
-from components.iam import ServiceRoleArgs, role_path, service_role, statement
+from components.iam import ServiceRole, document, role_path, statement
 from components.settings import Settings
 
 # Untagged layers are garbage after a week; tagged images (commit shas) are kept to a bound that
@@ -58,7 +58,8 @@ def image_key(name: str, settings: Settings, region: str, parent: pulumi.Resourc
         policy=key_policy(settings, ecr_grants(settings, region)),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    aws.kms.Alias(f"{name}-alias", region=region, name=f"alias/{settings.app}-images", target_key_id=key.key_id,
+    aws.kms.Alias(f"{name}-alias", region=region, name=f"alias/{settings.app}-{settings.env_name}-images",
+                  target_key_id=key.key_id,
                   opts=pulumi.ResourceOptions(parent=parent))
     return key
 
@@ -119,18 +120,15 @@ class ContainerRegistry(pulumi.ComponentResource):
         ECR needs a role of ours to create KMS-encrypted repositories."""
         regions = settings.registry_replica_regions
         keys = {region: image_key(f"{name}-key-{region}", settings, region, self) for region in regions}
-        role = service_role(f"{name}-replica-creation-role", ServiceRoleArgs(
-            service="ecr.amazonaws.com",
-            path=role_path(settings),
-            description=f"ECR creates {settings.app} replica repositories",
-            statements=[
+        role = _replica_creation_role(
+            f"{name}-replica-creation-role", settings, self,
+            [
                 statement("CreateReplicaRepositories", ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
                           [f"arn:aws:ecr:{region}:{settings.tooling_account}:repository/{settings.app}/*"
                            for region in regions]),
                 statement("EncryptReplicas", ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"],
                           [key.arn for key in keys.values()]),
-            ],
-        ), settings, self)
+            ])
         for region, key in keys.items():
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-replica-template-{region}",
@@ -146,3 +144,22 @@ class ContainerRegistry(pulumi.ComponentResource):
                 resource_tags=settings.stack_tags(),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
             )
+
+
+def _replica_creation_role(name: str, settings: Settings, parent: pulumi.Resource,
+                           statements: list) -> ServiceRole:
+    """The role ECR assumes to create replica repositories, with AWS's documented trust for it:
+    the service and nothing else. AWS documents no source keys on that request, so the
+    `aws:SourceAccount` condition other service roles carry could make every replication fail."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        name,
+        path=role_path(settings),
+        description=f"ECR creates {settings.app} replica repositories",
+        assume_role_policy=document([{"Sid": "AssumedByEcr", "Effect": "Allow",
+                                      "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+        max_session_duration=3600,
+        opts=child,
+    )
+    policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document(statements), opts=child)
+    return ServiceRole(role, policy)
