@@ -104,10 +104,11 @@ def declared_paths() -> list[AccessPath]:
 # Who uses the artifact stores
 
 
-def _reads_artifact(who: Role, store: Store, key: str, settings: Settings, what: str) -> list[AccessPath]:
+def _reads_artifact(who: Role, store: Store, key: str, settings: Settings, actor: str,
+                    what: str) -> list[AccessPath]:
     return [
-        required(who, "s3:GetObject", store.bucket.then(f"/{key}"), f"{who} reads {what} in {store.region}", TLS),
-        required(who, "kms:Decrypt", store.key, f"{who} decrypts {what} in {store.region}",
+        required(who, "s3:GetObject", store.bucket.then(f"/{key}"), f"{actor} reads {what} in {store.region}", TLS),
+        required(who, "kms:Decrypt", store.key, f"{actor} decrypts {what} in {store.region}",
                  _via_s3(settings, store)),
     ]
 
@@ -155,7 +156,7 @@ def _pipeline(settings: Settings, service: ServiceSettings, other: ServiceSettin
                      {**TLS, **SSE_KMS}),
             required(role, "kms:GenerateDataKey", store.key, f"{name} encrypts artifacts in {region}",
                      _via_s3(settings, store)),
-            *_reads_artifact(role, store, artifact, settings, "artifacts"),
+            *_reads_artifact(role, store, artifact, settings, name, "artifacts"),
         ]
     home = Store(settings.home_region)
     paths += [
@@ -206,7 +207,7 @@ def _project(settings: Settings, service: ServiceSettings, kind: str,
         required(Service(f"logs.{region}.amazonaws.com"), "kms:Decrypt", store.key,
                  f"CloudWatch Logs decrypts the {service.name} log group in {region}",
                  {"kms:EncryptionContext:aws:logs:arn": log_group}),
-        *_reads_artifact(role, store, artifact, settings, f"{what}'s input artifact"),
+        *_reads_artifact(role, store, artifact, settings, what, "its input artifact"),
     ]
     uses_tools = kind in ("resolve", "promote") or kind.startswith("verify-")
     needs_token = kind == "promote" or kind.startswith("verify-")

@@ -9,6 +9,7 @@ the mappings of the plan's JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,12 @@ def _document(resource: Any, key: str, label: str) -> Mapping[str, Any]:
     text = (_field(resource, "inputs") or {}).get(key)
     if not isinstance(text, str):
         raise UnsupportedPolicy(f"{label}: no {key} document in the plan")
+    return _parsed(text, key, label)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed(text: str, key: str, label: str) -> Mapping[str, Any]:
+    # Many paths read the same few documents: each is parsed once (callers never change it).
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
