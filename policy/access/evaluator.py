@@ -88,86 +88,71 @@ def evaluate(request: Request, identity: Sequence[Policy] | None, resource: Poli
     """Decide `request`. `identity` None means the caller's identity policies are outside the
     plan and assumed to allow (an operator, another account); a list is exactly its policies."""
     context = _context(request)
-    policies = [*(identity or ()), *([resource] if resource else [])]
-    for policy in policies:
-        for sid in _matching(policy, request, context, "Deny"):
-            return Decision(False, (f"explicit deny in {policy.label} ({sid})",))
-
-    resource_grant = _resource_grant(resource, request, context) if resource else None
-    identity_allows = identity is None or any(_matching(p, request, context, "Allow") for p in identity)
+    # One pass over the statements that apply (principal, action, resource): each with the
+    # condition it fails, None when it holds.
+    applying = [(policy, statement, _failed_condition(statement.get("Condition") or {}, context))
+                for policy in [*(identity or ()), *([resource] if resource else [])]
+                for statement in _statements(policy) if _applies(policy, statement, request)]
+    for policy, statement, failed in applying:
+        if statement.get("Effect") == "Deny" and failed is None:
+            return Decision(False, (f"explicit deny in {policy.label} ({_sid(statement)})",))
+    allows = [(policy, statement) for policy, statement, failed in applying
+              if statement.get("Effect") == "Allow" and failed is None]
+    grants = {_principal_match(statement, request.principal) for policy, statement in allows if policy is resource}
+    resource_grant = "principal" if "principal" in grants else ("account" if "account" in grants else None)
+    identity_allows = identity is None or any(policy is not resource for policy, _ in allows)
     principal = request.principal
-    reasons: list[str] = []
 
     if principal.service is not None:
-        if resource_grant:
-            return Decision(True, tuple(_allowed_by([], resource, request, context, False)))
-        reasons.append(_missing(resource, request, context) if resource else
-                       f"no resource policy lets the service {principal} do this")
-        return Decision(False, tuple(reasons))
-
-    same_account = principal.account == request.resource_account
-    must_allow = resource is not None and resource.kind in (KEY_POLICY, TRUST_POLICY)
-    direct = resource_grant == "principal"
-    if same_account:
-        allowed = (direct or (resource_grant == "account" and identity_allows)
+        allowed = resource_grant is not None
+    elif principal.account == request.resource_account:
+        must_allow = resource is not None and resource.kind in (KEY_POLICY, TRUST_POLICY)
+        allowed = (resource_grant == "principal" or (resource_grant == "account" and identity_allows)
                    or (identity_allows and not must_allow))
     else:
-        allowed = bool(resource_grant) and identity_allows
+        allowed = resource_grant is not None and identity_allows
     if allowed:
-        return Decision(True, tuple(_allowed_by(identity, resource, request, context, identity_allows)))
-    if not identity_allows and not (same_account and direct):
-        reasons.append(_missing_identity(identity or (), request, context, principal))
-    if resource is not None and not resource_grant and (must_allow or not same_account):
-        reasons.append(_missing(resource, request, context))
-    if resource is None and not same_account:
-        reasons.append(f"the resource has no resource policy, which a request from account "
-                       f"{principal.account} to account {request.resource_account} needs")
-    return Decision(False, tuple(reasons))
+        reasons = ["the caller's own identity policy (outside the plan, assumed to allow)"] if identity is None else []
+        return Decision(True, tuple(reasons + [f"{policy.label} ({_sid(statement)})" for policy, statement in allows]))
+    return Decision(False, tuple(_missing(request, identity, resource, applying, identity_allows, resource_grant)))
 
 
 # ----------------------------------------------------------------------------------------------
 # Explanations
 
 
-def _allowed_by(identity: Sequence[Policy] | None, resource: Policy | None, request: Request,
-                context: Mapping[str, list[str]], identity_allows: bool) -> list[str]:
+def _missing(request: Request, identity: Sequence[Policy] | None, resource: Policy | None, applying: list,
+             identity_allows: bool, resource_grant: str | None) -> list[str]:
+    """What each policy lacks: its Allow statements that fail only their condition, and which
+    condition; or that it has no such statement at all."""
+    principal = request.principal
+
+    def near(policies) -> list[str]:
+        return [f"{policy.label} ({_sid(statement)}) needs {failed}" for policy, statement, failed in applying
+                if policy in policies and statement.get("Effect") == "Allow" and failed is not None]
+
+    if principal.service is not None:
+        if resource is None:
+            return [f"no resource policy lets the service {principal} do this"]
+        return ["; ".join(near([resource])) or f"{resource.label} has no statement allowing {principal} "
+                                                 f"{request.action}"]
+    same_account = principal.account == request.resource_account
+    must_allow = resource is not None and resource.kind in (KEY_POLICY, TRUST_POLICY)
     reasons = []
-    if identity is None:
-        reasons.append("the caller's own identity policy (outside the plan, assumed to allow)")
-    for policy in identity or ():
-        for sid in _matching(policy, request, context, "Allow"):
-            reasons.append(f"{policy.label} ({sid})")
-    if resource is not None:
-        for sid in _matching(resource, request, context, "Allow"):
-            reasons.append(f"{resource.label} ({sid})")
+    if not identity_allows and not (same_account and resource_grant == "principal"):
+        reasons.append("; ".join(near(identity or ())) or
+                       f"the identity policy of {principal} allows no {request.action} on {request.resource}")
+    if resource is not None and resource_grant is None and (must_allow or not same_account):
+        reasons.append("; ".join(near([resource])) or
+                       f"{resource.label} has no statement allowing {principal} {request.action}")
+    if resource is None and not same_account:
+        reasons.append(f"the resource has no resource policy, which a request from account "
+                       f"{principal.account} to account {request.resource_account} needs")
     return reasons
 
 
-def _missing_identity(identity: Sequence[Policy], request: Request, context: Mapping[str, list[str]],
-                      principal: Principal) -> str:
-    near = [near for policy in identity for near in _near_misses(policy, request, context)]
-    if near:
-        return "; ".join(near)
-    return f"the identity policy of {principal} allows no {request.action} on {request.resource}"
-
-
-def _missing(policy: Policy, request: Request, context: Mapping[str, list[str]]) -> str:
-    near = _near_misses(policy, request, context)
-    if near:
-        return "; ".join(near)
-    return f"{policy.label} has no statement allowing {request.principal} {request.action}"
-
-
-def _near_misses(policy: Policy, request: Request, context: Mapping[str, list[str]]) -> list[str]:
-    """Allow statements that match all but their condition, with the condition that failed."""
-    misses = []
-    for statement in _statements(policy):
-        if statement.get("Effect") != "Allow" or not _applies(policy, statement, request):
-            continue
-        failed = _failed_condition(statement.get("Condition") or {}, context)
-        if failed:
-            misses.append(f"{policy.label} ({statement.get('Sid', 'no Sid')}) needs {failed}")
-    return misses
+def _sid(statement: Mapping[str, Any]) -> str:
+    return statement.get("Sid", "no Sid")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,23 +166,6 @@ def _statements(policy: Policy) -> list[Mapping[str, Any]]:
     if not isinstance(statements, list) or len(statements) > _MAX_STATEMENTS:
         raise UnsupportedPolicy(f"{policy.label}: Statement must be a list of at most {_MAX_STATEMENTS}")
     return statements
-
-
-def _matching(policy: Policy, request: Request, context: Mapping[str, list[str]], effect: str) -> list[str]:
-    return [statement.get("Sid", "no Sid") for statement in _statements(policy)
-            if statement.get("Effect") == effect and _applies(policy, statement, request)
-            and _failed_condition(statement.get("Condition") or {}, context) is None]
-
-
-def _resource_grant(policy: Policy, request: Request, context: Mapping[str, list[str]]) -> str | None:
-    """How the resource policy allows the request: "principal" when it names the caller (or
-    everyone), "account" when it names only the caller's account, None when it does not."""
-    grants = set()
-    for statement in _statements(policy):
-        if (statement.get("Effect") == "Allow" and _applies(policy, statement, request)
-                and _failed_condition(statement.get("Condition") or {}, context) is None):
-            grants.add(_principal_match(statement, request.principal))
-    return "principal" if "principal" in grants else ("account" if "account" in grants else None)
 
 
 def _applies(policy: Policy, statement: Mapping[str, Any], request: Request) -> bool:

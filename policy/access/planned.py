@@ -90,6 +90,7 @@ class PlannedPolicies:
         self.repositories = {self._out(r, "arn"): r for r in self._of(REPOSITORY)}
         self.repository_policies = {(_field(r, "account"), _field(r, "region"), self._in(r, "repository")): r
                                     for r in self._of(REPOSITORY_POLICY)}
+        self._identities: dict[str, tuple[Principal, list[Policy], str]] = {}
         self.role_policies: dict[str, list[Any]] = {}
         for policy in self._of(ROLE_POLICY):
             self.role_policies.setdefault(self._in(policy, "role"), []).append(policy)
@@ -128,6 +129,11 @@ class PlannedPolicies:
             return Principal(arn=who.arn, account=_account(who.arn)), None, f"{who.who} ({who.arn})"
         assert isinstance(who, Role)
         arn = self.resolve(who.ref)
+        if arn not in self._identities:
+            self._identities[arn] = self._identity(who, arn)
+        return self._identities[arn]
+
+    def _identity(self, who: Role, arn: str) -> tuple[Principal, list[Policy], str]:
         role = self.roles.get(arn)
         if role is None:
             raise Unresolved(f"{who.ref.name} ({arn}) is not a role of the plan")
@@ -136,8 +142,10 @@ class PlannedPolicies:
                            _document(p, "policy", f"role policy {_field(p, 'name')}"))
                     for p in self.role_policies.get(role_id, [])]
         for inline in self._in(role, "inlinePolicies") or []:
-            identity.append(Policy(f"inline policy {inline.get('name')} of {who.ref.name}", IDENTITY_POLICY,
-                                   json.loads(inline.get("policy") or "{}")))
+            label = f"inline policy {inline.get('name')} of {who.ref.name}"
+            if not isinstance(inline.get("policy"), str):
+                raise UnsupportedPolicy(f"{label}: no policy document in the plan")
+            identity.append(Policy(label, IDENTITY_POLICY, _parsed(inline["policy"], "policy", label)))
         return Principal(arn=arn, account=_field(role, "account")), identity, f"{who.ref.name} ({arn})"
 
     def governing(self, action: str, resource: str) -> tuple[Policy | None, str | None]:
