@@ -141,7 +141,8 @@ class SecureBucket(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class ArtifactStoreArgs:
     region: str
-    # The environment account's deployment role: may read artifacts and decrypt them.
+    # Unused: the deployment role reads nothing in the tooling account (its identity policy allows
+    # eks:DescribeCluster only), so no policy here names it. To be dropped with its argument in __main__.py.
     deployment_role_arn: pulumi.Input[str]
     # Days a superseded artifact version is kept.
     noncurrent_days: int = 30
