@@ -41,7 +41,7 @@ tools_key, tools_archive = bundle_key(), bundle_archive()
 regions = sorted({settings.home_region, *(r for s in settings.services for r in s.regions)})
 stores = {
     region: ArtifactStore(f"artifacts-{region}", ArtifactStoreArgs(
-        settings=settings, region=region, deployment_role_arn=deployment.arn, tools_key=tools_key,
+        settings=settings, region=region, tools_key=tools_key,
         tools_archive=tools_archive,
     ), opts=in_tooling)
     for region in regions

@@ -20,7 +20,6 @@ KEY_ADMIN_ACTIONS = [
     "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
 ]
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
-KEY_DECRYPT_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
 
 
 def key_policy(settings: Settings, extra_statements: list) -> pulumi.Output[str]:
@@ -45,10 +44,9 @@ class SecureBucketArgs:
     noncurrent_days: int
     # None: current objects are kept until replaced.
     expire_days: int | None = None
-    # Principals (role ARNs) that may read objects.
-    readers: tuple[pulumi.Input[str], ...] = ()
-    # Accept S3 server access logs from buckets of this account (the bucket is a log target).
+    # Accept S3 server access logs from this bucket of the tooling account (the bucket is a log target).
     log_source_account: str | None = None
+    log_source_bucket_arn: pulumi.Input[str] | None = None
     # Where this bucket's own access logs go; None only for a log-target bucket.
     log_bucket: pulumi.Input[str] | None = None
     log_prefix: str = ""
@@ -115,23 +113,15 @@ class SecureBucket(pulumi.ComponentResource):
                 "Action": "s3:PutObject", "Resource": objects,
                 "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
             })
-        if args.readers:
-            statements.append({
-                "Sid": "ReadersGetObjects", "Effect": "Allow", "Principal": {"AWS": list(args.readers)},
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects,
-            })
-            statements.append({
-                "Sid": "ReadersListBucket", "Effect": "Allow", "Principal": {"AWS": list(args.readers)},
-                "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": arn,
-            })
         if args.log_source_account is not None:
             statements.append({
-                # AWS's documented grant for server access logs; SourceAccount keeps buckets of
-                # other accounts from writing here.
+                # AWS's documented grant for server access logs: SourceArn admits only the source
+                # bucket, SourceAccount only if that bucket is still the tooling account's.
                 "Sid": "S3ServerAccessLogs", "Effect": "Allow",
                 "Principal": {"Service": "logging.s3.amazonaws.com"},
                 "Action": "s3:PutObject", "Resource": objects,
-                "Condition": {"StringEquals": {"aws:SourceAccount": args.log_source_account}},
+                "Condition": {"ArnLike": {"aws:SourceArn": args.log_source_bucket_arn},
+                              "StringEquals": {"aws:SourceAccount": args.log_source_account}},
             })
         aws.s3.BucketPolicy(
             f"{name}-policy", region=region, bucket=bucket_id, policy=document(statements),
@@ -146,8 +136,6 @@ class SecureBucket(pulumi.ComponentResource):
 class ArtifactStoreArgs:
     settings: Settings
     region: str
-    # The environment account's deployment role: may read artifacts and decrypt them.
-    deployment_role_arn: pulumi.Input[str]
     # Days a superseded artifact version is kept.
     noncurrent_days: int = 30
     # The gitops tool bundle CodeBuild downloads in this region (components.tools_bundle).
@@ -171,6 +159,7 @@ class ArtifactStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
         account = settings.tooling_account
+        root = f"arn:aws:iam::{account}:root"
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -179,9 +168,14 @@ class ArtifactStore(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy(settings, [
-                {"Sid": "DeploymentRoleDecrypts", "Effect": "Allow",
-                 "Principal": {"AWS": args.deployment_role_arn},
-                 "Action": KEY_DECRYPT_ACTIONS, "Resource": "*"},
+                {
+                    # `pulumi up` uploads the tool bundle with SSE-KMS: S3 asks for a data key as
+                    # the operator, whoever that is in the tooling account, and only through S3.
+                    "Sid": "ToolingAccountUploadsThroughS3", "Effect": "Allow", "Principal": {"AWS": root},
+                    "Action": "kms:GenerateDataKey", "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com",
+                                                   "kms:CallerAccount": account}},
+                },
                 {
                     # The CodeBuild log groups of this stack in this region are encrypted with it.
                     "Sid": "CloudWatchLogsEncryptsBuildLogs", "Effect": "Allow",
@@ -203,14 +197,18 @@ class ArtifactStore(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-key-alias", region=region, target_key_id=key.key_id,
                       name=settings.names.key_alias("artifacts"), opts=child)
 
+        # The log bucket's policy names the artifact bucket, which is made after it (it logs there).
+        artifacts_arn, resolve_artifacts_arn = pulumi.deferred_output()
         logs = SecureBucket(f"{name}-logs", SecureBucketArgs(
             region=region, kms_key_arn=None, noncurrent_days=30,
             expire_days=args.log_retention_days, log_source_account=settings.tooling_account,
+            log_source_bucket_arn=artifacts_arn,
         ), opts=child)
         artifacts = SecureBucket(f"{name}-bucket", SecureBucketArgs(
             region=region, kms_key_arn=key.arn, noncurrent_days=args.noncurrent_days,
-            readers=(args.deployment_role_arn,), log_bucket=logs.name, log_prefix="artifacts/",
+            log_bucket=logs.name, log_prefix="artifacts/",
         ), opts=child)
+        resolve_artifacts_arn(artifacts.arn)
 
         if args.tools_archive is not None:
             aws.s3.BucketObjectv2(

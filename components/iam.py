@@ -69,15 +69,17 @@ class _Slot:
     index: int
 
 
-def service_trust(service: str, account: str) -> pulumi.Output[str]:
-    """Trust policy for an AWS service, limited to calls made on behalf of this account."""
-    return document([{
+def service_trust(service: str, account: str | None) -> pulumi.Output[str]:
+    """Trust policy for an AWS service, limited to calls made on behalf of `account` when given."""
+    trust: dict[str, Any] = {
         "Sid": "AssumedByService",
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-    }])
+    }
+    if account is not None:
+        trust["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return document([trust])
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,10 @@ class ServiceRoleArgs:
     path: str
     statements: Sequence[Any]
     description: str
+    # Narrow the trust to requests made for this account (aws:SourceAccount). Off only for a
+    # service whose documented trust has no source keys (ECR's replica creation role): there the
+    # condition could never match and every request would be refused.
+    source_account_condition: bool = True
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,8 @@ def service_role(name: str, args: ServiceRoleArgs, settings: Settings, parent: p
         name,
         path=args.path,
         description=args.description,
-        assume_role_policy=service_trust(args.service, settings.tooling_account),
+        assume_role_policy=service_trust(
+            args.service, settings.tooling_account if args.source_account_condition else None),
         max_session_duration=3600,
         opts=child,
     )

@@ -77,7 +77,8 @@ class Names:
 
     @property
     def images_key_alias(self) -> str:
-        return f"alias/{self.app}-images"
+        # Scoped by environment: two stacks of one account must not both own the alias.
+        return f"alias/{self.app}-{self.env}-images"
 
     # --- Kubernetes -------------------------------------------------------------------------------
     @property

@@ -47,11 +47,12 @@ class Notifications(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy(settings, [{
-                # EventBridge needs the key to publish to an encrypted topic.
+                # EventBridge needs the key to publish to an encrypted topic. AWS's documented
+                # statement has no condition: the request SNS makes to KMS for it carries no source
+                # keys. Which rules may publish is narrowed by the topic policy (aws:SourceArn).
                 "Sid": "EventBridgePublishes", "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
             }]),
             opts=child,
         )

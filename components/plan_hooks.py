@@ -3,12 +3,14 @@
 The program's settings errors are `SettingsError`; the registry stack a promoting stack reads
 through a StackReference exports `ecrRepositoryUrls` and `ecrRepositoryArns` (service -> value), as
 `ContainerRegistry` names them: repositories `<app>/<service>` in the tooling account's home region.
+The access paths the plan evaluates are `components.access_paths`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from components.access_paths import declared_paths
 from components.settings import SettingsError, from_config
 from offline.mocks import PlanHooks, ecr_repository_url
 
@@ -24,4 +26,5 @@ def registry_outputs(stack_name: str, config: Mapping[str, Any]) -> dict[str, An
     }
 
 
-HOOKS = PlanHooks(stack_reference_outputs=registry_outputs, settings_errors=(SettingsError,))
+HOOKS = PlanHooks(stack_reference_outputs=registry_outputs, settings_errors=(SettingsError,),
+                  access_paths=declared_paths)

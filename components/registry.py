@@ -127,6 +127,8 @@ class ContainerRegistry(pulumi.ComponentResource):
             service="ecr.amazonaws.com",
             path=settings.names.role_path(),
             description=f"ECR creates {settings.app} replica repositories",
+            # AWS documents this trust without source keys.
+            source_account_condition=False,
             statements=[
                 statement("CreateReplicaRepositories", ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
                           [settings.names.repository_arn_pattern(region, settings.tooling_account)

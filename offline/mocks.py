@@ -18,7 +18,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
@@ -364,11 +364,14 @@ class PlanHooks:
     `stack_reference_outputs(stack_name, config)` answers a StackReference: the outputs the named
     stack would export, from this stack's decoded config (full keys). `settings_errors` are the
     exception types the program raises for bad settings: the CLI prints them as one line (exit 2)
-    instead of a traceback.
+    instead of a traceback. `access_paths()` returns the runtime requests the program declares
+    (`policy.access.model.AccessPath`), read while the stack's config is set; the plan decides each
+    over the planned policies.
     """
 
     stack_reference_outputs: Callable[[str, Mapping[str, Any]], Mapping[str, Any]] | None = None
     settings_errors: tuple[type[BaseException], ...] = ()
+    access_paths: Callable[[], Sequence[Any]] | None = None
 
 
 NO_HOOKS = PlanHooks()

@@ -9,7 +9,8 @@ monitor: inputs and outputs hold "[secret]" in their place.
     python -m offline.plan --stack staging [--json FILE] [--diagram-dir DIR]
 
 Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings or stack file
-(`error: <message>`); 3 a mandatory policy was violated.
+(`error: <message>`); 3 a mandatory policy was violated, or an access path failed (a required
+request denied or a forbidden one allowed by the planned policies).
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class Plan:
     violations: list[Any] = field(default_factory=list)
     # Whether the policy pack ran (then the JSON carries "violations", even an empty list).
     policy_ran: bool = False
+    # Access paths and their verdicts (policy.access.planned.PathResult); None when not declared.
+    access: list[Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -98,6 +101,8 @@ class Plan:
         }
         if self.policy_ran:
             document["violations"] = [_violation_dict(v) for v in self.violations]
+        if self.access is not None:
+            document["access"] = [result.to_json() for result in self.access]
         return document
 
     def by_type(self, type_: str) -> list[PlannedResource]:
@@ -439,6 +444,7 @@ def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
                      if not r.custom else r for _, r in sorted(monitor.planned.items())]
         plan = Plan(project=config.project, stack=stack, resources=resources, outputs=outputs)
         _evaluate_policies(plan, project_dir)
+        _evaluate_access(plan, mocks.hooks)
     return plan
 
 
@@ -456,6 +462,17 @@ def _evaluate_policies(plan: Plan, project_dir: Path) -> None:
     evaluate = module.evaluate
     plan.violations = list(evaluate(plan.resources))
     plan.policy_ran = True
+
+
+def _evaluate_access(plan: Plan, hooks: PlanHooks) -> None:
+    # When the program declares its access paths (a hook, called while the stack's config is still
+    # set), each is decided over the planned policies by `policy.access`; a required path denied or
+    # a forbidden one allowed fails the plan (exit 3).
+    if hooks.access_paths is None:
+        return
+    from policy.access.planned import evaluate_paths
+
+    plan.access = evaluate_paths(plan.resources, hooks.access_paths())
 
 
 HOOKS_FILE = "plan_hooks.py"
@@ -517,8 +534,14 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(plan.to_json(), indent=2) + "\n")
         print(f"wrote {args.json}")
+    access_failed = False
+    if plan.access is not None:
+        from policy.access.planned import summary
+
+        print("\n".join(summary(plan.access)))
+        access_failed = any(not result.ok for result in plan.access)
     mandatory = [v for v in plan.violations if getattr(v, "enforcement", "") == "mandatory"]
-    return 3 if mandatory else 0
+    return 3 if mandatory or access_failed else 0
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def test_invokes_answer_from_the_provider_they_were_called_with(plan):
 
 def test_json_has_exactly_the_documented_shape(plan):
     document = json.loads(json.dumps(plan.to_json()))
-    assert list(document) == ["project", "stack", "resources", "outputs"]
+    assert list(document) == ["project", "stack", "resources", "outputs"]  # no access paths declared
     assert (document["project"], document["stack"]) == ("delivery-pipeline", "fixture")
     assert len(document["resources"]) == len(plan.resources) > 20
     for resource in document["resources"]:

@@ -1,0 +1,313 @@
+"""The requests the running system makes, and the ones it must never be able to make.
+
+`paths_for(settings)` declares every access path of a stack (see `policy.access.model`): the
+operator uploading the tool bundle, each pipeline and CodeBuild role at work, EventBridge, CloudWatch
+Logs, S3 server access logging and ECR replication acting as services, the Verify roles crossing
+into the environment account; and the forbidden ones (another service's builds, repository, log
+group and secrets; roles with no business in the environment account; an unrelated account; no
+TLS; unencrypted puts). The offline plan evaluates them over the planned policies.
+
+Resources are named by the logical names the components give them. Each path is grouped by the
+step or component that needs it (`_pipeline`, `_project`, `_notifications`, …), so moving a group
+beside the resources it describes is a cut and paste.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.settings import BuildSource, ServiceSettings, Settings, from_pulumi_config
+from components.steps import VERIFY_ROLE_SUBPATH, Step, StepInputs, steps_for
+from policy.access.model import AccessPath, External, Ref, Role, Service, forbidden, required
+
+ROLE = "aws:iam/role:Role"
+KEY = "aws:kms/key:Key"
+BUCKET = "aws:s3/bucket:Bucket"
+PROJECT = "aws:codebuild/project:Project"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+TOPIC = "aws:sns/topic:Topic"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+REPOSITORY = "aws:ecr/repository:Repository"
+TOOLS_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+# A CodeBuild build id is `<project>:<uuid>`; its log stream `<streamName>/<uuid>`.
+BUILD_UUID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+TLS = {"aws:SecureTransport": "true"}
+SSE_KMS = {"s3:x-amz-server-side-encryption": "aws:kms"}
+ALERT_RULES = ("failed", "succeeded", "approval-needed")  # components.notifications.RULES
+IMAGE_PUSH_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
+                      "ecr:PutImage", "ecr:UploadLayerPart")
+
+
+@dataclass(frozen=True)
+class Store:
+    """The artifact store of one region (components.artifact_store)."""
+
+    region: str
+
+    @property
+    def key(self) -> Ref:
+        return Ref(KEY, f"artifacts-{self.region}-key")
+
+    @property
+    def bucket(self) -> Ref:
+        return Ref(BUCKET, f"artifacts-{self.region}-bucket")
+
+    @property
+    def log_bucket(self) -> Ref:
+        return Ref(BUCKET, f"artifacts-{self.region}-logs")
+
+    @property
+    def tools(self) -> Ref:
+        return Ref(TOOLS_OBJECT, f"artifacts-{self.region}-tools")
+
+
+def service_steps(settings: Settings, service: ServiceSettings) -> tuple[Step, ...]:
+    """The CodeBuild steps of a service, as the program lays them out (components.steps); the
+    resources the steps name are not needed to know who does what."""
+    return steps_for(settings, service, StepInputs(deployment_role_arn="")).steps
+
+
+def builds_images(settings: Settings) -> bool:
+    return isinstance(settings.source, BuildSource)
+
+
+def project_role(service: str, kind: str) -> Role:
+    return Role(Ref(ROLE, f"{service}-{kind}-role"))
+
+
+def unrelated_account(settings: Settings) -> str:
+    """An account id that is none of the stack's."""
+    pull_accounts = settings.source.pull_accounts if builds_images(settings) else ()
+    known = {settings.tooling_account, settings.env_account, *pull_accounts}
+    return next(a for a in ("999999999999", "999999999998", "999999999997", "999999999996") if a not in known)
+
+
+def paths_for(settings: Settings) -> list[AccessPath]:
+    paths = [*_operator(settings), *_notifications(settings), *_registry(settings), *_outsiders(settings)]
+    services = list(settings.services)
+    for index, service in enumerate(services):
+        # Another service is the next one round: enough to prove isolation without n² paths.
+        other = services[(index + 1) % len(services)] if len(services) > 1 else None
+        paths += _pipeline(settings, service, other)
+        for step in service_steps(settings, service):
+            paths += _project(settings, service, step, other)
+    return paths
+
+
+def declared_paths() -> list[AccessPath]:
+    """The paths of the stack whose config is set (what the offline plan calls)."""
+    return paths_for(from_pulumi_config())
+
+
+# ----------------------------------------------------------------------------------------------
+# Who uses the artifact stores
+
+
+def _reads_artifact(who: Role, store: Store, key: str, settings: Settings, actor: str,
+                    what: str) -> list[AccessPath]:
+    return [
+        required(who, "s3:GetObject", store.bucket.then(f"/{key}"), f"{actor} reads {what} in {store.region}", TLS),
+        required(who, "kms:Decrypt", store.key, f"{actor} decrypts {what} in {store.region}",
+                 _via_s3(settings, store)),
+    ]
+
+
+def _via_s3(settings: Settings, store: Store) -> dict:
+    return {"kms:ViaService": f"s3.{store.region}.amazonaws.com", "kms:CallerAccount": settings.tooling_account,
+            "kms:EncryptionContext:aws:s3:arn": store.bucket}
+
+
+def _stores(settings: Settings) -> list[Store]:
+    return [Store(region) for region in sorted({settings.home_region, *(r for s in settings.services for r in s.regions)})]
+
+
+def _operator(settings: Settings) -> list[AccessPath]:
+    """`pulumi up` uploads the tool bundle (SSE-KMS) into every artifact bucket."""
+    operator = External(f"arn:aws:iam::{settings.tooling_account}:role/operator",
+                        "the operator running pulumi up (any tooling-account identity)")
+    paths = []
+    for store in _stores(settings):
+        paths += [
+            required(operator, "s3:PutObject", store.tools, f"the operator uploads the tool bundle in {store.region}",
+                     {**TLS, **SSE_KMS}),
+            required(operator, "kms:GenerateDataKey", store.key,
+                     f"the operator encrypts the tool bundle with the {store.region} artifact key",
+                     _via_s3(settings, store)),
+            required(Service("logging.s3.amazonaws.com"), "s3:PutObject", store.log_bucket.then("/artifacts/log"),
+                     f"S3 delivers the {store.region} artifact bucket's access logs",
+                     {"aws:SourceArn": store.bucket, "aws:SourceAccount": settings.tooling_account}),
+            forbidden(Service("logging.s3.amazonaws.com"), "s3:PutObject", store.log_bucket.then("/artifacts/log"),
+                      f"S3 delivers another bucket's access logs into the {store.region} log bucket",
+                      {"aws:SourceArn": "arn:aws:s3:::some-other-bucket", "aws:SourceAccount": settings.tooling_account}),
+        ]
+    return paths
+
+
+def _pipeline(settings: Settings, service: ServiceSettings, other: ServiceSettings | None) -> list[AccessPath]:
+    role = Role(Ref(ROLE, f"{service.name}-pipeline-role"))
+    name = settings.names.pipeline(service.name)
+    artifact = f"{name[:20]}/SourceOutp/a1B2c3D"
+    paths = []
+    for region in sorted({settings.home_region, *service.regions}):
+        store = Store(region)
+        paths += [
+            required(role, "s3:PutObject", store.bucket.then(f"/{artifact}"), f"{name} writes artifacts in {region}",
+                     {**TLS, **SSE_KMS}),
+            required(role, "kms:GenerateDataKey", store.key, f"{name} encrypts artifacts in {region}",
+                     _via_s3(settings, store)),
+            *_reads_artifact(role, store, artifact, settings, name, "artifacts"),
+        ]
+    home = Store(settings.home_region)
+    paths += [
+        forbidden(role, "s3:GetObject", home.bucket.then(f"/{artifact}"), f"{name} reads artifacts without TLS",
+                  {"aws:SecureTransport": "false"}),
+        forbidden(role, "s3:PutObject", home.bucket.then(f"/{artifact}"), f"{name} puts an artifact with SSE-S3",
+                  {**TLS, "s3:x-amz-server-side-encryption": "AES256"}),
+        forbidden(role, "s3:PutObject", home.bucket.then(f"/{artifact}"),
+                  f"{name} puts an artifact without naming its encryption", TLS),
+        required(role, f"{settings.connection_arn.split(':')[2]}:UseConnection", settings.connection_arn,
+                 f"{name} uses the source connection"),
+        forbidden(role, "sts:AssumeRole", Ref(ROLE, "deployment"),
+                  f"{name}'s role assumes the deployment role"),
+    ]
+    for kind in (step.name for step in service_steps(settings, service)):
+        project = Ref(PROJECT, f"{service.name}-{kind}")
+        paths += [required(role, "codebuild:StartBuild", project, f"{name} starts its {kind} build"),
+                  required(role, "codebuild:BatchGetBuilds", project, f"{name} polls its {kind} build")]
+    if other is not None:
+        paths.append(forbidden(role, "codebuild:StartBuild", Ref(PROJECT, f"{other.name}-promote"),
+                               f"{name} starts the promote build of {other.name}"))
+    if settings.approval_enabled:
+        paths += [
+            required(role, "sns:Publish", Ref(TOPIC, "notifications-approval"), f"{name} asks for approval"),
+            required(role, "kms:GenerateDataKey", Ref(KEY, "notifications-key"),
+                     f"{name} encrypts the approval request",
+                     {"kms:ViaService": f"sns.{settings.home_region}.amazonaws.com",
+                      "kms:CallerAccount": settings.tooling_account}),
+        ]
+    return paths
+
+
+def _project(settings: Settings, service: ServiceSettings, step: Step,
+             other: ServiceSettings | None) -> list[AccessPath]:
+    kind, region = step.name, step.region
+    store = Store(region)
+    role = project_role(service.name, kind)
+    log_group = Ref(LOG_GROUP, f"{service.name}-logs-{region}")
+    stream = log_group.then(f":log-stream:{kind}/{BUILD_UUID}")
+    what = f"the {service.name} {kind} build"
+    artifact = f"{settings.names.pipeline(service.name)[:20]}/SourceOutp/a1B2c3D"
+    paths = [
+        required(role, "logs:CreateLogStream", stream, f"{what} creates its log stream"),
+        required(role, "logs:PutLogEvents", stream, f"{what} writes its log stream"),
+        required(Service(f"logs.{region}.amazonaws.com"), "kms:GenerateDataKey", store.key,
+                 f"CloudWatch Logs encrypts the {service.name} log group in {region}",
+                 {"kms:EncryptionContext:aws:logs:arn": log_group}),
+        required(Service(f"logs.{region}.amazonaws.com"), "kms:Decrypt", store.key,
+                 f"CloudWatch Logs decrypts the {service.name} log group in {region}",
+                 {"kms:EncryptionContext:aws:logs:arn": log_group}),
+        *_reads_artifact(role, store, artifact, settings, what, "its input artifact"),
+    ]
+    if step.needs_tool_bundle:
+        paths.append(required(role, "s3:GetObject", store.tools, f"{what} downloads the tool bundle", TLS))
+    token = required if step.needs_token else forbidden
+    paths.append(token(role, "secretsmanager:GetSecretValue", settings.gitops_token_secret_arn,
+                       f"{what} reads the GitOps token"))
+    if step.role_subpath == VERIFY_ROLE_SUBPATH:
+        cluster = f"arn:aws:eks:{region}:{settings.env_account}:cluster/{settings.clusters[region]}"
+        paths += [
+            required(role, "sts:AssumeRole", Ref(ROLE, "deployment"), f"{what} assumes the deployment role"),
+            required(Role(Ref(ROLE, "deployment")), "eks:DescribeCluster", cluster,
+                     f"the deployment role describes the {region} cluster"),
+        ]
+    else:
+        paths.append(forbidden(role, "sts:AssumeRole", Ref(ROLE, "deployment"),
+                               f"{what} assumes the deployment role"))
+    if kind == "build":
+        repository = Ref(REPOSITORY, f"registry-{service.name}")
+        paths.append(required(role, "ecr:GetAuthorizationToken", "*", f"{what} logs in to ECR"))
+        paths += [required(role, action, repository, f"{what} pushes its image ({action})")
+                  for action in IMAGE_PUSH_ACTIONS]
+        if other is not None:
+            paths.append(forbidden(role, "ecr:PutImage", Ref(REPOSITORY, f"registry-{other.name}"),
+                                   f"{what} pushes into the {other.name} repository"))
+    if kind == "scan":
+        paths.append(required(role, "ecr:DescribeImageScanFindings", Ref(REPOSITORY, f"registry-{service.name}"),
+                              f"{what} reads its image's findings"))
+    if other is not None:
+        paths.append(forbidden(role, "logs:PutLogEvents",
+                               Ref(LOG_GROUP, f"{other.name}-logs-{settings.home_region}").then(
+                                   f":log-stream:{kind}/{BUILD_UUID}"),
+                               f"{what} writes into the {other.name} log group"))
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------
+# Services acting for the stack, and everyone else
+
+
+def _notifications(settings: Settings) -> list[AccessPath]:
+    events = Service("events.amazonaws.com")
+    topic, key = Ref(TOPIC, "notifications-alerts"), Ref(KEY, "notifications-key")
+    paths = [
+        required(events, "sns:Publish", topic, f"EventBridge rule {rule} publishes an alert",
+                 {"aws:SourceArn": Ref(RULE, f"notifications-{rule}"), "aws:SourceAccount": settings.tooling_account})
+        for rule in ALERT_RULES
+    ]
+    # SNS asks KMS for a data key on the publisher's behalf; AWS documents no source keys on it.
+    paths.append(required(events, "kms:GenerateDataKey", key, "EventBridge encrypts alerts with the notifications key"))
+    paths.append(required(events, "kms:Decrypt", key, "EventBridge uses the notifications key's data key"))
+    foreign = unrelated_account(settings)
+    paths.append(forbidden(events, "sns:Publish", topic, "an EventBridge rule of an unrelated account publishes an alert",
+                           {"aws:SourceArn": f"arn:aws:events:{settings.home_region}:{foreign}:rule/x",
+                            "aws:SourceAccount": foreign}))
+    return paths
+
+
+def _registry(settings: Settings) -> list[AccessPath]:
+    if not builds_images(settings):
+        return []
+    paths = []
+    for account in settings.source.pull_accounts:
+        puller = External(f"arn:aws:iam::{account}:role/eks-node", f"a node role of account {account}")
+        for service in settings.services:
+            paths.append(required(puller, "ecr:BatchGetImage", Ref(REPOSITORY, f"registry-{service.name}"),
+                                  f"account {account} pulls the {service.name} image"))
+    if settings.source.replica_regions:
+        role = Role(Ref(ROLE, "registry-replica-creation-role"))
+        paths.append(required(Service("ecr.amazonaws.com"), "sts:AssumeRole", role.ref,
+                              "ECR assumes the replica creation role"))
+        for region in settings.source.replica_regions:
+            key = Ref(KEY, f"registry-key-{region}")
+            via_ecr = {"kms:ViaService": f"ecr.{region}.amazonaws.com", "kms:CallerAccount": settings.tooling_account}
+            for service in settings.services:
+                replica = (f"arn:aws:ecr:{region}:{settings.tooling_account}:repository/"
+                           f"{settings.names.repository(service.name)}")
+                paths += [required(role, "ecr:CreateRepository", replica,
+                                   f"ECR creates the {service.name} replica in {region}"),
+                          required(role, "ecr:ReplicateImage", replica,
+                                   f"ECR replicates {service.name} images to {region}")]
+            paths += [
+                required(role, "kms:CreateGrant", key, f"ECR encrypts replicas with the {region} image key",
+                         {**via_ecr, "kms:GrantIsForAWSResource": "true"}),
+                required(role, "kms:DescribeKey", key, f"ECR reads the {region} image key", via_ecr),
+            ]
+    return paths
+
+
+def _outsiders(settings: Settings) -> list[AccessPath]:
+    foreign = unrelated_account(settings)
+    intruder = External(f"arn:aws:iam::{foreign}:role/intruder", f"a principal of unrelated account {foreign}")
+    home = Store(settings.home_region)
+    paths = [
+        forbidden(intruder, "s3:GetObject", home.bucket.then("/any"), "an unrelated account reads artifacts", TLS),
+        forbidden(intruder, "kms:Decrypt", home.key, "an unrelated account decrypts with the artifact key",
+                  {"kms:ViaService": f"s3.{home.region}.amazonaws.com", "kms:CallerAccount": foreign}),
+        forbidden(intruder, "sts:AssumeRole", Ref(ROLE, "deployment"), "an unrelated account assumes the deployment role"),
+        forbidden(intruder, "sns:Publish", Ref(TOPIC, "notifications-alerts"), "an unrelated account publishes an alert"),
+    ]
+    if builds_images(settings):
+        paths += [forbidden(intruder, "ecr:BatchGetImage", Ref(REPOSITORY, f"registry-{service.name}"),
+                            f"an unrelated account pulls the {service.name} image") for service in settings.services[:1]]
+    return paths
