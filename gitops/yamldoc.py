@@ -3,8 +3,9 @@
 Every YAML file the CLI reads (a values file, a chart's `values.yaml`) goes through `compose`:
 
 1. its size is at most MAX_BYTES;
-2. libyaml streams its events (no tree, no recursion) to refuse nesting deeper than MAX_DEPTH and
-   explicit tags Helm would refuse (`!!int abc`), before the recursive composer sees the file;
+2. libyaml streams its events (no tree, no recursion) to refuse syntax errors, nesting deeper
+   than MAX_DEPTH and explicit tags Helm would refuse (`!!int abc`), before the recursive
+   composer sees the file;
 3. ruamel.yaml composes the node tree, where an alias is the anchored node itself, not a copy;
 4. one pass over that graph refuses recursive aliases, more than MAX_NODES nodes once aliases are
    expanded (a few hundred bytes of nested aliases can stand for billions of nodes), and duplicate
@@ -39,6 +40,7 @@ MAX_BYTES = 512 * 1024     # a values file of a few hundred services' settings i
 MAX_DEPTH = 64             # nested mappings and sequences; Helm values rarely pass 10
 MAX_NODES = 100_000        # nodes of the document once every alias is expanded
 
+_DEPTH_PROBLEM = f"nesting deeper than {MAX_DEPTH} levels (MAX_DEPTH); flatten the values"
 _YAML_ORG = "tag:yaml.org,2002:"
 _MERGE_TAG = _YAML_ORG + "merge"
 # Anchor (&a) and tag (!!str) properties written before a node: the start of its source span.
@@ -59,15 +61,11 @@ def check_size(size: int, where: str) -> None:
 def compose(text: str, where: str) -> list[Node]:
     """The documents of `text` (the content of `where`) as ruamel node graphs, within the limits."""
     check_size(len(text.encode("utf-8", "surrogatepass")), where)
-    scan_error = _scan(text, where)
+    _scan(text, where)
     try:
         documents = list(YAML(typ="rt").compose_all(text))
     except YAMLError as e:
         raise ValuesError(format_yaml_error(where, text, e)) from None
-    except RecursionError:  # unreachable after _scan; kept so no traceback can come of it
-        raise ValuesError(f"{where} nests deeper than {MAX_DEPTH} levels (MAX_DEPTH)") from None
-    if scan_error is not None:
-        raise ValuesError(format_yaml_error(where, text, scan_error))
     for document in documents:
         _check_graph(document, text, where)
     return documents
@@ -135,9 +133,10 @@ def explicit_tag(node: Node, text: str) -> str | None:
     return None
 
 
-def _scan(text: str, where: str) -> Exception | None:
-    """Stream libyaml's events to refuse deep nesting and tags Helm refuses; the syntax error it
-    met, if any (ruamel's message for it is reported, being the better one)."""
+def _scan(text: str, where: str) -> None:
+    """Stream libyaml's events to refuse syntax errors, deep nesting and tags Helm refuses, before
+    the recursive composer sees the text. (libyaml scans a flow collection to its end before its
+    first event, within its own nesting limit, so `[[[…` of any depth costs linear time.)"""
     depth = 0
     try:
         for event in pyyaml.parse(text, Loader=pyyaml.CSafeLoader):
@@ -146,7 +145,7 @@ def _scan(text: str, where: str) -> Exception | None:
                 if depth > MAX_DEPTH:
                     raise ValuesError(format_at(
                         where, text, event.start_mark.line, event.start_mark.column,
-                        f"nesting deeper than {MAX_DEPTH} levels (MAX_DEPTH); flatten the values"))
+                        _DEPTH_PROBLEM))
             elif isinstance(event, pyyaml.CollectionEndEvent):
                 depth -= 1
             elif isinstance(event, pyyaml.ScalarEvent) and event.tag not in (None, "!"):
@@ -154,9 +153,13 @@ def _scan(text: str, where: str) -> Exception | None:
                 if problem:
                     raise ValuesError(format_at(where, text, event.start_mark.line,
                                                 event.start_mark.column, problem))
+    except pyyaml.MarkedYAMLError as e:
+        if "nesting depth" in (e.problem or ""):  # libyaml's own limit, far past ours
+            raise ValuesError(format_at(where, text, e.problem_mark.line, e.problem_mark.column,
+                                        _DEPTH_PROBLEM)) from None
+        raise ValuesError(format_yaml_error(where, text, e)) from None
     except pyyaml.YAMLError as e:
-        return e
-    return None
+        raise ValuesError(f"{where}: {' '.join(str(e).split())}") from None
 
 
 def _tag_problem(tag: str, value: str, style: str | None) -> str | None:

@@ -79,7 +79,7 @@ def test_no_schema_means_nothing_to_check(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text,needle", [("image: [\n", ":2:1: expected the node content"),
+    "text,needle", [("image: [\n", ":2:1: did not find expected node content"),
                     ("- a\n- b\n", " must be a YAML mapping")]
 )
 def test_unparsable_values_name_the_file(repo: Path, text: str, needle: str) -> None:

@@ -45,7 +45,7 @@ def test_show_without_digest(artifact, capsys):
 
 @pytest.mark.parametrize("content,message", [
     (None, "does not exist"),
-    ("image: [\n", "values.yaml:2:1: expected the node content"),
+    ("image: [\n", "values.yaml:2:1: did not find expected node content"),
     ("image: {tag: a}\n---\nimage: {tag: b}\n", "2 YAML documents"),
     ("- 1\n", "not a mapping"),
     ("image: {repository: r}\n", "has no image.tag"),

@@ -40,7 +40,7 @@ def test_status_json(gitops_repo, token_env, capsys):
         "prod": {"tag": "1.0.0", "digest": DIGEST_A}, "staging": None}}
     assert services["cache"]["environments"]["staging"] is None
     assert services["cache"]["environments"]["prod"]["error"].startswith(
-        "envs/prod/cache/values.yaml:2:1: expected ',' or ']'")
+        "envs/prod/cache/values.yaml:2:1: did not find expected ',' or ']'")
 
 
 def test_status_plain_text_marks_drift(gitops_repo, token_env, capsys):
@@ -54,7 +54,7 @@ def test_status_plain_text_marks_drift(gitops_repo, token_env, capsys):
     assert lines[3].split() == ["cache", "error", "(see", "below)", "-"]
     assert lines[4].split() == ["web", "1.0.0", "@aaaaaaaaaaaa", "1.0.0", "@aaaaaaaaaaaa"]
     assert lines[5].split() == ["worker", "1.0.0", "@aaaaaaaaaaaa", "-"]
-    assert lines[6].startswith("prod/cache: envs/prod/cache/values.yaml:2:1: expected ',' or ']'")
+    assert lines[6].startswith("prod/cache: envs/prod/cache/values.yaml:2:1: did not find expected ',' or ']'")
     assert lines[7:] == ["  image: [oops", "  " + " " * len("image: [oops") + "^"]
 
 

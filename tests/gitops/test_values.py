@@ -93,7 +93,7 @@ def test_same_tag_and_digest_returns_the_text_unchanged():
 # (name, text, what the error must say)
 REFUSED = [
     ("several documents", "image:\n  tag: a\n---\nimage:\n  tag: b\n", "2 YAML documents"),
-    ("malformed YAML", "image:\n  tag: [a\n", "values.yaml:3:1: expected ',' or ']'"),
+    ("malformed YAML", "image:\n  tag: [a\n", "values.yaml:3:1: did not find expected ',' or ']'"),
     ("duplicate key", "image:\n  tag: a\n  tag: b\n", 'values.yaml:3:3: duplicate key "tag"'),
     ("list root", "- image: x\n", "top level is not a mapping"),
     ("scalar root", "just text\n", "top level is not a mapping"),
