@@ -1,4 +1,6 @@
-# Every target builds the virtualenv first when it is missing or requirements.txt changed.
+# Every target builds the virtualenv first when it is missing or requirements.txt or
+# pyproject.toml changed; it installs the pinned requirements, then the gitops CLI itself
+# (editable, without build isolation: nothing is downloaded for the build), as .venv/bin/gitops.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,14 +8,18 @@ STACK ?= staging
 PLAN_JSON ?=
 DIAGRAM_DIR ?=
 
-.PHONY: venv plan test bench bench-promote clean
+.PHONY: venv plan test bench bench-promote bench-values clean
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(PY) || { echo "make: creating the virtualenv $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "make: installing the pinned requirements into $(VENV) (the first time takes a few minutes)"
+	$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements.txt
+	@echo "make: installing the gitops CLI into $(VENV) ($(VENV)/bin/gitops)"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+	@echo "make: $(VENV) is ready"
 
 plan: venv
 	$(PY) -m offline.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) $(if $(DIAGRAM_DIR),--diagram-dir $(DIAGRAM_DIR))
@@ -26,6 +32,9 @@ bench: venv
 
 bench-promote: venv
 	$(PY) bench/promote.py
+
+bench-values: venv
+	$(PY) bench/values.py
 
 clean:
 	rm -rf $(VENV)

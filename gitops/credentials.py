@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 _SECRET_ARN = re.compile(r"^arn:[a-z-]+:secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:.+$")
 
 REDACTED = "***"
+# Reading the secret: each attempt waits at most this long to connect and for an answer, and
+# botocore's standard retry mode tries this many times (with backoff) on throttling and errors.
+SECRETS_TIMEOUT_S = 5
+SECRETS_ATTEMPTS = 3
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
 
 def add_token_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,15 +44,18 @@ def token_from_args(args: argparse.Namespace) -> str | None:
     return load_token(token_env=args.token_env, token_secret=args.token_secret)
 
 
-def load_token(*, token_env: str | None, token_secret: str | None, region: str | None = None) -> str | None:
+def load_token(*, token_env: str | None, token_secret: str | None) -> str | None:
     """Return the token named by `token_env` (an environment variable) or `token_secret` (a Secrets
     Manager secret id or ARN), or None when neither is given.
 
     A secret's SecretString is either the raw token or a JSON object with a "token" key. Surrounding
     whitespace is dropped (secrets created from files often end with a newline). The secret's region
-    is the one in its ARN (a secret is readable only in its own region, so an ARN wins over `region`),
-    else `region`, else AWS_REGION / AWS_DEFAULT_REGION, else boto3's configuration. This lets an
-    action running in another region (verify) read the home region's secret by ARN.
+    is the one in its ARN (a secret is readable only in its own region), else AWS_REGION /
+    AWS_DEFAULT_REGION, else boto3's configuration. So an action running in another region (verify)
+    reads the home region's secret by its ARN whatever region it runs in.
+
+    Every failure is a CredentialsError of one line (exit 7), never a traceback, and never shows
+    the token.
     """
     if token_env and token_secret:
         raise UsageError(
@@ -57,7 +65,7 @@ def load_token(*, token_env: str | None, token_secret: str | None, region: str |
     if token_env:
         return _token_from_env(token_env)
     if token_secret:
-        return _token_from_secret(token_secret, region)
+        return _token_from_secret(token_secret)
     return None
 
 
@@ -77,6 +85,17 @@ def redact(text: str, *secrets: str | None) -> str:
 
 def _token_from_env(name: str) -> str:
     if name not in os.environ:
+        holder = next((var for var, value in os.environ.items() if value.strip() == name.strip()
+                       and name.strip()), None)
+        if holder is not None:
+            raise CredentialsError(
+                f"--token-env was given the token itself (the value of ${holder}), not a variable "
+                f"name; pass the name: --token-env {holder}")
+        if not _ENV_NAME.fullmatch(name):
+            # Not shown: a value that does not look like a variable name may well be a token.
+            raise CredentialsError("--token-env names no environment variable that is set, and its "
+                                   "value does not look like a variable name (not shown, in case "
+                                   "it is the token); pass the variable's name, e.g. GITHUB_TOKEN")
         raise CredentialsError(f"environment variable {name} is not set; export the forge token in it")
     token = os.environ[name].strip()
     if not token:
@@ -84,26 +103,40 @@ def _token_from_env(name: str) -> str:
     return token
 
 
-def _token_from_secret(secret_id: str, region: str | None) -> str:
-    region = _arn_region(secret_id) or region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+def _token_from_secret(secret_id: str) -> str:
+    region = _arn_region(secret_id) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     where = f"secret {secret_id}" + (f" in {region}" if region else "")
     # Imported here: boto3 costs a tenth of a second, and tokens usually come from the environment.
     import boto3
+    import botocore.config
     import botocore.exceptions
 
     try:
-        client = boto3.client("secretsmanager", region_name=region)
+        client = boto3.client("secretsmanager", region_name=region, config=botocore.config.Config(
+            connect_timeout=SECRETS_TIMEOUT_S, read_timeout=SECRETS_TIMEOUT_S,
+            retries={"mode": "standard", "max_attempts": SECRETS_ATTEMPTS}))
         response = client.get_secret_value(SecretId=secret_id)
     except botocore.exceptions.NoRegionError:
         raise CredentialsError(
             f"no AWS region for secret {secret_id}: pass its ARN, or set AWS_REGION"
         ) from None
-    except botocore.exceptions.NoCredentialsError:
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
         raise CredentialsError(
             f"no AWS credentials to read {where}: run with a role or profile that may read it"
         ) from None
     except botocore.exceptions.ClientError as exc:
-        raise CredentialsError(_secret_error_message(exc, where)) from None
+        raise CredentialsError(_secret_error_message(exc, where, region)) from None
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError):
+        raise CredentialsError(
+            f"Secrets Manager is unreachable to read {where} (no answer after {SECRETS_ATTEMPTS} "
+            "attempts): check the network path (VPC endpoint, proxy, NAT) and the region"
+        ) from None
+    except botocore.exceptions.BotoCoreError as exc:
+        # Every other failure of the AWS SDK (a broken profile, a bad endpoint URL, …): its own
+        # message is one line and holds no secret.
+        raise CredentialsError(f"cannot read {where}: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from None
 
     if "SecretString" not in response:
         raise CredentialsError(
@@ -118,10 +151,11 @@ def _arn_region(secret_id: str) -> str | None:
     return match.group("region") if match else None
 
 
-def _secret_error_message(exc: botocore.exceptions.ClientError, where: str) -> str:
+def _secret_error_message(exc: botocore.exceptions.ClientError, where: str, region: str | None) -> str:
     code = exc.response.get("Error", {}).get("Code", "")
     if code == "ResourceNotFoundException":
-        return f"{where} does not exist; check the secret id or ARN and the region"
+        return (f"{where} does not exist; check the secret id, or the region: a secret is read in "
+                f"its own region ({region or 'the default region'} was asked), so pass its ARN")
     if is_access_denied(exc):
         return (
             f"not allowed to read {where}: grant secretsmanager:GetSecretValue on it to the role "
@@ -131,6 +165,10 @@ def _secret_error_message(exc: botocore.exceptions.ClientError, where: str) -> s
         return f"AWS rejected the credentials used to read {where} ({code}); refresh them"
     if code == "DecryptionFailure":
         return f"cannot decrypt {where}: grant kms:Decrypt on the secret's KMS key to the role"
+    if code in ("ThrottlingException", "Throttling", "TooManyRequestsException",
+                "RequestLimitExceeded"):
+        return (f"Secrets Manager throttled the read of {where} after {SECRETS_ATTEMPTS} attempts "
+                f"({code}); retry later, or raise the account's GetSecretValue quota")
     if code == "InvalidRequestException":
         return f"{where} cannot be read now (deleted or scheduled for deletion?): {code}"
     return f"reading {where} failed: {code or 'unknown error'}"

@@ -5,6 +5,10 @@ schema, so this does the same: ``charts/<service>/values.yaml`` overlaid with th
 checked. ``validate_values`` checks an environment's ``values.yaml`` alone over the defaults; region
 files (``values-<region>.yaml``) are partial overrides and are checked only by ``validate_stack``,
 layered over the env file, the way Argo CD renders one region.
+
+The chart's files are read like values files (gitops.files): a `values.yaml` or schema that is a
+symlink, lies outside the repository, or passes the size limit is refused unread, so no content of
+a file elsewhere can reach an error message. Values are read as Helm reads them (gitops.yamldoc).
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from gitops import files, yamldoc
 from gitops.errors import ValuesError
+from gitops.layout import chart_values_file, schema_file
 
 if TYPE_CHECKING:
     from jsonschema import Draft7Validator
@@ -38,31 +41,29 @@ def validate_stack(repo_root: Path, service: str, value_files: Iterable[str]) ->
     """Validate the chart defaults overlaid with repository-relative ``value_files``, in order."""
     layers = []
     for name in value_files:
-        try:
-            layers.append((name, (repo_root / name).read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise ValuesError(f"cannot read {name}: {exc.strerror}") from exc
+        text = files.read_repo_file(repo_root, name)
+        if text is None:
+            raise ValuesError(f"cannot read {name}: it does not exist")
+        layers.append((name, text))
     _validate(repo_root, service, layers)
 
 
 def _validate(repo_root: Path, service: str, layers: list[tuple[str, str]]) -> None:
-    chart = f"charts/{service}"
-    schema_path = repo_root / chart / "values.schema.json"
-    if not schema_path.is_file():
+    schema_name, defaults_name = schema_file(service), chart_values_file(service)
+    schema_text = files.read_repo_file(repo_root, schema_name)
+    if schema_text is None:
         return
-    validator = _load_validator(schema_path, f"{chart}/values.schema.json")
-    defaults_path = repo_root / chart / "values.yaml"
-    values: dict[str, Any] = {}
-    if defaults_path.is_file():
-        values = _parse(defaults_path.read_text(encoding="utf-8"), f"{chart}/values.yaml")
+    validator = _load_validator(schema_text, schema_name)
+    defaults_text = files.read_repo_file(repo_root, defaults_name)
+    values: dict[str, Any] = {} if defaults_text is None else _parse(defaults_text, defaults_name)
     for name, text in layers:
         values = coalesce(values, _parse(text, name))
     errors = sorted(validator.iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        names = " over ".join([name for name, _ in reversed(layers)] + [f"{chart}/values.yaml"])
+        names = " over ".join([name for name, _ in reversed(layers)] + [defaults_name])
         lines = [f"  {_json_path(e.absolute_path)}: {e.message} (rule: {e.validator})" for e in errors]
         raise ValuesError(
-            f"{names} break {chart}/values.schema.json:\n" + "\n".join(lines)
+            f"{names} break {schema_name}:\n" + "\n".join(lines)
             + "\nfix the values (or the schema, if the rule is wrong) and retry"
         )
 
@@ -80,13 +81,13 @@ def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-def _load_validator(path: Path, name: str) -> Draft7Validator:
+def _load_validator(text: str, name: str) -> Draft7Validator:
     # Imported here: most promotions of a repository without schemas never need jsonschema.
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import SchemaError
 
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
+        schema = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValuesError(f"{name} is not valid JSON (line {exc.lineno}): {exc.msg}") from exc
     try:
@@ -97,10 +98,10 @@ def _load_validator(path: Path, name: str) -> Draft7Validator:
 
 
 def _parse(text: str, name: str) -> dict[str, Any]:
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        raise ValuesError(f"{name} is not valid YAML: {exc}") from exc
+    documents = yamldoc.compose(text, name)
+    if len(documents) > 1:
+        raise ValuesError(f"{name} holds {len(documents)} YAML documents; a values file is one")
+    data = yamldoc.to_python(documents[0], text) if documents else None
     if data is None:  # an empty or comment-only file sets nothing, as in Helm
         return {}
     if not isinstance(data, dict):

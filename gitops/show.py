@@ -2,7 +2,8 @@
 
 The prod pipeline's Resolve action runs it on its source artifact (the GitOps repository at the
 triggering commit, without .git) to learn exactly what staging runs, so it fails closed like
-promote: a broken file, a missing or invalid tag, or a symlinked path is an error, never a guess.
+promote: a broken file, a missing or invalid tag, a symlinked path, a directory or a FIFO is an
+error, never a guess (and never a wait: a FIFO is refused before it is opened).
 """
 
 from __future__ import annotations
@@ -12,24 +13,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gitops import output
-from gitops.errors import ValuesError
 from gitops.values import ImageRef, deployable, read_image
 
 
 def show(path: Path) -> ImageRef:
-    """The image of the values file at `path`. The file, and each directory of a relative `path`
-    (inside the artifact), must not be a symlink: the repository content decides where they lead."""
-    for part in (path, *(p for p in path.parents if not p.is_absolute())):
-        if part.is_symlink():
-            raise ValuesError(f"{part} is a symlink; show reads only regular files")
-    return deployable(read_image(path), str(path))
+    """The image of the values file at `path`, as Helm reads it. The file, and each directory of a
+    relative `path` (inside the artifact), must not be a symlink: the repository content decides
+    where they lead."""
+    return deployable(read_image(path, str(path)), str(path))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "show", help="print the image (repository, tag, digest) of a local values file",
         description="Read image.repository, image.tag and image.digest from a values file in a "
-                    "local directory (e.g. a pipeline's source artifact).")
+                    "local directory (e.g. a pipeline's source artifact), as Helm reads them.")
     p.add_argument("--file", required=True, type=Path,
                    help="values file, e.g. envs/staging/api/values.yaml")
     p.add_argument("--output", choices=("text", "json"), default="text")

@@ -1,6 +1,11 @@
 """`gitops status`: which tag and digest each service runs in each environment, and where
 environments differ (drift). Reads only `envs/*/*/values.yaml` from a blobless, shallow, sparse
-clone of the branch."""
+clone of the branch.
+
+One bad file never stops the table: whatever is wrong with a values file (a symlink, a directory or
+submodule in its place, malformed YAML, nesting or aliases past the limits, a tag Helm cannot read)
+becomes that cell's error, and each file is read within the limits of gitops.yamldoc, so no file can
+hold up the others."""
 
 from __future__ import annotations
 
@@ -9,13 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import output
+from gitops import files, output
 from gitops.credentials import add_token_arguments, token_from_args
-from gitops.errors import GitopsError, UsageError
+from gitops.errors import UsageError, ValuesError
 from gitops.git import GitClient, GitRunner
-from gitops.values import ImageRef, read_image
-
-VALUES_PATTERN = "/envs/*/*/values.yaml"
+from gitops.layout import VALUES_GLOB
+from gitops.values import ImageRef, parse_image
 
 
 @dataclass(frozen=True)
@@ -41,24 +45,22 @@ def collect(repo_url: str, branch: str, git: GitClient) -> Status:
         raise UsageError(f"--branch {branch!r} is not a valid branch name")
     with tempfile.TemporaryDirectory(prefix="gitops-status-") as tmp:
         workdir = Path(tmp) / "repo"
-        git.clone_sparse(repo_url, branch, workdir, [VALUES_PATTERN])
+        git.clone_sparse(repo_url, branch, workdir, ["/" + VALUES_GLOB])
         services: dict[str, dict[str, Cell]] = {}
         environments: set[str] = set()
-        for path in sorted(workdir.glob("envs/*/*/values.yaml")):
+        for path in sorted(workdir.glob(VALUES_GLOB)):
             env, service = path.parts[-3], path.parts[-2]
             environments.add(env)
-            services.setdefault(service, {})[env] = _cell(workdir, path)
+            services.setdefault(service, {})[env] = _cell(workdir, path.relative_to(workdir).as_posix())
         return Status(git.head(workdir), sorted(environments), dict(sorted(services.items())))
 
 
-def _cell(workdir: Path, path: Path) -> Cell:
-    relative = path.relative_to(workdir)
-    if any((workdir / Path(*relative.parts[:i])).is_symlink() for i in range(1, 5)):
-        return Cell(error=f"{relative} is a symlink; not read")
+def _cell(workdir: Path, relative: str) -> Cell:
     try:
-        return Cell(image=read_image(path))
-    except GitopsError as e:
-        return Cell(error=str(e).replace(str(workdir) + "/", ""))
+        text = files.read_text(workdir.joinpath(*relative.split("/")), relative, root=workdir)
+        return Cell(image=parse_image(text, relative))
+    except ValuesError as e:
+        return Cell(error=str(e))
 
 
 def to_json(status: Status) -> dict:

@@ -184,7 +184,7 @@ def _bad_input_cases():
         ("missing service", ["--env", "staging", "--service", "billing", "--tag", "1"], {}, {}, 3,
          "envs/staging/billing/values.yaml does not exist"),
         ("malformed YAML", [*base, "--tag", "1"], {STAGING_API: "image: [\n"}, {}, 3,
-         "not valid YAML"),
+         "values.yaml:2:1: did not find expected"),
         ("several documents", [*base, "--tag", "1"], {STAGING_API: "image: {tag: a}\n---\nx: 1\n"},
          {}, 3, "2 YAML documents"),
         ("list root", [*base, "--tag", "1"], {STAGING_API: "- 1\n"}, {}, 3, "not a mapping"),

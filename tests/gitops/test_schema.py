@@ -79,15 +79,17 @@ def test_no_schema_means_nothing_to_check(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text,needle", [("image: [\n", "is not valid YAML"), ("- a\n- b\n", "must be a YAML mapping")]
+    "text,needle", [("image: [\n", ":2:1: did not find expected node content"),
+                    ("- a\n- b\n", " must be a YAML mapping")]
 )
 def test_unparsable_values_name_the_file(repo: Path, text: str, needle: str) -> None:
     message = errors_of(repo, text)
-    assert message.startswith("envs/prod/api/values.yaml ") and needle in message
+    assert message.startswith("envs/prod/api/values.yaml") and needle in message
 
 
 def test_duplicate_keys_fail_closed(repo: Path) -> None:
-    assert "is not valid YAML" in errors_of(repo, "replicaCount: 1\nreplicaCount: 2\n")
+    assert 'values.yaml:2:1: duplicate key "replicaCount"' in errors_of(
+        repo, "replicaCount: 1\nreplicaCount: 2\n")
 
 
 def test_broken_schema_file_is_reported(repo: Path) -> None:

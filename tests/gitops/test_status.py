@@ -39,8 +39,8 @@ def test_status_json(gitops_repo, token_env, capsys):
     assert services["worker"] == {"service": "worker", "drift": False, "environments": {
         "prod": {"tag": "1.0.0", "digest": DIGEST_A}, "staging": None}}
     assert services["cache"]["environments"]["staging"] is None
-    assert "envs/prod/cache/values.yaml is not valid YAML" in \
-        services["cache"]["environments"]["prod"]["error"]
+    assert services["cache"]["environments"]["prod"]["error"].startswith(
+        "envs/prod/cache/values.yaml:2:1: did not find expected ',' or ']'")
 
 
 def test_status_plain_text_marks_drift(gitops_repo, token_env, capsys):
@@ -54,8 +54,8 @@ def test_status_plain_text_marks_drift(gitops_repo, token_env, capsys):
     assert lines[3].split() == ["cache", "error", "(see", "below)", "-"]
     assert lines[4].split() == ["web", "1.0.0", "@aaaaaaaaaaaa", "1.0.0", "@aaaaaaaaaaaa"]
     assert lines[5].split() == ["worker", "1.0.0", "@aaaaaaaaaaaa", "-"]
-    assert lines[6].startswith("prod/cache: envs/prod/cache/values.yaml is not valid YAML")
-    assert len(lines) == 7
+    assert lines[6].startswith("prod/cache: envs/prod/cache/values.yaml:2:1: did not find expected ',' or ']'")
+    assert lines[7:] == ["  image: [oops", "  " + " " * len("image: [oops") + "^"]
 
 
 def test_status_on_a_terminal_is_a_rich_table(gitops_repo, token_env, capsys, monkeypatch):
@@ -80,4 +80,4 @@ def test_status_reads_only_values_files_and_refuses_symlinks(gitops_repo):
     result = status.collect(gitops_repo.url, "main", Recording(GitRunner(gitops_repo.token)))
     assert all(path.startswith("envs/") and path.endswith("/values.yaml") for path in seen)
     assert len(seen) == 7
-    assert result.services["evil"]["prod"].error == "envs/prod/evil/values.yaml is a symlink; not read"
+    assert result.services["evil"]["prod"].error == ("envs/prod/evil/values.yaml is a symlink; only regular files inside the repository are read")
