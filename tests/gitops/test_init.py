@@ -11,7 +11,8 @@ import pytest
 
 from gitops.cli import main
 from gitops.errors import GitError, UsageError
-from gitops.git import GitClient, GitRunner
+from gitops.git import GitRunner
+from gitops.history import HistoryClient
 from gitops.init import Plan, init_repository
 from gitops.layout import application_source
 from gitops.schema import validate_stack
@@ -144,7 +145,7 @@ def test_bad_input_is_refused_before_anything_is_written(
 
 
 def test_a_failure_leaves_nothing_behind(tmp_path: Path) -> None:
-    class FailingCommit(GitClient):
+    class FailingCommit(HistoryClient):
         def commit(self, *args, **kwargs):
             raise GitError("git commit failed (exit 1): disk full")
 
