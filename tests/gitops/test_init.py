@@ -20,6 +20,7 @@ from gitops.values import read_image
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"
 CHART_FILES = ["Chart.yaml", "templates/_helpers.tpl", "templates/deployment.yaml",
+               "templates/rollout.yaml", "templates/service-preview.yaml",
                "templates/service.yaml", "values.schema.json", "values.yaml"]
 
 
@@ -159,7 +160,7 @@ def test_text_output_says_what_to_do_next(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_init("--path", str(tmp_path / "r"), "--services", "api", capsys=capsys)
     assert code == 0
-    assert re.match(r"created .*/r \(9 files, commit [0-9a-f]{12} on main\)\n", out)
+    assert re.match(r"created .*/r \(11 files, commit [0-9a-f]{12} on main\)\n", out)
     assert "push -u origin main" in out
 
 
