@@ -12,7 +12,10 @@ import sys
 
 from gitops.errors import GitopsError
 
-SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init")
+SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init",
+               "gitops.revert")
+# Commands registered by a module of another name.
+ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert"}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -21,7 +24,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gitops",
                                      description="GitOps tooling of the delivery pipelines")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    chosen = [f"gitops.{argv[0]}"] if argv and f"gitops.{argv[0]}" in SUBCOMMANDS else SUBCOMMANDS
+    module = ALIASES.get(argv[0], f"gitops.{argv[0]}") if argv else None
+    chosen = [module] if module in SUBCOMMANDS else SUBCOMMANDS
     for name in chosen:
         importlib.import_module(name).register(subparsers)
     return parser

@@ -77,3 +77,9 @@ class NoVerifiedVersion(GitopsError):
     """Revert found no earlier version that passed verification; the bad digest is blocked."""
 
     exit_code = 13
+
+
+class DigestBlocked(GitopsError):
+    """Promote refused an image digest on an environment's block list (gitops unblock lifts it)."""
+
+    exit_code = 14
