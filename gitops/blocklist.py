@@ -17,7 +17,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
+import io
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gitops import layout
 from gitops.errors import DigestBlocked, ValuesError
@@ -48,8 +51,8 @@ def parse(text: str | None, where: str) -> list[Entry]:
         raise ValuesError(f"{where} is larger than {MAX_BYTES} bytes; it is written by the tool "
                           "and never that big: restore it from history")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
         raise ValuesError(f"{where} is not valid YAML ({' '.join(str(exc).split())}); restore "
                           "it from history") from None
     blocked = (data or {}).get("blocked") if isinstance(data or {}, dict) else None
@@ -69,7 +72,12 @@ def parse(text: str | None, where: str) -> list[Entry]:
 
 def render(entries: list[Entry]) -> str:
     body = {"blocked": [{k: v for k, v in asdict(e).items() if v is not None} for e in entries]}
-    return _HEADER + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=1000)
+    out = io.StringIO()
+    writer = YAML(typ="safe", pure=True)
+    writer.default_flow_style = False
+    writer.width = 4096  # one reason, one line
+    writer.dump(body, out)
+    return _HEADER + out.getvalue()
 
 
 def find(entries: list[Entry], service: str, digest: str | None, tag: str | None

@@ -16,7 +16,7 @@ A promotion pull request's body carries the approved image (`trailers.render_blo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitops import trailers
@@ -117,7 +117,3 @@ def verified(states: dict[str, str]) -> bool:
     """Passed verification: at least one region reported, and every region reported success."""
     return bool(states) and all(state == "success" for state in states.values())
 
-
-def describe_regions(states: dict[str, str], env: str) -> Iterable[str]:
-    prefix = status_prefix(env)
-    return (f"{context.removeprefix(prefix)}: {state}" for context, state in sorted(states.items()))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import yaml
@@ -20,7 +19,7 @@ from gitops.git import GitClient, GitRunner
 from gitops.history import HistoryClient
 from gitops.promote import PromoteRequest, promote
 from gitops.revert import RevertRequest, revert
-from tests.gitops.conftest import DIGEST_A, seed_files, values_yaml
+from tests.gitops.conftest import seed_files, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 
 VALUES = "envs/staging/api/values.yaml"
