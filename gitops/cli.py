@@ -25,7 +25,10 @@ from gitops import output
 from gitops.credentials import REDACTED
 from gitops.errors import GitopsError, UsageError
 
-SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init")
+SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init",
+               "gitops.revert")
+# Commands registered by a module of another name.
+ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert"}
 OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
                'on failure too ({"error": …, "exit_code": …})')
 # Signals that stop the command the way Ctrl-C (SIGINT) does.
@@ -66,7 +69,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     promotion does not pay for what verify imports (and the reverse)."""
     parser = GitopsParser(prog="gitops", description="GitOps tooling of the delivery pipelines")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    chosen = [f"gitops.{argv[0]}"] if argv and f"gitops.{argv[0]}" in SUBCOMMANDS else SUBCOMMANDS
+    module = ALIASES.get(argv[0], f"gitops.{argv[0]}") if argv else None
+    chosen = [module] if module in SUBCOMMANDS else SUBCOMMANDS
     for name in chosen:
         importlib.import_module(name).register(subparsers)
     for command in subparsers.choices.values():

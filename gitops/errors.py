@@ -64,3 +64,22 @@ class PullRequestClosed(GitopsError):
     """Pull request closed without merge."""
 
     exit_code = 11
+
+
+class VerifySuperseded(GitopsError):
+    """A later commit changed the service's files before the revision could be seen running: its
+    own verification decides. Not a failure of the verified version (do not revert on it)."""
+
+    exit_code = 12
+
+
+class NoVerifiedVersion(GitopsError):
+    """Revert found no earlier version that passed verification; the bad digest is blocked."""
+
+    exit_code = 13
+
+
+class DigestBlocked(GitopsError):
+    """Promote refused an image digest on an environment's block list (gitops unblock lifts it)."""
+
+    exit_code = 14

@@ -27,7 +27,8 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from gitops.errors import UsageError
-from gitops.git import GitClient, GitRunner
+from gitops.git import GitRunner
+from gitops.history import HistoryClient
 from gitops.layout import application_source
 from gitops.output import print_json, print_line
 from gitops.promote import DEFAULT_AUTHOR
@@ -147,18 +148,18 @@ def write_repository(plan: Plan, root: Path) -> list[str]:
     return sorted(files)
 
 
-def init_repository(plan: Plan, path: Path, git: GitClient | None = None) -> tuple[str, list[str]]:
+def init_repository(plan: Plan, path: Path, git: HistoryClient | None = None
+                    ) -> tuple[str, list[str]]:
     """Create the repository at `path` (absent or an empty directory); return (commit, files)."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"{path} exists and is not an empty directory; give a new path")
     path.parent.mkdir(parents=True, exist_ok=True)
-    git = git or GitClient(GitRunner())
+    git = git or HistoryClient(GitRunner())
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
     try:
         files = write_repository(plan, work)
-        git.runner.run(["init", "--quiet", f"--initial-branch={BRANCH}", str(work)])
-        # GitClient.commit commits changes of tracked paths; these files are new.
-        git.runner.run(["add", "--", *files], cwd=work)
+        git.init(work, BRANCH)
+        git.add(work, files)  # `commit` commits tracked paths; these files are new
         commit = git.commit(work, files, _commit_message(plan), DEFAULT_AUTHOR)
         # rename() replaces an empty directory atomically; the repository appears whole or not at all
         os.rename(work, path)

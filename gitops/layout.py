@@ -88,6 +88,17 @@ def schema_file(service: str) -> str:
     return f"{chart_dir(service)}/{SCHEMA_FILE}"
 
 
+def blocklist_file(env: str) -> str:
+    """The environment's block list: a file, so the ApplicationSet's directory generator skips it,
+    and outside every service directory, so no pipeline's path trigger fires on it."""
+    return f"{ENVS_DIR}/{env}/blocklist.yaml"
+
+
+def revert_branch(env: str, service: str) -> str:
+    """The branch a pull-request revert in ENV pushes to."""
+    return f"revert/{env}/{service}"
+
+
 def proposal_branch(env: str, service: str) -> str:
     """The branch a pull-request promotion into ENV pushes its proposal to."""
     return f"promote/{env}/{service}"

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitops import output, schema
+from gitops import blocklist, output, schema
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import PushConflictError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
@@ -164,6 +164,7 @@ def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
                             source_path)
         tag, digest = source.tag, source.digest
     assert tag is not None
+    blocklist.refuse_blocked(git, workdir, req.service, tag, digest)
     old_text = _read_checked(git, workdir, req.values_path)
     old = parse_image(old_text, req.values_path)
     if old.tag == tag and (digest is None or old.digest == digest):

@@ -1,79 +1,84 @@
-"""`python -m gitops verify`: wait until Argo CD on one cluster runs a GitOps revision, Healthy.
+"""`python -m gitops verify`: prove that one cluster runs a GitOps revision, and say so on the commit.
 
-Argo CD is read through the Kubernetes API of the EKS cluster, not through the Argo CD API: the
-`argoproj.io/v1alpha1` Application `<service>` in namespace `argocd` carries the sync status, the
-synced revision and the health. So Argo CD needs no public server or ingress, there is no Argo CD
-API token to store and rotate, and access is IAM: the pipeline assumes the deployment role, which
-has an EKS access entry allowing `get` on Applications in `argocd` and nothing else.
+Argo CD is read through the Kubernetes API of the EKS cluster, not through the Argo CD API (no
+public Argo CD server, no Argo CD token; access is IAM through the deployment role's EKS access
+entry; see gitops/kube.py for the exact grants).
 
-The bearer token is what `aws eks get-token` makes: an STS GetCallerIdentity URL presigned by
-botocore with the `x-k8s-aws-id: <cluster>` header signed in, base64url without padding, prefixed
-`k8s-aws-v1.`. EKS resolves it to the role by calling STS with it.
+"Verified" means, at one poll, all of:
 
-"Done" means the Application is Synced at the expected revision or a later one that contains it
-(checked with `git merge-base --is-ancestor` in a treeless clone of the GitOps repository: Argo CD
-may already have moved on to a newer commit) and Healthy with no sync operation running.
+* the Application's sync revision is the revision, or a later commit that contains it and keeps the
+  service's files (`envs/<env>/<svc>/`, `charts/<svc>/`) as they are at the revision; a later commit
+  that changed them supersedes the revision (exit 12: its own verification decides);
+* its last sync operation Succeeded, applied that content, and finished after the revision was
+  committed; no operation is running; and the health was computed after that operation finished
+  (`reconciledAt` ≥ `finishedAt`), so a Healthy from before the new revision never counts;
+* health Healthy; a Rollout among the Application's resources is Healthy at its current generation,
+  not paused (Argo CD's `Suspended` is a paused Rollout, not success);
+* every ready pod of the workload runs the promoted digest (the container's `imageID`, not its tag).
+
+A paused canary step waits up to `--pause-timeout`, or is promoted with `--promote-paused`; an
+aborted Rollout fails at once with its message; Degraded or a wrong digest that lasts
+DEGRADED_GRACE_S fails. The revision's promoted image is read from the GitOps repository at the
+revision (chart defaults, then the env values file, then the region's), in a bare clone without
+file contents. When the revision is the merge commit of a promotion pull request, the image it sets
+must be the one the pull request's block says was approved.
+
+The result is reported on the revision (gitops/report.py): commit status `delivery/<env>/<region>`
+and a Deployment to `<env>-<region>`, linking to `--details-url`.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
+import datetime
 import os
 import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.exceptions
-import requests
-from rich.console import Console
-
+from gitops import layout, trailers
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import (
-    CredentialsError,
     EndpointUnreachable,
-    GitError,
     GitopsError,
     UsageError,
+    ValuesError,
     VerifyDegraded,
+    VerifySuperseded,
     VerifyTimeout,
 )
-from gitops.forge import wait_for_merge
-from gitops.git import GitRunner
-from gitops.layout import application_source
 from gitops.output import print_json, print_line
 
+if TYPE_CHECKING:
+    from gitops.history import HistoryClient
+    from gitops.kube import KubeClient
+
 POLL_S = 10.0
-# A rollout can pass through Degraded (a pod failing its first probe, an HPA catching up); fail only
-# when the synced revision stays Degraded this long.
+# A rollout can pass through Degraded (a pod failing its first probe, an HPA catching up), and old
+# pods can linger a moment after Healthy: fail only when either lasts this long.
 DEGRADED_GRACE_S = 120.0
 # Consecutive failed requests (connection refused, timeout, 5xx, 429) before giving up.
 UNREACHABLE_ATTEMPTS = 5
-# EKS accepts a token for 15 minutes after it is made; renew it well before.
-TOKEN_RENEW_S = 600.0
-REQUEST_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT = "30m"
+DEFAULT_PAUSE_TIMEOUT = "10m"
 
 _HEX_REVISION = re.compile(r"^[0-9a-f]{7,40}$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_K8S_AWS_ID = "x-k8s-aws-id"
 _FAILED_PHASES = {"Failed", "Error"}
+_ROLLOUT = ("argoproj.io", "Rollout")
+_DEPLOYMENT = ("apps", "Deployment")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 
-class Unavailable(Exception):
-    """One request to the API server failed in a way worth retrying."""
-
-
-# --- what Argo CD reports -------------------------------------------------------------------------
+# --- what Argo CD and Argo Rollouts report --------------------------------------------------------
 
 @dataclass(frozen=True)
 class AppState:
@@ -82,12 +87,16 @@ class AppState:
     found: bool
     sync: str | None = None                # status.sync.status: Synced | OutOfSync | Unknown
     revision: str | None = None            # status.sync.revision: the commit last compared/synced
-    health: str | None = None              # status.health.status: Healthy | Progressing | Degraded …
+    health: str | None = None              # status.health.status: Healthy | Progressing | Suspended …
     phase: str | None = None               # status.operationState.phase: Running | Succeeded | Failed …
     operation_revision: str | None = None  # the revision that operation synced
+    finished_at: float | None = None       # status.operationState.finishedAt, epoch seconds
+    reconciled_at: float | None = None     # status.reconciledAt: when health was last computed
+    pending_operation: bool = False        # .operation set: a sync is requested, not started
     message: str | None = None
     condition: str | None = None           # an error condition, e.g. ComparisonError: <why>
-    repo_url: str | None = None            # spec.source.repoURL
+    namespace: str | None = None           # spec.destination.namespace: where the service runs
+    workloads: tuple[tuple[str, str, str], ...] = ()  # (group, kind, name) of Rollouts/Deployments
 
     @classmethod
     def from_application(cls, app: dict[str, Any]) -> AppState:
@@ -100,6 +109,10 @@ class AppState:
         # Argo CD reports a chart it cannot render (values breaking the schema, a missing value
         # file) as a ComparisonError condition with sync status Unknown: worth showing.
         errors = [c for c in status.get("conditions") or [] if c.get("type", "").endswith("Error")]
+        workloads = tuple(
+            (r.get("group", ""), r.get("kind", ""), r.get("name", ""))
+            for r in status.get("resources") or []
+            if (r.get("group", ""), r.get("kind")) in (_ROLLOUT, _DEPLOYMENT))
         return cls(
             found=True,
             sync=sync.get("status"),
@@ -107,9 +120,13 @@ class AppState:
             health=health.get("status"),
             phase=operation.get("phase"),
             operation_revision=operation_revision,
+            finished_at=_timestamp(operation.get("finishedAt")),
+            reconciled_at=_timestamp(status.get("reconciledAt")),
+            pending_operation=bool(app.get("operation")),
             message=operation.get("message") or health.get("message"),
             condition=f"{errors[0]['type']}: {errors[0].get('message', '')}" if errors else None,
-            repo_url=((app.get("spec") or {}).get("source") or {}).get("repoURL"),
+            namespace=((app.get("spec") or {}).get("destination") or {}).get("namespace"),
+            workloads=workloads,
         )
 
     def describe(self) -> str:
@@ -124,282 +141,345 @@ class AppState:
         return text
 
 
-# --- EKS: endpoint, CA, token ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class RolloutState:
+    name: str
+    phase: str | None        # status.phase: Progressing | Paused | Healthy | Degraded
+    message: str | None
+    aborted: bool
+    paused: bool             # pause conditions or spec.paused
+    step: str | None         # status.currentStepIndex
+    current: bool            # the controller has seen the current spec (observedGeneration)
 
-def eks_token(session: boto3.Session, cluster: str, region: str) -> str:
-    """The bearer token `aws eks get-token --cluster-name <cluster>` prints, made from `session`."""
-    sts = session.client("sts", region_name=region)
-
-    # GetCallerIdentity takes no parameters; the cluster name rides in the request context to
-    # become a signed header, so EKS can check the token was made for this cluster.
-    def move_id_to_context(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if _K8S_AWS_ID in params:
-            context[_K8S_AWS_ID] = params.pop(_K8S_AWS_ID)
-
-    def sign_id_header(request: Any, **_: Any) -> None:
-        if _K8S_AWS_ID in request.context:
-            request.headers[_K8S_AWS_ID] = request.context[_K8S_AWS_ID]
-
-    sts.meta.events.register("provide-client-params.sts.GetCallerIdentity", move_id_to_context)
-    sts.meta.events.register("before-sign.sts.GetCallerIdentity", sign_id_header)
-    url = sts.generate_presigned_url("get_caller_identity", Params={_K8S_AWS_ID: cluster},
-                                     ExpiresIn=60, HttpMethod="GET")
-    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
-
-
-class EksAccess:
-    """The API endpoint, CA and bearer tokens of one EKS cluster, as the deployment role."""
-
-    def __init__(self, *, cluster: str, region: str, role_arn: str | None, clock: Clock) -> None:
-        self.cluster = cluster
-        self.region = region
-        self.role_arn = role_arn
-        self._clock = clock
-        self._token: tuple[str, float] | None = None
-
-    def _session(self) -> boto3.Session:
-        if not self.role_arn:
-            return boto3.Session(region_name=self.region)
-        try:
-            creds = boto3.client("sts", region_name=self.region).assume_role(
-                RoleArn=self.role_arn, RoleSessionName="gitops-verify")["Credentials"]
-        except botocore.exceptions.ClientError as exc:
-            raise CredentialsError(
-                f"cannot assume {self.role_arn}: {exc.response['Error'].get('Message', exc)}; the "
-                "CodeBuild role needs sts:AssumeRole on it and the role must trust the CodeBuild "
-                "role") from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise CredentialsError(f"cannot assume {self.role_arn}: {exc}") from None
-        return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                             aws_secret_access_key=creds["SecretAccessKey"],
-                             aws_session_token=creds["SessionToken"], region_name=self.region)
-
-    def describe(self) -> tuple[str, bytes]:
-        """(endpoint URL, CA bundle PEM) from eks:DescribeCluster."""
-        try:
-            cluster = self._session().client("eks").describe_cluster(name=self.cluster)["cluster"]
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response["Error"]
-            if error.get("Code") == "ResourceNotFoundException":
-                raise UsageError(f"EKS cluster {self.cluster!r} not found in {self.region}; check "
-                                 "--cluster and --region") from None
-            raise CredentialsError(f"eks:DescribeCluster on {self.cluster} failed: "
-                                   f"{error.get('Message', exc)}") from None
-        except botocore.exceptions.NoCredentialsError:
-            raise CredentialsError("no AWS credentials to call eks:DescribeCluster with; run "
-                                   "with a role (CodeBuild) or configure credentials") from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise EndpointUnreachable(f"eks:DescribeCluster on {self.cluster}: {exc}") from None
-        try:
-            ca = base64.b64decode(cluster["certificateAuthority"]["data"], validate=True)
-        except (KeyError, ValueError):
-            raise GitopsError(f"EKS cluster {self.cluster} returned no usable CA certificate") \
-                from None
-        return cluster["endpoint"], ca
-
-    def token(self, renew: bool = False) -> str:
-        now = self._clock()
-        if renew or self._token is None or now - self._token[1] >= TOKEN_RENEW_S:
-            # Re-assume the role each time: its credentials expire too, after an hour.
-            self._token = (eks_token(self._session(), self.cluster, self.region), now)
-        return self._token[0]
+    @classmethod
+    def from_rollout(cls, name: str, rollout: dict[str, Any]) -> RolloutState:
+        status = rollout.get("status") or {}
+        generation = (rollout.get("metadata") or {}).get("generation")
+        return cls(name=name, phase=status.get("phase"), message=status.get("message"),
+                   aborted=bool(status.get("abort")),
+                   paused=bool(status.get("pauseConditions")) or
+                   bool((rollout.get("spec") or {}).get("paused")),
+                   step=None if status.get("currentStepIndex") is None
+                   else str(status["currentStepIndex"]),
+                   # Argo Rollouts writes observedGeneration as a string.
+                   current=generation is None or str(status.get("observedGeneration")) ==
+                   str(generation))
 
 
-# --- the Kubernetes API ---------------------------------------------------------------------------
-
-class KubeClient:
-    """Reads Argo CD Applications through a Kubernetes API server with a bearer token."""
-
-    def __init__(self, endpoint: str, *, token: Callable[[bool], str], ca_file: str | None,
-                 http: requests.Session | None = None) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self._token = token
-        self._verify: str | bool = ca_file or True
-        self._http = http or requests.Session()
-
-    def get_application(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The Application object, or None when it does not exist (yet).
-
-        Raises Unavailable for what a retry may fix, CredentialsError for 401/403."""
-        url = (f"{self.endpoint}/apis/argoproj.io/v1alpha1/namespaces/{quote(namespace)}"
-               f"/applications/{quote(name)}")
-        for renew in (False, True):  # a 401 may be an expired token: make a new one, once
-            try:
-                resp = self._http.get(url, timeout=REQUEST_TIMEOUT_S, verify=self._verify,
-                                      headers={"Authorization": f"Bearer {self._token(renew)}",
-                                               "Accept": "application/json"})
-            except requests.exceptions.SSLError as exc:
-                raise EndpointUnreachable(
-                    f"TLS verification of {self.endpoint} failed ({exc}); the CA from "
-                    "eks:DescribeCluster does not match the server") from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise Unavailable(f"{type(exc).__name__}: {exc}") from None
-            if resp.status_code != 401:
-                break
-        where = f"applications.argoproj.io/{name} in namespace {namespace}"
-        if resp.status_code == 200:
-            try:
-                return resp.json()
-            except ValueError:  # a proxy or load balancer page, not the API server
-                raise GitopsError(f"{self.endpoint} answered {where} with something other than "
-                                  "JSON; is the endpoint the cluster's API server?") from None
-        if resp.status_code == 404:
-            return None
-        if resp.status_code == 401:
-            raise CredentialsError(
-                f"{self.endpoint} rejected the token (401 Unauthorized): the role has no EKS "
-                "access entry on this cluster; add one for the deployment role")
-        if resp.status_code == 403:
-            raise CredentialsError(
-                f"{self.endpoint} forbids reading {where} (403): {_status_message(resp)}; bind the "
-                "access entry's Kubernetes group to a Role allowing get on applications.argoproj.io")
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise Unavailable(f"HTTP {resp.status_code}: {_status_message(resp)}")
-        raise GitopsError(f"unexpected HTTP {resp.status_code} reading {where}: "
-                          f"{_status_message(resp)}")
-
-
-def _status_message(resp: requests.Response) -> str:
-    """The message of a Kubernetes Status body, else the start of the body."""
+def _timestamp(text: Any) -> float | None:
+    if not isinstance(text, str) or not text:
+        return None
     try:
-        return str(resp.json().get("message") or resp.reason)
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return resp.text[:200] or str(resp.reason)
+        return None
 
 
-# --- ancestry -------------------------------------------------------------------------------------
+# --- the promoted revision, from the GitOps repository --------------------------------------------
 
-class RevisionHistory:
-    """Answers "does commit B contain commit A?" from a treeless clone of the GitOps repository:
-    commits only, no trees or blobs, so the clone stays small however big the repository is."""
+@dataclass(frozen=True)
+class PromotedImage:
+    repository: str | None
+    tag: str | None
+    digest: str | None
 
-    def __init__(self, runner: GitRunner, url: str, workdir: Path) -> None:
-        self._runner = runner
+
+class PromotedRevision:
+    """The commit being verified: its full sha, commit time and promoted image, and how a revision
+    Argo CD reports relates to it. Reads a bare clone with commits and trees but no blobs."""
+
+    def __init__(self, git: HistoryClient, url: str, workdir: Path, revision: str, env: str,
+                 region: str, service: str) -> None:
+        self._git = git
         self._url = url
-        self._dir = workdir / "history.git"
-        self._cloned = False
-        self._known: dict[tuple[str, str], bool] = {}
+        self._dir = workdir / "gitops.git"
+        git.clone_history(url, self._dir)
+        self._ensure(revision, f"revision {revision} is not in {url}; check --revision")
+        self.sha = git.resolve(self._dir, revision)
+        self.committed_at = git.commit_time(self._dir, self.sha)
+        self._paths = [layout.service_dir(env, service) + "/", layout.chart_dir(service) + "/"]
+        self.image = self._image(layout.application_source(env, region, service))
+        self._relations: dict[str, str] = {}
 
-    def contains(self, descendant: str, ancestor: str) -> bool:
-        key = (descendant, ancestor)
-        if key not in self._known:
-            self._ensure(ancestor, f"revision {ancestor} is not in {self._url}; check --revision")
-            self._ensure(descendant, f"Argo CD reports revision {descendant}, which is not in "
-                                     f"{self._url}; give the Application's repository with --repo")
-            try:
-                self._git("merge-base", "--is-ancestor", ancestor, descendant)
-                self._known[key] = True
-            except GitError:  # exit 1: both commits exist (checked above), one is not in the other
-                self._known[key] = False
-        return self._known[key]
+    def relation(self, revision: str) -> str:
+        """"same" (this commit, or a later one keeping the service's files), "superseded" (a
+        later one that changed them), or "other" (older, diverged or unrelated)."""
+        if revision not in self._relations:
+            self._ensure(revision, f"Argo CD reports revision {revision}, which is not in "
+                                   f"{self._url}; give the Application's repository with --repo")
+            full = self._git.resolve(self._dir, revision)
+            if full == self.sha:
+                answer = "same"
+            elif self._git.is_ancestor(self._dir, self.sha, full):
+                answer = "same" if self._git.same_paths(self._dir, self.sha, full, self._paths) \
+                    else "superseded"
+            else:
+                answer = "other"
+            self._relations[revision] = answer
+        return self._relations[revision]
+
+    def applied_by(self, revision: str) -> str | None:
+        """How an operation at `revision` applied this commit's content: "this" (this commit or a
+        later one keeping the files), "earlier" (an earlier commit with the same files: a no-op
+        promotion), or None."""
+        if self.relation(revision) == "same":
+            return "this"
+        full = self._git.resolve(self._dir, revision)
+        if self._git.is_ancestor(self._dir, full, self.sha) and \
+                self._git.same_paths(self._dir, full, self.sha, self._paths):
+            return "earlier"
+        return None
+
+    def _image(self, source: layout.ApplicationSource) -> PromotedImage:
+        from gitops.schema import coalesce
+
+        values: dict[str, Any] = {}
+        for path in (layout.chart_values_file(source.application), *source.value_files):
+            text = self._git.read_file(self._dir, self.sha, path)
+            if text is not None:
+                values = coalesce(values, _mapping(text, f"{path} at {self.sha[:12]}"))
+        image = values.get("image") if isinstance(values.get("image"), dict) else {}
+        return PromotedImage(*(str(image[key]) if image.get(key) else None
+                               for key in ("repository", "tag", "digest")))
 
     def _ensure(self, sha: str, missing: str) -> None:
-        if not self._cloned:
-            self._runner.run(["clone", "--quiet", "--bare", "--filter=tree:0", "--", self._url,
-                              str(self._dir)])
-            self._cloned = True
-        if self._has(sha):
+        if self._git.has_commit(self._dir, sha):
             return
         # Argo CD may have synced a commit pushed after the clone.
-        self._git("fetch", "--quiet", "--filter=tree:0", "origin", "+refs/heads/*:refs/heads/*")
-        if not self._has(sha):
+        self._git.fetch_branches(self._dir)
+        if not self._git.has_commit(self._dir, sha):
             raise UsageError(missing)
 
-    def _has(self, sha: str) -> bool:
-        try:
-            self._git("rev-parse", "--quiet", "--verify", f"{sha}^{{commit}}")
-            return True
-        except GitError:
-            return False
 
-    def _git(self, *args: str) -> None:
-        self._runner.run(["--git-dir", str(self._dir), *args])
+def _mapping(text: str, where: str) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
-
-class RevisionMatcher:
-    """Does a revision Argo CD reports contain the expected one? Git is asked (and the clone made)
-    only when the two differ; the repository is --repo, else the Application's repoURL."""
-
-    def __init__(self, expected: str, *, repo_url: str | None, token: str | None, workdir: Path,
-                 where: str) -> None:
-        self.expected = expected
-        self.repo_url = repo_url
-        self._token = token
-        self._workdir = workdir
-        self._where = where
-        self._history: RevisionHistory | None = None
-
-    def learn_repo(self, repo_url: str | None) -> None:
-        self.repo_url = self.repo_url or repo_url
-
-    def __call__(self, revision: str) -> bool:
-        if revision.startswith(self.expected):
-            return True
-        if self._history is None:
-            if not self.repo_url:
-                raise UsageError(f"{self._where}: the Application names no repository; give the "
-                                 "GitOps repository with --repo")
-            self._history = RevisionHistory(GitRunner(self._token), self.repo_url, self._workdir)
-        return self._history.contains(revision, self.expected)
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise ValuesError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValuesError(f"{where} is not a mapping at the top")
+    return data
 
 
-# --- the wait -------------------------------------------------------------------------------------
+# --- the running digest ---------------------------------------------------------------------------
 
-def wait_for_application(*, read: Callable[[], dict[str, Any] | None],
-                         covers: Callable[[str], bool], where: str, expected: str,
-                         deadline: float, clock: Clock, sleep: Sleep,
-                         report: Callable[[AppState], None], poll_s: float = POLL_S,
-                         degraded_grace_s: float = DEGRADED_GRACE_S,
-                         unreachable_attempts: int = UNREACHABLE_ATTEMPTS) -> AppState:
-    """Poll `read` until the Application is Synced at a revision that `covers` the expected one and
-    Healthy; raise VerifyDegraded, VerifyTimeout or EndpointUnreachable otherwise."""
-    degraded_since: float | None = None
+def running_digests(kube: KubeClient, namespace: str, workload: tuple[str, str, str],
+                    repository: str | None) -> dict[str, str | None]:
+    """{pod name: digest its container of `repository` runs (None: no such container)} for every
+    ready pod of the workload's ReplicaSets; terminating pods are leaving and not counted."""
+    _, kind, name = workload
+    owned_sets = {rs["metadata"]["name"] for rs in kube.list_replica_sets(namespace)
+                  if _owned_by(rs, kind, name)}
+    digests: dict[str, str | None] = {}
+    for pod in kube.list_pods(namespace):
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp") or not any(
+                _owned_by(pod, "ReplicaSet", rs) for rs in owned_sets) or not _ready(pod):
+            continue
+        digests[meta.get("name", "?")] = _pod_digest(pod, repository)
+    return digests
+
+
+def _owned_by(obj: dict[str, Any], kind: str, name: str) -> bool:
+    return any(ref.get("kind") == kind and ref.get("name") == name
+               for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _pod_digest(pod: dict[str, Any], repository: str | None) -> str | None:
+    names = {c.get("name") for c in (pod.get("spec") or {}).get("containers") or []
+             if repository is None or re.match(rf"^{re.escape(repository)}[:@]", c.get("image", ""))}
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        image_id = status.get("imageID") or ""
+        if status.get("name") in names and "@sha256:" in image_id:
+            return image_id[image_id.rindex("@") + 1:]
+    return None
+
+
+# --- one poll -------------------------------------------------------------------------------------
+
+@dataclass
+class _Progress:
+    """What the wait remembers between polls."""
+
+    bad_since: dict[str, float] = field(default_factory=dict)  # problem -> first seen
+    paused_since: dict[str, float] = field(default_factory=dict)  # rollout step -> first seen
+    promoted_steps: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Verified:
+    state: AppState
+    rollout: RolloutState | None
+    pods: dict[str, str | None]
+
+
+class _Check:
+    """One look at the cluster: Verified, or a reason to keep waiting (a string), or an error."""
+
+    def __init__(self, req: VerifyRequest, kube: KubeClient, target: PromotedRevision,
+                 clock: Clock, report: Callable[[AppState], None], where: str,
+                 degraded_grace_s: float) -> None:
+        self.req, self.kube, self.target = req, kube, target
+        self.clock, self.report, self.where = clock, report, where
+        self.grace_s = degraded_grace_s
+        self.progress = _Progress()
+        self.last = AppState(found=False)
+
+    def __call__(self) -> Verified | str:
+        app = self.kube.get_application(self.req.namespace, layout.application_source(
+            self.req.env, self.req.region, self.req.service).application)
+        state = AppState.from_application(app) if app is not None else AppState(found=False)
+        self.last = state
+        self.report(state)
+        if not state.found:
+            return state.describe()
+        if state.phase in _FAILED_PHASES and (
+                state.operation_revision is None or self.target.applied_by(state.operation_revision)):
+            raise VerifyDegraded(f"{self.where}: sync of {state.operation_revision or self.target.sha} "
+                                 f"{state.phase.lower()}: {state.message or 'no message'}")
+        if not state.revision:
+            return state.describe()
+        relation = self.target.relation(state.revision)
+        if relation == "superseded":
+            raise VerifySuperseded(
+                f"{self.where}: Argo CD synced {state.revision[:12]}, a later commit that changed "
+                f"the service's files, before {self.target.sha[:12]} could be seen running; the "
+                "later promotion's verification decides")
+        if relation == "other":
+            return f"{state.describe()} (not yet {self.target.sha[:12]})"
+        if state.sync != "Synced" or state.phase == "Running" or state.pending_operation:
+            return state.describe()
+        applied = state.operation_revision and self.target.applied_by(state.operation_revision)
+        if state.phase != "Succeeded" or not applied:
+            return f"{state.describe()}; the last sync operation did not apply this revision"
+        if state.finished_at is None or (applied == "this" and
+                                         state.finished_at < self.target.committed_at):
+            return f"{state.describe()}; the last sync operation finished before the commit"
+        if state.reconciled_at is None or state.reconciled_at < state.finished_at:
+            return f"{state.describe()}; health not yet computed since the sync"
+        rollout = self._rollout(state)
+        if rollout is not None and rollout.aborted:
+            raise VerifyDegraded(f"{self.where}: Rollout {rollout.name} aborted: "
+                                 f"{rollout.message or 'no message'}")
+        if state.health == "Suspended" or (rollout is not None and rollout.paused):
+            return self._paused(state, rollout)
+        if state.health == "Degraded":
+            return self._bad("degraded", f"Degraded at {state.revision[:12]}: "
+                             f"{(rollout and rollout.message) or state.message or 'no message'}; "
+                             "see the Application's resources in Argo CD")
+        if state.health != "Healthy" or (rollout is not None and (
+                rollout.phase != "Healthy" or not rollout.current)):
+            self.progress.bad_since.pop("degraded", None)
+            return state.describe() + (f", Rollout {rollout.phase}" if rollout else "")
+        self.progress.bad_since.pop("degraded", None)
+        pods = self._pods(state)
+        wrong = {pod: digest for pod, digest in pods.items() if digest != self.target.image.digest}
+        if self.target.image.digest and wrong:
+            pod, digest = sorted(wrong.items())[0]
+            return self._bad("digest", f"{len(wrong)} of {len(pods)} ready pods do not run the "
+                             f"promoted {self.target.image.digest}: {pod} runs "
+                             f"{digest or 'no container of ' + str(self.target.image.repository)}")
+        return Verified(state, rollout, pods)
+
+    def _rollout(self, state: AppState) -> RolloutState | None:
+        names = [name for group, kind, name in state.workloads if (group, kind) == _ROLLOUT]
+        if not names or not state.namespace:
+            return None
+        rollout = self.kube.get_rollout(state.namespace, names[0])
+        return None if rollout is None else RolloutState.from_rollout(names[0], rollout)
+
+    def _paused(self, state: AppState, rollout: RolloutState | None) -> str:
+        step = rollout.step if rollout else None
+        key = f"{rollout.name if rollout else 'app'}@{step}"
+        if rollout is not None and self.req.promote_paused and key not in self.progress.promoted_steps:
+            self.kube.promote_rollout(state.namespace or "", rollout.name)
+            self.progress.promoted_steps.add(key)
+            return f"{state.describe()}; promoted Rollout {rollout.name} past step {step}"
+        since = self.progress.paused_since.setdefault(key, self.clock())
+        if self.clock() - since >= self.req.pause_timeout_s:
+            raise VerifyTimeout(
+                f"{self.where}: Rollout {rollout.name if rollout else '(unknown)'} paused at step "
+                f"{step} for {self.clock() - since:.0f} s; promote it (kubectl argo rollouts "
+                "promote), or verify with --promote-paused or a longer --pause-timeout")
+        return f"{state.describe()}; paused at step {step}"
+
+    def _bad(self, problem: str, text: str) -> str:
+        since = self.progress.bad_since.setdefault(problem, self.clock())
+        if self.clock() - since >= self.grace_s:
+            raise VerifyDegraded(f"{self.where}: {text} (for {self.clock() - since:.0f} s)")
+        return text
+
+    def _pods(self, state: AppState) -> dict[str, str | None]:
+        if not state.namespace:
+            raise GitopsError(f"{self.where}: the Application names no destination namespace")
+        pods: dict[str, str | None] = {}
+        for workload in state.workloads:
+            pods.update(running_digests(self.kube, state.namespace, workload,
+                                        self.target.image.repository))
+        return pods
+
+
+def wait(check: Callable[[], Verified | str], *, where: str, deadline: float, clock: Clock,
+         sleep: Sleep, poll_s: float = POLL_S, unreachable_attempts: int = UNREACHABLE_ATTEMPTS
+         ) -> Verified:
+    """Poll `check` until it returns Verified; retry what the API server may fix, bounded."""
+    from gitops.kube import Unavailable
+
     failures = 0
-    last_failure = ""
-    state = AppState(found=False)
+    last, last_failure = "nothing read yet", ""
     while True:
         try:
-            app = read()
+            outcome = check()
         except Unavailable as exc:
             failures += 1
-            last_failure = str(exc)
             if failures >= unreachable_attempts:
                 raise EndpointUnreachable(
                     f"{where}: the API server did not answer {failures} times in a row (last: "
-                    f"{last_failure}); check the cluster endpoint is reachable from here (a "
-                    "private endpoint needs the CodeBuild project in the cluster's VPC)") from None
+                    f"{exc}); check the cluster endpoint is reachable from here (a private "
+                    "endpoint needs the CodeBuild project in the cluster's VPC)") from None
+            last_failure = str(exc)
         else:
             failures = 0
-            state = AppState.from_application(app) if app is not None else AppState(found=False)
-            report(state)
-            if state.phase in _FAILED_PHASES and (
-                    state.operation_revision is None or covers(state.operation_revision)):
-                raise VerifyDegraded(f"{where}: sync of {state.operation_revision or expected} "
-                                     f"{state.phase.lower()}: {state.message or 'no message'}")
-            # `covers` may need git, so it is asked only when the answer decides something.
-            if state.sync == "Synced" and state.health == "Healthy" and state.phase != "Running" \
-                    and state.revision and covers(state.revision):
-                return state
-            if state.health == "Degraded" and state.revision and covers(state.revision):
-                degraded_since = clock() if degraded_since is None else degraded_since
-                if clock() - degraded_since >= degraded_grace_s:
-                    raise VerifyDegraded(
-                        f"{where}: Degraded for {clock() - degraded_since:.0f} s at "
-                        f"{state.revision}: {state.message or 'no message'}; see the "
-                        "Application's resources in Argo CD")
-            else:
-                degraded_since = None
+            if isinstance(outcome, Verified):
+                return outcome
+            last = outcome
         now = clock()
         if now >= deadline:
             if failures:
                 raise EndpointUnreachable(f"{where}: the API server did not answer before the "
                                           f"timeout (last: {last_failure})")
-            raise VerifyTimeout(f"{where}: not Synced and Healthy at {expected} (or later) "
-                                f"before the timeout; last seen: {state.describe()}")
+            raise VerifyTimeout(f"{where}: not verified before the timeout; last seen: {last}")
         sleep(min(poll_s * (2 ** (failures - 1)) if failures else poll_s, deadline - now))
 
 
 # --- the command ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    env: str
+    region: str
+    service: str
+    cluster: str
+    revision: str                       # the GitOps commit to verify (7 to 40 hex)
+    repo_url: str                       # the GitOps repository
+    role_arn: str | None = None         # role to assume for EKS (default: current credentials)
+    namespace: str = "argocd"           # namespace of the Argo CD Applications
+    timeout_s: float = 1800.0
+    pause_timeout_s: float = 600.0      # how long a paused canary step may stay paused
+    promote_paused: bool = False        # promote a paused canary step instead of waiting
+    github_api_url: str | None = None
+    details_url: str | None = None      # the link in the commit status and deployment
+
 
 @dataclass(frozen=True)
 class Result:
@@ -413,8 +493,127 @@ class Result:
     synced_revision: str | None
     sync: str | None
     health: str | None
-    pull_request: str | None
+    tag: str | None
+    digest: str | None
+    rollout: str | None                 # the Rollout's phase, when the service is a Rollout
+    ready_pods: int
+    digest_checked: bool
+    reported: bool                      # commit status and deployment written
     elapsed_s: float
+    notes: list[str]
+
+
+def validate_request(req: VerifyRequest) -> None:
+    for flag, name in (("--env", req.env), ("--service", req.service), ("--region", req.region)):
+        if not _NAME.match(name) or len(name) > 63:
+            raise UsageError(f"{flag} {name!r} is not a DNS-1123 label (lowercase letters, digits "
+                             "and '-')")
+    if not _HEX_REVISION.match(req.revision):
+        raise UsageError(f"--revision {req.revision!r} is not a commit sha (7 to 40 lowercase hex)")
+    if req.timeout_s <= 0 or req.pause_timeout_s <= 0:
+        raise UsageError("--timeout and --pause-timeout must be longer than 0 s")
+
+
+def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.monotonic,
+           sleep: Sleep = time.sleep, http: Any = None,
+           report: Callable[[AppState], None] = lambda state: None,
+           note: Callable[[str], None] = lambda text: None,
+           degraded_grace_s: float = DEGRADED_GRACE_S) -> Result:
+    """Verify `req.revision` on one cluster and report the outcome on the commit. `clock` and
+    `sleep` measure the waits (tests pass a fake clock); timestamps are compared as written."""
+    validate_request(req)
+    # Imported here: `--help` and usage errors never pay for boto3, requests or PyGithub.
+    from gitops.git import GitRunner
+    from gitops.history import HistoryClient
+    from gitops.kube import EksAccess, KubeClient
+    from gitops.report import GitHubRepository, status_context
+
+    start = clock()
+    deadline = start + req.timeout_s
+    where = f"{req.service} on {req.cluster} ({req.env}, {req.region})"
+    notes: list[str] = []
+
+    def add_note(text: str) -> None:
+        notes.append(text)
+        note(text)
+
+    with tempfile.TemporaryDirectory(prefix="gitops-verify-") as tmp:
+        target = PromotedRevision(HistoryClient(GitRunner(token)), req.repo_url, Path(tmp),
+                                  req.revision, req.env, req.region, req.service)
+        if not target.image.digest:
+            add_note(f"{target.sha[:12]} promotes no digest (pull by tag): the running digest "
+                     "cannot be checked")
+        forge = GitHubRepository.at(req.repo_url, req.github_api_url, token)
+        if isinstance(forge, str):
+            add_note(forge)
+            forge = None
+        context = status_context(req.env, req.region)
+        image = f"{req.service} {target.image.tag or '(no tag)'}"
+        finish_deployment = None
+        if forge is not None:
+            forge.set_status(target.sha, context, "pending", f"{image}: verifying",
+                             req.details_url)
+            finish_deployment = forge.start_deployment(
+                target.sha, f"{req.env}-{req.region}", req.service, f"{image}: verifying",
+                production=req.env == "prod")
+        try:
+            if forge is not None:
+                _check_approval(forge, target, req, where, add_note)
+            access = EksAccess(cluster=req.cluster, region=req.region, role_arn=req.role_arn,
+                               clock=clock)
+            endpoint, ca = access.describe()
+            ca_file = Path(tmp) / "cluster-ca.pem"
+            ca_file.write_bytes(ca)
+            kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
+            check = _Check(req, kube, target, clock, report, where, degraded_grace_s)
+            verified = wait(check, where=where, deadline=deadline, clock=clock, sleep=sleep)
+        except GitopsError as exc:
+            if forge is not None:
+                state = "error" if isinstance(exc, (VerifySuperseded, EndpointUnreachable)) \
+                    else "failure"
+                text = f"{image}: {exc}".replace(where + ": ", "")
+                forge.set_status(target.sha, context, state, text, req.details_url)
+                assert finish_deployment is not None
+                finish_deployment("error" if state == "error" else "failure", text,
+                                  req.details_url)
+            raise
+        if forge is not None:
+            text = f"{image}: verified, {len(verified.pods)} ready pods"
+            forge.set_status(target.sha, context, "success", text, req.details_url)
+            assert finish_deployment is not None
+            finish_deployment("success", text, req.details_url)
+    state = verified.state
+    return Result(env=req.env, region=req.region, service=req.service, cluster=req.cluster,
+                  namespace=req.namespace,
+                  application=layout.application_source(req.env, req.region,
+                                                        req.service).application,
+                  revision=target.sha, synced_revision=state.revision, sync=state.sync,
+                  health=state.health, tag=target.image.tag, digest=target.image.digest,
+                  rollout=verified.rollout.phase if verified.rollout else None,
+                  ready_pods=len(verified.pods), digest_checked=bool(target.image.digest),
+                  reported=forge is not None, elapsed_s=round(clock() - start, 1), notes=notes)
+
+
+def _check_approval(forge: Any, target: PromotedRevision, req: VerifyRequest, where: str,
+                    note: Callable[[str], None]) -> None:
+    """A merged promotion pull request must have merged exactly the image it was approved with."""
+    approved = forge.approved_image(target.sha)
+    if approved is None:
+        return
+    wanted = (approved.values.get(trailers.TAG), approved.values.get(trailers.DIGEST))
+    if wanted == (None, None):
+        # A pull request written by hand: its reviewed diff is what merged; no claim to check.
+        note(f"{target.sha[:12]} merges {approved.pull_request}, which has no promotion block: "
+             "the approved image is not checked")
+        return
+    if (approved.values.get(trailers.SERVICE), approved.values.get(trailers.ENVIRONMENT)) != (
+            req.service, req.env):
+        return  # another service's or environment's promotion
+    if wanted != (target.image.tag, target.image.digest):
+        raise VerifyDegraded(
+            f"{where}: {target.sha[:12]} merges {approved.pull_request} but sets "
+            f"{target.image.tag} {target.image.digest}; the pull request approved "
+            f"{wanted[0]} {wanted[1]}. Nobody reviewed what this commit deploys")
 
 
 def parse_duration(text: str) -> float:
@@ -428,54 +627,7 @@ def parse_duration(text: str) -> float:
     return float(hours * 3600 + minutes * 60 + seconds)
 
 
-def pull_request_number(url: str) -> tuple[str, int]:
-    """(repository URL, number) of a pull request URL like https://github.com/o/r/pull/12."""
-    match = re.match(r"^(?P<repo>https?://[^?#]+?)/pull/(?P<number>\d+)/?$", url)
-    if not match:
-        raise UsageError(f"--pr {url!r} is not a pull request URL (…/<owner>/<repo>/pull/<n>)")
-    return match.group("repo"), int(match.group("number"))
-
-
-def verify(args: argparse.Namespace, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep,
-           http: requests.Session | None = None,
-           report: Callable[[AppState], None] = lambda state: None) -> Result:
-    start = clock()
-    deadline = start + parse_duration(args.timeout)
-    # The secret lives where the pipeline keeps it (its ARN says where), not in the cluster's region.
-    token = token_from_args(args)
-    where = f"{args.service} on {args.cluster} ({args.env}, {args.region})"
-    expected = args.revision
-    if args.pr:
-        repo_url, number = pull_request_number(args.pr)
-        expected = wait_for_merge(repo_url=repo_url, api_url=args.github_api_url, token=token,
-                                  number=number, timeout_s=max(0.0, deadline - clock()),
-                                  poll_s=POLL_S, sleep=sleep, clock=clock)
-    access = EksAccess(cluster=args.cluster, region=args.region, role_arn=args.role_arn,
-                       clock=clock)
-    endpoint, ca = access.describe()
-    application = application_source(args.env, args.region, args.service).application
-    with tempfile.TemporaryDirectory(prefix="gitops-verify-") as tmp:
-        ca_file = Path(tmp) / "cluster-ca.pem"
-        ca_file.write_bytes(ca)
-        kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
-        matcher = RevisionMatcher(expected, repo_url=args.repo, token=token, workdir=Path(tmp),
-                                  where=where)
-
-        def read() -> dict[str, Any] | None:
-            app = kube.get_application(args.namespace, application)
-            if app is not None:
-                matcher.learn_repo(AppState.from_application(app).repo_url)
-            return app
-
-        state = wait_for_application(read=read, covers=matcher, where=where, expected=expected,
-                                     deadline=deadline, clock=clock, sleep=sleep, report=report)
-    return Result(env=args.env, region=args.region, service=args.service, cluster=args.cluster,
-                  namespace=args.namespace, application=application, revision=expected,
-                  synced_revision=state.revision, sync=state.sync, health=state.health,
-                  pull_request=args.pr, elapsed_s=round(clock() - start, 1))
-
-
-class _Progress:
+class _ProgressLine:
     """Progress on stderr: a live status line on a terminal, one plain line per change otherwise."""
 
     def __init__(self, where: str) -> None:
@@ -483,6 +635,8 @@ class _Progress:
         self._last = ""
         self._status: Any = None
         if sys.stderr.isatty():
+            from rich.console import Console
+
             self._status = Console(stderr=True).status(f"{where}: waiting")
             self._status.start()
 
@@ -500,51 +654,69 @@ class _Progress:
 
 
 def register(subparsers: Any) -> None:
+    # No abbreviations: the old `--pr URL` must not read as `--promote-paused`.
     parser = subparsers.add_parser(
-        "verify", help="wait until Argo CD on a cluster has synced a revision and is Healthy",
-        description="Wait until the service's Argo CD Application on one EKS cluster is Synced at "
-                    "the revision (or a later one containing it) and Healthy. With --pr, first "
-                    "wait for the pull request to merge and verify its merge commit.")
+        "verify", allow_abbrev=False, help="prove that a cluster runs a GitOps revision, and report it on the commit",
+        description="Wait until the service's Argo CD Application on one EKS cluster has applied "
+                    "the revision (or a later one keeping the service's files), is Healthy, its "
+                    "Rollout done, and every ready pod runs the promoted digest; then set the "
+                    "commit status delivery/<env>/<region> and a GitHub Deployment. Exit codes: "
+                    "see docs/gitops-argocd.md.")
     parser.add_argument("--env", required=True, help="environment, e.g. staging")
     parser.add_argument("--region", required=True, help="AWS region of the cluster")
     parser.add_argument("--service", required=True, help="service = Argo CD Application name")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--revision", type=_revision,
-                        help="GitOps repository commit to wait for (hex sha)")
-    target.add_argument("--pr", help="promotion pull request URL: wait for its merge commit")
+    parser.add_argument("--revision", required=True,
+                        help="GitOps repository commit to verify (hex sha)")
+    parser.add_argument("--repo", required=True, help="GitOps repository URL")
     parser.add_argument("--cluster", required=True, help="EKS cluster name")
     parser.add_argument("--role-arn", help="role to assume for EKS (default: current credentials)")
     parser.add_argument("--namespace", default="argocd",
                         help="namespace of the Argo CD Applications (default: argocd)")
-    parser.add_argument("--timeout", default="30m",
-                        help="give up after this long, PR wait included (default: 30m)")
-    parser.add_argument("--repo", help="GitOps repository URL for the ancestry check (default: "
-                                       "the Application's spec.source.repoURL)")
+    parser.add_argument("--timeout", default=DEFAULT_TIMEOUT,
+                        help=f"give up after this long (default: {DEFAULT_TIMEOUT})")
+    parser.add_argument("--pause-timeout", default=DEFAULT_PAUSE_TIMEOUT,
+                        help="fail when a canary step stays paused this long (default: "
+                             f"{DEFAULT_PAUSE_TIMEOUT})")
+    parser.add_argument("--promote-paused", action="store_true",
+                        help="promote a paused canary step (kubectl argo rollouts promote) "
+                             "instead of waiting for someone to")
     add_token_arguments(parser)
     parser.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
-                        help="GitHub API base URL for --pr (default: $GITHUB_API_URL, else derived "
-                             "from the PR URL)")
-    parser.add_argument("--output", choices=("text", "json"), default="text")
+                        help="GitHub API base URL (default: $GITHUB_API_URL, else derived from "
+                             "--repo)")
+    parser.add_argument("--details-url", default=os.environ.get("CODEBUILD_BUILD_URL"),
+                        help="link of the commit status and deployment, e.g. the pipeline "
+                             "execution (default: $CODEBUILD_BUILD_URL)")
+    parser.add_argument("--output", choices=("text", "json"), default="text",
+                        help="text lines, or one JSON object on stdout")
     parser.set_defaults(func=run)
 
 
-def _revision(text: str) -> str:
-    if not _HEX_REVISION.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a commit sha (7 to 40 lowercase hex)")
-    return text
+def request_from_args(args: argparse.Namespace) -> VerifyRequest:
+    return VerifyRequest(
+        env=args.env, region=args.region, service=args.service, cluster=args.cluster,
+        revision=args.revision, repo_url=args.repo, role_arn=args.role_arn,
+        namespace=args.namespace, timeout_s=parse_duration(args.timeout),
+        pause_timeout_s=parse_duration(args.pause_timeout), promote_paused=args.promote_paused,
+        github_api_url=args.github_api_url, details_url=args.details_url)
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = _Progress(f"{args.service} on {args.cluster}")
+    req = request_from_args(args)
+    validate_request(req)
+    token = token_from_args(args)
+    progress = _ProgressLine(f"{req.service} on {req.cluster}")
     try:
-        result = verify(args, report=progress)
+        result = verify(req, token=token, report=progress,
+                        note=lambda text: print(f"note: {text}", file=sys.stderr, flush=True))
     finally:
         progress.close()
     if args.output == "json":
         print_json(asdict(result))
     else:
-        print_line(f"{result.service} on {result.cluster} ({result.env}, {result.region}): Synced at "
-              f"{result.synced_revision} (contains {result.revision}) and Healthy after "
-              f"{result.elapsed_s:.0f} s")
+        print_line(f"{result.service} on {result.cluster} ({result.env}, {result.region}): "
+                   f"{result.tag} verified at {result.revision[:12]} (synced "
+                   f"{(result.synced_revision or '')[:12]}), Healthy, {result.ready_pods} ready "
+                   f"pods{' on ' + result.digest if result.digest_checked else ''}, after "
+                   f"{result.elapsed_s:.0f} s")
     return 0
-

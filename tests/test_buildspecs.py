@@ -103,6 +103,6 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
                 assert args.token_env == "GITOPS_TOKEN" and args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
             if args.command == "verify":
-                assert args.revision and args.pr is None and args.cluster == env["CLUSTER"]
+                assert args.revision and args.repo and args.cluster == env["CLUSTER"]
             seen.add(args.command)
     assert {"promote", "verify"} <= seen

@@ -24,6 +24,9 @@ Endpoints (anything else answers 404 like GitHub does):
     POST  /repos/{o}/{r}/pulls                        GET   /repos/{o}/{r}/pulls/{n}
     POST  /repos/{o}/{r}/issues/{n}/comments          PUT   /repos/{o}/{r}/pulls/{n}/merge
     POST  /graphql   (mutation enablePullRequestAutoMerge only)
+    GET   /repos/{o}/{r}/commits/{sha}                GET   /repos/{o}/{r}/commits/{sha}/pulls
+    POST  /repos/{o}/{r}/statuses/{sha}               GET   /repos/{o}/{r}/commits/{sha}/status
+    POST  /repos/{o}/{r}/deployments                  POST  /repos/{o}/{r}/deployments/{id}/statuses
 
 Behaviour worth knowing:
 - Every request needs `Authorization: token <t>` or `Bearer <t>` with a known token, else 401
@@ -106,6 +109,10 @@ class FakeRepo:
     branches: set[str] | None
     default_branch: str = "main"
     pulls: dict[int, FakePull] = field(default_factory=dict)
+    # Commit statuses by sha, oldest first, and deployments by id (see "commit statuses and
+    # deployments" at the end of this module).
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     # Filled in by FakeGitHub.add_repo: a remote URL on the fake's host (the fake serves no git).
     clone_url: str = ""
@@ -475,6 +482,8 @@ def _route(
             if number is not None and number not in repo.pulls:
                 raise _Reply(404, "Not Found")
             query = dict(urllib.parse.parse_qsl(url.query))
+            # Other path parameters (a commit sha, a deployment id) ride along as "__<name>".
+            query.update({f"__{k}": v for k, v in match.groupdict().items() if k not in ("owner", "name", "number")})
             return route(_Request(github, api, repo, number, query, body, permission))
     raise _Reply(404, "Not Found")
 
@@ -630,3 +639,149 @@ def _graphql(github: FakeGitHub, api: str, body: dict[str, Any], permission: str
     pr.auto_merge = {"merge_method": mutation_input.get("mergeMethod", "MERGE").lower(), "enabled_by": BOT_LOGIN}
     actor = {"avatarUrl": "", "login": BOT_LOGIN, "resourcePath": f"/{BOT_LOGIN}", "url": f"{api}/{BOT_LOGIN}"}
     return {"data": {"enablePullRequestAutoMerge": {"actor": actor, "clientMutationId": mutation_input.get("clientMutationId")}}}
+
+
+# -- commit statuses and deployments ------------------------------------------------------------
+# What verify reports and revert reads. GitHub's rules modelled: status states and the 140-character
+# description; a deployment without `required_contexts` is refused (409) unless every status of the
+# commit is success; a success deployment status with auto_inactive (the default) marks the earlier
+# non-production deployments of that environment inactive.
+
+_STATUS_STATES = {"error", "failure", "pending", "success"}
+_DEPLOYMENT_STATES = {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
+_HEX = re.compile(r"[0-9a-f]{40}")
+
+
+def _commit_sha(req: _Request, sha: str) -> str:
+    if not _HEX.fullmatch(sha):
+        raise _Reply(422, f"No commit found for SHA: {sha}")
+    return sha
+
+
+def _latest_statuses(repo: FakeRepo, sha: str) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for status in repo.statuses.get(sha, []):
+        latest[status["context"]] = status
+    return latest
+
+
+def _get_commit(req: _Request, sha: str) -> _Response:
+    sha = _commit_sha(req, sha)
+    base = f"{req.api}/repos/{req.repo.full_name}"
+    person = {"name": BOT_LOGIN, "email": f"{BOT_LOGIN}@example.invalid", "date": _now()}
+    return 200, {"sha": sha, "node_id": f"C_{sha[:8]}", "url": f"{base}/commits/{sha}",
+                 "html_url": f"{req.api}/{req.repo.full_name}/commit/{sha}",
+                 "commit": {"message": "", "author": person, "committer": person,
+                            "tree": {"sha": _sha(sha, "tree"), "url": f"{base}/git/trees/x"}},
+                 "parents": [], "files": []}, {}
+
+
+def _commit_pulls(req: _Request, sha: str) -> _Response:
+    sha = _commit_sha(req, sha)
+    pulls = [pr for pr in req.repo.pulls.values() if pr.merge_commit_sha == sha]
+    return 200, [_pull_json(req.api, req.repo, pr, full=False) for pr in pulls], {}
+
+
+def _status_json(req: _Request, status: dict[str, Any]) -> dict[str, Any]:
+    return {**status, "url": f"{req.api}/repos/{req.repo.full_name}/statuses/{status['sha']}",
+            "creator": _user(req.api, BOT_LOGIN)}
+
+
+def _create_status(req: _Request, sha: str) -> _Response:
+    sha = _commit_sha(req, sha)
+    state = req.body.get("state")
+    if state not in _STATUS_STATES:
+        raise _invalid("Status", field="state", code="custom",
+                       message=f"state is not included in the list")
+    if len(req.body.get("description") or "") > 140:
+        raise _invalid("Status", field="description", code="custom",
+                       message="description is too long (maximum is 140 characters)")
+    status = {"id": next(req.github._ids), "sha": sha, "state": state,
+              "context": req.body.get("context") or "default",
+              "description": req.body.get("description"), "target_url": req.body.get("target_url"),
+              "created_at": _now(), "updated_at": _now()}
+    req.repo.statuses.setdefault(sha, []).append(status)
+    return 201, _status_json(req, status), {}
+
+
+def _combined_status(req: _Request, sha: str) -> _Response:
+    sha = _commit_sha(req, sha)
+    statuses = sorted(_latest_statuses(req.repo, sha).values(), key=lambda s: s["context"])
+    states = {s["state"] for s in statuses}
+    overall = ("failure" if states & {"failure", "error"} else "pending" if "pending" in states
+               or not states else "success")
+    return 200, {"state": overall, "sha": sha, "total_count": len(statuses),
+                 "statuses": [_status_json(req, s) for s in statuses],
+                 "repository": _repo_json(req.api, req.repo, req.permission),
+                 "commit_url": f"{req.api}/repos/{req.repo.full_name}/commits/{sha}"}, {}
+
+
+def _deployment_json(req: _Request, deployment: dict[str, Any]) -> dict[str, Any]:
+    base = f"{req.api}/repos/{req.repo.full_name}/deployments/{deployment['id']}"
+    public = {k: v for k, v in deployment.items() if k != "statuses"}
+    return {**public, "url": base, "statuses_url": f"{base}/statuses",
+            "repository_url": f"{req.api}/repos/{req.repo.full_name}",
+            "creator": _user(req.api, BOT_LOGIN)}
+
+
+def _create_deployment(req: _Request) -> _Response:
+    ref = req.body.get("ref")
+    if not ref:
+        raise _invalid("Deployment", field="ref", code="missing_field")
+    required = req.body.get("required_contexts")
+    latest = _latest_statuses(req.repo, ref)
+    if required is None and any(s["state"] != "success" for s in latest.values()):
+        raise _Reply(409, "Conflict: Commit status checks failed for " + ref + ".")
+    deployment = {"id": next(req.github._ids), "node_id": "DE_x", "sha": ref, "ref": ref,
+                  "task": req.body.get("task", "deploy"), "payload": req.body.get("payload", {}),
+                  "environment": req.body.get("environment", "production"),
+                  "description": req.body.get("description"),
+                  "transient_environment": bool(req.body.get("transient_environment", False)),
+                  "production_environment": bool(req.body.get(
+                      "production_environment", req.body.get("environment") == "production")),
+                  "created_at": _now(), "updated_at": _now(), "statuses": []}
+    req.repo.deployments[deployment["id"]] = deployment
+    return 201, _deployment_json(req, deployment), {}
+
+
+def _create_deployment_status(req: _Request, deployment_id: str) -> _Response:
+    deployment = req.repo.deployments.get(int(deployment_id))
+    if deployment is None:
+        raise _Reply(404, "Not Found")
+    state = req.body.get("state")
+    if state not in _DEPLOYMENT_STATES:
+        raise _invalid("DeploymentStatus", field="state", code="invalid")
+    status = {"id": next(req.github._ids), "state": state,
+              "description": req.body.get("description", ""),
+              "target_url": req.body.get("target_url") or req.body.get("log_url") or "",
+              "environment": deployment["environment"], "created_at": _now()}
+    deployment["statuses"].append(status)
+    if state == "success" and req.body.get("auto_inactive", True):
+        for other in req.repo.deployments.values():
+            if other is not deployment and other["environment"] == deployment["environment"] \
+                    and not other["transient_environment"] and not other["production_environment"]:
+                other["statuses"].append({**status, "id": next(req.github._ids),
+                                          "state": "inactive"})
+    base = f"{req.api}/repos/{req.repo.full_name}/deployments/{deployment['id']}"
+    return 201, {**status, "url": f"{base}/statuses/{status['id']}", "deployment_url": base,
+                 "repository_url": f"{req.api}/repos/{req.repo.full_name}",
+                 "creator": _user(req.api, BOT_LOGIN)}, {}
+
+
+def _with_path_arg(route: Any, group: str) -> Any:
+    """A route taking one path parameter besides the repository, from the matched URL."""
+    def call(req: _Request) -> _Response:
+        return route(req, req.query.pop(f"__{group}"))
+    return call
+
+
+_COMMIT_ROUTES = (
+    ("GET", r"/commits/(?P<sha>[^/]+)", _with_path_arg(_get_commit, "sha")),
+    ("GET", r"/commits/(?P<sha>[^/]+)/pulls", _with_path_arg(_commit_pulls, "sha")),
+    ("GET", r"/commits/(?P<sha>[^/]+)/status", _with_path_arg(_combined_status, "sha")),
+    ("POST", r"/statuses/(?P<sha>[^/]+)", _with_path_arg(_create_status, "sha")),
+    ("POST", r"/deployments", _create_deployment),
+    ("POST", r"/deployments/(?P<deployment>\d+)/statuses",
+     _with_path_arg(_create_deployment_status, "deployment")),
+)
+_ROUTES = _ROUTES + _COMMIT_ROUTES

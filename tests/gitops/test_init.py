@@ -11,7 +11,8 @@ import pytest
 
 from gitops.cli import main
 from gitops.errors import GitError, UsageError
-from gitops.git import GitClient, GitRunner
+from gitops.git import GitRunner
+from gitops.history import HistoryClient
 from gitops.init import Plan, init_repository
 from gitops.layout import application_source
 from gitops.schema import validate_stack
@@ -19,6 +20,7 @@ from gitops.values import read_image
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"
 CHART_FILES = ["Chart.yaml", "templates/_helpers.tpl", "templates/deployment.yaml",
+               "templates/rollout.yaml", "templates/service-preview.yaml",
                "templates/service.yaml", "values.schema.json", "values.yaml"]
 
 
@@ -144,7 +146,7 @@ def test_bad_input_is_refused_before_anything_is_written(
 
 
 def test_a_failure_leaves_nothing_behind(tmp_path: Path) -> None:
-    class FailingCommit(GitClient):
+    class FailingCommit(HistoryClient):
         def commit(self, *args, **kwargs):
             raise GitError("git commit failed (exit 1): disk full")
 
@@ -158,7 +160,7 @@ def test_text_output_says_what_to_do_next(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_init("--path", str(tmp_path / "r"), "--services", "api", capsys=capsys)
     assert code == 0
-    assert re.match(r"created .*/r \(9 files, commit [0-9a-f]{12} on main\)\n", out)
+    assert re.match(r"created .*/r \(11 files, commit [0-9a-f]{12} on main\)\n", out)
     assert "push -u origin main" in out
 
 

@@ -137,7 +137,22 @@ def test_go_template_blocks_balance_and_includes_are_defined() -> None:
 def test_manifest_templates_name_the_expected_kinds() -> None:
     kinds = {p.name: re.search(r"^kind: (\w+)$", p.read_text(), re.M) for p in template_files()}
     assert kinds["deployment.yaml"].group(1) == "Deployment"
+    assert kinds["rollout.yaml"].group(1) == "Rollout"
     assert kinds["service.yaml"].group(1) == "Service"
+    assert kinds["service-preview.yaml"].group(1) == "Service"
+
+
+def test_each_workload_template_renders_for_exactly_one_strategy() -> None:
+    # A Deployment and a Rollout with the same selector would fight over the pods.
+    guards = {p.name: p.read_text().splitlines()[0] for p in template_files()
+              if p.name in ("deployment.yaml", "rollout.yaml", "service-preview.yaml")}
+    assert guards == {
+        "deployment.yaml": '{{- if eq .Values.strategy.type "rolling" }}',
+        "rollout.yaml": '{{- if ne .Values.strategy.type "rolling" }}',
+        "service-preview.yaml": '{{- if eq .Values.strategy.type "blueGreen" }}'}
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema["properties"]["strategy"]["properties"]["type"]["enum"] == [
+        "rolling", "canary", "blueGreen"]
 
 
 def test_template_readme_describes_the_layout() -> None:

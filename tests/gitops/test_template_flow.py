@@ -18,7 +18,7 @@ from gitops.cli import main
 from gitops.layout import application_source
 from gitops.schema import coalesce, validate_stack
 from tests.gitops.fake_github import FakeGitHub
-from tests.gitops.fake_kube import application
+from tests.gitops.fake_kube import Moment, application, pods_of
 from tests.gitops.test_verify import CLUSTER, REGION, Cluster, cluster  # noqa: F401 (fixture)
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"
@@ -78,16 +78,20 @@ def test_init_promote_staging_then_prod_feeds_argo_cd_the_right_files(
         github.merge(repo, proposed["pr_number"], merge_commit_sha=head)
 
         # 4. verify as the pipelines do. Argo CD now runs main's head everywhere: for staging
-        # that is a later commit containing the staging promotion (found with git); for prod it
-        # is the PR's merge commit.
+        # that is a later commit keeping the staging files (found with git); for prod it is the
+        # PR's merge commit, whose image is the one its body says was approved.
         verify = ["verify", "--region", REGION, "--service", "api", "--cluster", CLUSTER,
-                  "--role-arn", cluster.role_arn, "--token-env", token_env, "--output", "json"]
-        cluster.kube.script("argocd", "api", [application(revision=head, repo_url=url)])
+                  "--role-arn", cluster.role_arn, "--repo", url, "--token-env", token_env,
+                  "--github-api-url", github.api_url, "--output", "json"]
+        cluster.kube.script("argocd", "api", [Moment.running(
+            application(revision=head, repo_url=url),
+            pods_of("Deployment", "api", [DIGEST, DIGEST], repository=f"{REGISTRY}/api"))])
         on_staging = cli(capsys, *verify, "--env", "staging", "--revision", staged["commit"])
         assert (on_staging["revision"], on_staging["synced_revision"]) == (staged["commit"], head)
-        on_prod = cli(capsys, *verify, "--env", "prod", "--pr", proposed["pr_url"],
-                      "--github-api-url", github.api_url)
+        on_prod = cli(capsys, *verify, "--env", "prod", "--revision", head)
         assert (on_prod["revision"], on_prod["synced_revision"]) == (head, head)
+        assert (on_prod["digest"], on_prod["ready_pods"], on_prod["reported"]) == (DIGEST, 2, True)
+        assert [s["state"] for s in repo.statuses[head]] == ["pending", "success"]
 
     # 5. what each cluster's ApplicationSet feeds Argo CD from main
     checkout = tmp_path / "checkout"

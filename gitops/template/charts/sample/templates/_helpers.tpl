@@ -35,3 +35,38 @@ Image reference: by digest when promote recorded one (immutable), else by tag.
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
 {{- end }}
 {{- end }}
+
+{{/*
+Name of the blue/green preview Service: the fullname, shortened so "-preview" fits in 63.
+*/}}
+{{- define "sample.previewName" -}}
+{{- printf "%s-preview" (include "sample.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The pod template, the same for the Deployment (strategy.type rolling) and the Rollout.
+*/}}
+{{- define "sample.podTemplate" -}}
+metadata:
+  annotations:
+    # A tag can be longer than a label value may be, so it is an annotation.
+    delivery-pipeline/image-tag: {{ .Values.image.tag | quote }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  labels:
+    {{- include "sample.selectorLabels" . | nindent 4 }}
+spec:
+  containers:
+    - name: {{ .Chart.Name }}
+      image: {{ include "sample.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      ports:
+        - name: http
+          containerPort: {{ .Values.containerPort }}
+          protocol: TCP
+      {{- with .Values.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}

@@ -1,0 +1,114 @@
+"""The block list of an environment (`envs/<env>/blocklist.yaml`): image digests promote refuses.
+
+`gitops revert` and `gitops block` add a digest with the reason and the pipeline execution;
+`gitops unblock` removes it. Promote refuses a digest blocked in *any* environment of the
+repository: the repository does not record the order of environments, a digest that failed in one
+is refused in every later one as the release flow requires, and re-promoting it into an earlier one
+(which already ran it) is refused too, the safe side; `gitops unblock` lifts it everywhere it is
+listed. A tag without a digest is refused when a blocked entry has that tag (tags are immutable in
+the project's registries).
+
+The file is written by the tool only, whole, in a fixed shape; a file that is not in that shape
+fails closed (promote stops, naming the file) rather than being ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import io
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from gitops import layout
+from gitops.errors import DigestBlocked, ValuesError
+from gitops.git import GitClient
+from gitops.history import HistoryClient
+
+MAX_BYTES = 1024 * 1024
+MAX_ENTRIES = 10_000
+_HEADER = ("# Image digests `gitops promote` refuses, written by `gitops revert`, `gitops block` and\n"
+           "# `gitops unblock` (each change is a commit with the reason). Do not edit by hand.\n")
+_FIELDS = ("service", "digest", "tag", "reason", "execution")
+
+
+@dataclass(frozen=True)
+class Entry:
+    service: str
+    digest: str
+    tag: str | None
+    reason: str
+    execution: str | None
+
+
+def parse(text: str | None, where: str) -> list[Entry]:
+    """The entries of a block list's text (None: no file, no entries)."""
+    if text is None:
+        return []
+    if len(text.encode()) > MAX_BYTES:
+        raise ValuesError(f"{where} is larger than {MAX_BYTES} bytes; it is written by the tool "
+                          "and never that big: restore it from history")
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise ValuesError(f"{where} is not valid YAML ({' '.join(str(exc).split())}); restore "
+                          "it from history") from None
+    blocked = (data or {}).get("blocked") if isinstance(data or {}, dict) else None
+    if data and not isinstance(blocked, list) or isinstance(blocked, list) and \
+            len(blocked) > MAX_ENTRIES:
+        raise ValuesError(f"{where} is not a block list (a `blocked:` list of at most "
+                          f"{MAX_ENTRIES} entries); restore it from history")
+    entries = []
+    for item in blocked or []:
+        if not isinstance(item, dict) or set(item) - set(_FIELDS) or not all(
+                isinstance(item.get(key), str) for key in ("service", "digest", "reason")):
+            raise ValuesError(f"{where}: entry {item!r} needs service, digest and reason "
+                              "strings; restore the file from history")
+        entries.append(Entry(**{key: item.get(key) for key in _FIELDS}))
+    return entries
+
+
+def render(entries: list[Entry]) -> str:
+    body = {"blocked": [{k: v for k, v in asdict(e).items() if v is not None} for e in entries]}
+    out = io.StringIO()
+    writer = YAML(typ="safe", pure=True)
+    writer.default_flow_style = False
+    writer.width = 4096  # one reason, one line
+    writer.dump(body, out)
+    return _HEADER + out.getvalue()
+
+
+def find(entries: list[Entry], service: str, digest: str | None, tag: str | None
+         ) -> Entry | None:
+    for entry in entries:
+        if entry.service == service and (entry.digest == digest or
+                                         (digest is None and tag and entry.tag == tag)):
+            return entry
+    return None
+
+
+def read_all(git: GitClient, where: Path, rev: str = "HEAD") -> dict[str, list[Entry]]:
+    """Every environment's block list at `rev` of the checkout or bare repository `where`."""
+    history = HistoryClient(git.runner)
+    lists = {}
+    for env in history.list_dir(where, rev, layout.ENVS_DIR):
+        path = layout.blocklist_file(env)
+        text = history.read_file(where, rev, path)
+        if text is not None:
+            lists[env] = parse(text, path)
+    return lists
+
+
+def refuse_blocked(git: GitClient, workdir: Path, service: str, tag: str,
+                   digest: str | None) -> None:
+    """Raise DigestBlocked when `service`'s image is blocked in any environment at HEAD."""
+    for env, entries in sorted(read_all(git, workdir).items()):
+        entry = find(entries, service, digest, tag)
+        if entry is not None:
+            raise DigestBlocked(
+                f"{service} {entry.tag or tag} ({entry.digest}) is blocked in {env}: "
+                f"{entry.reason}" + (f" (execution {entry.execution})" if entry.execution else "")
+                + f"; promote another version, or lift it with `gitops unblock --env {env} "
+                f"--service {service} --digest {entry.digest} --reason …`")
