@@ -347,8 +347,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help=f"pushes tried while the branch keeps moving (default: {DEFAULT_MAX_ATTEMPTS})")
     p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
                    help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
-    p.add_argument("--output", choices=("text", "json"), default="text",
-                   help="text lines, or one JSON object on stdout")
+    p.add_argument("--output", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 
 

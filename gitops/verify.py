@@ -687,8 +687,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--details-url", default=os.environ.get("CODEBUILD_BUILD_URL"),
                         help="link of the commit status and deployment, e.g. the pipeline "
                              "execution (default: $CODEBUILD_BUILD_URL)")
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="text lines, or one JSON object on stdout")
+    parser.add_argument("--output", choices=("text", "json"), default="text")
     parser.set_defaults(func=run)
 
 
