@@ -25,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 from gitops import layout
 from gitops.errors import DigestBlocked, ValuesError
 from gitops.git import GitClient
-from gitops.history import HistoryClient
+from gitops.revisions import HistoryClient
 
 MAX_BYTES = 1024 * 1024
 MAX_ENTRIES = 10_000

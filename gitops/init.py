@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 
 from gitops.errors import UsageError
 from gitops.git import GitRunner
-from gitops.history import HistoryClient
+from gitops.revisions import HistoryClient
 from gitops.layout import application_source
 from gitops.output import print_json, print_line
 from gitops.promote import DEFAULT_AUTHOR

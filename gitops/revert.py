@@ -35,7 +35,7 @@ from gitops import blocklist, layout, output, trailers
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import NoVerifiedVersion, PushConflictError, UsageError
 from gitops.git import GitRunner, Identity, PushRejected
-from gitops.history import HistoryClient
+from gitops.revisions import HistoryClient
 from gitops.promote import (
     BACKOFF_BASE_S,
     BACKOFF_CAP_S,

@@ -55,7 +55,7 @@ from gitops.errors import (
 from gitops.output import print_json, print_line
 
 if TYPE_CHECKING:
-    from gitops.history import HistoryClient
+    from gitops.revisions import HistoryClient
     from gitops.kube import KubeClient
 
 POLL_S = 10.0
@@ -524,7 +524,7 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
     validate_request(req)
     # Imported here: `--help` and usage errors never pay for boto3, requests or PyGithub.
     from gitops.git import GitRunner
-    from gitops.history import HistoryClient
+    from gitops.revisions import HistoryClient
     from gitops.kube import EksAccess, KubeClient
     from gitops.report import GitHubRepository, status_context
 

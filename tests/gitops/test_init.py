@@ -12,7 +12,7 @@ import pytest
 from gitops.cli import main
 from gitops.errors import GitError, UsageError
 from gitops.git import GitRunner
-from gitops.history import HistoryClient
+from gitops.revisions import HistoryClient
 from gitops.init import Plan, init_repository
 from gitops.layout import application_source
 from gitops.schema import validate_stack

@@ -16,7 +16,7 @@ from gitops import trailers
 from gitops.cli import main
 from gitops.errors import DigestBlocked, GitError, NoVerifiedVersion, ValuesError
 from gitops.git import GitClient, GitRunner
-from gitops.history import HistoryClient
+from gitops.revisions import HistoryClient
 from gitops.promote import PromoteRequest, promote
 from gitops.revert import RevertRequest, revert
 from tests.gitops.conftest import seed_files, values_yaml
