@@ -13,6 +13,8 @@ import sys
 from gitops.errors import GitopsError
 
 SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init")
+# `freeze` also registers `unfreeze`; `history` and `dora` read the audit trail.
+SUBCOMMANDS += ("gitops.freeze", "gitops.history", "gitops.dora")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
