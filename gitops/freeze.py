@@ -512,7 +512,10 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
 
             if computed.text is None:
                 return result(None)
+            (workdir / path).parent.mkdir(parents=True, exist_ok=True)
             (workdir / path).write_bytes(computed.text.encode("utf-8"))
+            # The first freeze creates the file: `git commit -- <path>` commits tracked files only.
+            git.runner.run(["add", "--", path], cwd=workdir)
             values = {trailers.ACTION: action, trailers.ENVIRONMENT: req.env,
                       trailers.SERVICE: req.service, trailers.REASON: req.reason.strip()}
             message = f"{computed.subject}\n\n{req.reason.strip()}\n\n{trailers.render(values)}\n"
