@@ -557,11 +557,12 @@ def pipeline_name(app: str, service: str, env: str) -> str:
     return f"{app}-{service}-{env}"
 
 
-def transition_reason(scope: str, until: datetime | None, reason: str, zone: ZoneInfo) -> str:
+def transition_reason(env: str, service: str | None, until: datetime, reason: str,
+                      zone: ZoneInfo) -> str:
     """What CodePipeline's console shows on the disabled transition: the marker, scope, end and
-    reason, in the characters its API accepts (others become spaces), at most 300."""
-    end = f" until {until.astimezone(zone).strftime('%Y-%m-%d %H.%M %Z')}" if until else ""
-    text = f"{TRANSITION_MARKER} {scope}{end} - {reason}"
+    reason, in the characters its API accepts (others become spaces: no / or :), at most 300."""
+    end = until.astimezone(zone).strftime("%Y-%m-%d %H.%M %Z")
+    text = f"{TRANSITION_MARKER} {service or 'every service'} in {env} until {end} - {reason}"
     cleaned = re.sub(r" {2,}", " ", _REASON_CHARS.sub(" ", text)).strip()
     return cleaned[:MAX_TRANSITION_REASON].rstrip()
 
@@ -693,7 +694,8 @@ def run(args: argparse.Namespace) -> int:
         client = codepipeline_client(args.region)
         if result.action == "freeze":
             until = datetime.fromisoformat(result.until)
-            reason = transition_reason(result.scope, until, req.reason, ZoneInfo(result.timezone))
+            reason = transition_reason(req.env, req.service, until, req.reason.strip(),
+                                       ZoneInfo(result.timezone))
             changes = switch_transitions(client, [pipeline_name(args.app, s, req.env)
                                                   for s in result.services], enable=False, reason=reason)
         else:
