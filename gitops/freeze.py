@@ -685,6 +685,8 @@ def run(args: argparse.Namespace) -> int:
     _validate(req)
     if args.pipelines and not args.app:
         raise UsageError("--pipelines needs --app (pipelines are named <app>-<service>-<env>)")
+    if not args.pipelines and (args.app or args.region):
+        raise UsageError("--app and --region go with --pipelines")
     check_name("--app", args.app)
     token = token_from_args(args)
     git = GitClient(GitRunner(token))

@@ -116,8 +116,10 @@ class _Commit:
 
 
 def _split(record: str) -> _Commit:
-    sha, parents, committed, author, message = record.lstrip("\n").split("\n", 4)
-    return _Commit(sha, parents.split(), datetime.fromtimestamp(int(committed), UTC), author, message)
+    sha, parents, committed, author, *message = record.lstrip("\n").split("\n", 4)
+    # A commit may have an empty message (git commit --allow-empty-message): no fifth field.
+    return _Commit(sha, parents.split(), datetime.fromtimestamp(int(committed), UTC), author,
+                   message[0] if message else "")
 
 
 def _needs_merged_tip(commit: _Commit) -> bool:

@@ -245,6 +245,7 @@ def test_freezing_again_with_the_same_end_and_reason_is_a_noop(gitops_repo, toke
     (["--until", "1d", "--reason", " "], "--reason is required"),
     (["--until", "1d", "--reason", "x", "--service", "nope"], "envs/prod/nope does not exist"),
     (["--until", "1d", "--reason", "x", "--pipelines"], "--pipelines needs --app"),
+    (["--until", "1d", "--reason", "x", "--app", "shop"], "--app and --region go with --pipelines"),
 ])
 def test_bad_freezes_change_nothing(gitops_repo, token_env, capsys, extra, message):
     refs = gitops_repo.refs()

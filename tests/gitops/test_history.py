@@ -13,7 +13,7 @@ import pytest
 from gitops.cli import main
 from gitops.git import GitClient, GitRunner
 from gitops.history import read_history
-from tests.gitops.histories import at, known_history, write_history
+from tests.gitops.histories import Commit, at, known_history, message, write_history
 
 _numbers = itertools.count()
 
@@ -96,16 +96,18 @@ def test_csv_and_table(known_repo, token_env, capsys):
     assert "OVERRIDE-FREEZE: hotfix for the outage" in lines[3]
 
 
-def test_a_formula_in_a_reason_stays_text_in_csv(git_server, token_env, capsys):
-    from tests.gitops.histories import Commit, message
-
+def test_a_formula_in_a_reason_stays_text_in_csv_and_an_empty_message_is_a_manual_change(
+        git_server, token_env, capsys):
     name = f"acme/history-{next(_numbers)}"
-    write_history(git_server.root / f"{name}.git", [Commit(at("2024-03-01T10:00:00"), message(
-        "freeze(prod): until x", Delivery_Action="freeze", Delivery_Environment="prod",
-        Reason="=HYPERLINK(\"http://evil\")"), {"envs/prod/freeze.yaml": "{}\n"})])
-    row = next(csv.DictReader(io.StringIO(_history(capsys, git_server.url(name), token_env,
-                                                   "--output", "csv"))))
-    assert row["reason"] == "'=HYPERLINK(\"http://evil\")"
+    write_history(git_server.root / f"{name}.git", [
+        Commit(at("2024-03-01T10:00:00"), message(
+            "freeze(prod): until x", Delivery_Action="freeze", Delivery_Environment="prod",
+            Reason="=HYPERLINK(\"http://evil\")"), {"envs/prod/freeze.yaml": "{}\n"}),
+        Commit(at("2024-03-01T11:00:00"), "", {"envs/prod/freeze.yaml": "freezes: []\n"})])
+    rows = list(csv.DictReader(io.StringIO(_history(capsys, git_server.url(name), token_env,
+                                                    "--output", "csv"))))
+    assert rows[0]["reason"] == "'=HYPERLINK(\"http://evil\")"
+    assert (rows[1]["action"], rows[1]["subject"]) == ("manual", "")
 
 
 @pytest.mark.parametrize("argv, message", [
