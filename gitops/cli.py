@@ -27,8 +27,10 @@ from gitops.errors import GitopsError, UsageError
 
 SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init",
                "gitops.revert")
+# `freeze` also registers `unfreeze`; `history` and `dora` read the audit trail.
+SUBCOMMANDS += ("gitops.freeze", "gitops.history", "gitops.dora")
 # Commands registered by a module of another name.
-ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert"}
+ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert", "unfreeze": "gitops.freeze"}
 OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
                'on failure too ({"error": …, "exit_code": …})')
 # Signals that stop the command the way Ctrl-C (SIGINT) does.

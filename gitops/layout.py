@@ -50,8 +50,24 @@ ENVS_DIR = "envs"
 CHARTS_DIR = "charts"
 VALUES_FILE = "values.yaml"
 SCHEMA_FILE = "values.schema.json"
+FREEZE_FILE = "freeze.yaml"
 # Every environment's values file of every service, as a glob relative to the root.
 VALUES_GLOB = f"{ENVS_DIR}/*/*/{VALUES_FILE}"
+
+
+def env_dir(env: str) -> str:
+    return f"{ENVS_DIR}/{env}"
+
+
+def freeze_file(env: str) -> str:
+    """The environment's deployment freezes and freeze windows (see gitops.freeze).
+
+    A file beside the service directories: the ApplicationSet's directories generator makes
+    Applications of directories only, and no pipeline trigger matches it (they watch
+    `envs/<env>/<service>/**`), so recording a freeze deploys nothing and starts no pipeline,
+    while a CODEOWNERS rule on `envs/<env>/` still makes it reviewed like the environment's values.
+    """
+    return f"{env_dir(env)}/{FREEZE_FILE}"
 
 
 def service_dir(env: str, service: str) -> str:

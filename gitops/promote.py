@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitops import blocklist, output, schema
+from gitops import blocklist, freeze, output, schema
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import PushConflictError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
@@ -57,6 +57,7 @@ class PromoteRequest:
     author: Identity = DEFAULT_AUTHOR
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     github_api_url: str | None = None
+    override_freeze_reason: str | None = None  # --override-freeze --reason: promote during a freeze
 
     @property
     def values_path(self) -> str:
@@ -157,6 +158,7 @@ class _Edit:
 
 def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     """Read the checked-out head and compute the edit; raise before anything is written."""
+    freeze.refuse_if_frozen(git, workdir, req.env, req.service, req.override_freeze_reason)
     tag, digest = req.tag, req.digest
     if req.from_env:
         source_path = f"envs/{req.from_env}/{req.service}/values.yaml"
@@ -251,6 +253,7 @@ def _title(req: PromoteRequest, edit: _Edit) -> str:
 def _commit_message(req: PromoteRequest, edit: _Edit) -> str:
     trailers = [("Source-Commit", req.source_commit), ("Pipeline-Execution", req.execution_id),
                 ("Image-Digest", edit.digest)]
+    trailers += freeze.override_trailers(req.override_freeze_reason).items()
     body = "\n".join(f"{key}: {value}" for key, value in trailers if value)
     summary = (f"Set image.tag of {req.service} in {req.env} to {edit.new_tag}"
                + (f" from {req.from_env}" if req.from_env else "") + ".")
@@ -316,6 +319,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--auto-merge", action="store_true",
                    help="pull-request mode: enable the repository's auto-merge on the PR")
     add_token_arguments(p)
+    freeze.add_override_arguments(p)
     p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
     p.add_argument("--author", default=str(DEFAULT_AUTHOR),
@@ -337,6 +341,7 @@ def parse_author(text: str) -> Identity:
 
 def run(args: argparse.Namespace) -> int:
     req = PromoteRequest(
+        override_freeze_reason=freeze.override_reason(args),
         repo_url=args.repo, env=args.env, service=args.service, tag=args.tag, digest=args.digest,
         from_env=args.from_env, branch=args.branch, mode=args.mode, auto_merge=args.auto_merge,
         source_commit=args.source_commit, execution_id=args.execution_id,
