@@ -553,7 +553,7 @@ def _services(git: GitClient, workdir: Path, req: FreezeRequest) -> list[str]:
 
 def pipeline_name(app: str, service: str, env: str) -> str:
     """The pipeline of a service in an environment, as the Pulumi program names it
-    (components.pipeline.pipeline_name; a test keeps the two in step)."""
+    (components.naming.Names.pipeline; a test keeps the two in step)."""
     return f"{app}-{service}-{env}"
 
 

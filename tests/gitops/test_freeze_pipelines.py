@@ -127,14 +127,13 @@ def test_the_stubbed_client_validates_requests_against_the_model():
 
 
 def test_pipeline_names_follow_the_program():
-    from components.pipeline import pipeline_name as program_pipeline_name
     from components.settings import parse
     from tests.test_settings import stack_settings
 
     settings = parse(stack_settings("prod"))
     for service in settings.services:
         assert pipeline_name(settings.app, service.name, settings.env_name) == \
-            program_pipeline_name(settings, service)
+            settings.names.pipeline(service.name)
 
 
 def test_cli_freeze_and_unfreeze_switch_the_transitions(gitops_repo, token_env, capsys, codepipeline,
