@@ -6,10 +6,12 @@ Settings in, components composed, outputs exported. docs/architecture.md describ
 import pulumi
 import pulumi_aws as aws
 
+from components.approvers import ApprovalPipeline, Approvers, ApproversArgs
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.build_projects import BuildProjects, BuildProjectsArgs
 from components.deployment_role import DeploymentRole, DeploymentRoleArgs
+from components.monitoring import MonitoredPipeline, Monitoring, MonitoringArgs
 from components.notifications import Notifications, NotificationsArgs
 from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
@@ -64,6 +66,7 @@ else:
                        for s in settings.services}
 
 pipelines = {}
+monitored, approved = [], []
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
@@ -77,6 +80,16 @@ for service in settings.services:
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
+    monitored.append(MonitoredPipeline(key=service.name, name=pipelines[service.name].name, projects=projects.projects))
+    if steps.approval is not None:
+        approved.append(ApprovalPipeline(arn=pipelines[service.name].arn))
+
+# Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
+# answer the approvals, when there are any.
+monitoring = Monitoring("monitoring", MonitoringArgs(
+    settings=settings, alerts_topic_arn=notifications.alerts_topic_arn, pipelines=monitored), opts=in_tooling)
+approvers = Approvers("approvers", ApproversArgs(settings=settings, pipelines=approved),
+                      opts=in_tooling) if approved else None
 
 # Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
 clusters = {
@@ -94,5 +107,8 @@ pulumi.export("artifactKeys", {region: store.key_arn for region, store in stores
 pulumi.export("deploymentRoleArn", deployment.arn)
 pulumi.export("alertsTopicArn", notifications.alerts_topic_arn)
 pulumi.export("approvalTopicArn", notifications.approval_topic_arn)
+pulumi.export("dashboardName", monitoring.dashboard_name)
+if approvers is not None:
+    pulumi.export("approvers", approvers.outputs)
 pulumi.export("argocd", {region: {"serverEndpoint": c.server_endpoint, "applicationSet": c.application_set_name}
                          for region, c in clusters.items()})

@@ -80,6 +80,33 @@ class Names:
         # Scoped by environment: two stacks of one account must not both own the alias.
         return f"alias/{self.app}-{self.env}-images"
 
+    # --- CloudWatch: an alarm is named after the pipeline or project it watches, so the stack's
+    # alarms are those matching the pipeline pattern; one dashboard per stack.
+    def alarm(self, subject: str, metric: str) -> str:
+        return f"{subject}-{metric}"
+
+    def alarm_arn_pattern(self, region: str, account: str) -> str:
+        """ArnLike pattern of the stack's alarms in a region (aws:SourceArn of CloudWatch's publishes)."""
+        return f"arn:{PARTITION}:cloudwatch:{region}:{account}:alarm:{self.pipeline_pattern}-*"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.app}-{self.env}-pipelines"
+
+    # --- Approvers: a path of their own, outside `role_path()`, so the key and trust policies that
+    # name "the roles of this stack" never include the role people assume to approve.
+    @property
+    def approver_path(self) -> str:
+        return f"/delivery-approvers/{self.app}/{self.env}/"
+
+    @property
+    def approver_policy(self) -> str:
+        return f"{self.app}-{self.env}-approvers"
+
+    @property
+    def approver_role(self) -> str:
+        return f"{self.app}-{self.env}-approver"
+
     # --- Kubernetes -------------------------------------------------------------------------------
     @property
     def gitops_repository_secret(self) -> str:

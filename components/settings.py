@@ -19,7 +19,7 @@ from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
-__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "BuildSource", "PromoteSource", "ServiceSettings",
+__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "PromoteSource", "ServiceSettings",
            "Settings", "parse", "from_config", "from_pulumi_config"]
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
@@ -67,6 +67,37 @@ class PromoteSource:
 
 
 @dataclass(frozen=True)
+class ApproverSettings:
+    """Who may approve (`approval.approverPrincipals`, `approval.permissionSetArn`): the stack's
+    approver policy always exists when approval is on; these say who gets it."""
+
+    # IAM users and roles trusted by the approver role (users only with MFA). Default: none, and
+    # no role is created.
+    principals: tuple[str, ...] = ()
+    # An IAM Identity Center permission set that references the approver policy by name and path.
+    # Default: none.
+    permission_set_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """The `alarms` section: CloudWatch alarms to the alerts topic, and the stack's dashboard."""
+
+    # Default: on.
+    enabled: bool = True
+    # Failed executions of one pipeline within a period that raise its alarm. Default: 1.
+    failed_executions: int = 1
+    # Failed builds of one project within a period that raise its alarm. Default: 1.
+    failed_builds: int = 1
+    # A build longer than this share of its project's timeout raises the alarm. Default: 80 (%).
+    duration_percent: int = 80
+    # The alarms' evaluation period. Default: 5 minutes.
+    period_minutes: int = 5
+    # Default: `Names.dashboard`, `<app>-<env>-pipelines`.
+    dashboard_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     app: str
     tooling_account: str
@@ -92,6 +123,8 @@ class Settings:
     tags: Mapping[str, str]
     services: tuple[ServiceSettings, ...]
     argocd: ArgoCdSettings
+    approvers: ApproverSettings = ApproverSettings()
+    alarms: AlarmSettings = AlarmSettings()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -172,6 +205,37 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
     return PromoteSource(upstream=upstream, registry_stack=registry_stack)
 
 
+def _approvers(approval: v.Reader, enabled: bool) -> ApproverSettings:
+    principals = approval.get("approverPrincipals", v.list_of(v.pattern(
+        v.IAM_PRINCIPAL_ARN, "an IAM user or role ARN such as arn:aws:iam::444444444444:role/release-managers "
+                             "(no wildcard, no account root)")), default=())
+    permission_set = approval.get("permissionSetArn", v.pattern(
+        v.PERMISSION_SET_ARN, "an IAM Identity Center permission set ARN, "
+                              "arn:aws:sso:::permissionSet/ssoins-<16 chars>/ps-<16 chars>"), default=None)
+    if (principals or permission_set) and not enabled:
+        key = "approval.approverPrincipals" if principals else "approval.permissionSetArn"
+        raise v.fail(key, list(principals) or permission_set,
+                     "no approvers while approval.enabled is false (there is nothing to approve): "
+                     "set approval.enabled: true or remove the approvers")
+    return ApproverSettings(principals=principals, permission_set_arn=permission_set)
+
+
+def _alarms(root: v.Reader) -> AlarmSettings:
+    alarms = root.section("alarms", required=False)
+    settings = AlarmSettings(
+        enabled=alarms.get("enabled", v.boolean, default=True),
+        failed_executions=alarms.get("failedExecutions", v.integer(1, 1000), default=1),
+        failed_builds=alarms.get("failedBuilds", v.integer(1, 1000), default=1),
+        duration_percent=alarms.get("durationPercent", v.integer(1, 100), default=80),
+        # CloudWatch evaluates at most one day (period x evaluation periods, here one period).
+        period_minutes=alarms.get("periodMinutes", v.integer(1, 1440), default=5),
+        dashboard_name=alarms.get("dashboardName", v.pattern(
+            v.DASHBOARD_NAME, "a dashboard name of 1-255 characters: A-Z, a-z, 0-9, '-' and '_'"), default=None),
+    )
+    alarms.finish()
+    return settings
+
+
 def parse(data: Mapping[str, Any]) -> Settings:
     """Validate a stack's settings (keys without the project prefix, structured values decoded)."""
     root = v.Reader("", data)
@@ -231,7 +295,9 @@ def parse(data: Mapping[str, Any]) -> Settings:
     approval = root.section("approval", required=False)
     approval_enabled = approval.get("enabled", v.boolean, default=False)
     approval_subscribers = approval.get("subscribers", v.list_of(v.email), default=())
+    approvers = _approvers(approval, approval_enabled)
     approval.finish()
+    alarms = _alarms(root)
 
     alerts = root.section("alerts", required=False)
     alert_subscribers = alerts.get("subscribers", v.list_of(v.email), default=())
@@ -259,6 +325,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
+        approvers=approvers, alarms=alarms,
     )
 
 

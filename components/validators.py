@@ -182,3 +182,20 @@ def arn_in(regex: re.Pattern[str], expected: str, *, account: str | None = None,
     return check
 
 
+# An IAM user or role named exactly: no wildcard, no account root (which would trust every
+# principal of that account its administrators allow).
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):(?P<kind>user|role)/[A-Za-z0-9+=,.@_/-]{1,512}$")
+# IAM Identity Center's format (sso-admin's PermissionSetArn shape), in the aws partition.
+PERMISSION_SET_ARN = re.compile(r"^arn:aws:sso:::permissionSet/(?P<instance>(sso)?ins-[A-Za-z0-9.-]{16})/ps-[A-Za-z0-9./-]{16}$")
+DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def integer(minimum: int, maximum: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        # Pulumi config stores scalars set with `pulumi config set` as strings.
+        number = int(value) if isinstance(value, str) and value.isdigit() else value
+        if not isinstance(number, int) or isinstance(number, bool) or not minimum <= number <= maximum:
+            raise fail(key, value, f"a whole number from {minimum} to {maximum}")
+        return number
+
+    return check

@@ -227,6 +227,31 @@ def _iam_role_policy(r: _Resource) -> _Outputs:
     return r.answer(f"{r.inputs.get('role', '')}:{name}", name=name)
 
 
+def _iam_policy(r: _Resource) -> _Outputs:
+    name = r.name()
+    path = r.inputs.get("path") or "/"
+    arn = r.arn("iam", f"policy{path}{name}", region=False)
+    # The provider identifies a managed policy by its ARN.
+    return r.answer(arn, name=name, path=path, arn=arn, policyId=_unique_id("ANPA", r.args.urn),
+                    attachmentCount=0)
+
+
+def _iam_policy_attachment(r: _Resource) -> _Outputs:
+    # The provider's id: the role's name and a unique suffix (a timestamp and counter, 26 digits).
+    return r.answer(f"{r.inputs.get('role', '')}-{int.from_bytes(_digest(r.args.urn)[:11], 'big') % 10**26:026d}")
+
+
+def _metric_alarm(r: _Resource) -> _Outputs:
+    name = r.name()
+    return r.answer(name, name=name, arn=r.arn("cloudwatch", f"alarm:{name}"), region=r.region)
+
+
+def _dashboard(r: _Resource) -> _Outputs:
+    # Dashboards are global: their ARN has no region.
+    name = r.name("dashboardName")
+    return r.answer(name, dashboardName=name, dashboardArn=r.arn("cloudwatch", f"dashboard/{name}", region=False))
+
+
 def _codebuild_project(r: _Resource) -> _Outputs:
     name = r.name()
     arn = r.arn("codebuild", f"project/{name}")
@@ -335,6 +360,10 @@ _ANSWERS: dict[str, Callable[[_Resource], _Outputs]] = {
     "aws:kms/alias:Alias": _kms_alias,
     "aws:iam/role:Role": _iam_role,
     "aws:iam/rolePolicy:RolePolicy": _iam_role_policy,
+    "aws:iam/policy:Policy": _iam_policy,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _iam_policy_attachment,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:codebuild/project:Project": _codebuild_project,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:codepipeline/pipeline:Pipeline": _pipeline,

@@ -7,7 +7,7 @@ a rule says advisory); `DEFAULT_ENFORCEMENT` is the pack's level for a policy th
 
 from __future__ import annotations
 
-from . import argocd, codebuild, codepipeline, ecr, iam, kms, s3, sns
+from . import argocd, cloudwatch, codebuild, codepipeline, ecr, iam, kms, s3, sns
 from .base import MANDATORY
 
 PACK_NAME = "delivery-baseline"
@@ -18,6 +18,7 @@ POLICIES = [
     *codepipeline.POLICIES,
     *codebuild.POLICIES,
     *sns.POLICIES,
+    *cloudwatch.POLICIES,
     *ecr.POLICIES,
     *iam.POLICIES,
     *argocd.POLICIES,

@@ -152,8 +152,13 @@ def secure_stack() -> list[dict[str, Any]]:
         {"Sid": "EventsPublish", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
          "Action": "sns:Publish", "Resource": f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts",
          "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}})})
+    alarm = record("aws:cloudwatch/metricAlarm:MetricAlarm", "svc-failed-executions",
+                   {"namespace": "AWS/CodePipeline", "metricName": "FailedPipelineExecutions",
+                    "dimensions": {"PipelineName": "svc-staging"}, "statistic": "Sum", "period": 300,
+                    "evaluationPeriods": 1, "threshold": 1, "comparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "treatMissingData": "notBreaching", "alarmActions": [f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts"]})
     return [
-        *bucket("artifacts", log_to="artifact-logs"), *bucket("artifact-logs", log_target=True),
+        *bucket("artifacts", log_to="artifact-logs"), *bucket("artifact-logs", log_target=True), alarm,
         key(), pipeline(), codebuild(), role(), role_policy(), repository, repository_policy, template, topic,
         topic_policy,
         app_project(), application_set(),

@@ -126,6 +126,15 @@ FAILING = [
     ("sns-topic-policy-principals", replace(STACK, "alerts-policy", policy=doc(
         {"Sid": "AllBut", "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:root"},
          "Action": "sns:Publish", "Resource": "arn:t"})), "alerts-policy", "NotPrincipal"),
+    ("cloudwatch-alarm-actions", replace(STACK, "svc-failed-executions", alarmActions=None),
+     "svc-failed-executions", "has no alarm action"),
+    ("cloudwatch-alarm-actions", replace(STACK, "svc-failed-executions", alarmActions=[""]),
+     "svc-failed-executions", "has no alarm action"),
+    ("cloudwatch-alarm-actions", replace(STACK, "svc-failed-executions", actionsEnabled=False),
+     "svc-failed-executions", "actions disabled"),
+    ("cloudwatch-alarm-actions", [record("aws:cloudwatch/compositeAlarm:CompositeAlarm", "any-failed",
+                                         {"alarmRule": "ALARM(a) OR ALARM(b)", "alarmActions": []})],
+     "any-failed", "has no alarm action"),
     ("ecr-immutable-tags", replace(STACK, "registry-api", imageTagMutability="MUTABLE"), "registry-api", "MUTABLE"),
     ("ecr-scan-on-push", replace(STACK, "registry-api", imageScanningConfiguration={"scanOnPush": False}),
      "registry-api", "does not scan images on push"),
@@ -237,6 +246,9 @@ PASSING = [
     # Asymmetric keys cannot rotate.
     ("kms-key-rotation", [key(keySpec="RSA_2048", enableKeyRotation=False)]),
     # A "*" topic principal narrowed to this account's event sources.
+    ("cloudwatch-alarm-actions", [record("aws:cloudwatch/compositeAlarm:CompositeAlarm", "any-failed",
+                                         {"alarmRule": "ALARM(a)", "actionsEnabled": True,
+                                          "alarmActions": ["arn:aws:sns:us-east-1:111111111111:alerts"]})]),
     ("sns-topic-policy-principals", [record("aws:sns/topicPolicy:TopicPolicy", "t", {"policy": doc(
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": "arn:t",
          "Condition": {"StringEquals": {"aws:SourceOwner": "111111111111"}}})})]),
