@@ -258,6 +258,19 @@ def _notifications(settings: Settings) -> list[AccessPath]:
     # SNS asks KMS for a data key on the publisher's behalf; AWS documents no source keys on it.
     paths.append(required(events, "kms:GenerateDataKey", key, "EventBridge encrypts alerts with the notifications key"))
     paths.append(required(events, "kms:Decrypt", key, "EventBridge uses the notifications key's data key"))
+    if settings.alarms.enabled:
+        cloudwatch = Service("cloudwatch.amazonaws.com")
+        region, account, names = settings.home_region, settings.tooling_account, settings.names
+        first_pipeline = names.pipeline(settings.services[0].name)
+        alarm = f"arn:aws:cloudwatch:{region}:{account}:alarm:{names.alarm(first_pipeline, 'failed-executions')}"
+        paths += [
+            required(cloudwatch, "sns:Publish", topic, "a CloudWatch alarm of the stack publishes an alert",
+                     {"aws:SourceArn": alarm, "aws:SourceAccount": account}),
+            required(cloudwatch, "kms:GenerateDataKey", key, "CloudWatch encrypts alarm notices with the notifications key"),
+            forbidden(cloudwatch, "sns:Publish", topic, "a CloudWatch alarm of another stack publishes an alert",
+                      {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:someone-elses-alarm",
+                       "aws:SourceAccount": account}),
+        ]
     foreign = unrelated_account(settings)
     paths.append(forbidden(events, "sns:Publish", topic, "an EventBridge rule of an unrelated account publishes an alert",
                            {"aws:SourceArn": f"arn:aws:events:{settings.home_region}:{foreign}:rule/x",

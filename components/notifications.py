@@ -53,6 +53,12 @@ class Notifications(pulumi.ComponentResource):
                 "Sid": "EventBridgePublishes", "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+            }, {
+                # CloudWatch alarms publish to the alerts topic (components.monitoring); the same
+                # documented form, narrowed to the stack's alarms by the topic policy.
+                "Sid": "CloudWatchAlarmsPublish", "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
             }]),
             opts=child,
         )
@@ -104,6 +110,13 @@ class Notifications(pulumi.ComponentResource):
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sns:Publish", "Resource": alerts.arn,
                 "Condition": {"ArnEquals": {"aws:SourceArn": [r.arn for r in rules]}},
+            }, {
+                # The stack's alarms only (confused-deputy prevention as CloudWatch documents it).
+                "Sid": "StackAlarmsPublish", "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish", "Resource": alerts.arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": names.alarm_arn_pattern(region, account)},
+                              "StringEquals": {"aws:SourceAccount": account}},
             }]),
             opts=child,
         )

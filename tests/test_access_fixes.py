@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from policy.access.model import REQUIRED
+
 from tests.conftest import cached_plan
 
 STACKS = ["staging", "prod"]
@@ -52,7 +54,15 @@ def test_eventbridge_can_encrypt_alerts_and_only_the_stacks_rules_may_publish(st
     statement = next(s for s in _document(key)["Statement"] if s["Sid"] == "EventBridgePublishes")
     assert "Condition" not in statement  # AWS's documented form
     assert [r.allowed for r in _results(plan, "rule of an unrelated account publishes")] == [False]
-    assert all(r.allowed for r in _results(plan, "publishes an alert") if "unrelated" not in r.path.description)
+    assert all(r.allowed for r in _results(plan, "publishes an alert") if r.path.expect == REQUIRED)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_stacks_cloudwatch_alarms_can_publish_encrypted_alerts_and_no_other_alarm_can(stack):
+    plan = cached_plan(stack)
+    assert [r.allowed for r in _results(plan, "CloudWatch alarm of the stack publishes")] == [True]
+    assert [r.allowed for r in _results(plan, "CloudWatch encrypts alarm notices")] == [True]
+    assert [r.allowed for r in _results(plan, "CloudWatch alarm of another stack publishes")] == [False]
 
 
 def test_ecr_can_assume_the_replica_creation_role_whose_trust_is_the_documented_one():

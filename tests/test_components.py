@@ -307,9 +307,14 @@ def test_topics_are_encrypted_and_only_the_stacks_rules_publish_alerts(plan):
     assert len(topics) == 2 and all(t.inputs["kmsMasterKeyId"] in keys for t in topics)
     rules = of_type(plan, "aws:cloudwatch/eventRule:EventRule")
     (topic_policy,) = of_type(plan, "aws:sns/topicPolicy:TopicPolicy")
-    (grant,) = statements(policy(topic_policy))
-    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
-    assert sorted(grant["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(r.outputs["arn"] for r in rules)
+    rules_grant, alarms_grant = statements(policy(topic_policy))
+    assert rules_grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(rules_grant["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(r.outputs["arn"] for r in rules)
+    # The stack's CloudWatch alarms (components.monitoring), and no one else's.
+    assert alarms_grant["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms_grant["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:111111111111:alarm:shop-*-{plan.stack}-*"},
+        "StringEquals": {"aws:SourceAccount": "111111111111"}}
 
 
 def test_alert_rules_cover_failure_success_and_pending_approval(plan):

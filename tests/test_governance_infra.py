@@ -309,9 +309,6 @@ def test_alarms_can_be_turned_off_and_the_dashboard_stays():
     assert only(plan, DASHBOARD_TYPE).inputs["dashboardName"] == plan.outputs["dashboardName"] == "shop-release"
 
 
-@pytest.mark.xfail(strict=True, reason="Notifications' alerts topic policy and key policy admit only EventBridge: "
-                                       "CloudWatch (cloudwatch.amazonaws.com) needs sns:Publish on the topic and "
-                                       "kms:Decrypt + kms:GenerateDataKey* on its key, else alarms notify nobody")
 def test_cloudwatch_may_publish_to_the_encrypted_alerts_topic():
     plan = cached_plan("prod")
     topic_policy = next(r for r in plan.by_type("aws:sns/topicPolicy:TopicPolicy"))
