@@ -8,8 +8,9 @@ monitor: inputs and outputs hold "[secret]" in their place.
 
     python -m offline.plan --stack staging [--json FILE] [--diagram-dir DIR]
 
-Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings or stack file
-(`error: <message>`); 3 a mandatory policy was violated.
+Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings (`error: <message>`,
+one line per error) or stack file (`error: <file>:<line>:<column>: <problem>`); 3 a mandatory
+policy was violated.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import rpc, set_all_config, set_mocks, settings
 from pulumi.runtime.mocks import MockMonitor
@@ -41,6 +41,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from offline import stack_yaml
 from offline.mocks import NO_HOOKS, OfflineMocks, PlanHooks, PlanResourceArgs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -322,9 +323,9 @@ def _without_secure(value: Any) -> tuple[Any, bool]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise StackConfigError(f"{path} is not valid YAML: {error}") from None
+        data = stack_yaml.load(path)
+    except stack_yaml.StackYamlError as error:
+        raise StackConfigError(str(error)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -350,7 +351,14 @@ def load_stack_config(project_dir: Path, stack: str,
     if not isinstance(raw, dict):
         raise StackConfigError(f"{stack_file}: `config` must be a mapping of keys to values")
     # A key without a namespace belongs to the project, as the Pulumi CLI reads it.
-    config = {key if ":" in key else f"{project}:{key}": value for key, value in raw.items()}
+    config: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in raw.items():
+        full_key = key if ":" in str(key) else f"{project}:{key}"
+        if full_key in config:
+            raise StackConfigError(f"{stack_file.name}: {spelled[full_key]!r} and {key!r} are the same key "
+                                   f"{full_key} (a key without a namespace is the project's): keep one")
+        config[full_key], spelled[full_key] = value, str(key)
     config.update(overrides or {})
     values, engine, secret_keys = {}, {}, []
     for key, value in config.items():
@@ -504,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as error:  # noqa: BLE001 - sorted into settings errors and program failures
         if isinstance(error, plan_hooks(args.project_dir.resolve()).settings_errors):
-            print(f"error: {error}", file=sys.stderr)
+            # A settings error may list several errors, one per line: each is an error of its own.
+            print("\n".join(f"error: {line}" for line in str(error).splitlines()), file=sys.stderr)
             return 2
         traceback.print_exc()
         return 1

@@ -206,12 +206,112 @@ def run_cli(python, repo_root, *args):
                           text=True, timeout=120)
 
 
-def test_cli_settings_error_prints_only_the_message_and_exits_2(python, repo_root, fixture_project):
+def test_cli_settings_errors_print_only_the_messages_one_per_line_and_exit_2(python, repo_root, fixture_project):
     result = run_cli(python, repo_root, "--stack", "invalid", "--project-dir", str(fixture_project))
     assert result.returncode == 2
-    assert result.stderr == ('error: delivery-pipeline:tooling.account = \'1111\': expected a 12-digit AWS '
-                             'account id in quotes, e.g. "111111111111"\n')
+    assert result.stderr.splitlines() == [
+        "error: delivery-pipline:executionMode is in namespace 'delivery-pipline', which neither this program "
+        "nor its providers read: did you mean delivery-pipeline:executionMode?",
+        "error: delivery-pipeline:tooling.account = '1111': expected a 12-digit AWS account id in quotes, "
+        'e.g. "111111111111"',
+        "error: delivery-pipeline:tags.Environment = 'production': expected a tag name other than the stack's own "
+        "app, environment, managed-by (compared case-insensitively), which the stack sets itself: rename or remove it",
+        "error: delivery-pipeline:services[0].testComand is not a known setting: did you mean services[0].testCommand?",
+    ]
     assert result.stdout == ""
+
+
+def write_project(directory: Path, stack_file: str) -> Path:
+    (directory / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+    (directory / "Pulumi.dev.yaml").write_text(stack_file)
+    (directory / "__main__.py").write_text("")
+    return directory
+
+
+def test_cli_duplicated_keys_at_any_level_are_refused_with_both_lines(python, repo_root, tmp_path):
+    write_project(tmp_path, "config:\n"
+                            "  demo:tooling:\n"
+                            "    account: '111111111111'\n"
+                            "    region: us-east-1\n"
+                            "    account: '222222222222'\n"
+                            "  aws:region: us-east-1\n"
+                            "  demo:tooling: {region: eu-west-1}\n")
+    result = run_cli(python, repo_root, "--stack", "dev", "--project-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path}/Pulumi.dev.yaml:5:5: duplicate key 'account', first set at line 3: keep one",
+        f"{tmp_path}/Pulumi.dev.yaml:7:3: duplicate key 'demo:tooling', first set at line 2: keep one",
+    ]
+
+
+def test_a_key_with_and_without_the_project_namespace_is_one_key_set_twice(tmp_path):
+    write_project(tmp_path, "config:\n  demo:app: a\n  app: b\n")
+    with pytest.raises(StackConfigError, match=r"^Pulumi\.dev\.yaml: 'demo:app' and 'app' are the same key demo:app"):
+        load_stack_config(tmp_path, "dev")
+
+
+def test_merge_keys_are_not_duplicates(tmp_path):
+    write_project(tmp_path, "defaults: &defaults {region: us-east-1, account: '1'}\n"
+                            "config:\n  demo:tooling:\n    <<: *defaults\n    account: '111111111111'\n")
+    assert load_stack_config(tmp_path, "dev").values["demo:tooling"] == {"region": "us-east-1", "account": "111111111111"}
+
+
+def test_cli_yaml_error_is_file_line_column_problem_then_the_line_and_a_caret(python, repo_root, tmp_path):
+    write_project(tmp_path, "config:\n  aws:region: us-east-1\n  demo:tooling: account: '1'\n")
+    result = run_cli(python, repo_root, "--stack", "dev", "--project-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {tmp_path}/Pulumi.dev.yaml:3:24: mapping values are not allowed here\n"
+                             "    demo:tooling: account: '1'\n"
+                             "                         ^\n")
+
+
+@pytest.mark.parametrize("text, problem, line", [
+    # An unclosed quote: the parser stops at the end of the file; the caret shows where it opened.
+    ("config:\n  demo:app: 'shop\n  aws:region: us-east-1\n", "2:13: found unexpected end of stream "
+     "(while scanning a quoted scalar at line 2)", "    demo:app: 'shop"),
+    ("config:\n\tdemo:app: shop\n", "2:1: found character '\\t' that cannot start any token "
+     "(while scanning for the next token)", "  \tdemo:app: shop"),
+    # A control character is shown as '?', never sent to the terminal.
+    ("config:\n  demo:app: \"\x1b[2J\"\n", "2:14: unacceptable character #x001b: special characters are "
+     "not allowed", '    demo:app: "?[2J"'),
+    ("config: {}\n---\nconfig: {}\n", "2:1: but found another document (expected a single document in the "
+     "stream at line 1)", "  ---"),
+])
+def test_yaml_errors_name_file_line_and_column_without_parser_internals(tmp_path, text, problem, line):
+    write_project(tmp_path, text)
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_config(tmp_path, "dev")
+    first, shown, caret = str(caught.value).split("\n")
+    assert first == f"{tmp_path}/Pulumi.dev.yaml:{problem}"
+    assert shown == line
+    column = int(problem.split(":")[1])
+    assert caret.expandtabs(8) == " " * len(("  " + line[2:][:column - 1]).expandtabs(8)) + "^"
+    assert "<unicode string>" not in str(caught.value) and "position" not in str(caught.value)
+
+
+def test_a_stack_file_in_the_current_directory_is_named_as_typed(tmp_path, monkeypatch):
+    write_project(tmp_path, "config: [\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StackConfigError, match=r"^Pulumi\.dev\.yaml:2:1: "):
+        load_stack_config(Path("."), "dev")
+
+
+@pytest.mark.parametrize("text, limit", [
+    ("config:\n  demo:x: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64 levels, the limit for a stack file"),
+    ("config:\n  a: &a [" + ",".join(["1"] * 10) + "]\n"
+     + "".join(f"  {k}: &{k} [" + ",".join([f"*{p}"] * 10) + "]\n" for p, k in zip("abcde", "bcdef")),
+     "more than 100000 values once its aliases are expanded, the limit for a stack file"),
+])
+def test_hostile_stack_files_are_refused_at_a_limit_before_the_work_grows(tmp_path, text, limit):
+    write_project(tmp_path, text)
+    with pytest.raises(StackConfigError, match=re.escape(limit)):
+        load_stack_config(tmp_path, "dev")
+
+
+def test_an_oversized_stack_file_is_refused_unread(tmp_path):
+    write_project(tmp_path, "config:\n  demo:x: '" + "x" * (1024 * 1024) + "'\n")
+    with pytest.raises(StackConfigError, match=r"Pulumi\.dev\.yaml: \d+ bytes, more than the 1048576 a stack file may have"):
+        load_stack_config(tmp_path, "dev")
 
 
 def test_cli_program_failure_shows_the_traceback_and_exits_1(python, repo_root):
