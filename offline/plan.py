@@ -6,7 +6,7 @@ every resource the program registers: its URN in the real engine's form, parent,
 lands (account, region), inputs as registered and the mocked outputs. Secret values never leave the
 monitor: inputs and outputs hold "[secret]" in their place.
 
-    python -m offline.plan --stack staging [--json FILE] [--diagram-dir DIR]
+    python -m offline.plan --stack staging [--summary | --no-diagrams] [--json FILE] [--diagram-dir DIR]
 
 Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings (`error: <message>`,
 one line per error) or stack file (`error: <file>:<line>:<column>: <problem>`); 3 a mandatory
@@ -499,7 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the plan as JSON to FILE")
     parser.add_argument("--diagram-dir", type=Path, metavar="DIR",
-                        help="also write one Mermaid file (<pipeline>.mmd) per pipeline into DIR")
+                        help="also write one Mermaid file (<pipeline>.mmd) and one SVG per pipeline into DIR")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--summary", action="store_true",
+                       help="print only the counts (by component, type, account, region) and the policy "
+                            "violations: no tree, diagrams or outputs")
+    shown.add_argument("--no-diagrams", action="store_true",
+                       help="print everything but the pipelines' Mermaid diagrams")
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT,
                         help="the Pulumi project to plan (default: this repository)")
     args = parser.parse_args(argv)
@@ -518,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         return 1
 
-    render.print_plan(plan)
+    render.print_plan(plan, summary=args.summary, diagrams=not args.no_diagrams)
     if args.diagram_dir:
         for path in render.write_diagrams(plan, args.diagram_dir):
             print(f"wrote {path}")

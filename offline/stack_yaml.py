@@ -1,4 +1,4 @@
-"""Reading Pulumi's YAML files (`Pulumi.yaml`, `Pulumi.<stack>.yaml`) as strictly as the Pulumi CLI.
+"""Reading Pulumi's YAML files (`Pulumi.yaml`, `Pulumi.<stack>.yaml`) strictly.
 
 PyYAML keeps the last of two equal keys without a word; the Pulumi CLI refuses such a file, and so
 does `load`: every duplicated key, at any depth, is reported with both lines. A syntax error is

@@ -21,7 +21,7 @@ from offline.mocks import PLACEHOLDER_SECRET
 from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, load_stack_config, run_plan
 from tests.conftest import cached_plan
 
-TOOLING, ENVIRONMENT = "111111111111", "222222222222"
+TOOLING, ENVIRONMENT, ENVIRONMENT_PROD = "111111111111", "222222222222", "333333333333"
 PREFIX = "urn:pulumi:fixture::delivery-pipeline::"
 STACK_URN = PREFIX + "pulumi:pulumi:Stack::delivery-pipeline-fixture"
 
@@ -328,9 +328,11 @@ def test_cli_writes_json_and_diagrams(python, repo_root, fixture_project, tmp_pa
     assert json.loads((tmp_path / "plan.json").read_text()) == cached_plan("fixture", project_dir=fixture_project).to_json()
     assert (tmp_path / "diagrams" / "shop-api-staging.mmd").read_text().startswith("flowchart LR\n")
     # Not a terminal: plain lines, one resource per line, children indented under components.
+    bucket = one(cached_plan("fixture", project_dir=fixture_project), "aws:s3/bucket:Bucket", "stores-eu-west-1-Bucket")
     assert "\n    delivery:store:ArtifactStore  stores-eu-west-1\n" in result.stdout
-    assert f"\n      aws:s3/bucket:Bucket  stores-eu-west-1-Bucket  [{TOOLING}/eu-west-1]\n" in result.stdout
-    assert f"\n  aws:iam/role:Role  deploy  [{ENVIRONMENT}/eu-west-1]\n" in result.stdout
+    assert (f"\n      aws:s3/bucket:Bucket  stores-eu-west-1-Bucket ({bucket.id})  [{TOOLING}/eu-west-1]\n"
+            in result.stdout)
+    assert f"\n  aws:iam/role:Role  deploy (shop-staging-deploy)  [{ENVIRONMENT}/eu-west-1]\n" in result.stdout
     assert PLACEHOLDER_SECRET not in result.stdout
 
 
@@ -387,8 +389,9 @@ def test_terminal_output_is_a_rich_tree_with_placement(plan):
     render.print_plan(plan, console)
     text = console.file.getvalue()
     assert "├── delivery:store:ArtifactStores  stores" in text
-    assert f"aws:iam/role:Role  deploy  [{ENVIRONMENT}/eu-west-1]" in text
-    assert "resources by account" in text
+    assert f"aws:iam/role:Role  deploy (shop-staging-deploy)  [{ENVIRONMENT}/eu-west-1]" in text
+    assert "kubernetes:core/v1:Secret  repo-creds (argocd/repo-creds)  [cluster shop-staging-use1]" in text
+    assert "resources by component" in text and "resources by account" in text
 
 
 def test_mermaid_shows_parallel_actions_cross_region_actions_and_trigger_filters(plan):
@@ -401,6 +404,64 @@ def test_mermaid_shows_parallel_actions_cross_region_actions_and_trigger_filters
     assert '"Verify-us-east-1<br/>Build: CodeBuild"' in diagram  # the pipeline's own region is not repeated
     assert "filePaths: services/api/**, libs/**" in diagram and "branches: main" in diagram
     assert diagram.index("S0 --> S1") < diagram.index("S1 --> S2")
+
+
+def test_the_tree_shows_physical_names_beside_logical_ones(plan):
+    lines = render.tree_lines(plan)
+    bucket = one(plan, "aws:s3/bucket:Bucket", "stores-us-east-1-Bucket")
+    assert re.fullmatch(r"stores-us-east-1-bucket-[0-9a-f]{7}", bucket.id)
+    for line in [f"  aws:codepipeline/pipeline:Pipeline  api-staging (shop-api-staging)  [{TOOLING}/us-east-1]",
+                 f"  aws:codebuild/project:Project  build (shop-api-build)  [{TOOLING}/us-east-1]",
+                 f"      aws:s3/bucket:Bucket  stores-us-east-1-Bucket ({bucket.id})  [{TOOLING}/us-east-1]",
+                 # Not a name of its own: a bucket's versioning is identified by its bucket.
+                 f"      aws:s3/bucketVersioning:BucketVersioning  stores-us-east-1-versioning  [{TOOLING}/us-east-1]",
+                 f"  aws:ecr/repository:Repository  api (shop/api)  [{TOOLING}/us-east-1]",
+                 # A provider has no name in any service; a StackReference's is the stack it reads.
+                 f"  pulumi:providers:aws  environment  [{ENVIRONMENT}/eu-west-1]",
+                 "  pulumi:pulumi:StackReference  registry (acme/delivery-pipeline/staging)"]:
+        assert line in lines, line
+
+
+def test_kubernetes_resources_show_the_cluster_of_their_provider(plan):
+    lines = render.tree_lines(plan)
+    assert "  kubernetes:core/v1:Secret  repo-creds (argocd/repo-creds)  [cluster shop-staging-use1]" in lines
+    assert "  pulumi:providers:kubernetes  cluster  [cluster shop-staging-use1]" in lines
+
+
+def test_the_stack_outputs_are_printed_as_yaml(plan):
+    lines = render.output_lines(plan)
+    assert lines[0] == "outputs:"
+    assert "  pipelineName: shop-api-staging" in lines
+    assert "  artifactBuckets:" in lines
+    assert f"    eu-west-1: {plan.outputs['artifactBuckets']['eu-west-1']}" in lines
+    assert "  gitopsToken: '[secret]'" in lines
+
+
+def test_summary_counts_resources_by_top_level_component(plan):
+    counts = render.summary_counts(plan)["component"]
+    # Each ArtifactStore holds a key, an alias, a bucket and its versioning; nested under ArtifactStores.
+    assert counts["delivery:store:ArtifactStores"] == 8
+    assert counts["(no component)"] == sum(1 for r in plan.resources if r.custom) - 8
+
+
+def test_cli_summary_and_no_diagrams_leave_out_what_they_say(python, repo_root, fixture_project):
+    def printed(*flags):
+        result = run_cli(python, repo_root, "--stack", "fixture", "--project-dir", str(fixture_project), *flags)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    full, no_diagrams, summary = printed(), printed("--no-diagrams"), printed("--summary")
+    tree_line = "\n  aws:sns/topic:Topic  alerts (shop-staging-alerts)  [111111111111/us-east-1]\n"
+    for text, tree, diagram, outputs in [(full, True, True, True), (no_diagrams, True, False, True),
+                                         (summary, False, False, False)]:
+        assert (tree_line in text) is tree
+        assert ("flowchart LR" in text) is diagram
+        assert ("\noutputs:\n  artifactBuckets:" in text) is outputs
+        assert "\nby component:\n" in text and "\nby type:\n" in text
+    assert len(summary.splitlines()) < len(no_diagrams.splitlines()) < len(full.splitlines())
+    both = run_cli(python, repo_root, "--stack", "fixture", "--project-dir", str(fixture_project), "--summary",
+                   "--no-diagrams")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
 
 
 def test_mermaid_labels_escape_characters_that_would_break_the_diagram():
@@ -436,6 +497,19 @@ def test_real_stacks_plan_with_every_aws_resource_placed(stack):
         stages = re.findall(r"subgraph S\d+\[", render.pipeline_diagram(pipeline))
         assert len(stages) == len(pipeline.inputs["stages"])
     json.dumps(plan.to_json())
+
+
+@needs_program
+def test_real_kubernetes_resources_are_placed_on_the_cluster_of_their_region():
+    plan = cached_plan("prod")
+    lines = render.tree_lines(plan)
+    for region, cluster in (("us-east-1", "shop-prod-use1"), ("eu-west-1", "shop-prod-euw1")):
+        on_cluster = [line for line in lines if f"[cluster {cluster} {ENVIRONMENT_PROD}/{region}]" in line]
+        names = [line.split()[1] for line in on_cluster]
+        assert names and all(name.startswith(f"argocd-{region}-") for name in names), on_cluster
+        assert len(on_cluster) == sum(1 for r in plan.resources if r.name.startswith(f"argocd-{region}-")
+                                      and "kubernetes" in r.type)
+    assert "    aws:codepipeline/pipeline:Pipeline  api-pipeline (shop-api-prod)  [111111111111/us-east-1]" in lines
 
 
 @needs_program
