@@ -21,8 +21,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@touch $@
 	@echo "make: $(VENV) is ready"
 
+# make plan STACK=prod [SUMMARY=1 | DIAGRAMS=0] [PLAN_JSON=file] [DIAGRAM_DIR=dir]
 plan: venv
-	$(PY) -m offline.plan --stack $(STACK) $(if $(PLAN_JSON),--json $(PLAN_JSON)) $(if $(DIAGRAM_DIR),--diagram-dir $(DIAGRAM_DIR))
+	$(PY) -m offline.plan --stack $(STACK) $(if $(filter 1,$(SUMMARY)),--summary) $(if $(filter 0,$(DIAGRAMS)),--no-diagrams) $(if $(PLAN_JSON),--json $(PLAN_JSON)) $(if $(DIAGRAM_DIR),--diagram-dir $(DIAGRAM_DIR))
 
 test: venv
 	$(PY) -m pytest -q -n 2

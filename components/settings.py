@@ -1,14 +1,16 @@
 """Stack settings: read from the stack's Pulumi config, validated before any resource exists.
 
-Every key lives under the project namespace (`delivery-pipeline:<key>`). A bad value raises
-`SettingsError` naming the key, the value and what is expected; the program stops there, so a
-stack is never half registered because of a typo. Defaults are stated where each field is declared
-and in the README's settings table. The validators are `components.validators`; the `argocd`
+Every key lives under the project namespace (`delivery-pipeline:<key>`); keys of other namespaces
+are the providers' (`aws:region`) and the engine's, any other namespace is refused as a typo. Bad
+values raise one `SettingsError` listing every error of the stack, each a line naming the key, the
+value and what is expected; the program stops there, so a stack is never half registered because
+of a typo. Defaults are stated where each field is declared and in the README's settings table. The validators are `components.validators`; the `argocd`
 section is `components.argocd_settings`, parsed here into `Settings.argocd`.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -26,6 +28,13 @@ EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
 PROMOTION_MODES = ("commit", "pull-request")
 SOURCE_KINDS = ("build", "promote")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+# Tags every AWS resource of the stack carries (`Settings.stack_tags`); no user tag may redefine them.
+BUILT_IN_TAGS = ("app", "environment", "managed-by")
+# Config namespaces something reads besides the project's: the providers the program uses
+# (`aws:region` is the default provider's region) and the engine's own (`pulumi:`). A key in any
+# other namespace (`delivery-pipline:executionMode`) would be read by nothing, so it is refused.
+PROVIDER_NAMESPACES = ("aws", "kubernetes")
+ENGINE_NAMESPACE = "pulumi"
 
 
 @dataclass(frozen=True)
@@ -135,25 +144,26 @@ class Settings:
         return Names(self.app, self.env_name)
 
     def stack_tags(self) -> dict[str, str]:
-        return {"app": self.app, "environment": self.env_name, "managed-by": PROJECT, **self.tags}
+        return {**dict(zip(BUILT_IN_TAGS, (self.app, self.env_name, PROJECT))), **self.tags}
 
 
-def _services(key: str, value: Any, env_regions: tuple[str, ...]) -> tuple[ServiceSettings, ...]:
+def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Errors) -> tuple[ServiceSettings, ...]:
     if not isinstance(value, list) or not value:
         raise v.fail(key, value, "a non-empty list of services, each a mapping with at least `name`")
+
+    def region_of_env(k: str, value: Any) -> str:
+        if env_regions and value not in env_regions:
+            raise v.fail(k, value, "one of the environment's regions: " + ", ".join(env_regions))
+        return value
+
     services = []
     for index, raw in enumerate(value):
         item_key = f"{key}[{index}]"
         if not isinstance(raw, Mapping):
-            raise v.fail(item_key, raw, "a mapping with at least `name`")
-        reader = v.Reader(item_key, raw)
+            errors.add(v.fail(item_key, raw, "a mapping with at least `name`"))
+            continue
+        reader = v.Reader(item_key, raw, errors)
         name = reader.get("name", v.dns_name)
-
-        def region_of_env(k: str, value: Any) -> str:
-            if value not in env_regions:
-                raise v.fail(k, value, "one of the environment's regions: " + ", ".join(env_regions))
-            return value
-
         service = ServiceSettings(
             name=name,
             paths=reader.get("paths", v.list_of(v.path_filter, non_empty=True), default=()),
@@ -164,11 +174,24 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...]) -> tuple[Servi
         )
         reader.finish()
         services.append(service)
-    names = [s.name for s in services]
+    names = [s.name for s in services if s.name]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise v.fail(key, names, f"unique service names ({duplicate!r} appears twice)")
     return tuple(services)
+
+
+def _clusters(key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not value:
+        raise v.fail(key, value, "a non-empty mapping of region to EKS cluster name, e.g. {us-east-1: shop-staging}")
+    errors = v.Errors()
+    cluster_name = v.pattern(v.CLUSTER, "an EKS cluster name")
+    clusters = {}
+    for region, cluster in value.items():
+        if errors.checked(v.region, f"{key}.{region}", region):
+            clusters[region] = errors.checked(cluster_name, f"{key}.{region}", cluster)
+    errors.raise_any()
+    return clusters
 
 
 def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str,
@@ -177,6 +200,12 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
     source = root.section("source")
     kind = source.get("kind", v.one_of(SOURCE_KINDS))
     registry = root.section("registry", required=False)
+    if not kind:
+        # Which keys belong here depends on the kind: without one, only its error is reported.
+        for section in (source, registry):
+            section.used.update(section.data)
+            section.finish()
+        return v.INVALID
     if kind == "build":
         repository = source.get("repository", v.pattern(v.REPO_ID, "owner/name of the application repository"))
         branch = source.get("branch", v.branch, default="main")
@@ -186,21 +215,22 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
         replica_regions = registry.get(
             "replicaRegions", v.list_of(v.region),
             default=tuple(r for r in clusters if r != home_region))
-        if home_region in replica_regions:
-            raise v.fail("registry.replicaRegions", list(replica_regions),
-                         f"regions other than the home region {home_region}, where the repositories live")
+        if home_region and replica_regions and home_region in replica_regions:
+            root.errors.add(v.fail("registry.replicaRegions", list(replica_regions),
+                                   f"regions other than the home region {home_region}, where the repositories live"))
         registry.finish()
         return BuildSource(repository=repository, branch=branch, pull_accounts=pull_accounts,
                            replica_regions=replica_regions)
     upstream = source.get("upstream", v.dns_name)
-    if upstream == env_name:
-        raise v.fail("source.upstream", upstream, f"another environment than {env_name!r}")
+    if upstream and upstream == env_name:
+        root.errors.add(v.fail("source.upstream", upstream, f"another environment than {env_name!r}"))
     registry_stack = source.get(
         "registryStack", v.pattern(v.STACK_NAME, "the org/project/stack that owns the ECR repositories"))
     source.finish()
     if registry.data:
-        raise v.fail("registry", dict(registry.data),
-                     "no registry settings: a promote stack reads the repositories of source.registryStack")
+        root.errors.add(v.fail("registry", dict(registry.data),
+                               "no registry settings: a promote stack reads the repositories of source.registryStack"))
+        registry.used.update(registry.data)
     registry.finish()
     return PromoteSource(upstream=upstream, registry_stack=registry_stack)
 
@@ -237,7 +267,9 @@ def _alarms(root: v.Reader) -> AlarmSettings:
 
 
 def parse(data: Mapping[str, Any]) -> Settings:
-    """Validate a stack's settings (keys without the project prefix, structured values decoded)."""
+    """Validate a stack's settings (keys without the project prefix, structured values decoded).
+
+    Every error is collected and raised at the end, all in one `SettingsError`."""
     root = v.Reader("", data)
     app = root.get("app", v.dns_name)
 
@@ -254,14 +286,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         v.arn_in(v.ROLE_ARN, "an IAM role ARN such as arn:aws:iam::222222222222:role/delivery-bootstrap",
                 account=env_account, where="the environment account, which the stack assumes it in"),
     )
-    clusters_raw = env.get("clusters", lambda key, value: value)
-    if not isinstance(clusters_raw, Mapping) or not clusters_raw:
-        raise v.fail("environment.clusters", clusters_raw,
-                    "a non-empty mapping of region to EKS cluster name, e.g. {us-east-1: shop-staging}")
-    clusters = {}
-    for region, cluster in clusters_raw.items():
-        v.region(f"environment.clusters.{region}", region)
-        clusters[region] = v.pattern(v.CLUSTER, "an EKS cluster name")(f"environment.clusters.{region}", cluster)
+    clusters = env.get("clusters", _clusters) or {}
     env.finish()
 
     connection_arn = root.get(
@@ -288,8 +313,8 @@ def parse(data: Mapping[str, Any]) -> Settings:
     promotion = root.section("promotion", required=False)
     promotion_mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
     auto_merge = promotion.get("autoMerge", v.boolean, default=False)
-    if auto_merge and promotion_mode != "pull-request":
-        raise v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request")
+    if auto_merge and promotion_mode and promotion_mode != "pull-request":
+        root.errors.add(v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request"))
     promotion.finish()
 
     approval = root.section("approval", required=False)
@@ -308,8 +333,8 @@ def parse(data: Mapping[str, Any]) -> Settings:
     scan.finish()
 
     execution_mode = root.get("executionMode", v.one_of(EXECUTION_MODES), default="QUEUED")
-    tags = root.get("tags", v.tags, default={})
-    services = _services("services", root.get("services", lambda key, value: value), tuple(clusters))
+    tags = root.get("tags", v.tags(BUILT_IN_TAGS), default={})
+    services = root.get("services", lambda key, value: _services(key, value, tuple(clusters), root.errors))
 
     argocd = root.get("argocd", lambda key, value: argocd_settings.parse(value, tooling_account=tooling_account),
                       default=ArgoCdSettings())
@@ -337,11 +362,14 @@ def from_pulumi_config() -> Settings:
 
 
 def from_config(raw: Mapping[str, Any]) -> Settings:
-    """Validate the `delivery-pipeline:*` keys of a stack's config (full keys; other keys ignored)."""
+    """Validate the config of a stack (full keys): the `delivery-pipeline:*` keys are the settings,
+    a key of a namespace nothing reads is refused. Every error is reported in one `SettingsError`."""
     prefix = PROJECT + ":"
+    errors = v.Errors()
     data = {}
     for full_key, value in raw.items():
         if not full_key.startswith(prefix):
+            _check_namespace(full_key, errors)
             continue
         key = full_key[len(prefix):]
         # Structured values arrive JSON-encoded; plain strings stay strings.
@@ -349,6 +377,24 @@ def from_config(raw: Mapping[str, Any]) -> Settings:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as error:
-                raise v.fail(key, value, f"valid structured YAML ({error.msg})") from None
+                errors.add(v.fail(key, value, f"valid structured YAML ({error.msg})"))
+                value = v.INVALID
         data[key] = value
-    return parse(data)
+    try:
+        settings = parse(data)
+    except SettingsError as error:
+        errors.add(error)
+    errors.raise_any()
+    return settings
+
+
+def _check_namespace(full_key: str, errors: v.Errors) -> None:
+    namespace, _, key = full_key.partition(":")
+    readers = (PROJECT, *PROVIDER_NAMESPACES, ENGINE_NAMESPACE)
+    if namespace in readers:
+        return
+    hint = difflib.get_close_matches(namespace, readers, n=1)
+    fix = (f"did you mean {hint[0]}:{key}?" if hint
+           else f"the namespaces read are {', '.join(readers)}: move the key to one of them or remove it")
+    errors.add(SettingsError(f"{full_key} is in namespace {namespace!r}, which neither this program nor its "
+                             f"providers read: {fix}"))

@@ -2,11 +2,13 @@
 key, the value and what is expected.
 
 `components.settings` and `components.argocd_settings` read their sections with `Reader`, which
-remembers the keys it used so unknown ones are rejected instead of silently ignored.
+remembers the keys it used so unknown ones are rejected instead of silently ignored, and collects
+the errors so a stack's settings are reported all at once (`SettingsError.messages`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any, Callable, Mapping
@@ -40,7 +42,12 @@ TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
 
 
 class SettingsError(ValueError):
-    """A stack setting is missing or wrong. The message names the key, the value and the fix."""
+    """Stack settings are missing or wrong. Each message is one line naming the key, the value and
+    the fix; `messages` holds every error found in the stack's settings, `str()` shows one per line."""
+
+    def __init__(self, *messages: str):
+        super().__init__("\n".join(messages))
+        self.messages: tuple[str, ...] = messages
 
 
 def fail(key: str, value: Any, expected: str) -> SettingsError:
@@ -48,13 +55,63 @@ def fail(key: str, value: Any, expected: str) -> SettingsError:
     return SettingsError(f"{PROJECT}:{key} = {shown}: expected {expected}")
 
 
-class Reader:
-    """Reads one mapping of settings, remembering which keys were used so leftovers are rejected."""
+class _Invalid:
+    """What `Reader.get` returns for a value that failed (its error is collected). Falsy, so a
+    check that depends on it (`arn_in(account=...)`, `if auto_merge and ...`) is skipped rather
+    than reported as a second, derived error."""
 
-    def __init__(self, prefix: str, data: Mapping[str, Any]):
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+INVALID: Any = _Invalid()
+
+
+class Errors:
+    """The settings errors of one stack, collected so that all of them are reported at once."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def add(self, error: SettingsError) -> None:
+        self.messages.extend(error.messages)
+
+    def checked(self, check: Callable[[str, Any], Any], key: str, value: Any) -> Any:
+        """`check(key, value)`, or INVALID with its error collected."""
+        try:
+            return check(key, value)
+        except SettingsError as error:
+            self.add(error)
+            return INVALID
+
+    def raise_any(self) -> None:
+        if self.messages:
+            raise SettingsError(*self.messages)
+
+
+def _missing(key: str) -> str:
+    return f"{PROJECT}:{key} is missing: set it in Pulumi.<stack>.yaml (see the README's settings table)"
+
+
+class Reader:
+    """Reads one mapping of settings, remembering which keys were used so leftovers are rejected.
+
+    Errors are collected, not raised: a `Reader` made without `errors` owns a collection and its
+    `finish()` raises everything found by it and by its sections; a `Reader` given `errors` (a
+    section, or a reader inside a larger parse) adds to them. A missing key is reported at
+    `finish()`, so that a misspelled key beside it (`acount`) is reported once, as the typo it is.
+    """
+
+    def __init__(self, prefix: str, data: Mapping[str, Any], errors: Errors | None = None):
         self.prefix = prefix
         self.data = data
         self.used: set[str] = set()
+        self.missing: list[str] = []
+        self.owns_errors = errors is None
+        self.errors = Errors() if errors is None else errors
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -63,29 +120,47 @@ class Reader:
         self.used.add(name)
         if name not in self.data or self.data[name] is None:
             if default is ...:
-                raise SettingsError(f"{PROJECT}:{self.key(name)} is missing: set it in Pulumi.<stack>.yaml "
-                                    f"(see the README's settings table)")
+                self.missing.append(name)
+                return INVALID
             return default
-        return check(self.key(name), self.data[name])
+        if self.data[name] is INVALID:  # already reported where it was decoded
+            return INVALID
+        return self.errors.checked(check, self.key(name), self.data[name])
 
     def section(self, name: str, required: bool = True) -> "Reader":
+        """The mapping under `name`. When it is missing or not a mapping, the error is collected and
+        the section reads as empty, its own missing keys unreported (they follow from this one)."""
         self.used.add(name)
         value = self.data.get(name)
         if value is None and not required:
             value = {}
         if value is None:
-            raise SettingsError(f"{PROJECT}:{self.key(name)} is missing: set it in Pulumi.<stack>.yaml")
+            self.missing.append(name)
+            return Reader(self.key(name), {}, Errors())
         if not isinstance(value, Mapping):
-            raise fail(self.key(name), value, "a mapping of settings")
-        return Reader(self.key(name), value)
+            self.errors.add(fail(self.key(name), value, "a mapping of settings"))
+            return Reader(self.key(name), {}, Errors())
+        return Reader(self.key(name), value, self.errors)
 
     def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            known = ", ".join(sorted(self.used))
-            raise SettingsError(
-                f"{PROJECT}:{self.key(unknown[0])} is not a known setting (known here: {known})"
-            )
+        missing = list(self.missing)
+        for name in sorted(map(str, set(self.data) - self.used)):
+            # A typo of a key this mapping reads: name the intended key, and do not also report
+            # that key as missing.
+            hint = (difflib.get_close_matches(name, missing, n=1)
+                    or difflib.get_close_matches(name, sorted(self.used), n=1))
+            if hint:
+                if hint[0] in missing:
+                    missing.remove(hint[0])
+                self.errors.add(SettingsError(
+                    f"{PROJECT}:{self.key(name)} is not a known setting: did you mean {self.key(hint[0])}?"))
+            else:
+                known = ", ".join(sorted(self.used))
+                self.errors.add(SettingsError(f"{PROJECT}:{self.key(name)} is not a known setting (known here: {known})"))
+        for name in missing:
+            self.errors.add(SettingsError(_missing(self.key(name))))
+        if self.owns_errors:
+            self.errors.raise_any()
 
 
 def pattern(regex: re.Pattern[str], expected: str) -> Callable[[str, Any], str]:
@@ -136,7 +211,9 @@ def list_of(item: Callable[[str, Any], Any], *, non_empty: bool = False) -> Call
     def check(key: str, value: Any) -> tuple:
         if not isinstance(value, list) or (non_empty and not value):
             raise fail(key, value, "a non-empty list" if non_empty else "a list")
-        items = tuple(item(f"{key}[{i}]", v) for i, v in enumerate(value))
+        errors = Errors()
+        items = tuple(errors.checked(item, f"{key}[{i}]", v) for i, v in enumerate(value))
+        errors.raise_any()
         if len(set(map(str, items))) != len(items):
             raise fail(key, value, "a list without duplicates")
         return items
@@ -156,15 +233,30 @@ def path_filter(key: str, value: Any) -> str:
     return value
 
 
-def tags(key: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise fail(key, value, "a mapping of tag names to string values")
-    for name, tag_value in value.items():
-        if not isinstance(name, str) or not TAG_KEY.match(name):
-            raise fail(f"{key}.{name}", tag_value, "a tag name of 1-128 characters not starting with aws:")
-        if not isinstance(tag_value, str) or len(tag_value) > 256:
-            raise fail(f"{key}.{name}", tag_value, "a string of at most 256 characters")
-    return dict(value)
+def tags(built_in: tuple[str, ...]) -> Callable[[str, Any], dict[str, str]]:
+    """A mapping of user tags, none of them named like one of the `built_in` tags the stack sets
+    itself. AWS compares tag keys case-sensitively, so `Environment` would be a second tag beside
+    `environment`; it is refused too, because tag policies and cost reports that match keys
+    case-insensitively would read the two as one."""
+    reserved = {name.lower() for name in built_in}
+
+    def check(key: str, value: Any) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise fail(key, value, "a mapping of tag names to string values")
+        errors = Errors()
+        for name, tag_value in value.items():
+            if not isinstance(name, str) or not TAG_KEY.match(name):
+                errors.add(fail(f"{key}.{name}", tag_value, "a tag name of 1-128 characters not starting with aws:"))
+            elif name.lower() in reserved:
+                errors.add(fail(f"{key}.{name}", tag_value,
+                                f"a tag name other than the stack's own {', '.join(built_in)} (compared "
+                                f"case-insensitively), which the stack sets itself: rename or remove it"))
+            elif not isinstance(tag_value, str) or len(tag_value) > 256:
+                errors.add(fail(f"{key}.{name}", tag_value, "a string of at most 256 characters"))
+        errors.raise_any()
+        return dict(value)
+
+    return check
 
 
 def arn_in(regex: re.Pattern[str], expected: str, *, account: str | None = None,

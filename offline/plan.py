@@ -6,11 +6,12 @@ every resource the program registers: its URN in the real engine's form, parent,
 lands (account, region), inputs as registered and the mocked outputs. Secret values never leave the
 monitor: inputs and outputs hold "[secret]" in their place.
 
-    python -m offline.plan --stack staging [--json FILE] [--diagram-dir DIR]
+    python -m offline.plan --stack staging [--summary | --no-diagrams] [--json FILE] [--diagram-dir DIR]
 
-Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings or stack file
-(`error: <message>`); 3 a mandatory policy was violated, or an access path failed (a required
-request denied or a forbidden one allowed by the planned policies).
+Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings (`error: <message>`,
+one line per error) or stack file (`error: <file>:<line>:<column>: <problem>`); 3 a mandatory
+policy was violated, or an access path failed (a required request denied or a forbidden one
+allowed by the planned policies).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import rpc, set_all_config, set_mocks, settings
 from pulumi.runtime.mocks import MockMonitor
@@ -42,6 +42,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from offline import stack_yaml
 from offline.mocks import NO_HOOKS, OfflineMocks, PlanHooks, PlanResourceArgs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -327,9 +328,9 @@ def _without_secure(value: Any) -> tuple[Any, bool]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise StackConfigError(f"{path} is not valid YAML: {error}") from None
+        data = stack_yaml.load(path)
+    except stack_yaml.StackYamlError as error:
+        raise StackConfigError(str(error)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -355,7 +356,14 @@ def load_stack_config(project_dir: Path, stack: str,
     if not isinstance(raw, dict):
         raise StackConfigError(f"{stack_file}: `config` must be a mapping of keys to values")
     # A key without a namespace belongs to the project, as the Pulumi CLI reads it.
-    config = {key if ":" in key else f"{project}:{key}": value for key, value in raw.items()}
+    config: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in raw.items():
+        full_key = key if ":" in str(key) else f"{project}:{key}"
+        if full_key in config:
+            raise StackConfigError(f"{stack_file.name}: {spelled[full_key]!r} and {key!r} are the same key "
+                                   f"{full_key} (a key without a namespace is the project's): keep one")
+        config[full_key], spelled[full_key] = value, str(key)
     config.update(overrides or {})
     values, engine, secret_keys = {}, {}, []
     for key, value in config.items():
@@ -508,7 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the plan as JSON to FILE")
     parser.add_argument("--diagram-dir", type=Path, metavar="DIR",
-                        help="also write one Mermaid file (<pipeline>.mmd) per pipeline into DIR")
+                        help="also write one Mermaid file (<pipeline>.mmd) and one SVG per pipeline into DIR")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--summary", action="store_true",
+                       help="print only the counts (by component, type, account, region) and the policy "
+                            "violations: no tree, diagrams or outputs")
+    shown.add_argument("--no-diagrams", action="store_true",
+                       help="print everything but the pipelines' Mermaid diagrams")
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT,
                         help="the Pulumi project to plan (default: this repository)")
     args = parser.parse_args(argv)
@@ -521,12 +535,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as error:  # noqa: BLE001 - sorted into settings errors and program failures
         if isinstance(error, plan_hooks(args.project_dir.resolve()).settings_errors):
-            print(f"error: {error}", file=sys.stderr)
+            # A settings error may list several errors, one per line: each is an error of its own.
+            print("\n".join(f"error: {line}" for line in str(error).splitlines()), file=sys.stderr)
             return 2
         traceback.print_exc()
         return 1
 
-    render.print_plan(plan)
+    render.print_plan(plan, summary=args.summary, diagrams=not args.no_diagrams)
     if args.diagram_dir:
         for path in render.write_diagrams(plan, args.diagram_dir):
             print(f"wrote {path}")

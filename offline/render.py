@@ -1,8 +1,12 @@
-"""Human output of an offline plan: the resource tree, a Mermaid diagram per pipeline, a summary.
+"""Human output of an offline plan: the resource tree, a Mermaid diagram per pipeline, the stack
+outputs, a summary.
 
 On a terminal the tree and tables use rich; otherwise (CI logs, pipes) plain indented lines, so the
-output stays greppable. Diagrams are Mermaid text built from each registered
-`aws:codepipeline/pipeline:Pipeline`'s inputs: what CodePipeline will be given, not a model of it.
+output stays greppable. A tree line is `<type>  <logical name> (<physical name>)  [<where>]`: the
+physical name when the service's differs from the logical one, and where it lands, an AWS
+`account/region` or, for Kubernetes objects, the cluster of their provider. Diagrams are Mermaid
+text built from each registered `aws:codepipeline/pipeline:Pipeline`'s inputs: what CodePipeline
+will be given, not a model of it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
+import yaml
 
 if TYPE_CHECKING:
     from offline.plan import Plan, PlannedResource
@@ -28,14 +33,71 @@ PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 # Resource tree
 
 
-def _where(resource: PlannedResource) -> str:
+_EKS_CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:eks:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):cluster/(?P<name>.+)$")
+
+
+def _cluster_of_provider(inputs: dict[str, Any]) -> str | None:
+    """Which cluster a `pulumi:providers:kubernetes` talks to, from its inputs: the EKS cluster ARN
+    of `clusterIdentifier`, else the cluster of the kubeconfig's current context."""
+    match = _EKS_CLUSTER_ARN.match(str(inputs.get("clusterIdentifier") or ""))
+    if match:
+        return f"cluster {match['name']} {match['account']}/{match['region']}"
+    try:
+        config = yaml.safe_load(str(inputs.get("kubeconfig") or ""))  # JSON or YAML; "[secret]" when secret
+    except yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or [] if isinstance(c, dict)}
+    cluster = contexts.get(config.get("current-context"), {}).get("cluster")
+    return f"cluster {cluster}" if isinstance(cluster, str) and cluster else None
+
+
+def kubernetes_clusters(plan: Plan) -> dict[str, str]:
+    """Kubernetes provider URN -> the cluster it talks to (providers whose cluster the plan can tell)."""
+    clusters = {}
+    for resource in plan.resources:
+        if resource.type == "pulumi:providers:kubernetes":
+            cluster = _cluster_of_provider(resource.inputs)
+            if cluster:
+                clusters[resource.urn] = cluster
+    return clusters
+
+
+def _where(resource: PlannedResource, clusters: dict[str, str]) -> str:
+    if resource.type.startswith("kubernetes:") or resource.type == "pulumi:providers:kubernetes":
+        cluster = clusters.get(resource.provider or "") or clusters.get(resource.urn)
+        return f"[{cluster}]" if cluster else ""
     if resource.account is None and resource.region is None:
         return ""
     return f"[{resource.account}/{resource.region}]"
 
 
-def _line(resource: PlannedResource) -> str:
-    return "  ".join(part for part in (resource.type, resource.name, _where(resource)) if part)
+# The output that holds a resource's name in its service, where it is not `name`.
+_NAME_OUTPUT = {"aws:s3/bucket:Bucket": "bucket", "aws:s3/bucketObjectv2:BucketObjectv2": "key",
+                "aws:kms/key:Key": "keyId"}
+
+
+def physical_name(resource: PlannedResource) -> str | None:
+    """The name the resource has in its service when it differs from the logical name: its `name`
+    output (`bucket`, `key`, `keyId` for the types of _NAME_OUTPUT), `<namespace>/<name>` for a
+    Kubernetes object, the stack a StackReference reads. None for components, providers and
+    resources without a name of their own (a bucket's versioning is identified by the bucket's)."""
+    if not resource.custom:
+        return None
+    if resource.type.startswith("kubernetes:"):
+        physical = resource.id
+    else:
+        physical = resource.outputs.get(_NAME_OUTPUT.get(resource.type, "name"))
+    if not isinstance(physical, str) or not physical or physical == resource.name:
+        return None
+    return physical
+
+
+def _line(resource: PlannedResource, clusters: dict[str, str]) -> str:
+    physical = physical_name(resource)
+    name = f"{resource.name} ({physical})" if physical else resource.name
+    return "  ".join(part for part in (resource.type, name, _where(resource, clusters)) if part)
 
 
 def _children(plan: Plan) -> tuple[list[PlannedResource], dict[str, list[PlannedResource]]]:
@@ -57,11 +119,12 @@ def _children(plan: Plan) -> tuple[list[PlannedResource], dict[str, list[Planned
 def tree_lines(plan: Plan) -> list[str]:
     """The tree as plain text: one resource per line, children indented under their component."""
     top, children = _children(plan)
+    clusters = kubernetes_clusters(plan)
     lines = [f"{plan.project}/{plan.stack}"]
 
     def walk(resources: list[PlannedResource], depth: int) -> None:
         for resource in resources:
-            lines.append("  " * depth + _line(resource))
+            lines.append("  " * depth + _line(resource, clusters))
             walk(children.get(resource.urn, []), depth + 1)
 
     walk(top, 1)
@@ -70,14 +133,16 @@ def tree_lines(plan: Plan) -> list[str]:
 
 def _rich_tree(plan: Plan) -> Tree:
     top, children = _children(plan)
+    clusters = kubernetes_clusters(plan)
     root = Tree(f"[bold]{plan.project}/{plan.stack}[/]")
 
     def walk(node: Tree, resources: list[PlannedResource]) -> None:
         for resource in resources:
-            # Components in bold; names and [account/region] escaped so rich does not read them as markup.
+            # Components in bold; names and [where] escaped so rich does not read them as markup.
             kind = f"[bold]{escape(resource.type)}[/]" if not resource.custom else escape(resource.type)
-            where = _where(resource)
-            label = f"{kind}  {escape(resource.name)}" + (f"  [dim]{escape(where)}[/]" if where else "")
+            where, physical = _where(resource, clusters), physical_name(resource)
+            label = (f"{kind}  {escape(resource.name)}" + (f" ({escape(physical)})" if physical else "")
+                     + (f"  [dim]{escape(where)}[/]" if where else ""))
             walk(node.add(label), children.get(resource.urn, []))
 
     walk(root, top)
@@ -269,9 +334,27 @@ def pipeline_svg(pipeline: PlannedResource) -> str:
 # Summary and violations
 
 
+def _top_components(plan: Plan) -> dict[str, str]:
+    """URN -> the type of the top-level component the resource belongs to (itself for one)."""
+    by_urn = {r.urn: r for r in plan.resources}
+    owner: dict[str, str] = {}
+    for resource in plan.resources:
+        top, node = None, resource
+        while node is not None:
+            if not node.custom:
+                top = node.type
+            node = by_urn.get(node.parent or "")
+        owner[resource.urn] = top or "(no component)"
+    return owner
+
+
 def summary_counts(plan: Plan) -> dict[str, Counter]:
+    """Counts by component (the resources each top-level component type holds, nested components'
+    included), by type, and by the account and region the resources land in."""
     placed = [r for r in plan.resources if r.custom]
+    owner = _top_components(plan)
     return {
+        "component": Counter(owner[r.urn] for r in placed),
         "type": Counter(r.type for r in plan.resources),
         "account": Counter(r.account or "-" for r in placed),
         "region": Counter(r.region or "-" for r in placed),
@@ -287,6 +370,14 @@ def summary_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def output_lines(plan: Plan) -> list[str]:
+    """The stack outputs as YAML (secrets already "[secret]")."""
+    if not plan.outputs:
+        return ["outputs: none"]
+    text = yaml.safe_dump(plan.outputs, default_flow_style=False, sort_keys=True, width=1_000_000)
+    return ["outputs:"] + ["  " + line for line in text.splitlines()]
+
+
 def violation_lines(violations: Iterable[Any]) -> list[str]:
     lines = []
     for v in violations:
@@ -297,18 +388,25 @@ def violation_lines(violations: Iterable[Any]) -> list[str]:
     return lines
 
 
-def print_plan(plan: Plan, console: Console | None = None) -> None:
-    """Tree, one Mermaid diagram per pipeline, summary and (when policies ran) violations."""
+def print_plan(plan: Plan, console: Console | None = None, *, summary: bool = False,
+               diagrams: bool = True) -> None:
+    """Tree, one Mermaid diagram per pipeline, the stack outputs, the counts and (when policies
+    ran) the violations. `summary`: the counts and the violations only; `diagrams=False`: all but
+    the diagrams."""
     console = console or Console(highlight=False, soft_wrap=True)
     rich = console.is_terminal
-    if rich:
-        console.print(_rich_tree(plan))
-    else:
-        console.print("\n".join(tree_lines(plan)), markup=False)
-    for pipeline in pipelines(plan):
-        console.print(f"\npipeline {pipeline.inputs.get('name') or pipeline.name} (Mermaid):", markup=False)
-        console.print(pipeline_diagram(pipeline), markup=False, end="")
-    console.print()
+    if not summary:
+        if rich:
+            console.print(_rich_tree(plan))
+        else:
+            console.print("\n".join(tree_lines(plan)), markup=False)
+        if diagrams:
+            for pipeline in pipelines(plan):
+                console.print(f"\npipeline {pipeline.inputs.get('name') or pipeline.name} (Mermaid):", markup=False)
+                console.print(pipeline_diagram(pipeline), markup=False, end="")
+        console.print()
+        console.print("\n".join(output_lines(plan)), markup=False)
+        console.print()
     if rich:
         for title, counts in summary_counts(plan).items():
             table = Table(title=f"resources by {title}")

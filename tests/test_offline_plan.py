@@ -21,7 +21,7 @@ from offline.mocks import PLACEHOLDER_SECRET
 from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, load_stack_config, run_plan
 from tests.conftest import cached_plan
 
-TOOLING, ENVIRONMENT = "111111111111", "222222222222"
+TOOLING, ENVIRONMENT, ENVIRONMENT_PROD = "111111111111", "222222222222", "333333333333"
 PREFIX = "urn:pulumi:fixture::delivery-pipeline::"
 STACK_URN = PREFIX + "pulumi:pulumi:Stack::delivery-pipeline-fixture"
 
@@ -206,12 +206,112 @@ def run_cli(python, repo_root, *args):
                           text=True, timeout=120)
 
 
-def test_cli_settings_error_prints_only_the_message_and_exits_2(python, repo_root, fixture_project):
+def test_cli_settings_errors_print_only_the_messages_one_per_line_and_exit_2(python, repo_root, fixture_project):
     result = run_cli(python, repo_root, "--stack", "invalid", "--project-dir", str(fixture_project))
     assert result.returncode == 2
-    assert result.stderr == ('error: delivery-pipeline:tooling.account = \'1111\': expected a 12-digit AWS '
-                             'account id in quotes, e.g. "111111111111"\n')
+    assert result.stderr.splitlines() == [
+        "error: delivery-pipline:executionMode is in namespace 'delivery-pipline', which neither this program "
+        "nor its providers read: did you mean delivery-pipeline:executionMode?",
+        "error: delivery-pipeline:tooling.account = '1111': expected a 12-digit AWS account id in quotes, "
+        'e.g. "111111111111"',
+        "error: delivery-pipeline:tags.Environment = 'production': expected a tag name other than the stack's own "
+        "app, environment, managed-by (compared case-insensitively), which the stack sets itself: rename or remove it",
+        "error: delivery-pipeline:services[0].testComand is not a known setting: did you mean services[0].testCommand?",
+    ]
     assert result.stdout == ""
+
+
+def write_project(directory: Path, stack_file: str) -> Path:
+    (directory / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+    (directory / "Pulumi.dev.yaml").write_text(stack_file)
+    (directory / "__main__.py").write_text("")
+    return directory
+
+
+def test_cli_duplicated_keys_at_any_level_are_refused_with_both_lines(python, repo_root, tmp_path):
+    write_project(tmp_path, "config:\n"
+                            "  demo:tooling:\n"
+                            "    account: '111111111111'\n"
+                            "    region: us-east-1\n"
+                            "    account: '222222222222'\n"
+                            "  aws:region: us-east-1\n"
+                            "  demo:tooling: {region: eu-west-1}\n")
+    result = run_cli(python, repo_root, "--stack", "dev", "--project-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path}/Pulumi.dev.yaml:5:5: duplicate key 'account', first set at line 3: keep one",
+        f"{tmp_path}/Pulumi.dev.yaml:7:3: duplicate key 'demo:tooling', first set at line 2: keep one",
+    ]
+
+
+def test_a_key_with_and_without_the_project_namespace_is_one_key_set_twice(tmp_path):
+    write_project(tmp_path, "config:\n  demo:app: a\n  app: b\n")
+    with pytest.raises(StackConfigError, match=r"^Pulumi\.dev\.yaml: 'demo:app' and 'app' are the same key demo:app"):
+        load_stack_config(tmp_path, "dev")
+
+
+def test_merge_keys_are_not_duplicates(tmp_path):
+    write_project(tmp_path, "defaults: &defaults {region: us-east-1, account: '1'}\n"
+                            "config:\n  demo:tooling:\n    <<: *defaults\n    account: '111111111111'\n")
+    assert load_stack_config(tmp_path, "dev").values["demo:tooling"] == {"region": "us-east-1", "account": "111111111111"}
+
+
+def test_cli_yaml_error_is_file_line_column_problem_then_the_line_and_a_caret(python, repo_root, tmp_path):
+    write_project(tmp_path, "config:\n  aws:region: us-east-1\n  demo:tooling: account: '1'\n")
+    result = run_cli(python, repo_root, "--stack", "dev", "--project-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {tmp_path}/Pulumi.dev.yaml:3:24: mapping values are not allowed here\n"
+                             "    demo:tooling: account: '1'\n"
+                             "                         ^\n")
+
+
+@pytest.mark.parametrize("text, problem, line", [
+    # An unclosed quote: the parser stops at the end of the file; the caret shows where it opened.
+    ("config:\n  demo:app: 'shop\n  aws:region: us-east-1\n", "2:13: found unexpected end of stream "
+     "(while scanning a quoted scalar at line 2)", "    demo:app: 'shop"),
+    ("config:\n\tdemo:app: shop\n", "2:1: found character '\\t' that cannot start any token "
+     "(while scanning for the next token)", "  \tdemo:app: shop"),
+    # A control character is shown as '?', never sent to the terminal.
+    ("config:\n  demo:app: \"\x1b[2J\"\n", "2:14: unacceptable character #x001b: special characters are "
+     "not allowed", '    demo:app: "?[2J"'),
+    ("config: {}\n---\nconfig: {}\n", "2:1: but found another document (expected a single document in the "
+     "stream at line 1)", "  ---"),
+])
+def test_yaml_errors_name_file_line_and_column_without_parser_internals(tmp_path, text, problem, line):
+    write_project(tmp_path, text)
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_config(tmp_path, "dev")
+    first, shown, caret = str(caught.value).split("\n")
+    assert first == f"{tmp_path}/Pulumi.dev.yaml:{problem}"
+    assert shown == line
+    column = int(problem.split(":")[1])
+    assert caret.expandtabs(8) == " " * len(("  " + line[2:][:column - 1]).expandtabs(8)) + "^"
+    assert "<unicode string>" not in str(caught.value) and "position" not in str(caught.value)
+
+
+def test_a_stack_file_in_the_current_directory_is_named_as_typed(tmp_path, monkeypatch):
+    write_project(tmp_path, "config: [\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StackConfigError, match=r"^Pulumi\.dev\.yaml:2:1: "):
+        load_stack_config(Path("."), "dev")
+
+
+@pytest.mark.parametrize("text, limit", [
+    ("config:\n  demo:x: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64 levels, the limit for a stack file"),
+    ("config:\n  a: &a [" + ",".join(["1"] * 10) + "]\n"
+     + "".join(f"  {k}: &{k} [" + ",".join([f"*{p}"] * 10) + "]\n" for p, k in zip("abcde", "bcdef")),
+     "more than 100000 values once its aliases are expanded, the limit for a stack file"),
+])
+def test_hostile_stack_files_are_refused_at_a_limit_before_the_work_grows(tmp_path, text, limit):
+    write_project(tmp_path, text)
+    with pytest.raises(StackConfigError, match=re.escape(limit)):
+        load_stack_config(tmp_path, "dev")
+
+
+def test_an_oversized_stack_file_is_refused_unread(tmp_path):
+    write_project(tmp_path, "config:\n  demo:x: '" + "x" * (1024 * 1024) + "'\n")
+    with pytest.raises(StackConfigError, match=r"Pulumi\.dev\.yaml: \d+ bytes, more than the 1048576 a stack file may have"):
+        load_stack_config(tmp_path, "dev")
 
 
 def test_cli_program_failure_shows_the_traceback_and_exits_1(python, repo_root):
@@ -228,9 +328,11 @@ def test_cli_writes_json_and_diagrams(python, repo_root, fixture_project, tmp_pa
     assert json.loads((tmp_path / "plan.json").read_text()) == cached_plan("fixture", project_dir=fixture_project).to_json()
     assert (tmp_path / "diagrams" / "shop-api-staging.mmd").read_text().startswith("flowchart LR\n")
     # Not a terminal: plain lines, one resource per line, children indented under components.
+    bucket = one(cached_plan("fixture", project_dir=fixture_project), "aws:s3/bucket:Bucket", "stores-eu-west-1-Bucket")
     assert "\n    delivery:store:ArtifactStore  stores-eu-west-1\n" in result.stdout
-    assert f"\n      aws:s3/bucket:Bucket  stores-eu-west-1-Bucket  [{TOOLING}/eu-west-1]\n" in result.stdout
-    assert f"\n  aws:iam/role:Role  deploy  [{ENVIRONMENT}/eu-west-1]\n" in result.stdout
+    assert (f"\n      aws:s3/bucket:Bucket  stores-eu-west-1-Bucket ({bucket.id})  [{TOOLING}/eu-west-1]\n"
+            in result.stdout)
+    assert f"\n  aws:iam/role:Role  deploy (shop-staging-deploy)  [{ENVIRONMENT}/eu-west-1]\n" in result.stdout
     assert PLACEHOLDER_SECRET not in result.stdout
 
 
@@ -287,8 +389,9 @@ def test_terminal_output_is_a_rich_tree_with_placement(plan):
     render.print_plan(plan, console)
     text = console.file.getvalue()
     assert "├── delivery:store:ArtifactStores  stores" in text
-    assert f"aws:iam/role:Role  deploy  [{ENVIRONMENT}/eu-west-1]" in text
-    assert "resources by account" in text
+    assert f"aws:iam/role:Role  deploy (shop-staging-deploy)  [{ENVIRONMENT}/eu-west-1]" in text
+    assert "kubernetes:core/v1:Secret  repo-creds (argocd/repo-creds)  [cluster shop-staging-use1]" in text
+    assert "resources by component" in text and "resources by account" in text
 
 
 def test_mermaid_shows_parallel_actions_cross_region_actions_and_trigger_filters(plan):
@@ -301,6 +404,64 @@ def test_mermaid_shows_parallel_actions_cross_region_actions_and_trigger_filters
     assert '"Verify-us-east-1<br/>Build: CodeBuild"' in diagram  # the pipeline's own region is not repeated
     assert "filePaths: services/api/**, libs/**" in diagram and "branches: main" in diagram
     assert diagram.index("S0 --> S1") < diagram.index("S1 --> S2")
+
+
+def test_the_tree_shows_physical_names_beside_logical_ones(plan):
+    lines = render.tree_lines(plan)
+    bucket = one(plan, "aws:s3/bucket:Bucket", "stores-us-east-1-Bucket")
+    assert re.fullmatch(r"stores-us-east-1-bucket-[0-9a-f]{7}", bucket.id)
+    for line in [f"  aws:codepipeline/pipeline:Pipeline  api-staging (shop-api-staging)  [{TOOLING}/us-east-1]",
+                 f"  aws:codebuild/project:Project  build (shop-api-build)  [{TOOLING}/us-east-1]",
+                 f"      aws:s3/bucket:Bucket  stores-us-east-1-Bucket ({bucket.id})  [{TOOLING}/us-east-1]",
+                 # Not a name of its own: a bucket's versioning is identified by its bucket.
+                 f"      aws:s3/bucketVersioning:BucketVersioning  stores-us-east-1-versioning  [{TOOLING}/us-east-1]",
+                 f"  aws:ecr/repository:Repository  api (shop/api)  [{TOOLING}/us-east-1]",
+                 # A provider has no name in any service; a StackReference's is the stack it reads.
+                 f"  pulumi:providers:aws  environment  [{ENVIRONMENT}/eu-west-1]",
+                 "  pulumi:pulumi:StackReference  registry (acme/delivery-pipeline/staging)"]:
+        assert line in lines, line
+
+
+def test_kubernetes_resources_show_the_cluster_of_their_provider(plan):
+    lines = render.tree_lines(plan)
+    assert "  kubernetes:core/v1:Secret  repo-creds (argocd/repo-creds)  [cluster shop-staging-use1]" in lines
+    assert "  pulumi:providers:kubernetes  cluster  [cluster shop-staging-use1]" in lines
+
+
+def test_the_stack_outputs_are_printed_as_yaml(plan):
+    lines = render.output_lines(plan)
+    assert lines[0] == "outputs:"
+    assert "  pipelineName: shop-api-staging" in lines
+    assert "  artifactBuckets:" in lines
+    assert f"    eu-west-1: {plan.outputs['artifactBuckets']['eu-west-1']}" in lines
+    assert "  gitopsToken: '[secret]'" in lines
+
+
+def test_summary_counts_resources_by_top_level_component(plan):
+    counts = render.summary_counts(plan)["component"]
+    # Each ArtifactStore holds a key, an alias, a bucket and its versioning; nested under ArtifactStores.
+    assert counts["delivery:store:ArtifactStores"] == 8
+    assert counts["(no component)"] == sum(1 for r in plan.resources if r.custom) - 8
+
+
+def test_cli_summary_and_no_diagrams_leave_out_what_they_say(python, repo_root, fixture_project):
+    def printed(*flags):
+        result = run_cli(python, repo_root, "--stack", "fixture", "--project-dir", str(fixture_project), *flags)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    full, no_diagrams, summary = printed(), printed("--no-diagrams"), printed("--summary")
+    tree_line = "\n  aws:sns/topic:Topic  alerts (shop-staging-alerts)  [111111111111/us-east-1]\n"
+    for text, tree, diagram, outputs in [(full, True, True, True), (no_diagrams, True, False, True),
+                                         (summary, False, False, False)]:
+        assert (tree_line in text) is tree
+        assert ("flowchart LR" in text) is diagram
+        assert ("\noutputs:\n  artifactBuckets:" in text) is outputs
+        assert "\nby component:\n" in text and "\nby type:\n" in text
+    assert len(summary.splitlines()) < len(no_diagrams.splitlines()) < len(full.splitlines())
+    both = run_cli(python, repo_root, "--stack", "fixture", "--project-dir", str(fixture_project), "--summary",
+                   "--no-diagrams")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
 
 
 def test_mermaid_labels_escape_characters_that_would_break_the_diagram():
@@ -336,6 +497,19 @@ def test_real_stacks_plan_with_every_aws_resource_placed(stack):
         stages = re.findall(r"subgraph S\d+\[", render.pipeline_diagram(pipeline))
         assert len(stages) == len(pipeline.inputs["stages"])
     json.dumps(plan.to_json())
+
+
+@needs_program
+def test_real_kubernetes_resources_are_placed_on_the_cluster_of_their_region():
+    plan = cached_plan("prod")
+    lines = render.tree_lines(plan)
+    for region, cluster in (("us-east-1", "shop-prod-use1"), ("eu-west-1", "shop-prod-euw1")):
+        on_cluster = [line for line in lines if f"[cluster {cluster} {ENVIRONMENT_PROD}/{region}]" in line]
+        names = [line.split()[1] for line in on_cluster]
+        assert names and all(name.startswith(f"argocd-{region}-") for name in names), on_cluster
+        assert len(on_cluster) == sum(1 for r in plan.resources if r.name.startswith(f"argocd-{region}-")
+                                      and "kubernetes" in r.type)
+    assert "    aws:codepipeline/pipeline:Pipeline  api-pipeline (shop-api-prod)  [111111111111/us-east-1]" in lines
 
 
 @needs_program

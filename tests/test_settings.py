@@ -133,3 +133,120 @@ def test_structured_config_from_the_engine_is_decoded(monkeypatch):
     finally:
         runtime_config.CONFIG.reset(token)
     assert settings == parse(stack_settings("prod"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Typos, shadowed tags and many errors at once
+
+
+def full_config(stack: str) -> dict:
+    """The stack's config with full keys, as the engine passes it to the program."""
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def messages_of(raw: dict) -> list[str]:
+    from components.settings import from_config
+
+    with pytest.raises(SettingsError) as caught:
+        from_config(raw)
+    assert str(caught.value) == "\n".join(caught.value.messages)
+    return list(caught.value.messages)
+
+
+@pytest.mark.parametrize("key, hint", [
+    ("delivery-pipline:executionMode", "did you mean delivery-pipeline:executionMode?"),
+    ("delivery_pipeline:tags", "did you mean delivery-pipeline:tags?"),
+    ("Delivery-Pipeline:app", "did you mean delivery-pipeline:app?"),
+    ("kubernets:context", "did you mean kubernetes:context?"),
+    ("shop:owner", "the namespaces read are delivery-pipeline, aws, kubernetes, pulumi: move the key to one of "
+                   "them or remove it"),
+])
+def test_a_key_in_a_namespace_nothing_reads_is_refused_with_the_intended_one(key, hint):
+    raw = {**full_config("staging"), key: "QUEUED"}
+    assert messages_of(raw) == [f"{key} is in namespace {key.split(':')[0]!r}, which neither this program "
+                                f"nor its providers read: {hint}"]
+
+
+def test_the_providers_and_the_engines_namespaces_are_read():
+    from components.settings import from_config
+
+    raw = {**full_config("staging"), "aws:profile": "tooling", "kubernetes:context": "x",
+           "pulumi:template": "python"}
+    assert from_config(raw) == parse(stack_settings("staging"))
+
+
+@pytest.mark.parametrize("tag", ["environment", "Environment", "APP", "managed-by", "Managed-By"])
+def test_a_user_tag_named_like_a_built_in_tag_is_refused(tag):
+    with pytest.raises(SettingsError) as caught:
+        parse(with_change("staging", "tags", {"cost-center": "shop", tag: "mine"}))
+    assert caught.value.messages == (
+        f"delivery-pipeline:tags.{tag} = 'mine': expected a tag name other than the stack's own app, "
+        "environment, managed-by (compared case-insensitively), which the stack sets itself: rename or remove it",)
+
+
+def test_user_tags_sit_beside_the_built_in_ones():
+    settings = parse(with_change("staging", "tags", {"cost-center": "shop", "environment-owner": "platform"}))
+    assert settings.stack_tags() == {"app": "shop", "environment": "staging", "managed-by": "delivery-pipeline",
+                                     "cost-center": "shop", "environment-owner": "platform"}
+
+
+def renamed(stack: str, path: str, new_name: str) -> dict:
+    """The stack's settings with the key at `a.b` renamed (a typo of it)."""
+    data = copy.deepcopy(stack_settings(stack))
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[new_name] = node.pop(last)
+    return data
+
+
+@pytest.mark.parametrize("path, typo, intended", [
+    ("tooling.account", "acount", "tooling.account"),
+    ("environment.bootstrapRoleArn", "bootstrapRoleARN", "environment.bootstrapRoleArn"),
+    ("gitops.tokenSecretArn", "tokenSecret", "gitops.tokenSecretArn"),
+    ("services.0.testCommand", "testcommand", "services[0].testCommand"),
+    ("executionMode", "executionMod", "executionMode"),
+    ("environment", "enviroment", "environment"),
+])
+def test_a_misspelled_key_is_reported_as_the_typo_with_the_intended_key_not_as_missing(path, typo, intended):
+    with pytest.raises(SettingsError) as caught:
+        parse(renamed("staging", path, typo))
+    prefix = intended.rsplit(".", 1)[0] + "." if "." in intended else ""
+    assert caught.value.messages == (
+        f"delivery-pipeline:{prefix}{typo} is not a known setting: did you mean {intended}?",)
+
+
+def test_every_error_of_a_stack_is_reported_at_once_each_on_one_line():
+    data = renamed("staging", "tooling.account", "acount")
+    data["environment"]["account"] = "abc"
+    data["executionMode"] = "FIFO"
+    data["tags"] = {"environment": "x"}
+    data["alerts"]["subscribers"] = ["not-an-address", "oncall@example.com", "also-not"]
+    data["services"][1]["regions"] = ["mars-1"]
+    del data["gitops"]["url"]
+    raw = {f"delivery-pipeline:{key}": value for key, value in data.items()}
+    raw["delivery-pipline:scan"] = {"severityThreshold": "LOW"}
+    messages = messages_of(raw)
+    expected_keys = ["delivery-pipline:scan", "tooling.acount", "environment.account", "gitops.url is missing",
+                     "alerts.subscribers[0]", "alerts.subscribers[2]", "executionMode", "tags.environment",
+                     "services[1].regions[0]"]
+    assert len(messages) == len(expected_keys), messages
+    for message, key in zip(messages, expected_keys):
+        assert key in message and "\n" not in message, (key, message)
+
+
+def test_a_value_that_failed_is_not_reported_again_through_what_depends_on_it():
+    # The account is wrong: the ARNs that must be in it are not also reported as in another account.
+    with pytest.raises(SettingsError) as caught:
+        parse(with_change("staging", "tooling.account", "1111"))
+    assert len(caught.value.messages) == 1
+    # Without a valid source kind, its other keys are not judged against a guessed kind.
+    with pytest.raises(SettingsError) as caught:
+        parse(with_change("staging", "source.kind", "mirror"))
+    assert len(caught.value.messages) == 1
+    # A missing section is one error, not one per key it would hold.
+    with pytest.raises(SettingsError) as caught:
+        parse(with_change("staging", "gitops", DELETE))
+    assert caught.value.messages == ("delivery-pipeline:gitops is missing: set it in Pulumi.<stack>.yaml "
+                                     "(see the README's settings table)",)
