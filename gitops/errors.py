@@ -64,3 +64,16 @@ class PullRequestClosed(GitopsError):
     """Pull request closed without merge."""
 
     exit_code = 11
+
+
+class ProposalRaceLost(GitopsError):
+    """Pull-request mode: another run changed the proposal branch in between; this run's proposal
+    is not what the branch (and the pull request, written from it) holds."""
+
+    exit_code = 12
+
+
+class PushOutcomeUnknown(GitopsError):
+    """A push got no answer and reading the remote ref back failed too: it may have landed."""
+
+    exit_code = 13

@@ -41,16 +41,19 @@ def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsy
     assert code == 0, err
     result = json.loads(out)
     head = gitops_repo.refs()["refs/heads/main"]
-    assert result == {"noop": False, "env": "staging", "service": "api", "old_tag": "1.0.0",
-                      "new_tag": "1.2.4", "digest": DIGEST_B, "commit": head, "pr_number": None,
-                      "pr_url": None, "attempts": 1, "revision": head}
+    assert result == {"noop": False, "action": "committed", "env": "staging", "service": "api",
+                      "old_tag": "1.0.0", "new_tag": "1.2.4", "old_digest": DIGEST_A,
+                      "digest": DIGEST_B, "commit": head, "pr_number": None, "pr_url": None,
+                      "attempts": 1, "revision": head, "push": "pushed", "auto_merge": None}
     expected = values_yaml("api", "1.2.4", DIGEST_B).encode()
     assert gitops_repo.file(STAGING_API) == expected
     assert {path: gitops_repo.file(path) for path in before} == before
     assert gitops_repo.show("%an <%ae>|%B") == (
         "delivery-pipeline[bot] <delivery-pipeline-bot@noreply.invalid>|"
         "promote(staging/api): 1.0.0 → 1.2.4\n\nSet image.tag of api in staging to 1.2.4.\n\n"
-        f"Source-Commit: 0123abcd\nPipeline-Execution: exec-42\nImage-Digest: {DIGEST_B}\n\n")
+        "Delivery-Action: promote\nDelivery-Service: api\nDelivery-Environment: staging\n"
+        f"Image-Tag: 1.2.4\nImage-Digest: {DIGEST_B}\nPrevious-Digest: {DIGEST_A}\n"
+        "Source-Commit: 0123abcd\nPipeline-Execution: exec-42\n\n")
 
 
 def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
@@ -101,11 +104,11 @@ class _RacingClient(GitClient):
         super().__init__(GitRunner(repo.token))
         self.repo, self.races, self.change, self.pushes = repo, races, change, 0
 
-    def push(self, workdir: Path, branch: str, *, force: bool = False) -> None:
+    def push(self, workdir: Path, branch: str, *, expected: str) -> str:
         self.pushes += 1
         if self.pushes <= self.races:
             self.repo.commit(*self.change(self.pushes))
-        super().push(workdir, branch, force=force)
+        return super().push(workdir, branch, expected=expected)
 
 
 def _request(env="staging", service="api", **kw) -> PromoteRequest:
@@ -280,8 +283,10 @@ def test_pull_request_mode_opens_then_updates_the_pr(gitops_repo, token_env, cap
     assert code == 0, err
     assert json.loads(out)["pr_number"] == pr.number and len(fake_repo.pulls) == 1
     assert pr.title == "promote(prod/api): 1.0.0 → 2.0.1"
+    first, second = result["commit"], gitops_repo.refs()["refs/heads/promote/prod/api"]
     assert [c.body for c in pr.comments] == [
-        "Superseded: this pull request now promotes `2.0.1` (it proposed `2.0.0`)."]
+        f"Superseded: this pull request now proposes `2.0.1` (no digest; proposal {second[:12]}, "
+        f"execution ex-7) instead of `2.0.0` ({DIGEST_B}; proposal {first[:12]}, execution ex-7)."]
     assert gitops_repo.file(PROD_API, "promote/prod/api") == values_yaml("api", "2.0.1", "").encode()
     assert gitops_repo.refs()["refs/heads/main"] == base_before
 
@@ -306,7 +311,9 @@ def test_pull_request_mode_with_auto_merge(gitops_repo, token_env, capsys, githu
     assert code == 0, err
     (pr,) = fake_repo.pulls.values()
     assert pr.auto_merge is not None
-    assert out.startswith("prod/web: 1.0.0 → 4.0.0 proposed on promote/prod/web: ")
+    proposal = gitops_repo.refs()["refs/heads/promote/prod/web"]
+    assert out == (f"prod/web: 1.0.0 → 4.0.0 proposed as {proposal} on promote/prod/web: pull "
+                   f"request opened, auto-merge armed: {fake.api_url}/{fake_repo.full_name}/pull/1\n")
 
 
 
