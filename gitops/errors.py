@@ -77,3 +77,9 @@ class PushOutcomeUnknown(GitopsError):
     """A push got no answer and reading the remote ref back failed too: it may have landed."""
 
     exit_code = 13
+
+
+class GuardRailsMissing(GitopsError):
+    """check-repo: a guard rail of the GitOps repository is missing or bypassable."""
+
+    exit_code = 14

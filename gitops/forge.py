@@ -211,6 +211,43 @@ def arm_auto_merge(*, repo_url: str, api_url: str | None, token: str | None, num
     return _arm_auto_merge(client, pr)
 
 
+def read_rules(*, repo_url: str, api_url: str | None, token: str, branch: str,
+               sleep: Sleep = time.sleep) -> dict:
+    """What `token` sees of the repository's guard rails: {"full_name", "default_branch",
+    "permissions" (the token's admin/push/pull), "rulesets" (each ruleset in full, with GitHub's
+    `current_user_can_bypass` for this token), "protection" (the branch's classic protection, None
+    when it has none, "unreadable" when the token may not read it: that needs admin)}.
+    PyGithub has no rulesets API; its requester makes those calls (auth, errors, rate limits as
+    for every other call)."""
+    location = parse_repo_url(repo_url)
+    api = github_api_base(location, api_url)
+    if api is None:
+        raise UsageError(f"{location.hostname} is not GitHub: check-repo reads GitHub rulesets and branch "
+                         "protection; give --github-api-url for GitHub Enterprise")
+    client = _Client(api, token, sleep)
+    repo = client.repository(location)
+
+    def get(path: str) -> object:
+        return client.call(f"reading {path}", lambda: client.requester.requestJsonAndCheck("GET", f"{repo.url}{path}")[1])
+
+    listed = get("/rulesets?includes_parents=true&per_page=100")
+    rulesets = [get(f"/rulesets/{item['id']}") for item in listed]  # type: ignore[union-attr]
+    protection: object
+    try:
+        protection = client.call(f"reading the branch protection of {branch}", lambda: client.requester.requestJsonAndCheck(
+            "GET", f"{repo.url}/branches/{urllib.parse.quote(branch, safe='')}/protection")[1], raw_errors=True)
+    except GithubException as exc:
+        if exc.status == 404 and "not protected" in " ".join(_api_messages(exc)).lower():
+            protection = None
+        elif exc.status in (403, 404):
+            protection = "unreadable"
+        else:
+            raise ForgeError(client._redact(_error_message(f"reading the branch protection of {branch}", exc))) from None
+    return {"full_name": repo.full_name, "default_branch": repo.default_branch,
+            "permissions": repo.raw_data.get("permissions") or {}, "rulesets": rulesets,
+            "protection": protection}
+
+
 def _required_token(token: str | None, location: RepoLocation) -> str:
     if not token:
         raise CredentialsError(
@@ -362,13 +399,22 @@ class _Client:
             raise UsageError(f"{location.path!r} is not a GitHub owner/repository path")
         return self.call(f"reading repository {location.path}", lambda: self._github.get_repo(location.path))
 
-    def call(self, what: str, action: Callable[[], T]) -> T:
+    @property
+    def requester(self):
+        """PyGithub's requester, for endpoints PyGithub has no method for."""
+        return self._github.requester
+
+    def call(self, what: str, action: Callable[[], T], *, raw_errors: bool = False) -> T:
+        """`action()` under the rate-limit policy; other API errors become a ForgeError, or are
+        raised as they are with `raw_errors` (for callers that read some statuses as answers)."""
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             try:
                 return action()
             except GithubException as exc:
                 wait = _rate_limit_wait(exc)
                 if wait is None:
+                    if raw_errors:
+                        raise
                     raise ForgeError(self._redact(_error_message(what, exc))) from None
                 if wait > MAX_RATE_LIMIT_WAIT_S:
                     raise ForgeError(
