@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         output.print_json({"repository": rails.full_name, "branch": args.branch,
                            "ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]})
     else:
-        output.print_table(["check", "answer", "", "what to change"],
+        output.print_table(["check", "answer", "result", "what to change"],
                            [[c.question, c.answer, "ok" if c.ok else "FAIL", c.change]
                             for c in checks],
                            {i for i, c in enumerate(checks) if not c.ok},
