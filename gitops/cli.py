@@ -28,9 +28,10 @@ from gitops.errors import GitopsError, UsageError
 SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init",
                "gitops.revert")
 # `freeze` also registers `unfreeze`; `history` and `dora` read the audit trail.
-SUBCOMMANDS += ("gitops.freeze", "gitops.history", "gitops.dora")
+SUBCOMMANDS += ("gitops.freeze", "gitops.history", "gitops.dora", "gitops.check_repo")
 # Commands registered by a module of another name.
-ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert", "unfreeze": "gitops.freeze"}
+ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert", "unfreeze": "gitops.freeze",
+           "check-repo": "gitops.check_repo"}
 OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
                'on failure too ({"error": …, "exit_code": …})')
 # Signals that stop the command the way Ctrl-C (SIGINT) does.

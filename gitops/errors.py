@@ -83,3 +83,22 @@ class DigestBlocked(GitopsError):
     """Promote refused an image digest on an environment's block list (gitops unblock lifts it)."""
 
     exit_code = 14
+
+
+class ProposalRaceLost(GitopsError):
+    """Pull-request mode: another run changed the proposal branch in between; this run's proposal
+    is not what the branch (and the pull request, written from it) holds."""
+
+    exit_code = 16
+
+
+class PushOutcomeUnknown(GitopsError):
+    """A push got no answer and reading the remote ref back failed too: it may have landed."""
+
+    exit_code = 17
+
+
+class GuardRailsMissing(GitopsError):
+    """check-repo: a guard rail of the GitOps repository is missing or bypassable."""
+
+    exit_code = 18

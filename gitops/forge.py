@@ -1,7 +1,8 @@
 """Pull requests on the GitOps repository's forge.
 
 GitHub (github.com, or any GitHub-compatible API given as `api_url`) is driven through PyGithub:
-open or update the promotion PR, optionally arm auto-merge, wait for the merge. Other forges get the
+open or update the promotion PR, arm auto-merge, wait for the merge, and read the branch rules
+(`check_repo`). Other forges get the
 branch pushed by the caller and a compare URL from here, so a human can open the merge request.
 
 API base: `api_url` when given; else https://api.github.com when the repository is on github.com;
@@ -52,7 +53,7 @@ Sleep = Callable[[float], None]
 class PullRequestResult:
     number: int | None  # None when the forge is not GitHub (branch pushed, compare URL only)
     url: str  # PR html_url, or the compare URL
-    action: str  # "created" | "updated" | "pushed"
+    action: str  # "opened" | "updated" | "unchanged" | "pushed" (not GitHub: compare URL only)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,20 @@ def compare_url(location: RepoLocation, *, base: str, head: str) -> str:
     return f"{root}/compare/{quoted_base}...{quoted_head}"
 
 
+def find_open_pull_request(*, repo_url: str, api_url: str | None, token: str | None, head: str,
+                           base: str, sleep: Sleep = time.sleep) -> str | None:
+    """The URL of the open pull request head → base on GitHub, or None (none open, or not GitHub)."""
+    location = parse_repo_url(repo_url)
+    api = github_api_base(location, api_url)
+    if api is None:
+        return None
+    client = _Client(api, _required_token(token, location), sleep)
+    repo = client.repository(location)
+    owner = repo.full_name.split("/")[0]
+    pr = client.call(f"listing open pull requests for {owner}:{head}", lambda: _find_open_pull(repo, owner, head, base))
+    return pr.html_url if pr is not None else None
+
+
 def open_or_update_pull_request(
     *,
     repo_url: str,
@@ -146,18 +161,16 @@ def open_or_update_pull_request(
     base: str,
     title: str,
     body: str,
-    superseded_note: str | None,
-    auto_merge: bool,
+    superseded_note: Callable[[str | None], str | None] | None = None,
     sleep: Sleep = time.sleep,
 ) -> PullRequestResult:
     """Open the pull request head → base, or update the open one, on GitHub; elsewhere return the
     compare URL of the already pushed branch.
 
     An open PR for `head` (in the repository itself, not a fork) and `base` gets the new title and
-    body plus a comment with `superseded_note`; when its title and body are already these, the call
-    is a re-run and changes nothing. `auto_merge` arms GitHub's auto-merge (merge commit); when the
-    PR is already mergeable GitHub refuses that ("clean status"), so it is merged at once, which
-    branch protection still gates. `sleep` is for tests (rate-limit waits)."""
+    body, plus a comment when `superseded_note(<its previous body>)` returns one; when its title
+    and body are already these, nothing is written (action "unchanged"). `sleep` is for tests
+    (rate-limit waits)."""
     if not head or not base or head == base:
         raise UsageError(f"a pull request needs two different branches; got head {head!r} and base {base!r}")
     if not title.strip():
@@ -166,32 +179,82 @@ def open_or_update_pull_request(
     api = github_api_base(location, api_url)
     if api is None:
         return PullRequestResult(number=None, url=compare_url(location, base=base, head=head), action="pushed")
+    client = _Client(api, _required_token(token, location), sleep)
+    repo = client.repository(location)
+    owner = repo.full_name.split("/")[0]
+    listing = f"listing open pull requests for {owner}:{head}"
+    pr = client.call(listing, lambda: _find_open_pull(repo, owner, head, base))
+    if pr is None:
+        pr = client.call(f"creating the pull request {head} → {base}", lambda: _create_pull(repo, head, base, title, body))
+        if pr is not None:
+            return PullRequestResult(number=pr.number, url=pr.html_url, action="opened")
+        # Opened by someone else between our listing and our create: GitHub said "already exists".
+        pr = client.call(listing, lambda: _find_open_pull(repo, owner, head, base))
+        if pr is None:
+            raise ForgeError(f"GitHub says a pull request {head} → {base} exists in {repo.full_name} but lists none open")
+    action = _update_pull(client, pr, title, body, superseded_note)
+    return PullRequestResult(number=pr.number, url=pr.html_url, action=action)
+
+
+def arm_auto_merge(*, repo_url: str, api_url: str | None, token: str | None, number: int,
+                   sleep: Sleep = time.sleep) -> str:
+    """Arm GitHub's auto-merge (merge commit) on pull request `number`: "armed". When the PR is
+    already mergeable GitHub refuses that ("clean status"), so it is merged at once, which branch
+    protection still gates: "merged"."""
+    location = parse_repo_url(repo_url)
+    api = github_api_base(location, api_url)
+    if api is None:
+        raise UsageError(f"{location.hostname} is not GitHub: auto-merge needs the GitHub API")
+    client = _Client(api, _required_token(token, location), sleep)
+    repo = client.repository(location)
+    pr = client.call(f"reading pull request #{number}", lambda: repo.get_pull(number))
+    return _arm_auto_merge(client, pr)
+
+
+def read_rules(*, repo_url: str, api_url: str | None, token: str, branch: str,
+               sleep: Sleep = time.sleep) -> dict:
+    """What `token` sees of the repository's guard rails: {"full_name", "default_branch",
+    "permissions" (the token's admin/push/pull), "rulesets" (each ruleset in full, with GitHub's
+    `current_user_can_bypass` for this token), "protection" (the branch's classic protection, None
+    when it has none, "unreadable" when the token may not read it: that needs admin)}.
+    PyGithub has no rulesets API; its requester makes those calls (auth, errors, rate limits as
+    for every other call)."""
+    location = parse_repo_url(repo_url)
+    api = github_api_base(location, api_url)
+    if api is None:
+        raise UsageError(f"{location.hostname} is not GitHub: check-repo reads GitHub rulesets and branch "
+                         "protection; give --github-api-url for GitHub Enterprise")
+    client = _Client(api, token, sleep)
+    repo = client.repository(location)
+
+    def get(path: str) -> object:
+        return client.call(f"reading {path}", lambda: client.requester.requestJsonAndCheck("GET", f"{repo.url}{path}")[1])
+
+    listed = get("/rulesets?includes_parents=true&per_page=100")
+    rulesets = [get(f"/rulesets/{item['id']}") for item in listed]  # type: ignore[union-attr]
+    protection: object
+    try:
+        protection = client.call(f"reading the branch protection of {branch}", lambda: client.requester.requestJsonAndCheck(
+            "GET", f"{repo.url}/branches/{urllib.parse.quote(branch, safe='')}/protection")[1], raw_errors=True)
+    except GithubException as exc:
+        if exc.status == 404 and "not protected" in " ".join(_api_messages(exc)).lower():
+            protection = None
+        elif exc.status in (403, 404):
+            protection = "unreadable"
+        else:
+            raise ForgeError(client._redact(_error_message(f"reading the branch protection of {branch}", exc))) from None
+    return {"full_name": repo.full_name, "default_branch": repo.default_branch,
+            "permissions": repo.raw_data.get("permissions") or {}, "rulesets": rulesets,
+            "protection": protection}
+
+
+def _required_token(token: str | None, location: RepoLocation) -> str:
     if not token:
         raise CredentialsError(
             f"a token is needed to open a pull request on {location.hostname}; give the token's "
             "environment variable or Secrets Manager secret"
         )
-
-    client = _Client(api, token, sleep)
-    repo = client.repository(location)
-    owner = repo.full_name.split("/")[0]
-    listing = f"listing open pull requests for {owner}:{head}"
-    pr = client.call(listing, lambda: _find_open_pull(repo, owner, head, base))
-    action = "updated"
-    if pr is None:
-        pr = client.call(f"creating the pull request {head} → {base}", lambda: _create_pull(repo, head, base, title, body))
-        action = "created"
-    if pr is None:
-        # Opened by someone else between our listing and our create: GitHub said "already exists".
-        pr = client.call(listing, lambda: _find_open_pull(repo, owner, head, base))
-        action = "updated"
-        if pr is None:
-            raise ForgeError(f"GitHub says a pull request {head} → {base} exists in {repo.full_name} but lists none open")
-    if action == "updated":
-        _update_pull(client, pr, title, body, superseded_note)
-    if auto_merge:
-        _arm_auto_merge(client, pr)
-    return PullRequestResult(number=pr.number, url=pr.html_url, action=action)
+    return token
 
 
 def wait_for_merge(
@@ -258,17 +321,21 @@ def _create_pull(repo: Repository, head: str, base: str, title: str, body: str) 
         raise
 
 
-def _update_pull(client: _Client, pr: PullRequest, title: str, body: str, superseded_note: str | None) -> None:
+def _update_pull(client: _Client, pr: PullRequest, title: str, body: str,
+                 superseded_note: Callable[[str | None], str | None] | None) -> str:
     if pr.title == title and (pr.body or "") == body:
-        return  # a re-run of the same promotion: nothing is superseded
+        return "unchanged"  # a re-run of the same promotion: nothing is superseded
+    previous_body = pr.body
     client.call(f"updating pull request #{pr.number}", lambda: pr.edit(title=title, body=body))
-    if superseded_note:
-        client.call(f"commenting on pull request #{pr.number}", lambda: pr.create_issue_comment(superseded_note))
+    note = superseded_note(previous_body) if superseded_note else None
+    if note:
+        client.call(f"commenting on pull request #{pr.number}", lambda: pr.create_issue_comment(note))
+    return "updated"
 
 
-def _arm_auto_merge(client: _Client, pr: PullRequest) -> None:
+def _arm_auto_merge(client: _Client, pr: PullRequest) -> str:
     if pr.auto_merge is not None:
-        return
+        return "armed"
 
     def enable() -> bool:
         """True when armed, False when GitHub says the PR can be merged right now."""
@@ -287,8 +354,10 @@ def _arm_auto_merge(client: _Client, pr: PullRequest) -> None:
                 return False
             raise
 
-    if not client.call(f"enabling auto-merge on pull request #{pr.number}", enable):
-        client.call(f"merging pull request #{pr.number}", lambda: pr.merge(merge_method="merge"))
+    if client.call(f"enabling auto-merge on pull request #{pr.number}", enable):
+        return "armed"
+    client.call(f"merging pull request #{pr.number}", lambda: pr.merge(merge_method="merge"))
+    return "merged"
 
 
 def _api_messages(exc: GithubException) -> list[str]:
@@ -330,13 +399,22 @@ class _Client:
             raise UsageError(f"{location.path!r} is not a GitHub owner/repository path")
         return self.call(f"reading repository {location.path}", lambda: self._github.get_repo(location.path))
 
-    def call(self, what: str, action: Callable[[], T]) -> T:
+    @property
+    def requester(self):
+        """PyGithub's requester, for endpoints PyGithub has no method for."""
+        return self._github.requester
+
+    def call(self, what: str, action: Callable[[], T], *, raw_errors: bool = False) -> T:
+        """`action()` under the rate-limit policy; other API errors become a ForgeError, or are
+        raised as they are with `raw_errors` (for callers that read some statuses as answers)."""
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             try:
                 return action()
             except GithubException as exc:
                 wait = _rate_limit_wait(exc)
                 if wait is None:
+                    if raw_errors:
+                        raise
                     raise ForgeError(self._redact(_error_message(what, exc))) from None
                 if wait > MAX_RATE_LIMIT_WAIT_S:
                     raise ForgeError(

@@ -1,12 +1,15 @@
 """`gitops promote`: set a service's image tag (and digest) in one environment of the GitOps repo.
 
 The use case works on a blobless, shallow, sparse clone holding only the files it reads, so its
-cost does not grow with the repository's history or size. In commit mode it pushes to the branch
-and, when the branch moved meanwhile, integrates the new head, re-applies the edit and pushes
-again (bounded, with jittered exponential backoff), so concurrent promotions never lose an
-update. In pull-request mode it force-pushes `promote/<env>/<service>` and opens or updates the
-pull request. Nothing reaches the remote before every check has passed, and a push is atomic, so
-a promotion that dies at any point leaves the remote as it was or fully updated.
+cost does not grow with the repository's history or size. Every push is compare-and-swap on the
+value this run read. In commit mode, when the branch moved meanwhile, it integrates the new head,
+re-applies the edit and pushes again (bounded, with jittered exponential backoff), so concurrent
+promotions never lose an update. In pull-request mode it pushes `promote/<env>/<service>` (or
+nothing, when the branch already holds this proposal), then writes the pull request's title and
+body from what the branch holds now, read back after the push, and checks the branch again after
+writing: the pull request always describes its branch, and a run whose proposal another run
+replaced says so and fails. Nothing reaches the remote before every check has passed, and a push
+is atomic, so a promotion that dies at any point leaves the remote as it was or fully updated.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitops import blocklist, freeze, output, schema
+from gitops import blocklist, freeze, layout, output, schema, trailers
 from gitops.credentials import add_token_arguments, token_from_args
-from gitops.errors import PushConflictError, UsageError, ValuesError
-from gitops.git import GitClient, GitRunner, Identity, PushRejected
+from gitops.errors import GitError, ProposalRaceLost, PushConflictError, UsageError, ValuesError
+from gitops.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
+                        errors_name_repository_paths)
 from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
@@ -34,6 +38,11 @@ DEFAULT_MAX_ATTEMPTS = 10
 # Full-jitter backoff between push attempts: uniform(0, min(cap, base * 2**retry)) seconds.
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 10.0
+# Pull-request mode: rounds of "read the branch, write the PR, read the branch again" before
+# giving up on a branch that keeps moving, and the commits read behind a proposal to find the
+# source commit of the image it replaces (commits and trees only).
+MAX_PUBLISH_ROUNDS = 5
+PROPOSAL_HISTORY = 50
 
 # A directory name: no separators, not "." or "..", and usable in a branch name (promote/<env>/<svc>).
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -53,6 +62,7 @@ class PromoteRequest:
     mode: str = "commit"              # "commit" | "pull-request"
     auto_merge: bool = False
     source_commit: str | None = None
+    source_repo: str | None = None    # the application repository, for compare links
     execution_id: str | None = None
     author: Identity = DEFAULT_AUTHOR
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
@@ -61,28 +71,35 @@ class PromoteRequest:
 
     @property
     def values_path(self) -> str:
-        return f"envs/{self.env}/{self.service}/values.yaml"
+        return layout.values_file(self.env, self.service)
 
     @property
     def pr_branch(self) -> str:
-        return f"promote/{self.env}/{self.service}"
+        return layout.proposal_branch(self.env, self.service)
 
 
 @dataclass(frozen=True)
 class PromoteResult:
     noop: bool
+    # commit mode: "committed" | "noop"; pull-request mode: "opened" | "updated" | "unchanged" |
+    # "noop" (the base already runs it), or "pushed" on a forge without a pull request API.
+    action: str
     env: str
     service: str
     old_tag: str | None
     new_tag: str
+    old_digest: str | None
     digest: str | None
     commit: str | None        # the pushed commit (on the branch, or on promote/<env>/<svc>)
     pr_number: int | None
     pr_url: str | None
     attempts: int
-    # The commit that carries the requested image: the pushed commit, or on a no-op the branch
-    # head already carrying it (a Verify stage always has a revision to wait for).
+    # The commit that carries the requested image: the pushed commit, the proposal the branch
+    # already held, or on a no-op the branch head already carrying it (a Verify stage always has
+    # a revision to wait for).
     revision: str
+    push: str | None = None   # "pushed", "landed" (confirmed by reading the remote), None: none
+    auto_merge: str | None = None  # "armed", "merged" (mergeable at once), None: not requested
 
 
 def validate_request(req: PromoteRequest) -> None:
@@ -104,6 +121,9 @@ def validate_request(req: PromoteRequest) -> None:
         validate_digest(req.digest)
     if req.source_commit is not None and not _SHA.fullmatch(req.source_commit):
         raise UsageError(f"--source-commit {req.source_commit!r} is not a commit sha (7-64 hex digits)")
+    if req.source_repo is not None and not re.fullmatch(r"https?://[^\s/@]+/\S+", req.source_repo):
+        raise UsageError(f"--source-repo {req.source_repo!r} is not an https:// repository URL "
+                         "without credentials")
     if req.execution_id is not None and (not req.execution_id.isprintable() or not req.execution_id):
         raise UsageError("--execution-id must be one line of printable characters")
     if req.mode not in ("commit", "pull-request"):
@@ -129,17 +149,18 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
         forge.parse_repo_url(req.repo_url)  # fail before pushing a branch no PR could be opened for
     with tempfile.TemporaryDirectory(prefix="gitops-promote-") as tmp:
         workdir = Path(tmp) / "repo"
-        git.clone_sparse(req.repo_url, req.branch, workdir, _sparse_patterns(req))
-        if req.mode == "pull-request":
-            return _promote_by_pull_request(req, git, workdir, token)
-        return _promote_by_commit(req, git, workdir, sleep)
+        with errors_name_repository_paths(workdir):
+            git.clone_sparse(req.repo_url, req.branch, workdir, _sparse_patterns(req))
+            if req.mode == "pull-request":
+                return _promote_by_pull_request(req, git, workdir, token)
+            return _promote_by_commit(req, git, workdir, sleep)
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
-    paths = [req.values_path, f"charts/{req.service}/values.schema.json",
-             f"charts/{req.service}/values.yaml"]
+    paths = [req.values_path, layout.schema_file(req.service),
+             layout.chart_values_file(req.service)]
     if req.from_env:
-        paths.append(f"envs/{req.from_env}/{req.service}/values.yaml")
+        paths.append(layout.values_file(req.from_env, req.service))
     return ["/" + path for path in paths]
 
 
@@ -149,6 +170,7 @@ class _Edit:
     new_text: str
     old_tag: str | None
     new_tag: str
+    old_digest: str | None
     digest: str | None
 
     @property
@@ -161,7 +183,7 @@ def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     freeze.refuse_if_frozen(git, workdir, req.env, req.service, req.override_freeze_reason)
     tag, digest = req.tag, req.digest
     if req.from_env:
-        source_path = f"envs/{req.from_env}/{req.service}/values.yaml"
+        source_path = layout.values_file(req.from_env, req.service)
         source = deployable(parse_image(_read_checked(git, workdir, source_path), source_path),
                             source_path)
         tag, digest = source.tag, source.digest
@@ -170,10 +192,10 @@ def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     old_text = _read_checked(git, workdir, req.values_path)
     old = parse_image(old_text, req.values_path)
     if old.tag == tag and (digest is None or old.digest == digest):
-        return _Edit(old_text, old_text, old.tag, tag, old.digest)
+        return _Edit(old_text, old_text, old.tag, tag, old.digest, old.digest)
     new_text = set_image(old_text, tag, digest, req.values_path)
     schema.validate_values(workdir, req.service, new_text, source=req.values_path)
-    return _Edit(old_text, new_text, old.tag, tag, digest)
+    return _Edit(old_text, new_text, old.tag, tag, old.digest, digest)
 
 
 def _read_checked(git: GitClient, workdir: Path, path: str) -> str:
@@ -201,13 +223,15 @@ def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
                        sleep: Callable[[float], None]) -> PromoteResult:
     for attempt in range(1, req.max_attempts + 1):
         edit = _prepare_edit(req, git, workdir)
+        base = git.head(workdir)
         if edit.noop:
-            return _result(req, edit, attempts=attempt, revision=git.head(workdir))
+            return _result(req, edit, "noop", attempts=attempt, revision=base)
         _write(workdir / req.values_path, edit.new_text)
         commit = git.commit(workdir, [req.values_path], _commit_message(req, edit), req.author)
         try:
-            git.push(workdir, req.branch)
-            return _result(req, edit, attempts=attempt, revision=commit, commit=commit)
+            push = git.push(workdir, req.branch, expected=base)
+            return _result(req, edit, "committed", attempts=attempt, revision=commit,
+                           commit=commit, push=push)
         except PushRejected:
             if attempt == req.max_attempts:
                 break
@@ -220,63 +244,214 @@ def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
 
 def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
                              token: str | None) -> PromoteResult:
-    edit = _prepare_edit(req, git, workdir)
-    if edit.noop:
-        return _result(req, edit, attempts=1, revision=git.head(workdir))
-    proposed = git.read_remote_file(workdir, req.pr_branch, req.values_path)
-    previous_tag = parse_image(proposed, req.values_path).tag if proposed else None
-    _write(workdir / req.values_path, edit.new_text)
-    commit = git.commit(workdir, [req.values_path], _commit_message(req, edit), req.author)
-    # The branch belongs to this promotion: a newer proposal replaces the older one.
-    git.push(workdir, req.pr_branch, force=True)
-    superseded = (f"Superseded: this pull request now promotes `{edit.new_tag}` "
-                  f"(it proposed `{previous_tag}`)."
-                  if previous_tag is not None and previous_tag != edit.new_tag else None)
     from gitops import forge
 
-    pr = forge.open_or_update_pull_request(
-        repo_url=req.repo_url, api_url=req.github_api_url, token=token, head=req.pr_branch,
-        base=req.branch, title=_title(req, edit), body=_pull_request_body(req, edit),
-        superseded_note=superseded, auto_merge=req.auto_merge)
-    return _result(req, edit, attempts=1, revision=commit, commit=commit, pr_number=pr.number,
-                   pr_url=pr.url)
+    edit = _prepare_edit(req, git, workdir)
+    if edit.noop:
+        return _result(req, edit, "noop", attempts=1, revision=git.head(workdir))
+    held = git.read_remote_commit(workdir, req.pr_branch, req.values_path)
+    push = commit = None
+    lost_push = False
+    if held is not None and held.text == edit.new_text:
+        ours = held.sha  # re-promoting what the branch already proposes: push nothing
+    else:
+        open_pr = forge.find_open_pull_request(repo_url=req.repo_url, api_url=req.github_api_url,
+                                               token=token, head=req.pr_branch, base=req.branch)
+        _write(workdir / req.values_path, edit.new_text)
+        ours = commit = git.commit(workdir, [req.values_path],
+                                   _commit_message(req, edit, pull_request=open_pr), req.author)
+        try:
+            push = git.push(workdir, req.pr_branch, expected=held.sha if held else "")
+        except PushRejected:
+            lost_push = True  # another run pushed since we read the branch
+    # Whatever happened, the pull request ends up describing what the branch holds.
+    published, current = _publish(req, git, workdir, token)
+    if lost_push or current.sha != ours:
+        raise ProposalRaceLost(
+            f"another promotion replaced this run's proposal on {req.pr_branch}: it now holds "
+            f"{current.sha} ({_image_summary(req, current)}), not {edit.new_tag}"
+            f"{'' if lost_push else f' ({ours})'}; this run changed "
+            f"{'nothing' if lost_push else 'nothing that remains'}. The pull request describes the "
+            f"branch: {published.url}")
+    armed = (forge.arm_auto_merge(repo_url=req.repo_url, api_url=req.github_api_url, token=token,
+                                  number=published.number)
+             if req.auto_merge and published.number is not None else None)
+    if published.action == "opened":
+        action = "opened"
+    elif push is not None:
+        action = "pushed" if published.action == "pushed" else "updated"
+    else:
+        action = "unchanged" if published.action in ("unchanged", "pushed") else "updated"
+    return _result(req, edit, action, attempts=1, revision=ours, commit=commit, push=push,
+                   pr_number=published.number, pr_url=published.url, auto_merge=armed)
+
+
+def _publish(req: PromoteRequest, git: GitClient, workdir: Path, token: str | None):
+    """Write the pull request from the branch's tip, until the tip is the same after writing."""
+    from gitops import forge
+
+    for _ in range(MAX_PUBLISH_ROUNDS):
+        current = git.read_remote_commit(workdir, req.pr_branch, req.values_path,
+                                         history=PROPOSAL_HISTORY)
+        if current is None:
+            raise GitError(f"{req.pr_branch} no longer exists on the remote (deleted after its "
+                           "pull request was merged or closed?); run the promotion again")
+        proposal = _Proposal.of(req, git, workdir, current)
+        published = forge.open_or_update_pull_request(
+            repo_url=req.repo_url, api_url=req.github_api_url, token=token, head=req.pr_branch,
+            base=req.branch, title=proposal.title, body=proposal.body,
+            superseded_note=proposal.supersedes)
+        if git.remote_sha(workdir, req.pr_branch) == current.sha:
+            return published, current
+    raise ProposalRaceLost(f"{req.pr_branch} kept moving while the pull request was written "
+                           f"({MAX_PUBLISH_ROUNDS} rounds): several promotions run at once. Run "
+                           "this one again when they are done")
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """What a proposal commit on the branch proposes, and the pull request text for it. Derived
+    from the commit alone (its file, its parent's file, its trailers, the history behind it), so
+    any run writes the same text for the same commit."""
+
+    commit: RemoteCommit
+    service: str
+    env: str
+    values_path: str
+    old_tag: str | None
+    old_digest: str | None
+    tag: str | None
+    digest: str | None
+    source_commit: str | None
+    previous_source_commit: str | None
+    execution_id: str | None
+    source_repo: str | None
+
+    @classmethod
+    def of(cls, req: PromoteRequest, git: GitClient, workdir: Path, commit: RemoteCommit
+           ) -> _Proposal:
+        if commit.text is None:
+            raise ValuesError(f"{req.pr_branch} holds no {req.values_path}; delete the branch and "
+                              "run the promotion again")
+        new = parse_image(commit.text, f"{req.values_path} on {req.pr_branch}")
+        old = (parse_image(commit.parent_text, f"{req.values_path} before {req.pr_branch}")
+               if commit.parent_text is not None else None)
+        said = trailers.parse(commit.message)
+        return cls(commit, req.service, req.env, req.values_path, old and old.tag,
+                   old and old.digest, new.tag, new.digest, said.get(trailers.SOURCE_COMMIT),
+                   _source_commit_of(git, workdir, commit.sha, req.values_path, old),
+                   said.get(trailers.EXECUTION), req.source_repo)
+
+    @property
+    def title(self) -> str:
+        return _title(self.env, self.service, self.old_tag, self.tag, self.old_digest, self.digest)
+
+    @property
+    def block(self) -> dict[str, str | None]:
+        return {trailers.ACTION: "promote", trailers.SERVICE: self.service,
+                trailers.ENVIRONMENT: self.env, trailers.TAG: self.tag,
+                trailers.DIGEST: self.digest, trailers.PREVIOUS_DIGEST: self.old_digest,
+                trailers.SOURCE_COMMIT: self.source_commit, trailers.EXECUTION: self.execution_id,
+                trailers.PROPOSAL_COMMIT: self.commit.sha}
+
+    @property
+    def body(self) -> str:
+        rows = [("Service", f"`{self.service}`"), ("Environment", f"`{self.env}`"),
+                ("Tag", f"`{self.old_tag or '(none)'}` → `{self.tag}`"),
+                ("Digest", f"`{self.old_digest or '(none)'}` → `{self.digest or '(none)'}`")]
+        commits = self._commit_range()
+        if commits:
+            rows.append(("Application commits", commits))
+        if self.execution_id:
+            rows.append(("Pipeline execution", _execution_link(self.execution_id)))
+        rows.append(("Proposal commit", f"`{self.commit.sha}`"))
+        diff = "".join(line if line.endswith("\n") else line + "\n" for line in difflib.unified_diff(
+            (self.commit.parent_text or "").replace("\r\n", "\n").splitlines(True),
+            (self.commit.text or "").replace("\r\n", "\n").splitlines(True),
+            f"a/{self.values_path}", f"b/{self.values_path}"))
+        table = "\n".join(f"| {key} | {value} |" for key, value in rows)
+        same_tag = (f"\n\nSame tag `{self.tag}`, **new digest**: the image behind the tag changed."
+                    if self.tag == self.old_tag and self.digest != self.old_digest else "")
+        return (f"Promotes **{self.service}** in **{self.env}** to `{self.tag}`.{same_tag}\n\n"
+                f"| | |\n|---|---|\n{table}\n\n```diff\n{diff}```\n\n"
+                f"{trailers.render_block(self.block)}\n")
+
+    def _commit_range(self) -> str | None:
+        new, old = self.source_commit, self.previous_source_commit
+        if not new:
+            return None
+        if not old or old == new:
+            return f"`{new}` (the previous image's source commit is not recorded)" if not old \
+                else f"`{new}` (same source commit)"
+        text = f"`{old[:12]}...{new[:12]}`"
+        if self.source_repo:
+            from gitops import forge
+
+            link = forge.compare_url(forge.parse_repo_url(self.source_repo), base=old, head=new)
+            text = f"[{text}]({link})"
+        return text
+
+    def supersedes(self, previous_body: str | None) -> str | None:
+        """The comment for a pull request whose body described another proposal, else None."""
+        before = trailers.parse_block(previous_body)
+        if before is None or before.get(trailers.PROPOSAL_COMMIT) == self.commit.sha:
+            return None
+
+        def describe(values: dict[str, str | None]) -> str:
+            execution = values.get(trailers.EXECUTION)
+            return (f"`{values.get(trailers.TAG)}` ({values.get(trailers.DIGEST) or 'no digest'}; "
+                    f"proposal {str(values.get(trailers.PROPOSAL_COMMIT))[:12]}"
+                    + (f", execution {execution}" if execution else "") + ")")
+
+        return (f"Superseded: this pull request now proposes {describe(self.block)} instead of "
+                f"{describe(before)}.")
+
+
+def _source_commit_of(git: GitClient, workdir: Path, sha: str, path: str, image) -> str | None:
+    """The source commit of the image the proposal replaces: the Source-Commit trailer of the
+    newest commit behind the proposal that set that image, when recorded (within the history
+    fetched)."""
+    if image is None or not image.tag:
+        return None
+    for message in git.log_trailers(workdir, f"{sha}^", path, PROPOSAL_HISTORY):
+        said = trailers.parse(message)
+        if said.get(trailers.TAG) == image.tag and said.get(trailers.DIGEST) == (image.digest or None):
+            return said.get(trailers.SOURCE_COMMIT)
+    return None
+
+
+def _image_summary(req: PromoteRequest, commit: RemoteCommit) -> str:
+    image = parse_image(commit.text or "", req.values_path) if commit.text else None
+    execution = trailers.parse(commit.message).get(trailers.EXECUTION)
+    return (f"tag {image.tag if image else '(none)'}"
+            + (f", digest {image.digest}" if image and image.digest else "")
+            + (f", execution {execution}" if execution else ""))
 
 
 def _write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
-def _title(req: PromoteRequest, edit: _Edit) -> str:
-    return f"promote({req.env}/{req.service}): {edit.old_tag or '(none)'} → {edit.new_tag}"
+def _title(env: str, service: str, old_tag: str | None, tag: str | None, old_digest: str | None,
+           digest: str | None) -> str:
+    new_digest = " (new digest)" if tag == old_tag and digest != old_digest else ""
+    return f"promote({env}/{service}): {old_tag or '(none)'} → {tag}{new_digest}"
 
 
-def _commit_message(req: PromoteRequest, edit: _Edit) -> str:
-    trailers = [("Source-Commit", req.source_commit), ("Pipeline-Execution", req.execution_id),
-                ("Image-Digest", edit.digest)]
-    trailers += freeze.override_trailers(req.override_freeze_reason).items()
-    body = "\n".join(f"{key}: {value}" for key, value in trailers if value)
+def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None = None) -> str:
+    title = _title(req.env, req.service, edit.old_tag, edit.new_tag, edit.old_digest, edit.digest)
     summary = (f"Set image.tag of {req.service} in {req.env} to {edit.new_tag}"
                + (f" from {req.from_env}" if req.from_env else "") + ".")
-    return f"{_title(req, edit)}\n\n{summary}\n" + (f"\n{body}\n" if body else "")
-
-
-def _pull_request_body(req: PromoteRequest, edit: _Edit) -> str:
-    rows = [("Service", f"`{req.service}`"), ("Environment", f"`{req.env}`"),
-            ("Tag", f"`{edit.old_tag or '(none)'}` → `{edit.new_tag}`"),
-            ("Digest", f"`{edit.digest}`" if edit.digest else "(none)")]
-    if req.from_env:
-        rows.append(("Promoted from", f"`{req.from_env}`"))
-    if req.source_commit:
-        rows.append(("Source commit", f"`{req.source_commit}`"))
-    if req.execution_id:
-        rows.append(("Pipeline execution", _execution_link(req.execution_id)))
-    diff = "".join(line if line.endswith("\n") else line + "\n" for line in difflib.unified_diff(
-        edit.old_text.replace("\r\n", "\n").splitlines(True),
-        edit.new_text.replace("\r\n", "\n").splitlines(True),
-        f"a/{req.values_path}", f"b/{req.values_path}"))
-    table = "\n".join(f"| {key} | {value} |" for key, value in rows)
-    return (f"Promotes **{req.service}** in **{req.env}** to `{edit.new_tag}`.\n\n"
-            f"| | |\n|---|---|\n{table}\n\n```diff\n{diff}```\n")
+    if edit.new_tag == edit.old_tag:
+        summary += (f" Same tag, new digest {edit.digest or '(none)'} "
+                    f"(was {edit.old_digest or '(none)'}).")
+    trailer_block = trailers.render({
+        trailers.ACTION: "promote", trailers.SERVICE: req.service, trailers.ENVIRONMENT: req.env,
+        trailers.TAG: edit.new_tag, trailers.DIGEST: edit.digest,
+        trailers.PREVIOUS_DIGEST: edit.old_digest, trailers.SOURCE_COMMIT: req.source_commit,
+        trailers.EXECUTION: req.execution_id, trailers.PULL_REQUEST: pull_request,
+        **freeze.override_trailers(req.override_freeze_reason)})
+    return f"{title}\n\n{summary}\n\n{trailer_block}\n"
 
 
 def _execution_link(execution_id: str) -> str:
@@ -290,12 +465,13 @@ def _execution_link(execution_id: str) -> str:
     return f"`{execution_id}`"
 
 
-def _result(req: PromoteRequest, edit: _Edit, *, attempts: int, revision: str,
-            commit: str | None = None, pr_number: int | None = None, pr_url: str | None = None
-            ) -> PromoteResult:
-    return PromoteResult(noop=edit.noop, env=req.env, service=req.service, old_tag=edit.old_tag,
-                         new_tag=edit.new_tag, digest=edit.digest, commit=commit,
-                         pr_number=pr_number, pr_url=pr_url, attempts=attempts, revision=revision)
+def _result(req: PromoteRequest, edit: _Edit, action: str, *, attempts: int, revision: str,
+            commit: str | None = None, push: str | None = None, pr_number: int | None = None,
+            pr_url: str | None = None, auto_merge: str | None = None) -> PromoteResult:
+    return PromoteResult(noop=edit.noop, action=action, env=req.env, service=req.service,
+                         old_tag=edit.old_tag, new_tag=edit.new_tag, old_digest=edit.old_digest,
+                         digest=edit.digest, commit=commit, pr_number=pr_number, pr_url=pr_url,
+                         attempts=attempts, revision=revision, push=push, auto_merge=auto_merge)
 
 
 # --- CLI -----------------------------------------------------------------------------------------
@@ -321,6 +497,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_token_arguments(p)
     freeze.add_override_arguments(p)
     p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
+    p.add_argument("--source-repo", metavar="URL",
+                   help="application repository (https://), for the pull request's compare link")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
     p.add_argument("--author", default=str(DEFAULT_AUTHOR),
                    help=f'commit author "Name <email>" (default: {DEFAULT_AUTHOR})')
@@ -344,7 +522,8 @@ def run(args: argparse.Namespace) -> int:
         override_freeze_reason=freeze.override_reason(args),
         repo_url=args.repo, env=args.env, service=args.service, tag=args.tag, digest=args.digest,
         from_env=args.from_env, branch=args.branch, mode=args.mode, auto_merge=args.auto_merge,
-        source_commit=args.source_commit, execution_id=args.execution_id,
+        source_commit=args.source_commit, source_repo=args.source_repo,
+        execution_id=args.execution_id,
         author=parse_author(args.author), max_attempts=args.max_attempts,
         github_api_url=args.github_api_url)
     validate_request(req)
@@ -362,8 +541,18 @@ def _describe(result: PromoteResult, req: PromoteRequest) -> str:
     if result.noop:
         return f"no-op: {where} is already at {result.new_tag} on {req.branch}; nothing committed"
     moved = f"{where}: {result.old_tag or '(none)'} → {result.new_tag}"
-    if result.pr_url:
-        return f"{moved} proposed on {req.pr_branch}: {result.pr_url}"
+    if result.new_tag == result.old_tag:
+        moved += (f" (same tag, new digest {result.digest or '(none)'}; "
+                  f"was {result.old_digest or '(none)'})")
+    landed = (" (git's answer was lost; read back, the remote holds it: landed)"
+              if result.push == "landed" else "")
+    if req.mode == "pull-request":
+        proposed = "already proposed" if result.push is None else "proposed"
+        armed = {"armed": ", auto-merge armed", "merged": ", merged at once (auto-merge)"}.get(
+            result.auto_merge or "", "")
+        what = ("branch pushed, open a pull request" if result.action == "pushed"
+                else f"pull request {result.action}")
+        return (f"{moved} {proposed} as {result.revision} on {req.pr_branch}{landed}: "
+                f"{what}{armed}: {result.pr_url}")
     retries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    return f"{moved} committed as {result.commit} on {req.branch}{retries}"
-
+    return f"{moved} committed as {result.commit} on {req.branch}{retries}{landed}"

@@ -114,9 +114,10 @@ def make_gitops_repo(git_server: gitserver.GitServer, git_token: str
                                         seed_files() if files is None else files)
         return GitopsRepo(git_server.url(name), bare, git_token, git_server)
 
-    git_server.on_receive_pack = None
+    git_server.on_receive_pack = git_server.on_request = git_server.on_reply = None
     yield make
-    git_server.on_receive_pack = None
+    git_server.on_receive_pack = git_server.on_request = git_server.on_reply = None
+    git_server.tokens = {git_token}
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ Endpoints (anything else answers 404 like GitHub does):
     GET   /repos/{o}/{r}/commits/{sha}                GET   /repos/{o}/{r}/commits/{sha}/pulls
     POST  /repos/{o}/{r}/statuses/{sha}               GET   /repos/{o}/{r}/commits/{sha}/status
     POST  /repos/{o}/{r}/deployments                  POST  /repos/{o}/{r}/deployments/{id}/statuses
+    GET   /repos/{o}/{r}/rulesets                     GET   /repos/{o}/{r}/rulesets/{id}
+    GET   /repos/{o}/{r}/branches/{b}/protection      (guard rails; see add_ruleset, protect_branch)
 
 Behaviour worth knowing:
 - Every request needs `Authorization: token <t>` or `Bearer <t>` with a known token, else 401
@@ -41,6 +43,10 @@ Behaviour worth knowing:
 - `rate_limit(count, ...)` answers the next `count` requests (optionally of one method) as rate
   limited: primary (403, X-RateLimit-Remaining: 0, X-RateLimit-Reset) or secondary (429, Retry-After).
 - `requests` records (method, path, status) of every request, for asserting what was (not) called.
+- Slowing a client on the wire: `add_token(t)` accepts another write token (to tell two clients
+  apart); `on_request(method, path, token)` runs before a request is handled and
+  `on_reply(method, path, token)` after it took effect but before the answer goes out; either may
+  block.
 - The server stops itself after `lifetime_s` even if a test never leaves the `with` block.
 """
 
@@ -53,6 +59,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -113,6 +120,9 @@ class FakeRepo:
     # deployments" at the end of this module).
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     deployments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Guard rails, as an admin configured them (see add_ruleset / protect_branch).
+    rulesets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    protections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # Filled in by FakeGitHub.add_repo: a remote URL on the fake's host (the fake serves no git).
     clone_url: str = ""
@@ -133,12 +143,15 @@ class FakeGitHub:
     ) -> None:
         self.token = token
         self._tokens = {token: "write", **{t: "read" for t in read_only_tokens}}
+        self._actors: dict[str, tuple[str, int]] = {}
         self._lifetime_s = lifetime_s
         self._lock = threading.Lock()
         self._repos: dict[str, FakeRepo] = {}
         self._ids = itertools.count(1000)
         self._rate_limited: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, int]] = []
+        self.on_request: Callable[[str, str, str], None] | None = None
+        self.on_reply: Callable[[str, str, str], None] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
@@ -192,6 +205,40 @@ class FakeGitHub:
         with self._lock:
             self._repos[full_name.lower()] = repo
         return repo
+
+    def add_token(self, token: str, *, permission: str = "write",
+                  actor: tuple[str, int] | None = None) -> None:
+        """Accept another token: `permission` "read", "write" or "admin"; `actor` is who it acts
+        as in rulesets' bypass lists, e.g. ("Integration", 101) for a GitHub App."""
+        assert permission in ("read", "write", "admin"), permission
+        with self._lock:
+            self._tokens[token] = permission
+            if actor is not None:
+                self._actors[token] = actor
+
+    def add_ruleset(self, repo: FakeRepo, name: str, *, target: str = "branch",
+                    include: tuple[str, ...] = ("~DEFAULT_BRANCH",), exclude: tuple[str, ...] = (),
+                    rules: list[dict[str, Any]], bypass: list[dict[str, Any]] = (),
+                    enforcement: str = "active") -> int:
+        """A repository ruleset as GitHub stores it: `rules` like [{"type": "pull_request",
+        "parameters": {...}}], `bypass` like [{"actor_id": 101, "actor_type": "Integration",
+        "bypass_mode": "always"}]. Push rulesets (`target="push"`) have no ref conditions."""
+        with self._lock:
+            ruleset_id = next(self._ids)
+            conditions = {} if target == "push" else {"ref_name": {"include": list(include), "exclude": list(exclude)}}
+            repo.rulesets[ruleset_id] = {
+                "id": ruleset_id, "name": name, "target": target, "source_type": "Repository",
+                "source": repo.full_name, "enforcement": enforcement, "bypass_actors": list(bypass),
+                "conditions": conditions, "rules": rules, "node_id": f"RRS_{ruleset_id}",
+                "created_at": _now(), "updated_at": _now(),
+            }
+            return ruleset_id
+
+    def protect_branch(self, repo: FakeRepo, branch: str, *, required_approvals: int = 1,
+                       enforce_admins: bool = True) -> None:
+        """Classic branch protection requiring `required_approvals` reviews."""
+        with self._lock:
+            repo.protections[branch] = {"required_approvals": required_approvals, "enforce_admins": enforce_admins}
 
     def add_pull(self, repo: FakeRepo, *, head: str, base: str = "main", title: str = "existing", body: str = "") -> FakePull:
         """An open PR created outside the code under test (by someone else, or an earlier run)."""
@@ -279,7 +326,8 @@ def _repo_json(api: str, repo: FakeRepo, permission: str) -> dict[str, Any]:
         "allow_merge_commit": True,
         "allow_squash_merge": True,
         "allow_rebase_merge": True,
-        "permissions": {"admin": False, "push": permission == "write", "pull": True},
+        "permissions": {"admin": permission == "admin", "push": permission in ("write", "admin"),
+                        "pull": True},
     }
 
 
@@ -395,19 +443,25 @@ def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             headers: dict[str, str] = {}
+            token = (self.headers.get("Authorization") or "").partition(" ")[2]
+            if github.on_request is not None:
+                github.on_request(method, url.path, token)
             try:
                 with github._lock:
                     permission = self._authenticate()
                     self._maybe_rate_limit(method)
-                    if method != "GET" and url.path != "/graphql" and permission != "write":
+                    if method != "GET" and url.path != "/graphql" and permission == "read":
                         raise _Reply(403, "Resource not accessible by personal access token")
                     body = json.loads(raw) if raw else {}
-                    status, payload, headers = _route(github, self.api, method, url, body, permission)
+                    status, payload, headers = _route(github, self.api, method, url, body, permission,
+                                                      github._actors.get(token))
             except _Reply as reply:
                 status, payload, headers = reply.status, reply.body, reply.headers
             except json.JSONDecodeError:
                 status, payload = 400, {"message": "Problems parsing JSON", "documentation_url": _DOCS, "status": "400"}
             github.requests.append((method, url.path, status))
+            if github.on_reply is not None:
+                github.on_reply(method, url.path, token)
             self._send(status, payload, headers)
 
         @property
@@ -468,11 +522,12 @@ _REPO = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
 
 
 def _route(
-    github: FakeGitHub, api: str, method: str, url: urllib.parse.SplitResult, body: dict[str, Any], permission: str
+    github: FakeGitHub, api: str, method: str, url: urllib.parse.SplitResult, body: dict[str, Any], permission: str,
+    actor: tuple[str, int] | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
     if url.path == "/graphql" and method == "POST":
         return 200, _graphql(github, api, body, permission), {}
-    for verb, pattern, route in _ROUTES:
+    for verb, pattern, route in (*_ROUTES, *_GUARD_RAIL_ROUTES):
         match = re.fullmatch(_REPO + pattern, url.path)
         if verb == method and match:
             repo = github._repos.get(f"{match['owner']}/{match['name']}".lower())
@@ -484,7 +539,7 @@ def _route(
             query = dict(urllib.parse.parse_qsl(url.query))
             # Other path parameters (a commit sha, a deployment id) ride along as "__<name>".
             query.update({f"__{k}": v for k, v in match.groupdict().items() if k not in ("owner", "name", "number")})
-            return route(_Request(github, api, repo, number, query, body, permission))
+            return route(_Request(github, api, repo, number, query, body, permission, match.groupdict(), actor))
     raise _Reply(404, "Not Found")
 
 
@@ -496,7 +551,9 @@ class _Request:
     number: int | None  # the pull request number of /pulls/{n} and /issues/{n} routes
     query: dict[str, str]
     body: dict[str, Any]
-    permission: str  # "write" or "read", from the token
+    permission: str  # "admin", "write" or "read", from the token
+    params: dict[str, Any] = field(default_factory=dict)  # the route's named groups
+    actor: tuple[str, int] | None = None  # who the token acts as in bypass lists
 
     @property
     def pull(self) -> FakePull:
@@ -609,6 +666,58 @@ _ROUTES = (
     ("PATCH", r"/pulls/(?P<number>\d+)", _edit_pull),
     ("POST", r"/issues/(?P<number>\d+)/comments", _comment),
     ("PUT", r"/pulls/(?P<number>\d+)/merge", _merge),
+)
+
+
+# -- guard rails: branch protection and rulesets (read-only, as check-repo reads them) ----------
+
+
+def _can_bypass(ruleset: dict[str, Any], req: _Request) -> str:
+    """GitHub's `current_user_can_bypass` for the token: "always", "pull_requests_only" or "never"."""
+    for actor in ruleset["bypass_actors"]:
+        admin_role = actor["actor_type"] == "RepositoryRole" and actor["actor_id"] == 5 and req.permission == "admin"
+        if admin_role or (actor["actor_type"], actor["actor_id"]) == req.actor:
+            return "always" if actor["bypass_mode"] == "always" else "pull_requests_only"
+    return "never"
+
+
+def _list_rulesets(req: _Request) -> _Response:
+    summary = ("id", "name", "target", "source_type", "source", "enforcement", "node_id", "created_at", "updated_at")
+    return 200, [{key: r[key] for key in summary} for r in req.repo.rulesets.values()], {}
+
+
+def _get_ruleset(req: _Request) -> _Response:
+    ruleset = req.repo.rulesets.get(int(req.params["ruleset"]))
+    if ruleset is None:
+        raise _Reply(404, "Not Found")
+    # Bypass actors are shown to those who may edit the ruleset only, as on GitHub.
+    shown = ruleset if req.permission == "admin" else {k: v for k, v in ruleset.items() if k != "bypass_actors"}
+    return 200, {**shown, "current_user_can_bypass": _can_bypass(ruleset, req)}, {}
+
+
+def _get_branch_protection(req: _Request) -> _Response:
+    if req.permission != "admin":
+        raise _Reply(403, "Resource not accessible by personal access token")
+    protection = req.repo.protections.get(req.params["branch"])
+    if protection is None:
+        raise _Reply(404, "Branch not protected")
+    url = f"{req.api}/repos/{req.repo.full_name}/branches/{req.params['branch']}/protection"
+    return 200, {
+        "url": url,
+        "required_pull_request_reviews": {
+            "url": f"{url}/required_pull_request_reviews", "dismiss_stale_reviews": False,
+            "require_code_owner_reviews": False,
+            "required_approving_review_count": protection["required_approvals"],
+        },
+        "enforce_admins": {"url": f"{url}/enforce_admins", "enabled": protection["enforce_admins"]},
+        "allow_force_pushes": {"enabled": False}, "allow_deletions": {"enabled": False},
+    }, {}
+
+
+_GUARD_RAIL_ROUTES = (
+    ("GET", r"/rulesets", _list_rulesets),
+    ("GET", r"/rulesets/(?P<ruleset>\d+)", _get_ruleset),
+    ("GET", r"/branches/(?P<branch>.+)/protection", _get_branch_protection),
 )
 
 

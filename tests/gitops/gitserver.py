@@ -11,6 +11,12 @@ enabled (`http.receivepack`), so clone, fetch and push all work as against a rea
 `on_receive_pack` lets a test step into a push: it is called with the request body of every
 `git-receive-pack` POST before the backend sees it, and returns the body to hand on (a test may
 block there, truncate the body, or raise to drop the connection).
+
+Slowing a client on the wire: `add_token(t)` accepts another token (so two clients can be told
+apart), `on_request(request)` runs before the backend sees a request and `on_reply(request)` after
+the backend has done its work but before the answer goes out (the push has landed, the client has
+not heard). Both get a `Request` (method, path, query, token) and may block, or raise to drop the
+connection.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,13 +41,28 @@ def basic_auth_header(token: str) -> str:
     return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    token: str    # the token the request authenticated with
+
+    @property
+    def is_push(self) -> bool:
+        return self.method == "POST" and self.path.endswith("/git-receive-pack")
+
+
 class GitServer:
     """Serves the bare repositories under `root` (`<name>.git`) over smart HTTP on 127.0.0.1."""
 
     def __init__(self, root: Path, token: str) -> None:
         self.root = Path(root)
         self.token = token
+        self.tokens = {token}
         self.on_receive_pack: Callable[[bytes], bytes] | None = None
+        self.on_request: Callable[[Request], None] | None = None
+        self.on_reply: Callable[[Request], None] | None = None
         self.requests: list[tuple[str, str, int]] = []   # (method, path, status) of each request
         self.bytes_sent = 0                               # response bytes of git requests, in all
         self._lock = threading.Lock()
@@ -53,6 +75,9 @@ class GitServer:
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+    def add_token(self, token: str) -> None:
+        self.tokens.add(token)
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}.git"
@@ -74,8 +99,6 @@ class GitServer:
 
 
 def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
-    expected_auth = basic_auth_header(server.token)
-
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: tests read `server.requests` instead of a log on stderr."""
@@ -87,16 +110,20 @@ def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
             self._serve()
 
         def _serve(self) -> None:
-            if self.headers.get("Authorization") != expected_auth:
+            tokens = {basic_auth_header(t): t for t in server.tokens}
+            if self.headers.get("Authorization") not in tokens:
                 self._reply(401, b"authentication required\n",
                             {"WWW-Authenticate": 'Basic realm="gitserver"'})
                 return
             parts = urlsplit(self.path)
+            request = Request(self.command, parts.path, parts.query,
+                              tokens[self.headers["Authorization"]])
             body = self._read_body()
-            if self.command == "POST" and parts.path.endswith("/git-receive-pack") \
-                    and server.on_receive_pack is not None:
+            if server.on_request is not None:
+                server.on_request(request)
+            if request.is_push and server.on_receive_pack is not None:
                 body = server.on_receive_pack(body)
-            self._run_backend(parts.path, parts.query, body)
+            self._run_backend(request, body)
 
         def _read_body(self) -> bytes:
             # git sends large pushes with chunked transfer encoding; the CGI wants a plain body.
@@ -112,7 +139,8 @@ def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
                     self.rfile.readline()
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        def _run_backend(self, path: str, query: str, body: bytes) -> None:
+        def _run_backend(self, request: Request, body: bytes) -> None:
+            path, query = request.path, request.query
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "GIT_PROJECT_ROOT": str(server.root),
@@ -143,11 +171,17 @@ def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
                 status = 502
                 try:
                     status, headers = self._read_cgi_headers(proc.stdout)
+                    chunks = iter(lambda: proc.stdout.read1(64 * 1024), b"")
+                    if server.on_reply is not None:
+                        # The whole answer first: the backend finishes its work, then the hook.
+                        chunks = iter(list(chunks))
+                        proc.wait()
+                        server.on_reply(request)
                     self.send_response(status)
                     for name, value in headers:
                         self.send_header(name, value)
                     self.end_headers()
-                    for chunk in iter(lambda: proc.stdout.read1(64 * 1024), b""):
+                    for chunk in chunks:
                         self.wfile.write(chunk)
                         with server._lock:
                             server.bytes_sent += len(chunk)

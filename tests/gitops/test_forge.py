@@ -14,6 +14,7 @@ from gitops.forge import (
     _Client,
     RATE_LIMIT_RETRIES,
     PullRequestResult,
+    arm_auto_merge,
     compare_url,
     github_api_base,
     open_or_update_pull_request,
@@ -46,7 +47,10 @@ class Sleeps:
         self.calls.append(seconds)
 
 
-def promote(github: FakeGitHub, repo: FakeRepo, **overrides: object) -> PullRequestResult:
+def promote(github: FakeGitHub, repo: FakeRepo, *, auto_merge: bool = False,
+            superseded_note: str | None = None, **overrides: object) -> PullRequestResult:
+    """Open or update the PR as promote does (the note whatever the previous body), then arm
+    auto-merge when asked."""
     arguments: dict[str, object] = dict(
         repo_url=repo.clone_url,
         api_url=github.api_url,
@@ -55,12 +59,16 @@ def promote(github: FakeGitHub, repo: FakeRepo, **overrides: object) -> PullRequ
         base="main",
         title="prod: orders → 3f2a9c1",
         body="Promotes orders to 3f2a9c1 (sha256:aaa).",
-        superseded_note=None,
-        auto_merge=False,
+        superseded_note=lambda previous_body: superseded_note,
         sleep=Sleeps(),
     )
     arguments.update(overrides)
-    return open_or_update_pull_request(**arguments)  # type: ignore[arg-type]
+    result = open_or_update_pull_request(**arguments)  # type: ignore[arg-type]
+    if auto_merge:
+        assert result.number is not None
+        arm_auto_merge(repo_url=repo.clone_url, api_url=github.api_url, token=arguments["token"],
+                       number=result.number, sleep=Sleeps())  # type: ignore[arg-type]
+    return result
 
 
 # -- open or update -------------------------------------------------------------------------
@@ -68,7 +76,7 @@ def promote(github: FakeGitHub, repo: FakeRepo, **overrides: object) -> PullRequ
 
 def test_creates_the_pull_request(github: FakeGitHub, repo: FakeRepo) -> None:
     result = promote(github, repo)
-    assert result.action == "created"
+    assert result.action == "opened"
     pr = repo.pulls[result.number]  # type: ignore[index]
     assert (pr.head, pr.base, pr.state) == (HEAD, "main", "open")
     assert pr.title == "prod: orders → 3f2a9c1"
@@ -94,7 +102,7 @@ def test_updates_the_open_pull_request_with_a_comment_instead_of_a_second_one(gi
 def test_rerun_of_the_same_promotion_changes_nothing(github: FakeGitHub, repo: FakeRepo) -> None:
     first = promote(github, repo)
     again = promote(github, repo, superseded_note="Superseded: ...")
-    assert (again.action, again.number) == ("updated", first.number)
+    assert (again.action, again.number) == ("unchanged", first.number)
     assert repo.pulls[first.number].comments == []  # type: ignore[index]
     assert github.count("PATCH", r"/repos/acme/gitops/pulls/\d+") == 0
 
@@ -124,7 +132,7 @@ def test_ignores_closed_pull_requests_and_other_heads(github: FakeGitHub, repo: 
     github.close(repo, closed.number)
     other = github.add_pull(repo, head="promote/prod/payments")
     result = promote(github, repo)
-    assert result.action == "created"
+    assert result.action == "opened"
     assert result.number not in (closed.number, other.number)
     assert repo.pulls[other.number].title == "existing"
 
@@ -230,7 +238,7 @@ def test_primary_rate_limit_waits_for_the_reset_then_succeeds(github: FakeGitHub
     sleeps = Sleeps()
     github.rate_limit(2, kind="primary", wait_s=5)
     result = promote(github, repo, sleep=sleeps)
-    assert result.action == "created" and len(repo.pulls) == 1
+    assert result.action == "opened" and len(repo.pulls) == 1
     assert len(sleeps.calls) == 2
     assert all(4.0 <= s <= 7.0 for s in sleeps.calls), sleeps.calls  # reset - now + 1 s
     assert [s for _, _, s in github.requests[:3]] == [403, 403, 200]
@@ -358,7 +366,7 @@ def test_wait_for_merge_needs_github() -> None:
 def test_other_forges_get_the_compare_url(repo_url: str, expected: str) -> None:
     result = open_or_update_pull_request(
         repo_url=repo_url, api_url=None, token=None, head=HEAD, base="main",
-        title="t", body="b", superseded_note=None, auto_merge=False,
+        title="t", body="b",
     )
     assert result == PullRequestResult(number=None, url=expected, action="pushed")
 
@@ -403,7 +411,7 @@ def test_github_without_token_is_a_credentials_error() -> None:
     with pytest.raises(CredentialsError, match="a token is needed to open a pull request on github.com"):
         open_or_update_pull_request(
             repo_url="https://github.com/acme/gitops", api_url=None, token=None, head=HEAD, base="main",
-            title="t", body="b", superseded_note=None, auto_merge=False,
+            title="t", body="b",
         )
 
 
@@ -412,7 +420,7 @@ def test_bad_arguments(head: str, base: str, title: str) -> None:
     with pytest.raises(UsageError):
         open_or_update_pull_request(
             repo_url="https://github.com/acme/gitops", api_url=None, token="t", head=head, base=base,
-            title=title, body="b", superseded_note=None, auto_merge=False,
+            title=title, body="b",
         )
 
 
@@ -431,5 +439,5 @@ def test_unreachable_api_is_a_forge_error() -> None:
     with pytest.raises(ForgeError, match=f"cannot reach the GitHub API at http://127.0.0.1:{port} while reading repository acme/gitops"):
         open_or_update_pull_request(
             repo_url="https://github.com/acme/gitops", api_url=f"http://127.0.0.1:{port}", token="ghp_unused0123456789", head=HEAD,
-            base="main", title="t", body="b", superseded_note=None, auto_merge=False,
+            base="main", title="t", body="b",
         )

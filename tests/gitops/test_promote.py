@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -41,16 +42,19 @@ def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsy
     assert code == 0, err
     result = json.loads(out)
     head = gitops_repo.refs()["refs/heads/main"]
-    assert result == {"noop": False, "env": "staging", "service": "api", "old_tag": "1.0.0",
-                      "new_tag": "1.2.4", "digest": DIGEST_B, "commit": head, "pr_number": None,
-                      "pr_url": None, "attempts": 1, "revision": head}
+    assert result == {"noop": False, "action": "committed", "env": "staging", "service": "api",
+                      "old_tag": "1.0.0", "new_tag": "1.2.4", "old_digest": DIGEST_A,
+                      "digest": DIGEST_B, "commit": head, "pr_number": None, "pr_url": None,
+                      "attempts": 1, "revision": head, "push": "pushed", "auto_merge": None}
     expected = values_yaml("api", "1.2.4", DIGEST_B).encode()
     assert gitops_repo.file(STAGING_API) == expected
     assert {path: gitops_repo.file(path) for path in before} == before
     assert gitops_repo.show("%an <%ae>|%B") == (
         "delivery-pipeline[bot] <delivery-pipeline-bot@noreply.invalid>|"
         "promote(staging/api): 1.0.0 → 1.2.4\n\nSet image.tag of api in staging to 1.2.4.\n\n"
-        f"Source-Commit: 0123abcd\nPipeline-Execution: exec-42\nImage-Digest: {DIGEST_B}\n\n")
+        "Delivery-Action: promote\nDelivery-Service: api\nDelivery-Environment: staging\n"
+        f"Image-Tag: 1.2.4\nImage-Digest: {DIGEST_B}\nPrevious-Digest: {DIGEST_A}\n"
+        "Source-Commit: 0123abcd\nPipeline-Execution: exec-42\n\n")
 
 
 def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
@@ -101,11 +105,11 @@ class _RacingClient(GitClient):
         super().__init__(GitRunner(repo.token))
         self.repo, self.races, self.change, self.pushes = repo, races, change, 0
 
-    def push(self, workdir: Path, branch: str, *, force: bool = False) -> None:
+    def push(self, workdir: Path, branch: str, *, expected: str) -> str:
         self.pushes += 1
         if self.pushes <= self.races:
             self.repo.commit(*self.change(self.pushes))
-        super().push(workdir, branch, force=force)
+        return super().push(workdir, branch, expected=expected)
 
 
 def _request(env="staging", service="api", **kw) -> PromoteRequest:
@@ -280,8 +284,10 @@ def test_pull_request_mode_opens_then_updates_the_pr(gitops_repo, token_env, cap
     assert code == 0, err
     assert json.loads(out)["pr_number"] == pr.number and len(fake_repo.pulls) == 1
     assert pr.title == "promote(prod/api): 1.0.0 → 2.0.1"
+    first, second = result["commit"], gitops_repo.refs()["refs/heads/promote/prod/api"]
     assert [c.body for c in pr.comments] == [
-        "Superseded: this pull request now promotes `2.0.1` (it proposed `2.0.0`)."]
+        f"Superseded: this pull request now proposes `2.0.1` (no digest; proposal {second[:12]}, "
+        f"execution ex-7) instead of `2.0.0` ({DIGEST_B}; proposal {first[:12]}, execution ex-7)."]
     assert gitops_repo.file(PROD_API, "promote/prod/api") == values_yaml("api", "2.0.1", "").encode()
     assert gitops_repo.refs()["refs/heads/main"] == base_before
 
@@ -306,7 +312,9 @@ def test_pull_request_mode_with_auto_merge(gitops_repo, token_env, capsys, githu
     assert code == 0, err
     (pr,) = fake_repo.pulls.values()
     assert pr.auto_merge is not None
-    assert out.startswith("prod/web: 1.0.0 → 4.0.0 proposed on promote/prod/web: ")
+    proposal = gitops_repo.refs()["refs/heads/promote/prod/web"]
+    assert out == (f"prod/web: 1.0.0 → 4.0.0 proposed as {proposal} on promote/prod/web: pull "
+                   f"request opened, auto-merge armed: {fake.api_url}/{fake_repo.full_name}/pull/1\n")
 
 
 
@@ -340,3 +348,116 @@ def test_python_dash_m_entry_point(gitops_repo, token_env):
         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["commit"] == gitops_repo.refs()["refs/heads/main"]
+
+
+def _pushes(repo) -> int:
+    """Push requests the server answered for `repo`."""
+    path = urlsplit(repo.url).path + "/git-receive-pack"
+    return sum(1 for method, p, _ in repo.server.requests if (method, p) == ("POST", path))
+
+
+def test_rerunning_a_pull_request_promotion_pushes_nothing_and_says_unchanged(gitops_repo, token_env,
+                                                                            capsys, github):
+    fake, fake_repo = github
+    args = ["--env", "prod", "--service", "api", "--tag", "2.0.0", "--digest", DIGEST_B, "--mode",
+            "pull-request", "--github-api-url", fake.api_url, "--output", "json"]
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, *args)
+    assert code == 0, err
+    first = json.loads(out)
+    assert (first["action"], first["push"], first["auto_merge"]) == ("opened", "pushed", None)
+    refs, pr = gitops_repo.refs(), fake_repo.pulls[first["pr_number"]]
+    body, pushes = pr.body, _pushes(gitops_repo)
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, *args, "--execution-id", "rerun")
+    assert code == 0, err
+    again = json.loads(out)
+    assert (again["action"], again["push"], again["commit"]) == ("unchanged", None, None)
+    assert again["revision"] == first["revision"] == refs["refs/heads/promote/prod/api"]
+    assert gitops_repo.refs() == refs and pr.body == body and pr.comments == []
+    assert _pushes(gitops_repo) == pushes
+    assert fake.count("PATCH", r"/repos/.*/pulls/\d+") == 0
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, *args[:-2])
+    assert out == (f"prod/api: 1.0.0 → 2.0.0 already proposed as {first['revision']} on "
+                   f"promote/prod/api: pull request unchanged: {first['pr_url']}\n")
+
+
+def test_the_pull_request_body_is_rich_and_machine_readable(gitops_repo, token_env, capsys, github,
+                                                            monkeypatch):
+    fake, fake_repo = github
+    # The image prod runs now was promoted with its source commit recorded in the trailers.
+    gitops_repo.commit({PROD_API: values_yaml("api", "1.0.1", DIGEST_A)},
+                       "promote(prod/api): 1.0.0 → 1.0.1\n\nDelivery-Action: promote\n"
+                       "Delivery-Service: api\nDelivery-Environment: prod\nImage-Tag: 1.0.1\n"
+                       f"Image-Digest: {DIGEST_A}\nSource-Commit: 1111111111aa\n")
+    gitops_repo.commit({"envs/staging/web/values.yaml": values_yaml("web", "9.9.9")}, "unrelated")
+    monkeypatch.setenv("CODEBUILD_INITIATOR", "codepipeline/shop-api-prod")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    code, out, err = _promote_cli(
+        capsys, gitops_repo, token_env, "--env", "prod", "--service", "api", "--tag", "2.0.0",
+        "--digest", DIGEST_B, "--mode", "pull-request", "--github-api-url", fake.api_url,
+        "--source-commit", "2222222222bb", "--source-repo", "https://github.com/acme/shop",
+        "--execution-id", "ex-9", "--output", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    pr = fake_repo.pulls[result["pr_number"]]
+    tip = gitops_repo.refs()["refs/heads/promote/prod/api"]
+    for row in ("| Tag | `1.0.1` → `2.0.0` |", f"| Digest | `{DIGEST_A}` → `{DIGEST_B}` |",
+                "| Application commits | [`1111111111aa...2222222222bb`]"
+                "(https://github.com/acme/shop/compare/1111111111aa...2222222222bb) |",
+                "| Pipeline execution | [ex-9](https://us-east-1.console.aws.amazon.com/codesuite/"
+                "codepipeline/pipelines/shop-api-prod/executions/ex-9/timeline?region=us-east-1) |",
+                f"| Proposal commit | `{tip}` |"):
+        assert row in pr.body, row
+    from gitops import trailers
+    assert trailers.parse_block(pr.body) == {
+        "Delivery-Action": "promote", "Delivery-Service": "api", "Delivery-Environment": "prod",
+        "Image-Tag": "2.0.0", "Image-Digest": DIGEST_B, "Previous-Digest": DIGEST_A,
+        "Source-Commit": "2222222222bb", "Pipeline-Execution": "ex-9", "Proposal-Commit": tip}
+    assert trailers.parse(gitops_repo.show("%B", "promote/prod/api"))["Pipeline-Execution"] == "ex-9"
+
+
+def test_same_tag_with_a_new_digest_says_so(gitops_repo, token_env, capsys, github):
+    fake, fake_repo = github
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "1.0.0", "--digest", DIGEST_B)
+    assert code == 0
+    assert out.startswith(f"staging/api: 1.0.0 → 1.0.0 (same tag, new digest {DIGEST_B}; was "
+                          f"{DIGEST_A}) committed as ")
+    assert gitops_repo.show("%s") == "promote(staging/api): 1.0.0 → 1.0.0 (new digest)\n"
+    assert f"Same tag, new digest {DIGEST_B} (was {DIGEST_A})." in gitops_repo.show("%B")
+    code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service",
+                                "api", "--tag", "1.0.0", "--digest", DIGEST_B, "--mode",
+                                "pull-request", "--github-api-url", fake.api_url)
+    (pr,) = fake_repo.pulls.values()
+    assert pr.title == "promote(prod/api): 1.0.0 → 1.0.0 (new digest)"
+    assert "Same tag `1.0.0`, **new digest**" in pr.body
+
+
+def test_a_hook_message_about_non_fast_forward_is_a_final_exit_4(gitops_repo, token_env, capsys):
+    hook = gitops_repo.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'non-fast-forward: cannot lock ref, fetch first' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    code, _, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "1.7.0")
+    assert code == 4 and "pre-receive hook declined" in err
+    assert _pushes(gitops_repo) == 1   # no retries
+
+
+def test_a_stale_lock_on_the_server_is_a_final_exit_4(gitops_repo, token_env, capsys):
+    (gitops_repo.bare / "refs" / "heads" / "main.lock").write_text("")
+    code, _, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "1.7.1")
+    assert code == 4 and "failed to update ref" in err and "kept moving" not in err
+
+
+def test_errors_name_repository_paths_not_the_temporary_clone(gitops_repo, token_env, capsys):
+    gitops_repo.commit({STAGING_API: b"image:\n  tag: \xff\n"})
+    code, _, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging", "--service",
+                                "api", "--tag", "1.8.0")
+    assert code == 3 and "values file envs/staging/api/values.yaml is not UTF-8" in err
+    assert "gitops-promote-" not in err and "/tmp" not in err
+
+
+def test_a_token_is_never_sent_over_plain_http_to_another_host(capsys, token_env):
+    code, _, err = _run(capsys, "promote", "--repo", "http://gitops.example.invalid/acme/gitops.git",
+                        "--token-env", token_env, "--env", "staging", "--service", "api", "--tag", "1")
+    assert code == 2 and "plain http://: the token would cross the network unencrypted" in err

@@ -1,0 +1,148 @@
+"""check-repo against the fake GitHub: the documented safe setup passes for both environments'
+tokens, and each unsafe variant fails with the row and the change that fixes it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from gitops import cli
+from tests.gitops.fake_github import FakeGitHub, FakeRepo
+
+STAGING_TOKEN, PROD_TOKEN = "ghs_stagingApp000000000000000000000000", "ghs_prodApp00000000000000000000000000"
+STAGING_APP, PROD_APP, RELEASE_MANAGERS = ("Integration", 101), ("Integration", 202), ("Team", 7)
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    # The command is registered as every module of SUBCOMMANDS is.
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, "gitops.check_repo"))
+    with FakeGitHub() as server:
+        server.add_token(STAGING_TOKEN, actor=STAGING_APP)
+        server.add_token(PROD_TOKEN, actor=PROD_APP)
+        yield server
+
+
+def _bypass(actor: tuple[str, int], mode: str = "always") -> dict:
+    return {"actor_type": actor[0], "actor_id": actor[1], "bypass_mode": mode}
+
+
+REVIEW = {"type": "pull_request", "parameters": {"required_approving_review_count": 1,
+                                                 "dismiss_stale_reviews_on_push": True,
+                                                 "require_code_owner_review": False,
+                                                 "require_last_push_approval": True,
+                                                 "required_review_thread_resolution": False}}
+PROD_PATHS = {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**"]}}
+
+
+def _safe(github: FakeGitHub) -> FakeRepo:
+    """The setup docs/gitops-forge.md describes."""
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW, {"type": "non_fast_forward"}, {"type": "deletion"}],
+                       bypass=[_bypass(STAGING_APP)])
+    github.add_ruleset(repo, "prod-paths", target="push", rules=[PROD_PATHS],
+                       bypass=[_bypass(RELEASE_MANAGERS, "pull_request")])
+    return repo
+
+
+def _check(capsys, github: FakeGitHub, repo: FakeRepo, token: str, env: str, mode: str,
+           monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict]:
+    monkeypatch.setenv("CHECKED_TOKEN", token)
+    code = cli.main(["check-repo", "--repo", repo.clone_url, "--github-api-url", github.api_url,
+                     "--env", env, "--mode", mode, "--token-env", "CHECKED_TOKEN", "--output", "json"])
+    out, err = capsys.readouterr()
+    assert token not in out + err
+    return code, json.loads(out)
+
+
+def _rows(report: dict) -> dict[str, tuple[bool, str]]:
+    return {c["question"]: (c["ok"], c["change"]) for c in report["checks"]}
+
+
+def test_the_documented_setup_passes_for_both_tokens(github, capsys, monkeypatch):
+    repo = _safe(github)
+    code, staging = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 0 and staging["ok"], staging
+    assert _rows(staging) == {
+        "changes on main need an approving review": (True, ""),
+        "this token can change envs/prod/ on main without a review": (True, ""),
+        "this token can push envs/staging/ straight to main": (True, ""),
+        "classic branch protection of main is readable": (True, ""),
+    }
+    code, prod = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert code == 0 and prod["ok"], prod
+    assert _rows(prod)["this token can push promote/prod/*"] == (True, "")
+
+
+def test_a_staging_token_bypassing_the_review_without_a_path_guard_fails(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW], bypass=[_bypass(STAGING_APP)])
+    code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 18 and not report["ok"]
+    ok, change = _rows(report)["this token can change envs/prod/ on main without a review"]
+    assert not ok
+    assert change == ("remove this token's actor from the bypass list of gitops-main, or add a push "
+                      "ruleset restricting envs/prod/** that it cannot bypass")
+
+
+def test_a_review_staging_cannot_bypass_blocks_its_push(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW])
+    code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 18
+    ok, change = _rows(report)["this token can push envs/staging/ straight to main"]
+    assert not ok and change.startswith("add this token's GitHub App to the bypass list of gitops-main")
+    assert _rows(report)["this token can change envs/prod/ on main without a review"] == (True, "")
+
+
+def test_no_rules_at_all_fails_both_tokens(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    for token, env, mode in ((STAGING_TOKEN, "staging", "commit"), (PROD_TOKEN, "prod", "pull-request")):
+        code, report = _check(capsys, github, repo, token, env, mode, monkeypatch)
+        assert code == 18
+        rows = _rows(report)
+        assert rows["changes on main need an approving review"][0] is False
+        assert rows["this token can change envs/prod/ on main without a review"][0] is False
+
+
+def test_an_admin_token_fails_whatever_the_rules(github, capsys, monkeypatch):
+    repo = _safe(github)
+    github.add_token("ghp_adminToken000000000000000000000000", permission="admin")
+    code, report = _check(capsys, github, repo, "ghp_adminToken000000000000000000000000", "prod",
+                          "pull-request", monkeypatch)
+    assert code == 18
+    ok, change = _rows(report)["this token can change envs/prod/ on main without a review"]
+    assert not ok and "without the Administration permission" in change
+
+
+def test_classic_branch_protection_counts_when_readable(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    github.protect_branch(repo, "main", required_approvals=1, enforce_admins=False)
+    github.add_token("ghp_adminToken000000000000000000000000", permission="admin")
+    # An admin sees it, and that it does not bind admins.
+    code, report = _check(capsys, github, repo, "ghp_adminToken000000000000000000000000", "prod",
+                          "pull-request", monkeypatch)
+    rows = _rows(report)
+    assert rows["changes on main need an approving review"] == (True, "")
+    assert rows["this token can change envs/prod/ on main without a review"][0] is False
+    # A write token cannot read it; a review it cannot bypass still stops its direct pushes.
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert report["checks"][-1]["answer"].startswith("no (needs admin")
+
+
+def test_text_table_and_a_clear_error(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    monkeypatch.setenv("CHECKED_TOKEN", STAGING_TOKEN)
+    code = cli.main(["check-repo", "--repo", repo.clone_url, "--github-api-url", github.api_url,
+                     "--env", "staging", "--mode", "commit", "--token-env", "CHECKED_TOKEN"])
+    out, err = capsys.readouterr()
+    assert code == 18
+    assert out.splitlines()[0] == "acme/gitops main: the staging token"
+    assert "changes on main need an approving review" in out and "FAIL" in out
+    assert err == ("error: 2 of 4 checks failed on acme/gitops: changes on main need an approving "
+                   "review? no\n")
+    monkeypatch.delenv("CHECKED_TOKEN")
+    code = cli.main(["check-repo", "--repo", repo.clone_url, "--env", "staging", "--mode", "commit"])
+    assert code == 2 and "--token-env or --token-secret" in capsys.readouterr().err
