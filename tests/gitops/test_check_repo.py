@@ -16,9 +16,7 @@ STAGING_APP, PROD_APP, RELEASE_MANAGERS = ("Integration", 101), ("Integration", 
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    # The command is registered as every module of SUBCOMMANDS is.
-    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, "gitops.check_repo"))
+def github() -> Iterator[FakeGitHub]:
     with FakeGitHub() as server:
         server.add_token(STAGING_TOKEN, actor=STAGING_APP)
         server.add_token(PROD_TOKEN, actor=PROD_APP)
