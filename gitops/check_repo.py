@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -211,8 +212,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_token_arguments(p)
     p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
                    help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
-    p.add_argument("--output", choices=("text", "json"), default="text",
-                   help="a table (text) or one JSON object")
+    p.add_argument("--output", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 
 
@@ -225,17 +225,25 @@ def run(args: argparse.Namespace) -> int:
                              branch=args.branch)
     checks = evaluate(rails, branch=args.branch, env=args.env, mode=args.mode,
                       review_env=args.review_env)
-    if args.output == "json":
-        output.print_json({"repository": rails.full_name, "branch": args.branch,
-                           "ok": all(c.ok for c in checks), "checks": [asdict(c) for c in checks]})
-    else:
-        output.print_table(["check", "answer", "result", "what to change"],
-                           [[c.question, c.answer, "ok" if c.ok else "FAIL", c.change]
-                            for c in checks],
-                           {i for i, c in enumerate(checks) if not c.ok},
-                           title=f"{rails.full_name} {args.branch}: the {args.env} token")
     failed = [c for c in checks if not c.ok]
-    if failed:
-        raise GuardRailsMissing(f"{len(failed)} of {len(checks)} checks failed on "
-                                f"{rails.full_name}: {failed[0].question}? {failed[0].answer}")
+    failure = GuardRailsMissing(f"{len(failed)} of {len(checks)} checks failed on "
+                                f"{rails.full_name}: {failed[0].question}? {failed[0].answer}") if failed else None
+    if args.output == "json":
+        # One JSON object on stdout, failed or not: the report carries the error and exit code.
+        report = {"repository": rails.full_name, "branch": args.branch, "ok": not failed,
+                  "checks": [asdict(c) for c in checks]}
+        if failure is not None:
+            report.update(error=str(failure), exit_code=failure.exit_code)
+        output.print_json(report)
+        if failure is not None:
+            print(f"error: {failure}", file=sys.stderr)
+            return failure.exit_code
+        return 0
+    output.print_table(["check", "answer", "result", "what to change"],
+                       [[c.question, c.answer, "ok" if c.ok else "FAIL", c.change]
+                        for c in checks],
+                       {i for i, c in enumerate(checks) if not c.ok},
+                       title=f"{rails.full_name} {args.branch}: the {args.env} token")
+    if failure is not None:
+        raise failure
     return 0

@@ -519,9 +519,10 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             values = {trailers.ACTION: action, trailers.ENVIRONMENT: req.env,
                       trailers.SERVICE: req.service, trailers.REASON: req.reason.strip()}
             message = f"{computed.subject}\n\n{req.reason.strip()}\n\n{trailers.render(values)}\n"
+            base = git.head(workdir)
             commit = git.commit(workdir, [path], message, req.author)
             try:
-                git.push(workdir, req.branch)
+                git.push(workdir, req.branch, expected=base)
                 return result(commit)
             except PushRejected:
                 if attempt == req.max_attempts:

@@ -260,11 +260,12 @@ def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
             block_file.write_text(blocklist.render(new_entries), encoding="utf-8")
             git.add(workdir, [block_path])
         message = _message(req, bad, restored, current)
+        base = git.head(workdir)
         commit = git.commit(workdir, changed, message, req.author)
         if req.mode == "pull-request":
             return _open_pull_request(req, git, workdir, bad, restored, commit, message, token)
         try:
-            git.push(workdir, req.branch)
+            git.push(workdir, req.branch, expected=base)
             return _result(req, bad, restored=restored, blocked=blocked, noop=False,
                            attempts=attempt, commit=commit)
         except PushRejected:
@@ -308,13 +309,16 @@ def _open_pull_request(req: RevertRequest, git: HistoryClient, workdir: Path, ba
     from gitops import forge
 
     branch = layout.revert_branch(req.env, req.service)
-    # The branch belongs to this revert: a re-run replaces it with the same decision.
-    git.push(workdir, branch, force=True)
+    # The branch belongs to this revert: a re-run replaces it with the same decision, compare-and-
+    # swap on what it held a moment ago (a concurrent re-run makes this one fail, not both land).
+    git.push(workdir, branch, expected=git.remote_sha(workdir, branch) or "")
     subject, _, body = message.partition("\n\n")
     pr = forge.open_or_update_pull_request(
         repo_url=req.repo_url, api_url=req.github_api_url, token=token, head=branch,
-        base=req.branch, title=subject, body=body, superseded_note=None,
-        auto_merge=req.auto_merge)
+        base=req.branch, title=subject, body=body)
+    if req.auto_merge and pr.number is not None:
+        forge.arm_auto_merge(repo_url=req.repo_url, api_url=req.github_api_url, token=token,
+                             number=pr.number)
     return _result(req, bad, restored=restored, blocked=True, noop=False, attempts=1,
                    commit=commit, pr_url=pr.url)
 

@@ -300,12 +300,12 @@ def test_two_freezes_of_different_services_both_land(gitops_repo, git_token):
     class FreezeFirst(GitClient):
         pushed = False
 
-        def push(self, workdir, branch, *, force=False):
+        def push(self, workdir, branch, *, expected):
             if not self.pushed:
                 self.pushed = True
                 freeze(_freeze_request(gitops_repo, service="web", until="2d", reason="web"),
                        GitClient(GitRunner(git_token)))
-            super().push(workdir, branch, force=force)
+            return super().push(workdir, branch, expected=expected)
 
     freeze(_freeze_request(gitops_repo, service="api", until="1d", reason="api"),
            FreezeFirst(GitRunner(git_token)), sleep=lambda s: None)
