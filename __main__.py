@@ -65,7 +65,7 @@ else:
     repository_arns = {s.name: upstream.get_output("ecrRepositoryArns").apply(lambda u, n=s.name: u[n])
                        for s in settings.services}
 
-pipelines = {}
+pipelines, verify_pipelines = {}, {}
 monitored, approved = [], []
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
@@ -76,13 +76,21 @@ for service in settings.services:
         settings=settings, service=service, steps=steps.steps, stores=stores, tools_key=tools_key,
     ), opts=in_tooling)
     pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline", DeliveryPipelineArgs(
-        settings=settings, service=service, steps=steps, stores=stores, projects=projects,
+        settings=settings, service=service, pipeline=steps.delivery, stores=stores, projects=projects,
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
     monitored.append(MonitoredPipeline(key=service.name, name=pipelines[service.name].name, projects=projects.projects))
     if steps.approval is not None:
         approved.append(ApprovalPipeline(arn=pipelines[service.name].arn))
+    # Pull-request mode: the merge into the environment starts the service's verification.
+    if steps.verification is not None:
+        verify_pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline-verify", DeliveryPipelineArgs(
+            settings=settings, service=service, pipeline=steps.verification, stores=stores, projects=projects,
+            approval_topic_arn=None, notification_key_arn=None,
+        ), opts=in_tooling)
+        monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,
+                                           projects=()))
 
 # Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
 # answer the approvals, when there are any.
@@ -102,6 +110,8 @@ clusters = {
 
 pulumi.export("pipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}
                             for name, p in pipelines.items()})
+pulumi.export("verifyPipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}
+                                  for name, p in verify_pipelines.items()})
 pulumi.export("artifactBuckets", {region: store.bucket_name for region, store in stores.items()})
 pulumi.export("artifactKeys", {region: store.key_arn for region, store in stores.items()})
 pulumi.export("deploymentRoleArn", deployment.arn)

@@ -3,9 +3,10 @@
 Per cluster: a Kubernetes provider that authenticates like an operator (`aws eks get-token` with the
 bootstrap role, so no credential is stored in state), the argo-cd Helm chart, the GitOps repository
 credentials, an AppProject fenced to the GitOps repository and the services' namespaces, the
-ApplicationSet that renders one Application per service directory, and the read access
-`gitops verify` needs: an EKS access entry for the deployment role mapped to a Kubernetes group that a
-namespaced Role lets `get` exactly the services' Applications.
+ApplicationSet that renders one Application per service directory, Argo Rollouts when the stack
+enables it, and the read access `gitops verify` needs: an EKS access entry for the deployment role
+mapped to a Kubernetes group that namespaced Roles let `get` exactly the services' Applications (in
+`argocd`) and `get`/`list` the pods and ReplicaSets (and Rollouts) of each service's own namespace.
 
 The layout rule (gitops contract, `gitops/layout.py`): Application `<service>` in namespace `argocd`,
 chart `charts/<service>`, value files `envs/<env>/<service>/values.yaml` then `values-<region>.yaml`
@@ -43,6 +44,13 @@ RELEASE_TIMEOUT_S = 900
 # Key of the OIDC client secret inside the `argocd-oidc` Secret that oidc.config references.
 OIDC_SECRET_NAME = "argocd-oidc"
 OIDC_SECRET_KEY = "clientSecret"
+# Argo Rollouts: the argo-rollouts chart, released as argo-rollouts in its own namespace.
+ROLLOUTS_CHART = "argo-rollouts"
+ROLLOUTS_NAMESPACE = "argo-rollouts"
+ROLLOUTS_RELEASE_NAME = "argo-rollouts"
+# The namespaced kinds Argo Rollouts defines (its ClusterAnalysisTemplate is cluster-scoped and,
+# like every cluster-scoped kind but Namespace, stays outside what a service may deploy).
+ROLLOUT_KINDS = ("Rollout", "AnalysisTemplate", "AnalysisRun", "Experiment")
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,8 @@ def helm_values(argocd: ArgoCdSettings) -> dict[str, Any]:
     }
 
 
-def app_project_spec(settings: Settings, services: Sequence[str]) -> dict[str, Any]:
-    return {
+def app_project_spec(settings: Settings, services: Sequence[str], rollouts: bool) -> dict[str, Any]:
+    spec = {
         "description": f"{settings.app} services of {settings.env_name}, synced from {settings.gitops_repository}",
         "sourceRepos": [settings.gitops_url],
         # One namespace per service, named after it, on this cluster only.
@@ -175,6 +183,12 @@ def app_project_spec(settings: Settings, services: Sequence[str]) -> dict[str, A
         "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
         "orphanedResources": {"warn": True},
     }
+    # Without a whitelist every namespaced kind is permitted, the Rollout kinds included. Without a
+    # controller to run them, a Rollout would never start a pod: refuse the kinds, so the sync says
+    # "not permitted in project" instead of waiting on nothing.
+    if not rollouts:
+        spec["namespaceResourceBlacklist"] = [{"group": "argoproj.io", "kind": kind} for kind in ROLLOUT_KINDS]
+    return spec
 
 
 def application_set_spec(settings: Settings, region: str, project: str) -> dict[str, Any]:
@@ -220,6 +234,50 @@ def application_set_spec(settings: Settings, region: str, project: str) -> dict[
     }
 
 
+def rollouts_helm_values(argocd: ArgoCdSettings) -> dict[str, Any]:
+    """Values for the argo-rollouts chart: the controller only, no dashboard, HA as Argo CD is."""
+    controller: dict[str, Any] = {
+        # Leader-elected: a second replica takes over at once when the first one's node goes away.
+        "replicas": 2 if argocd.ha else 1,
+        "resources": _SMALL,
+        "metrics": {"enabled": False},
+    }
+    if argocd.ha:
+        controller["pdb"] = {"enabled": True, "minAvailable": 1}
+        # Preferred, not required: two nodes must still allow the rolling update's surge pod.
+        controller["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {
+                "app.kubernetes.io/name": ROLLOUTS_CHART, "app.kubernetes.io/component": "rollouts-controller"}}},
+        }]}}
+    return {
+        # Uninstalling the chart must not delete the CRDs, which would delete every Rollout.
+        "installCRDs": True,
+        "keepCRDs": True,
+        # Nobody gets Rollout rights through the built-in view/edit/admin roles: changes go through
+        # the GitOps repository, and verify's read access is granted below, by namespace.
+        "createClusterAggregateRoles": False,
+        # The template chart's canary steps by replica weights, through no traffic router: the
+        # controller needs no rights over Istio, SMI, Gateway API, ALB and the like.
+        "providerRBAC": {"enabled": False},
+        "controller": controller,
+        # Rollouts are read through Argo CD and `gitops verify`; no dashboard, so nothing to expose.
+        "dashboard": {"enabled": False},
+    }
+
+
+def verify_namespace_rules(rollouts: bool) -> list[dict[str, Any]]:
+    """What `gitops verify` reads in a service's namespace: the digests its pods run, the
+    ReplicaSets that say which pods are current, and the Rollout when there is one."""
+    rules = [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list"]},
+    ]
+    if rollouts:
+        rules.append({"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list"]})
+    return rules
+
+
 def verify_role_rules(services: Sequence[str]) -> list[dict[str, Any]]:
     """`gitops verify` GETs `applications/<service>`; nothing else, and only these names."""
     if not services:
@@ -252,6 +310,27 @@ def token_from_secret_string(secret_id: str, value: str) -> str:
 
 def _secret_region(arn: str) -> str:
     return arn.split(":")[3]
+
+
+def _release(resource_name: str, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
+             opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+    """A pinned chart of argoproj's Helm repository, installed atomically: a failed install or
+    upgrade is rolled back instead of leaving half a release."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release,
+        chart=chart,
+        version=version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+        namespace=namespace,
+        create_namespace=True,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=RELEASE_TIMEOUT_S,
+        max_history=10,
+        values=values,
+        opts=opts,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,21 +367,11 @@ class ArgoCdCluster(pulumi.ComponentResource):
         )
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        self.release = k8s.helm.v3.Release(
-            f"{name}-argocd",
-            name=RELEASE_NAME,
-            chart=CHART,
-            version=args.argocd.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-            namespace=NAMESPACE,
-            create_namespace=True,
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=RELEASE_TIMEOUT_S,
-            max_history=10,
-            values=helm_values(args.argocd),
-            opts=on_cluster,
-        )
+        self.release = _release(f"{name}-argocd", RELEASE_NAME, CHART, args.argocd.chart_version, NAMESPACE,
+                                helm_values(args.argocd), on_cluster)
+        if args.argocd.rollouts.enabled:
+            _release(f"{name}-rollouts", ROLLOUTS_RELEASE_NAME, ROLLOUTS_CHART, args.argocd.rollouts.chart_version,
+                     ROLLOUTS_NAMESPACE, rollouts_helm_values(args.argocd), on_cluster)
         # Everything below lives in the chart's namespace and (for argoproj.io) uses its CRDs.
         after_release = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
         secret_opts = pulumi.ResourceOptions.merge(
@@ -340,7 +409,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
             api_version="argoproj.io/v1alpha1",
             kind="AppProject",
             metadata={"name": settings.app, "namespace": NAMESPACE},
-            spec=app_project_spec(settings, services),
+            spec=app_project_spec(settings, services, args.argocd.rollouts.enabled),
             opts=after_release,
         )
         self.application_set = k8s.apiextensions.CustomResource(
@@ -368,6 +437,29 @@ class ArgoCdCluster(pulumi.ComponentResource):
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}],
             opts=pulumi.ResourceOptions.merge(after_release, pulumi.ResourceOptions(depends_on=[role])),
         )
+        # In each service's namespace, the reads that prove what runs. The namespace is ensured here
+        # (the Role needs it before Argo CD's first sync) as a patch, retained: it is the running
+        # service's, and neither removing a service nor destroying the stack may delete it.
+        for service in services:
+            namespace = k8s.core.v1.NamespacePatch(
+                f"{name}-namespace-{service}",
+                metadata={"name": service, "labels": {"app.kubernetes.io/part-of": settings.app}},
+                opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(retain_on_delete=True)),
+            )
+            in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
+            namespace_role = k8s.rbac.v1.Role(
+                f"{name}-verify-role-{service}",
+                metadata={"name": VERIFY_GROUP, "namespace": service},
+                rules=verify_namespace_rules(args.argocd.rollouts.enabled),
+                opts=in_namespace,
+            )
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-verify-binding-{service}",
+                metadata={"name": VERIFY_GROUP, "namespace": service},
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VERIFY_GROUP},
+                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}],
+                opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[namespace_role])),
+            )
         self.access_entry = aws.eks.AccessEntry(
             f"{name}-verify-access",
             cluster_name=args.cluster_name,

@@ -12,6 +12,10 @@ delivery-pipeline:argocd:
     clientSecretArn: arn:aws:secretsmanager:us-east-1:111111111111:secret:argocd/oidc-AbC123
     url: https://argocd.internal.example.com   # where users reach Argo CD (OIDC redirect base)
     adminGroups: [platform-admins]             # OIDC groups given role:admin; default none
+  rollouts:                   # Argo Rollouts beside Argo CD, for services that render a Rollout
+    enabled: true             # default false: no controller, and the AppProject refuses the kinds
+    chartVersion: 2.41.0      # argo-rollouts chart from argoproj's Helm repository;
+                              # default ROLLOUTS_CHART_VERSION. `ha` applies to it too.
 ```
 
 Errors follow `components.validators`: `SettingsError` naming the key, the value and what is expected;
@@ -28,6 +32,8 @@ from components import validators as v
 
 # argo-cd chart 10.1.1 ships Argo CD v3.4.4. Bump deliberately: read the chart's upgrade notes first.
 CHART_VERSION = "10.1.1"
+# argo-rollouts chart 2.41.0 ships Argo Rollouts v1.9.0; the same care applies.
+ROLLOUTS_CHART_VERSION = "2.41.0"
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 # OIDC issuers and the Argo CD URL are HTTPS origins (an optional path for issuers such as Azure's).
@@ -47,6 +53,15 @@ class SsoSettings:
 
 
 @dataclass(frozen=True)
+class RolloutsSettings:
+    # Install the Argo Rollouts controller. Default: false. The controller writes Deployments,
+    # ReplicaSets and Services in every namespace: a cluster runs it only when its services need it.
+    enabled: bool = False
+    # argo-rollouts chart version. Default: ROLLOUTS_CHART_VERSION.
+    chart_version: str = ROLLOUTS_CHART_VERSION
+
+
+@dataclass(frozen=True)
 class ArgoCdSettings:
     # argo-cd chart version. Default: CHART_VERSION.
     chart_version: str = CHART_VERSION
@@ -54,6 +69,8 @@ class ArgoCdSettings:
     ha: bool = False
     # OIDC single sign-on. Default: none (local admin user, reachable through port-forward only).
     sso: SsoSettings | None = None
+    # Argo Rollouts. Default: not installed.
+    rollouts: RolloutsSettings = RolloutsSettings()
 
 
 _https = v.pattern(_HTTPS_ORIGIN, "an https:// URL such as https://login.example.com")
@@ -64,7 +81,7 @@ def parse(data: Any, *, tooling_account: str) -> ArgoCdSettings:
     if data is None:
         return ArgoCdSettings()
     if not isinstance(data, Mapping):
-        raise v.fail("argocd", data, "a mapping with chartVersion, ha and sso")
+        raise v.fail("argocd", data, "a mapping with chartVersion, ha, sso and rollouts")
     root = v.Reader("argocd", data)
     chart_version = root.get(
         "chartVersion", v.pattern(_SEMVER, f"an exact chart version such as {CHART_VERSION}"),
@@ -86,6 +103,14 @@ def parse(data: Any, *, tooling_account: str) -> ArgoCdSettings:
         section.finish()
     else:
         root.used.add("sso")
+    section = root.section("rollouts", required=False)
+    rollouts = RolloutsSettings(
+        enabled=section.get("enabled", v.boolean, default=False),
+        chart_version=section.get(
+            "chartVersion", v.pattern(_SEMVER, f"an exact chart version such as {ROLLOUTS_CHART_VERSION}"),
+            default=ROLLOUTS_CHART_VERSION),
+    )
+    section.finish()
     root.finish()
-    return ArgoCdSettings(chart_version=chart_version, ha=ha, sso=sso)
+    return ArgoCdSettings(chart_version=chart_version, ha=ha, sso=sso, rollouts=rollouts)
 

@@ -27,6 +27,15 @@ class Names:
         """EventBridge wildcard matching the names of this stack's pipelines."""
         return f"{self.app}-*-{self.env}"
 
+    # --- Verify pipelines: `<app>-<service>-<env>-verify`, started by a merge into the environment -
+    def verify_pipeline(self, service: str) -> str:
+        return f"{self.pipeline(service)}-verify"
+
+    @property
+    def verify_pipeline_pattern(self) -> str:
+        """EventBridge wildcard matching this stack's verify pipelines (not `pipeline_pattern`'s)."""
+        return f"{self.pipeline_pattern}-verify"
+
     def project(self, service: str, step: str) -> str:
         """The CodeBuild project of one pipeline step."""
         return f"{self.pipeline(service)}-{step}"

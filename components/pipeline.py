@@ -1,7 +1,8 @@
-"""DeliveryPipeline: one service's CodePipeline V2 in one environment.
+"""DeliveryPipeline: one CodePipeline V2 of a service in one environment.
 
-The pipeline is its service's steps (`components.steps`) laid out as stages: the source action,
-one CodeBuild action per step, the manual approval before promotion. The layout is described as
+The pipeline is a list of steps (`components.steps.PipelineSteps`) laid out as stages: the source
+action, one CodeBuild action per step, the manual approval where the list has one. The same
+component makes a service's delivery pipeline and its verify pipeline. The layout is described as
 data (`components.pipeline_model`), validated as CodePipeline would, then rendered.
 """
 
@@ -18,7 +19,8 @@ from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.pipeline_model import APPROVAL, SOURCE, Action, PipelineDefinition, Stage
 from components.settings import ServiceSettings, Settings
-from components.steps import SOURCE_EXPORTS, SOURCE_NAMESPACE, PipelineSource, ServiceSteps, Step, console_url
+from components.steps import (SOURCE_EXPORTS, SOURCE_NAMESPACE, Approval, PipelineSource, PipelineSteps, Step,
+                              console_url)
 
 SOURCE_ARTIFACT = "SourceOutput"
 
@@ -27,9 +29,11 @@ SOURCE_ARTIFACT = "SourceOutput"
 class DeliveryPipelineArgs:
     settings: Settings
     service: ServiceSettings
-    steps: ServiceSteps
+    pipeline: PipelineSteps
     stores: dict[str, ArtifactStore]
+    # The service's projects; the pipeline runs (and may start) those of its own steps only.
     projects: BuildProjects
+    # Topic of the approval, for a pipeline with one.
     approval_topic_arn: pulumi.Input[str] | None
     # Key of the approval topic: publishing to an encrypted topic needs it.
     notification_key_arn: pulumi.Input[str] | None
@@ -45,38 +49,32 @@ def _codebuild(step: Step, project: pulumi.Input[str], home: str) -> Action:
                   namespace=step.namespace, exports=step.exports)
 
 
-def describe(settings: Settings, service: ServiceSettings, steps: ServiceSteps,
-             projects: dict[Step, pulumi.Input[str]], approval_topic_arn: pulumi.Input[str] | None,
-             store_regions: frozenset[str]) -> PipelineDefinition:
-    """The pipeline of one service as data: source, the image steps, approval, promote, verify."""
+def describe(settings: Settings, pipeline: PipelineSteps, projects: dict[Step, pulumi.Input[str]],
+             approval_topic_arn: pulumi.Input[str] | None, store_regions: frozenset[str]) -> PipelineDefinition:
+    """One pipeline as data: the source action, then one stage per run of steps of the same stage."""
     home = settings.home_region
     source = Action(
         name="Source", category=SOURCE, provider="CodeStarSourceConnection", namespace=SOURCE_NAMESPACE,
         exports=SOURCE_EXPORTS,
-        configuration={"ConnectionArn": settings.connection_arn, "FullRepositoryId": steps.source.repository,
-                       "BranchName": steps.source.branch, "OutputArtifactFormat": "CODE_ZIP"},
+        configuration={"ConnectionArn": settings.connection_arn, "FullRepositoryId": pipeline.source.repository,
+                       "BranchName": pipeline.source.branch, "OutputArtifactFormat": "CODE_ZIP"},
         output_artifacts=(SOURCE_ARTIFACT,),
     )
     stages = [Stage("Source", (source,))]
-
-    def add(step_list: tuple[Step, ...]) -> None:
+    for step in pipeline.steps:
+        if isinstance(step, Approval):
+            stage, action = "Approval", Action(
+                name="Approve", category=APPROVAL, provider="Manual",
+                configuration={"NotificationArn": approval_topic_arn, "CustomData": step.custom_data,
+                               "ExternalEntityLink": step.review_link})
+        else:
+            stage, action = step.stage, _codebuild(step, projects[step], home)
         # Consecutive steps of one stage are one stage's actions, run in parallel.
-        for step in step_list:
-            action = _codebuild(step, projects[step], home)
-            if stages[-1].name == step.stage:
-                stages[-1] = Stage(step.stage, (*stages[-1].actions, action))
-            else:
-                stages.append(Stage(step.stage, (action,)))
-
-    add(steps.image_steps)
-    if steps.approval is not None:
-        stages.append(Stage("Approval", (Action(
-            name="Approve", category=APPROVAL, provider="Manual",
-            configuration={"NotificationArn": approval_topic_arn, "CustomData": steps.approval.custom_data,
-                           "ExternalEntityLink": steps.approval.review_link},
-        ),)))
-    add((steps.promote, *steps.verify))
-    return PipelineDefinition(name=settings.names.pipeline(service.name), region=home, stages=tuple(stages),
+        if stages[-1].name == stage:
+            stages[-1] = Stage(stage, (*stages[-1].actions, action))
+        else:
+            stages.append(Stage(stage, (action,)))
+    return PipelineDefinition(name=pipeline.name, region=home, stages=tuple(stages),
                               artifact_store_regions=store_regions).validate()
 
 
@@ -115,11 +113,12 @@ class DeliveryPipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DeliveryPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:pipeline:DeliveryPipeline", name, None, opts)
-        settings, service = args.settings, args.service
-        regions_used = {settings.home_region, *service.regions}
+        settings, service, steps = args.settings, args.service, args.pipeline.build_steps
+        regions_used = {settings.home_region, *(step.region for step in steps)}
         stores = {region: store for region, store in args.stores.items() if region in regions_used}
-        definition = describe(settings, service, args.steps,
-                              {project.step: project.name for project in args.projects.projects},
+        projects = [args.projects.of(step) for step in steps]
+        has_approval = any(isinstance(step, Approval) for step in args.pipeline.steps)
+        definition = describe(settings, args.pipeline, {project.step: project.name for project in projects},
                               args.approval_topic_arn, frozenset(stores))
 
         statements = [
@@ -127,7 +126,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statement("UseSourceConnection", [f"{settings.connection_arn.split(':')[2]}:UseConnection"],
                       settings.connection_arn),
             statement("RunOwnBuilds", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
-                      [project.arn for project in args.projects.projects]),
+                      [project.arn for project in projects]),
             statement("ReadWriteArtifacts", ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                       [pulumi.Output.concat(s.bucket_arn, "/*") for s in stores.values()]),
             statement("InspectArtifactBuckets", ["s3:GetBucketLocation", "s3:GetBucketVersioning"],
@@ -135,7 +134,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statement("UseArtifactKeys", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
                                           "kms:ReEncrypt*"], [s.key_arn for s in stores.values()]),
         ]
-        if settings.approval_enabled:
+        if has_approval:
             statements.append(statement("NotifyApprovers", ["sns:Publish"], args.approval_topic_arn))
             statements.append(statement("EncryptApprovalNotices", ["kms:Decrypt", "kms:GenerateDataKey*"],
                                         args.notification_key_arn))
@@ -160,7 +159,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             role_arn=role.arn,
             artifact_stores=artifact_stores,
             stages=render_stages(definition),
-            triggers=[trigger(args.steps.source)],
+            triggers=[trigger(args.pipeline.source)],
             tags={"service": service.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )

@@ -6,12 +6,17 @@ exports to later actions, what its role may do (IAM statements, the GitOps token
 the role's sub-path) and how it runs (compute, timeout, tags). `BuildProjects` turns each step into
 one CodeBuild project with its own role; `DeliveryPipeline` turns each into one action.
 
-`steps_for` is the one place that decides which steps a stack has, by its source kind:
+A pipeline is a list of steps (`PipelineSteps`). `steps_for` is the one place that decides which
+pipelines and steps a service has, by its source kind and promotion mode:
 
-| source  | steps                                                        |
-|---------|--------------------------------------------------------------|
+| source  | delivery pipeline `<app>-<service>-<env>`                   |
+|---------|-------------------------------------------------------------|
 | build   | build (image), test, scan, [approval], promote, verify-<region> |
 | promote | resolve, [approval], promote, verify-<region>                |
+
+In pull-request mode the delivery pipeline ends with promote (the pull request is opened or
+updated) and the verify steps form a second pipeline, `<app>-<service>-<env>-verify`, which the
+merge starts: no build waits for a reviewer.
 
 Adding a step is one `Step` here plus its buildspec in `buildspecs/`.
 """
@@ -26,7 +31,9 @@ import pulumi
 from components.pipeline_model import BUILD, TEST
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
-from gitops.layout import service_trigger_glob
+from gitops.cli import SUBCOMMANDS
+from gitops.errors import VerifyDegraded, VerifyTimeout
+from gitops.layout import service_trigger_glob, values_file
 
 # Tag the policy pack reads: only projects carrying it may run privileged (Docker builds).
 PURPOSE_TAG = "delivery:purpose"
@@ -40,6 +47,11 @@ SOURCE_NAMESPACE = "Source"
 SOURCE_EXPORTS = ("CommitId", "BranchName", "FullRepositoryName", "CommitMessage", "ConnectionArn", "AuthorDate")
 SOURCE_COMMIT = f"#{{{SOURCE_NAMESPACE}.CommitId}}"
 EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
+# The verify outcomes that prove the release bad: not running before the timeout; Degraded, a failed
+# sync, an aborted Rollout or pods on another digest. Any other failure (arguments, credentials, an
+# unreachable cluster, a later commit superseding this one) says nothing about the release and
+# reverts nothing. None while the bundled CLI (the gitops/ package as it is) has no revert command.
+REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.revert" in SUBCOMMANDS else ()
 
 
 class StepError(ValueError):
@@ -118,19 +130,35 @@ class StepInputs:
 
 
 @dataclass(frozen=True)
-class ServiceSteps:
-    """One service's pipeline as steps, in order: source, the image steps, approval, promote, verify."""
+class PipelineSteps:
+    """One pipeline as a list of steps: its name, its source action, then its actions in order
+    (the approval is the one entry that is not a CodeBuild step)."""
 
+    name: str
     source: PipelineSource
-    image_steps: tuple[Step, ...]
-    approval: Approval | None
-    promote: Step
-    verify: tuple[Step, ...]
+    steps: tuple[Step | Approval, ...]
+
+    @property
+    def build_steps(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if isinstance(step, Step))
+
+
+@dataclass(frozen=True)
+class ServiceSteps:
+    """The pipelines of one service: delivery (source to promotion, and verify in commit mode) and,
+    in pull-request mode, the verify pipeline the merge starts."""
+
+    delivery: PipelineSteps
+    verification: PipelineSteps | None
+
+    @property
+    def pipelines(self) -> tuple[PipelineSteps, ...]:
+        return (self.delivery,) if self.verification is None else (self.delivery, self.verification)
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        """Every CodeBuild step, in pipeline order."""
-        return (*self.image_steps, self.promote, *self.verify)
+        """Every CodeBuild step of the service, in pipeline order."""
+        return tuple(step for pipeline in self.pipelines for step in pipeline.build_steps)
 
 
 def failing_severities(threshold: str) -> str:
@@ -165,17 +193,32 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
     else:
         raise TypeError(f"unknown source {source!r}")
 
-    approval = None
+    approval: tuple[Approval, ...] = ()
     if settings.approval_enabled:
-        approval = Approval(
+        approval = (Approval(
             custom_data=(f"Promote {service.name} to {settings.env_name}: tag {tag}, digest {digest} "
                          f"(GitOps commit {SOURCE_COMMIT}). What you approve is exactly what is promoted."),
             review_link=review_link,
-        )
+        ),)
     promote = _promote_step(settings, service, common, tag, digest)
-    verify = tuple(_verify_step(settings, service, inputs, common, promote, region) for region in service.regions)
-    return ServiceSteps(source=pipeline_source, image_steps=image_steps, approval=approval,
-                        promote=promote, verify=verify)
+    names = settings.names
+    if settings.promotion_mode == "commit":
+        # The commit is on the branch as promote ends: verify it in the same pipeline.
+        verify = tuple(_verify_step(settings, service, inputs, common, promote.ref("COMMIT_SHA"), region)
+                       for region in service.regions)
+        delivery = PipelineSteps(names.pipeline(service.name), pipeline_source,
+                                 (*image_steps, *approval, promote, *verify))
+        return ServiceSteps(delivery=delivery, verification=None)
+    # A pull request reaches the branch when someone merges it, which is what starts verification:
+    # the merge commit, under the service's directory of this environment, on the GitOps branch.
+    delivery = PipelineSteps(names.pipeline(service.name), pipeline_source, (*image_steps, *approval, promote))
+    verification = PipelineSteps(
+        names.verify_pipeline(service.name),
+        PipelineSource(settings.gitops_repository, settings.gitops_branch,
+                       (service_trigger_glob(settings.env_name, service.name),)),
+        tuple(_verify_step(settings, service, inputs, common, SOURCE_COMMIT, region) for region in service.regions),
+    )
+    return ServiceSteps(delivery=delivery, verification=verification)
 
 
 def _build_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict) -> Step:
@@ -228,7 +271,8 @@ def _resolve_step(settings: Settings, service: ServiceSettings, source: PromoteS
         name="resolve", stage="Resolve", action="ResolveImage", category=BUILD, region=settings.home_region,
         buildspec="resolve.yml", timeout_minutes=10, needs_tool_bundle=True,
         description=f"Reads the {service.name} image {source.upstream} runs",
-        project_variables={**common, "UPSTREAM_ENV": source.upstream},
+        project_variables={**common, "UPSTREAM_ENV": source.upstream,
+                           "UPSTREAM_VALUES_FILE": values_file(source.upstream, service.name)},
         exports=("TAG", "DIGEST"),
     )
 
@@ -248,18 +292,19 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
 
 
 def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict,
-                 promote: Step, region: str) -> Step:
-    # A commit is verified directly; a pull request at its merge commit, once merged.
-    action_variables = {"REVISION": promote.ref("COMMIT_SHA")}
-    if settings.promotion_mode == "pull-request":
-        action_variables["PR_URL"] = promote.ref("PR_URL")
+                 revision: str, region: str) -> Step:
+    """Verify REVISION in one region; on failure, revert the environment to its last verified version."""
     return Step(
         name=f"verify-{region}", stage="Verify", action=f"Verify-{region}", category=TEST, region=region,
+        # gitops verify gives up after 30 minutes, leaving the revert time before the build's timeout:
+        # CodeBuild stops a timed-out build without running its post_build phase.
         buildspec="verify.yml", timeout_minutes=45, needs_token=True, needs_tool_bundle=True,
         role_subpath=VERIFY_ROLE_SUBPATH,
-        description=f"Waits for Argo CD in {region} to run the promoted {service.name}",
+        description=f"Proves that {region} runs the promoted {service.name}; reverts it if not",
         project_variables={**common, "CLUSTER": settings.clusters[region], "GITOPS_URL": settings.gitops_url,
+                           "GITOPS_BRANCH": settings.gitops_branch, "PROMOTION_MODE": settings.promotion_mode,
+                           "REVERT_EXIT_CODES": " ".join(map(str, REVERT_EXIT_CODES)),
                            "DEPLOYMENT_ROLE_ARN": inputs.deployment_role_arn},
-        action_variables=action_variables,
+        action_variables={"REVISION": revision, "EXECUTION_ID": EXECUTION_ID},
         statements=(statement("AssumeDeploymentRole", ["sts:AssumeRole"], inputs.deployment_role_arn),),
     )

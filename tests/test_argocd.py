@@ -7,6 +7,7 @@ invokes the component makes. Assertions run after the program finished, on what 
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import os
@@ -25,7 +26,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from components import argocd
-from components.argocd_settings import CHART_VERSION, ArgoCdSettings, SsoSettings
+from components.argocd_settings import CHART_VERSION, ROLLOUTS_CHART_VERSION, ArgoCdSettings, RolloutsSettings, SsoSettings
 from components.settings import parse as parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
 APPSET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
 COMPONENT = "delivery:argocd:ArgoCdCluster"
@@ -68,6 +70,7 @@ class Registered:
     parent: str
     provider: str
     inputs: dict[str, Any]
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -86,6 +89,13 @@ class Run:
 
     def component(self, name: str) -> Registered:
         return next(r for r in self.of(COMPONENT) if r.name == name)
+
+    def named(self, type_: str, name: str) -> Registered:
+        (found,) = [r for r in self.of(type_) if r.name == name]
+        return found
+
+    def under(self, type_: str, component: str) -> list[Registered]:
+        return [r for r in self.of(type_) if r.parent == self.component(component).urn]
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -120,7 +130,8 @@ class _Monitor(MockMonitor):
         response = super().RegisterResource(request)
         self.registered.append(Registered(
             type=request.type, name=request.name, urn=response.urn, parent=request.parent,
-            provider=request.provider, inputs=rpc.deserialize_properties(request.object)))
+            provider=request.provider, inputs=rpc.deserialize_properties(request.object),
+            retain_on_delete=request.retainOnDelete))
         return response
 
 
@@ -215,8 +226,13 @@ def test_every_cluster_gets_each_part_once(each):
     stack, plan = each
     for region in clusters(stack):
         component = f"argocd-{region}"
-        for type_ in (K8S_PROVIDER, RELEASE, PROJECT, APPSET, ROLE, BINDING, ACCESS_ENTRY):
+        for type_ in (K8S_PROVIDER, RELEASE, PROJECT, APPSET, ACCESS_ENTRY):
             plan.one(type_, component)
+        # The Applications' Role in argocd, and one Role per service namespace.
+        services = services_of(stack, region)
+        for type_ in (ROLE, BINDING):
+            assert len(plan.under(type_, component)) == 1 + len(services)
+        assert len(plan.under(NAMESPACE_PATCH, component)) == len(services)
         secrets = [r for r in plan.of(SECRET) if r.parent == plan.component(component).urn]
         assert len(secrets) == (2 if stack == "prod" else 1)  # prod runs with SSO: + the OIDC secret
     assert len(plan.of(COMPONENT)) == len(clusters(stack))
@@ -245,6 +261,9 @@ def test_resource_urns_stay_stable(staging):
         f"{base}${ROLE}::argocd-us-east-1-verify-role",
         f"{base}${BINDING}::argocd-us-east-1-verify-binding",
         f"{base}${ACCESS_ENTRY}::argocd-us-east-1-verify-access",
+        *(f"{base}${type_}::argocd-us-east-1-{part}-{service}"
+          for service in ("api", "web", "worker")
+          for type_, part in ((NAMESPACE_PATCH, "namespace"), (ROLE, "verify-role"), (BINDING, "verify-binding"))),
     ])
 
 
@@ -497,9 +516,11 @@ def test_builtin_kubernetes_objects_validate_against_the_kubernetes_schemas(each
     _, plan = each
     builtin = [r for r in plan.resources if r.type.startswith("kubernetes:")
                and not r.type.startswith(("kubernetes:argoproj.io/", "kubernetes:helm.sh/"))]
-    assert {r.type for r in builtin} == {SECRET, ROLE, BINDING}
+    assert {r.type for r in builtin} == {SECRET, ROLE, BINDING, NAMESPACE_PATCH}
     for resource in builtin:
         document = manifest(resource)
+        # A patch applies part of an object of its kind: what it sets must be valid there.
+        document["kind"] = document["kind"].removesuffix("Patch")
         assert document["apiVersion"] == resource.inputs["apiVersion"]
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 
@@ -547,6 +568,36 @@ def test_prod_regions_differ_where_services_differ(prod):
     west = prod.one(PROJECT, "argocd-eu-west-1").inputs["spec"]["destinations"]
     assert [d["namespace"] for d in east] == ["api", "web", "worker"]
     assert [d["namespace"] for d in west] == ["api", "worker"]
+
+
+def project_permits(spec: dict[str, Any], group: str, kind: str) -> bool:
+    """Whether an AppProject lets an Application deploy a namespaced group/kind: Argo CD's
+    AppProject.IsGroupKindPermitted (no whitelist key: all; an empty one: none; then the blacklist)."""
+    def listed(entries: list[dict[str, str]]) -> bool:
+        return any(fnmatch.fnmatchcase(group, e["group"]) and fnmatch.fnmatchcase(kind, e["kind"]) for e in entries)
+
+    whitelist = spec.get("namespaceResourceWhitelist")
+    whitelisted = whitelist is None or (len(whitelist) != 0 and listed(whitelist))
+    return whitelisted and not listed(spec.get("namespaceResourceBlacklist") or [])
+
+
+def test_project_permits_reads_lists_as_argo_cd_does():
+    assert project_permits({}, "apps", "Deployment")
+    assert not project_permits({"namespaceResourceWhitelist": []}, "apps", "Deployment")
+    assert not project_permits({"namespaceResourceBlacklist": [{"group": "argoproj.io", "kind": "*"}]},
+                               "argoproj.io", "Rollout")
+    assert project_permits({"namespaceResourceWhitelist": [{"group": "apps", "kind": "*"}]}, "apps", "ReplicaSet")
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_project_permits_the_rollout_kinds_exactly_when_the_controller_is_installed(enabled):
+    settings = stack_settings("prod")
+    spec = argocd.app_project_spec(settings, ["api"], rollouts=enabled)
+    for kind in ("Rollout", "AnalysisTemplate", "AnalysisRun", "Experiment"):
+        assert project_permits(spec, "argoproj.io", kind) is enabled, kind
+    # What every service deploys stays permitted either way; Argo CD's own kinds are not rollout kinds.
+    assert project_permits(spec, "apps", "Deployment") and project_permits(spec, "", "Service")
+    assert set(argocd.ROLLOUT_KINDS) == {"Rollout", "AnalysisTemplate", "AnalysisRun", "Experiment"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -636,8 +687,8 @@ def test_deployment_role_gets_an_access_entry_in_the_environment_account(each):
 def test_verify_group_may_only_get_the_services_applications_in_argocd(each):
     stack, plan = each
     for region in clusters(stack):
-        role = plan.one(ROLE, f"argocd-{region}").inputs
-        binding = plan.one(BINDING, f"argocd-{region}").inputs
+        role = plan.named(ROLE, f"argocd-{region}-verify-role").inputs
+        binding = plan.named(BINDING, f"argocd-{region}-verify-binding").inputs
         entry = plan.one(ACCESS_ENTRY, f"argocd-{region}").inputs
         assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "argocd"
         assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["applications"],
@@ -654,10 +705,112 @@ def test_a_region_without_services_grants_nothing():
     settings = stack_settings("prod")
     only_east = replace(settings, services=tuple(replace(s, regions=("us-east-1",)) for s in settings.services))
     assert argocd.services_in_region(only_east, "eu-west-1") == []
-    assert argocd.app_project_spec(only_east, [])["destinations"] == []
+    assert argocd.app_project_spec(only_east, [], rollouts=False)["destinations"] == []
+    assert not [r for r in run("prod", settings=only_east).under(ROLE, "argocd-eu-west-1")
+                if r.inputs["metadata"]["namespace"] != "argocd"]
     excluded = argocd.application_set_spec(only_east, "eu-west-1", "shop")["generators"][0]["git"]["directories"]
     assert excluded == [{"path": "envs/prod/*"}] + [
         {"path": f"envs/prod/{name}", "exclude": True} for name in ("api", "web", "worker")]
+
+
+def test_verify_may_read_the_pods_and_replicasets_of_each_service_namespace_only(each):
+    stack, plan = each
+    for region in clusters(stack):
+        component = f"argocd-{region}"
+        entry = plan.one(ACCESS_ENTRY, component).inputs
+        for service in services_of(stack, region):
+            role = plan.named(ROLE, f"{component}-verify-role-{service}").inputs
+            binding = plan.named(BINDING, f"{component}-verify-binding-{service}").inputs
+            assert role["metadata"] == binding["metadata"] == {"name": "delivery-verify", "namespace": service}
+            assert role["rules"] == [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+                {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list"]},
+            ]
+            assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                          "name": "delivery-verify"}
+            assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                            "name": entry["kubernetesGroups"][0]}]
+        # Nothing cluster-wide, and a namespace of another region's service gets nothing here.
+        namespaces = {r.inputs["metadata"]["namespace"] for r in plan.under(ROLE, component)}
+        assert namespaces == {"argocd", *services_of(stack, region)}
+    assert not [r for r in plan.resources if r.type.endswith((":ClusterRole", ":ClusterRoleBinding"))]
+
+
+def test_with_rollouts_verify_may_also_read_the_services_rollouts():
+    plan = run("prod", ArgoCdSettings(rollouts=RolloutsSettings(enabled=True)))
+    role = plan.named(ROLE, "argocd-eu-west-1-verify-role-api").inputs
+    assert role["rules"][-1] == {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list"]}
+    # Reading, never promoting: `gitops verify --promote-paused` would need patch on rollouts/status.
+    assert all(set(rule["verbs"]) <= {"get", "list"} for rule in role["rules"])
+
+
+def test_service_namespaces_are_ensured_and_never_deleted_by_the_stack(each):
+    stack, plan = each
+    for region in clusters(stack):
+        for service in services_of(stack, region):
+            namespace = plan.named(NAMESPACE_PATCH, f"argocd-{region}-namespace-{service}")
+            assert namespace.inputs["metadata"]["name"] == service
+            assert namespace.retain_on_delete is True
+
+
+# ----------------------------------------------------------------------------------------------
+# Argo Rollouts
+
+
+ROLLOUTS_RELEASE = "argocd-{region}-rollouts"
+
+
+def test_rollouts_are_not_installed_unless_enabled(staging):
+    assert [r.name for r in staging.of(RELEASE)] == ["argocd-us-east-1-argocd"]
+    assert ArgoCdSettings().rollouts.enabled is False
+
+
+@pytest.mark.parametrize("ha", [False, True])
+def test_rollouts_come_from_the_pinned_official_chart_in_their_own_namespace(ha):
+    plan = run("prod", ArgoCdSettings(ha=ha, rollouts=RolloutsSettings(enabled=True)))
+    for region in clusters("prod"):
+        release = plan.named(RELEASE, ROLLOUTS_RELEASE.format(region=region))
+        assert release.parent == plan.component(f"argocd-{region}").urn
+        assert release.provider == plan.named(RELEASE, f"argocd-{region}-argocd").provider
+        inputs = release.inputs
+        assert inputs["chart"] == "argo-rollouts" and inputs["version"] == ROLLOUTS_CHART_VERSION == "2.41.0"
+        assert inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
+        assert inputs["name"] == inputs["namespace"] == "argo-rollouts"
+        assert inputs["atomic"] is True and inputs["createNamespace"] is True
+        values = inputs["values"]
+        assert exposure(values) == [] and values["dashboard"] == {"enabled": False}
+        assert values["keepCRDs"] is True and values["providerRBAC"] == {"enabled": False}
+        assert values["createClusterAggregateRoles"] is False
+        controller = values["controller"]
+        assert set(controller["resources"]) == {"requests", "limits"}
+        assert controller["replicas"] == (2 if ha else 1)
+        if ha:
+            assert controller["pdb"] == {"enabled": True, "minAvailable": 1}
+            (term,) = controller["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+            assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == {
+                "app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/component": "rollouts-controller"}
+        else:
+            assert "pdb" not in controller and "affinity" not in controller
+        project = plan.one(PROJECT, f"argocd-{region}").inputs["spec"]
+        assert project_permits(project, "argoproj.io", "Rollout")
+
+
+ROLLOUTS_CHART_DIR = os.environ.get("ROLLOUTS_CHART_DIR")
+
+
+@pytest.mark.skipif(not ROLLOUTS_CHART_DIR, reason="set ROLLOUTS_CHART_DIR to the pinned chart's directory, "
+                                                   "charts/argo-rollouts (docs/argocd.md)")
+@pytest.mark.parametrize("ha", [False, True])
+def test_every_rollouts_value_key_exists_in_the_pinned_chart(ha):
+    chart_dir = Path(ROLLOUTS_CHART_DIR)
+    assert yaml.safe_load((chart_dir / "Chart.yaml").read_text())["version"] == ROLLOUTS_CHART_VERSION
+    chart = yaml.safe_load((chart_dir / "values.yaml").read_text())
+    assert unknown_keys(argocd.rollouts_helm_values(ArgoCdSettings(ha=ha)), chart) == []
+    # The selector the anti-affinity names is the one the chart puts on the controller's pods.
+    template = (chart_dir / "templates" / "controller" / "deployment.yaml").read_text()
+    assert "app.kubernetes.io/component: {{ .Values.controller.component }}" in template
+    assert chart["controller"]["component"] == "rollouts-controller"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,12 +37,18 @@ def test_one_argocd_per_cluster_of_the_environment(stack_plan):
     components = plan.by_type(COMPONENT)
     assert len(components) == len(settings.clusters)
     for component in components:
+        region = component.name.removeprefix("argocd-")
+        services = [s for s in settings.services if region in s.regions]
+        per_service = ["kubernetes:core/v1:NamespacePatch", "kubernetes:rbac.authorization.k8s.io/v1:Role",
+                       "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"] * len(services)
         types = sorted(r.type for r in children(plan, component))
+        # Both stack files enable Argo Rollouts: its release beside Argo CD's.
         assert types == sorted([
-            "pulumi:providers:kubernetes", "kubernetes:helm.sh/v3:Release", "kubernetes:core/v1:Secret",
+            "pulumi:providers:kubernetes", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Release",
+            "kubernetes:core/v1:Secret", *(["kubernetes:core/v1:Secret"] if settings.argocd.sso else []),
             "kubernetes:argoproj.io/v1alpha1:AppProject", "kubernetes:argoproj.io/v1alpha1:ApplicationSet",
             "kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-            ACCESS_ENTRY])
+            *per_service, ACCESS_ENTRY])
 
 
 def test_access_entries_grant_the_programs_deployment_role_in_each_cluster(stack_plan):
@@ -93,9 +99,36 @@ def test_stack_exports_each_clusters_argocd_endpoint(stack_plan):
 
 def test_stack_files_make_prod_highly_available_and_staging_not(stack_plan):
     stack, plan = stack_plan
-    releases = plan.by_type("kubernetes:helm.sh/v3:Release")
+    releases = [r for r in plan.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "argo-cd"]
     assert len(releases) == len(stack_settings(stack).clusters)
+    rollouts = [r for r in plan.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "argo-rollouts"]
+    assert len(rollouts) == len(releases)
+    assert all(r.inputs["values"]["controller"]["replicas"] == (2 if stack == "prod" else 1) for r in rollouts)
     for release in releases:
         values = release.inputs["values"]
         assert values["redis-ha"]["enabled"] is (stack == "prod")
         assert values["server"]["replicas"] == (2 if stack == "prod" else 1)
+
+
+def test_the_plans_rbac_objects_are_exactly_what_verify_may_read(stack_plan):
+    stack, plan = stack_plan
+    settings = stack_settings(stack)
+    workloads = {("", "pods", ("get", "list"), ()), ("apps", "replicasets", ("get", "list"), ()),
+                 ("argoproj.io", "rollouts", ("get", "list"), ())}
+    for component in plan.by_type(COMPONENT):
+        on_cluster = children(plan, component)
+        roles = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r for r in on_cluster
+                 if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role"}
+        readable: dict[str, set] = {}
+        for binding in (r for r in on_cluster if r.type == "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"):
+            assert binding.inputs["subjects"] == [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}]
+            namespace = binding.inputs["metadata"]["namespace"]
+            for rule in roles[(namespace, binding.inputs["roleRef"]["name"])].inputs["rules"]:
+                readable.setdefault(namespace, set()).update(
+                    (group, resource, tuple(rule["verbs"]), tuple(rule.get("resourceNames", ())))
+                    for group in rule["apiGroups"] for resource in rule["resources"])
+        region = component.name.removeprefix("argocd-")
+        services = [s.name for s in settings.services if region in s.regions]
+        assert readable == {"argocd": {("argoproj.io", "applications", ("get",), tuple(services))},
+                            **{service: workloads for service in services}}

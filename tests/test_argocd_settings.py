@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from components import settings as stack_settings_module
-from components.argocd_settings import CHART_VERSION, ArgoCdSettings, SsoSettings, parse
+from components.argocd_settings import (CHART_VERSION, ROLLOUTS_CHART_VERSION, ArgoCdSettings, RolloutsSettings,
+                                        SsoSettings, parse)
 from components.settings import SettingsError
 from tests.test_argocd import ROOT
 
@@ -17,21 +18,26 @@ SSO = {"issuer": "https://login.example.com", "clientId": "argocd", "clientSecre
 
 
 def test_absent_key_means_defaults():
-    assert parse(None, tooling_account=TOOLING) == ArgoCdSettings(chart_version=CHART_VERSION, ha=False, sso=None)
+    assert parse(None, tooling_account=TOOLING) == ArgoCdSettings(
+        chart_version=CHART_VERSION, ha=False, sso=None,
+        rollouts=RolloutsSettings(enabled=False, chart_version=ROLLOUTS_CHART_VERSION))
     assert parse({}, tooling_account=TOOLING) == ArgoCdSettings()
+    assert parse({"rollouts": None}, tooling_account=TOOLING) == ArgoCdSettings()
 
 
 def test_every_field():
-    parsed = parse({"chartVersion": "10.0.0", "ha": True, "sso": {**SSO, "adminGroups": ["ops", "sre"]}},
-                   tooling_account=TOOLING)
+    parsed = parse({"chartVersion": "10.0.0", "ha": True, "sso": {**SSO, "adminGroups": ["ops", "sre"]},
+                    "rollouts": {"enabled": True, "chartVersion": "2.40.0"}}, tooling_account=TOOLING)
     assert parsed == ArgoCdSettings(chart_version="10.0.0", ha=True, sso=SsoSettings(
         issuer="https://login.example.com", client_id="argocd", client_secret_arn=OIDC_ARN,
-        url="https://argocd.internal.example.com", admin_groups=("ops", "sre")))
+        url="https://argocd.internal.example.com", admin_groups=("ops", "sre")),
+        rollouts=RolloutsSettings(enabled=True, chart_version="2.40.0"))
 
 
 def test_booleans_set_with_pulumi_config_set_arrive_as_strings():
     assert parse({"ha": "true"}, tooling_account=TOOLING).ha is True
     assert parse({"ha": "false"}, tooling_account=TOOLING).ha is False
+    assert parse({"rollouts": {"enabled": "true"}}, tooling_account=TOOLING).rollouts.enabled is True
 
 
 def stack_data(stack: str) -> dict:
@@ -70,6 +76,10 @@ def test_an_argocd_error_is_reported_by_the_stack_settings_parse():
     ({"sso": {**SSO, "adminGroups": "ops"}}, "argocd.sso.adminGroups = 'ops': expected a list"),
     ({"sso": {**SSO, "adminGroups": ["ops", "ops"]}}, "expected a list without duplicates"),
     ({"sso": {**SSO, "clientSecret": "s3cret"}}, "delivery-pipeline:argocd.sso.clientSecret is not a known setting"),
+    ({"rollouts": True}, "delivery-pipeline:argocd.rollouts = true: expected a mapping"),
+    ({"rollouts": {"enabled": "on"}}, "delivery-pipeline:argocd.rollouts.enabled = 'on': expected true or false"),
+    ({"rollouts": {"chartVersion": "2.x"}}, "argocd.rollouts.chartVersion = '2.x': expected an exact chart version such as 2.41.0"),
+    ({"rollouts": {"enable": True}}, "delivery-pipeline:argocd.rollouts.enable is not a known setting"),
 ])
 def test_rejections_name_the_key_the_value_and_the_fix(data, message):
     with pytest.raises(SettingsError) as error:

@@ -13,12 +13,13 @@ import pytest
 import yaml
 
 from components.build_projects import BUILDSPECS
-from gitops.cli import build_parser
+from gitops.cli import SUBCOMMANDS, build_parser
 from offline.plan import run_plan
 
 # Set by CodeBuild itself, or by the buildspec's own commands.
-BUILT_IN = {"AWS_REGION", "CODEBUILD_SRC_DIR", "PYTHONPATH", "TARGET", "IMAGE_TAG", "IMAGE_DIGEST",
-            "REGISTRY", "COMMIT_SHA", "PR_URL", "TAG", "DIGEST", "count", "failed", "severity"}
+BUILT_IN = {"AWS_REGION", "CODEBUILD_SRC_DIR", "PYTHONPATH", "IMAGE_TAG", "IMAGE_DIGEST",
+            "REGISTRY", "COMMIT_SHA", "PR_URL", "TAG", "DIGEST", "count", "failed", "severity", "code",
+            "VERIFY_EXIT"}
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -86,23 +87,45 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
     seen = set()
     for name, env, action_env in projects_with_actions(plan):
         buildspec = yaml.safe_load((BUILDSPECS / name).read_text())
+        revert_codes = str(env.get("REVERT_EXIT_CODES", "")).split()
         sample = {**{k: str(v) for k, v in env.items()}, "AWS_REGION": "us-east-1",
                   **{k: "0123456789abcdef0123456789abcdef01234567" for k in action_env},
-                  "IMAGE_DIGEST": "sha256:" + "a" * 64, "PR_URL": "none"}
+                  "IMAGE_DIGEST": "sha256:" + "a" * 64, "PR_URL": "none",
+                  # The verify exit code post_build reads: one that reverts, when any does.
+                  "VERIFY_EXIT": revert_codes[0] if revert_codes else "9"}
         lines = commands(buildspec)
         for index, command in enumerate(lines):
             if "python -m gitops" not in command:
                 continue
-            # Lines before it that set shell variables (TARGET=(…)) are part of its context.
-            prefix = "\n".join(c for c in lines[:index] if c.startswith("if ") or c.startswith("export "))
+            if "gitops revert" in command and not revert_codes:
+                # The bundled CLI has no revert yet; the project says so and the line never runs.
+                assert "gitops.revert" not in SUBCOMMANDS
+                assert expand(command, sample) == []
+                continue
+            # Lines before it that set shell variables are part of its context.
+            prefix = "\n".join(c for c in lines[:index] if c.startswith("export "))
             argv = expand(prefix + "\n" + command, sample)
             assert argv[:2] == ["-m", "gitops"], argv
             args = parser.parse_args(argv[2:])
-            assert args.command in ("promote", "verify", "show")
+            assert args.command in ("promote", "verify", "show", "revert")
             if args.command == "promote":
                 assert args.token_env == "GITOPS_TOKEN" and args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
             if args.command == "verify":
-                assert args.revision and args.repo and args.cluster == env["CLUSTER"]
+                assert args.revision == sample["REVISION"] and args.repo and args.cluster == env["CLUSTER"]
+            if args.command == "revert":
+                assert args.mode == env["PROMOTION_MODE"] and args.revision == sample["REVISION"]
+                assert args.execution_id == sample["EXECUTION_ID"] and args.token_env == "GITOPS_TOKEN"
             seen.add(args.command)
     assert {"promote", "verify"} <= seen
+
+
+def test_resolve_reads_the_values_file_the_project_names_never_a_spelled_path(plan):
+    spec = (BUILDSPECS / "resolve.yml").read_text()
+    assert "envs/" not in spec and "values.yaml" not in spec
+    found = [env for name, env, _ in projects_with_actions(plan) if name == "resolve.yml"]
+    if plan.stack == "prod":
+        assert found and all(env["UPSTREAM_VALUES_FILE"] == f"envs/staging/{env['SERVICE']}/values.yaml"
+                             for env in found)
+    else:
+        assert not found

@@ -36,7 +36,7 @@ def test_image_shows_every_stage_and_action_with_parallel_groups():
 
 
 def test_image_marks_the_cross_region_action():
-    svg = render.pipeline_svg(pipeline("prod", "shop-api-prod"))
+    svg = render.pipeline_svg(pipeline("prod", "shop-api-prod-verify"))
     root = ET.fromstring(svg)
     highlighted = [r for r in root.iter(f"{SVG}rect") if r.get("fill") == "#fff4e0"]
     assert len(highlighted) == 1
@@ -46,14 +46,16 @@ def test_image_marks_the_cross_region_action():
 def test_diagram_dir_gets_mermaid_and_svg_per_pipeline(tmp_path):
     written = render.write_diagrams(run_plan(stack="prod"), tmp_path)
     assert sorted(p.name for p in written) == sorted(
-        f"shop-{s}-prod.{ext}" for s in ("api", "web", "worker") for ext in ("mmd", "svg"))
+        f"shop-{s}-prod{kind}.{ext}" for s in ("api", "web", "worker") for kind in ("", "-verify")
+        for ext in ("mmd", "svg"))
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_readme_images_are_what_the_plan_draws(stack):
+@pytest.mark.parametrize("stack, name", [("staging", "shop-api-staging"), ("prod", "shop-api-prod"),
+                                         ("prod", "shop-api-prod-verify")])
+def test_readme_images_are_what_the_plan_draws(stack, name):
     """docs/diagrams/ holds the README's images; UPDATE_SNAPSHOTS=1 redraws them after a change."""
-    current = render.pipeline_svg(pipeline(stack, f"shop-api-{stack}"))
-    path = DOCS / f"shop-api-{stack}.svg"
+    current = render.pipeline_svg(pipeline(stack, name))
+    path = DOCS / f"{name}.svg"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(current)
     assert path.read_text() == current, "pipeline changed: redraw with UPDATE_SNAPSHOTS=1 make test"

@@ -4,7 +4,11 @@ import dataclasses
 
 import pytest
 
+from components.pipeline import describe
 from components.pipeline_model import Action, PipelineDefinition, PipelineDefinitionError, Stage
+from components.steps import steps_for
+from tests.test_argocd import stack_settings
+from tests.test_steps import INPUTS
 
 HOME, OTHER = "us-east-1", "eu-west-1"
 
@@ -106,3 +110,31 @@ def test_parallel_actions_cannot_consume_each_other():
 
 def test_built_in_namespace_is_always_available():
     valid(configuration={"X": "#{codepipeline.PipelineExecutionId}"}).validate()
+
+
+# --- The service pipelines, as steps_for lays them out ---------------------------------------------
+
+def _verification(stack: str = "prod"):
+    settings = stack_settings(stack)
+    return settings, steps_for(settings, settings.services[0], INPUTS)
+
+
+def test_the_verify_pipeline_validates_with_a_store_in_each_region_of_its_actions():
+    settings, steps = _verification()
+    projects = {step: f"project-{step.name}" for step in steps.steps}
+    definition = describe(settings, steps.verification, projects, None, frozenset({"us-east-1", "eu-west-1"}))
+    assert definition.name == "shop-api-prod-verify"
+    assert [stage.name for stage in definition.stages] == ["Source", "Verify"]
+    assert {a.region for a in definition.stages[1].actions} == {None, "eu-west-1"}
+    with pytest.raises(PipelineDefinitionError, match="runs in eu-west-1, which has no artifact store"):
+        describe(settings, steps.verification, projects, None, frozenset({"us-east-1"}))
+
+
+def test_a_verify_step_referring_to_promote_fails_validation_in_the_verify_pipeline():
+    """The verify pipeline has no Promote stage: a reference to it is an error at plan time."""
+    settings, steps = _verification()
+    commit_verify = dataclasses.replace(steps.verification.build_steps[0], action_variables={
+        "REVISION": "#{Promote.COMMIT_SHA}"})
+    broken = dataclasses.replace(steps.verification, steps=(commit_verify,))
+    with pytest.raises(PipelineDefinitionError, match=r"#\{Promote.COMMIT_SHA\} names a namespace no earlier action"):
+        describe(settings, broken, {commit_verify: "p"}, None, frozenset({"us-east-1", "eu-west-1"}))

@@ -1,10 +1,15 @@
-"""The steps of a pipeline: which exist per source kind, and references to their exports."""
+"""The steps of a service's pipelines: which exist per source kind and promotion mode, and
+references to their exports."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from components.steps import StepError, StepInputs, steps_for
+from components.steps import REVERT_EXIT_CODES, SOURCE_COMMIT, Approval, StepError, StepInputs, steps_for
+from gitops.cli import SUBCOMMANDS
+from gitops.errors import VerifyDegraded, VerifyTimeout
 from tests.test_argocd import stack_settings
 
 INPUTS = StepInputs(deployment_role_arn="arn:aws:iam::222222222222:role/delivery/shop/x/shop-x-deployment",
@@ -12,21 +17,68 @@ INPUTS = StepInputs(deployment_role_arn="arn:aws:iam::222222222222:role/delivery
                     repository_arn="arn:aws:ecr:us-east-1:111111111111:repository/shop/api")
 
 
-@pytest.mark.parametrize("stack, image_steps", [("staging", ["build", "test", "scan"]), ("prod", ["resolve"])])
-def test_the_source_kind_decides_the_image_steps(stack, image_steps):
-    settings = stack_settings(stack)
+def names(pipeline) -> list[str]:
+    return [step.name if not isinstance(step, Approval) else "approval" for step in pipeline.steps]
+
+
+def test_commit_mode_builds_and_verifies_in_one_pipeline():
+    settings = stack_settings("staging")
     service = settings.services[0]
     steps = steps_for(settings, service, INPUTS)
-    assert [s.name for s in steps.steps] == [*image_steps, "promote", *(f"verify-{r}" for r in service.regions)]
-    assert {s.region for s in steps.verify} == set(service.regions)
+    assert steps.verification is None and steps.pipelines == (steps.delivery,)
+    assert steps.delivery.name == "shop-api-staging"
+    assert names(steps.delivery) == ["build", "test", "scan", "promote", *(f"verify-{r}" for r in service.regions)]
+    verify = steps.delivery.build_steps[-1]
+    assert verify.action_variables["REVISION"] == "#{Promote.COMMIT_SHA}"
+    assert steps.steps == steps.delivery.build_steps
+
+
+def test_pull_request_mode_ends_with_the_pull_request_and_the_merge_starts_verification():
+    settings = stack_settings("prod")
+    service = settings.services[0]
+    steps = steps_for(settings, service, INPUTS)
+    assert names(steps.delivery) == ["resolve", "approval", "promote"]
+    verification = steps.verification
+    assert verification.name == "shop-api-prod-verify"
+    assert verification.source.repository == settings.gitops_repository
+    assert verification.source.branch == settings.gitops_branch
+    assert verification.source.trigger_paths == ("envs/prod/api/**",)
+    assert names(verification) == [f"verify-{r}" for r in service.regions]
+    assert {s.region for s in verification.build_steps} == set(service.regions)
+    assert all(s.action_variables["REVISION"] == SOURCE_COMMIT for s in verification.build_steps)
+    # One project per step, the verify ones included, each once.
+    assert steps.steps == (*steps.delivery.build_steps, *verification.build_steps)
+
+
+def test_the_promotion_mode_not_the_stack_decides_where_verify_runs():
+    prod = stack_settings("prod")
+    commit_prod = replace(prod, promotion_mode="commit")
+    steps = steps_for(commit_prod, commit_prod.services[0], INPUTS)
+    assert steps.verification is None and names(steps.delivery)[-1].startswith("verify-")
+
+
+def test_resolve_reads_the_upstream_values_file_the_layout_names():
+    settings = stack_settings("prod")
+    (resolve,) = [s for s in steps_for(settings, settings.services[0], INPUTS).steps if s.name == "resolve"]
+    assert resolve.project_variables["UPSTREAM_VALUES_FILE"] == "envs/staging/api/values.yaml"
+
+
+def test_verify_reverts_on_the_outcomes_that_prove_the_release_bad_once_the_cli_has_revert():
+    settings = stack_settings("prod")
+    verify = steps_for(settings, settings.services[0], INPUTS).verification.build_steps[0]
+    expected = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.revert" in SUBCOMMANDS else ()
+    assert REVERT_EXIT_CODES == expected
+    assert verify.project_variables["REVERT_EXIT_CODES"] == " ".join(map(str, expected))
+    assert verify.project_variables["PROMOTION_MODE"] == "pull-request"
+    assert verify.project_variables["GITOPS_BRANCH"] == settings.gitops_branch
 
 
 def test_ref_names_the_namespace_and_refuses_a_variable_the_step_does_not_export():
     settings = stack_settings("staging")
     steps = steps_for(settings, settings.services[0], INPUTS)
-    assert steps.promote.ref("COMMIT_SHA") == "#{Promote.COMMIT_SHA}"
+    promote, test = [s for s in steps.steps if s.name == "promote"][0], [s for s in steps.steps if s.name == "test"][0]
+    assert promote.ref("COMMIT_SHA") == "#{Promote.COMMIT_SHA}"
     with pytest.raises(StepError, match=r"step 'promote' does not export 'IMAGE_TAG' \(it exports COMMIT_SHA, PR_URL\)"):
-        steps.promote.ref("IMAGE_TAG")
-    (test,) = [s for s in steps.image_steps if s.name == "test"]
+        promote.ref("IMAGE_TAG")
     with pytest.raises(StepError, match="it exports nothing"):
         test.ref("ANYTHING")

@@ -4,7 +4,11 @@ the same files the program uploads, and the real gitops CLI against the real tes
 
 Only what belongs to the CodeBuild host is stood in for: `aws s3 cp` hands over the bundle,
 `pip install` checks the requirements file is in the bundle (the packages are in this virtualenv
-already), and the host path /opt/tools is a temporary directory.
+already), and the host paths /opt/tools and /tmp are temporary directories.
+
+The Verify step needs an EKS cluster, so there `python -m gitops verify` and `revert` are stood in
+for (an exit code, a record of the arguments): what is tested is the buildspec's own logic, which
+verify outcomes revert and that the action fails either way.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import yaml
 
 from components import tools_bundle
 from components.build_projects import BUILDSPECS
+from components.steps import REVERT_EXIT_CODES
+from gitops import layout
+from gitops.errors import CredentialsError, VerifyDegraded, VerifyTimeout
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -47,25 +54,47 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"PATH": f"{bin_dir}:/usr/bin:/bin", "TOOLS_BUNDLE": "s3://artifacts/tools/gitops-0.zip"}
 
 
+def _script(spec: dict, phases: tuple[str, ...], tools: Path) -> str:
+    commands = [c for phase in phases for c in spec["phases"].get(phase, {}).get("commands", [])]
+    return "\n".join(commands).replace("/tmp/", f"{tools}-tmp/").replace("/opt/tools", str(tools))
+
+
 def run_step(buildspec: str, env: dict[str, str], workdir: Path, tools: Path) -> tuple[int, dict[str, str], str]:
     """Run install and build phases in one shell, as CodeBuild does; return the exported variables."""
     spec = yaml.safe_load((BUILDSPECS / buildspec).read_text())
-    commands = [c for phase in ("install", "build") for c in spec["phases"].get(phase, {}).get("commands", [])]
     exported = workdir / ".exported"
-    script = "\n".join(commands).replace("/opt/tools", str(tools)) + "\n" + "".join(
-        f'printf "%s=%s\\n" {name} "${{{name}}}" >> "{exported}"\n' for name in spec["env"]["exported-variables"])
+    Path(f"{tools}-tmp").mkdir(exist_ok=True)
+    script = _script(spec, ("install", "build"), tools) + "\n" + "".join(
+        f'printf "%s=%s\\n" {name} "${{{name}}}" >> "{exported}"\n'
+        for name in spec.get("env", {}).get("exported-variables", []))
     result = subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
                             timeout=120)
     variables = dict(line.split("=", 1) for line in exported.read_text().splitlines()) if exported.exists() else {}
     return result.returncode, variables, result.stdout + result.stderr
 
 
+def run_build(buildspec: str, env: dict[str, str], workdir: Path, tools: Path) -> tuple[bool, str]:
+    """Install and build, then post_build with CODEBUILD_BUILD_SUCCEEDING as CodeBuild sets it (it
+    runs post_build after a failed build phase); True when the build succeeds."""
+    code, _, output = run_step(buildspec, env, workdir, tools)
+    spec = yaml.safe_load((BUILDSPECS / buildspec).read_text())
+    post = subprocess.run(["bash", "-c", "set -euo pipefail\n" + _script(spec, ("post_build",), tools)],
+                          cwd=workdir, env={**env, "CODEBUILD_BUILD_SUCCEEDING": "1" if code == 0 else "0"},
+                          capture_output=True, text=True, timeout=120)
+    return code == 0 and post.returncode == 0, output + post.stdout + post.stderr
+
+
+def resolve_env(host: dict[str, str]) -> dict[str, str]:
+    # What the program sets on the Resolve project (components.steps).
+    return {**host, "UPSTREAM_ENV": "staging", "UPSTREAM_VALUES_FILE": layout.values_file("staging", "api"),
+            "SERVICE": "api"}
+
+
 def test_resolve_exports_the_tag_and_digest_of_the_upstream_values(host, tmp_path):
     source = tmp_path / "source"
     (source / "envs/staging/api").mkdir(parents=True)
     (source / "envs/staging/api/values.yaml").write_text(values_yaml("api", "4f2a9c1", DIGEST_B))
-    code, exported, output = run_step("resolve.yml", {**host, "UPSTREAM_ENV": "staging", "SERVICE": "api"},
-                                      source, tmp_path / "tools")
+    code, exported, output = run_step("resolve.yml", resolve_env(host), source, tmp_path / "tools")
     assert code == 0, output
     assert exported == {"TAG": "4f2a9c1", "DIGEST": DIGEST_B}
 
@@ -74,8 +103,7 @@ def test_resolve_refuses_an_upstream_image_without_digest(host, tmp_path):
     source = tmp_path / "source"
     (source / "envs/staging/api").mkdir(parents=True)
     (source / "envs/staging/api/values.yaml").write_text(values_yaml("api", "4f2a9c1", ""))
-    code, exported, output = run_step("resolve.yml", {**host, "UPSTREAM_ENV": "staging", "SERVICE": "api"},
-                                      source, tmp_path / "tools")
+    code, exported, output = run_step("resolve.yml", resolve_env(host), source, tmp_path / "tools")
     assert code != 0
     assert "has no image.digest" in output and "TAG" not in exported
 
@@ -121,3 +149,72 @@ def test_promote_step_fails_the_action_when_the_promotion_fails(host, gitops_rep
     assert code != 0 and "COMMIT_SHA" not in exported
     assert "'bad tag!' is not a valid image tag" in output
     assert gitops_repo.refs() == before
+
+
+# --- Verify -------------------------------------------------------------------------------------
+
+REVERT_ON = f"{VerifyTimeout.exit_code} {VerifyDegraded.exit_code}"
+
+
+@pytest.fixture
+def verify_host(host, tmp_path) -> dict[str, str]:
+    """The host, with `python -m gitops verify` exiting $VERIFY_RESULT and `python -m gitops revert`
+    recording its arguments (one per line) in $REVERT_RECORD and exiting $REVERT_RESULT."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    real = Path(host["PATH"].split(":")[0]) / "python"
+    (bin_dir / "python").write_text(
+        "#!/usr/bin/env bash\nset -eu\n"
+        'if [ "$1 $2 $3" = "-m gitops verify" ]; then echo "verify: stood in" >&2; exit "$VERIFY_RESULT"; fi\n'
+        'if [ "$1 $2 $3" = "-m gitops revert" ]; then printf "%s\\n" "$@" > "$REVERT_RECORD"; exit "$REVERT_RESULT"; fi\n'
+        f'exec "{real}" "$@"\n')
+    (bin_dir / "python").chmod(0o755)
+    return {**host, "PATH": f"{bin_dir}:{host['PATH']}", "ENVIRONMENT": "prod", "SERVICE": "api",
+            "CLUSTER": "shop-prod-euw1", "DEPLOYMENT_ROLE_ARN": "arn:aws:iam::333333333333:role/x",
+            "GITOPS_URL": "https://github.com/acme/shop-gitops.git", "GITOPS_BRANCH": "main",
+            "PROMOTION_MODE": "pull-request", "REVERT_EXIT_CODES": REVERT_ON, "GITOPS_TOKEN": "t0ken",
+            "AWS_REGION": "eu-west-1", "REVISION": SHA, "EXECUTION_ID": "exec-7", "REVERT_RESULT": "0",
+            "REVERT_RECORD": str(tmp_path / "revert.args")}
+
+
+def verify(env: dict[str, str], tmp_path: Path, result: int) -> tuple[bool, list[str] | None, str]:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    succeeded, output = run_build("verify.yml", {**env, "VERIFY_RESULT": str(result)}, work, tmp_path / "tools")
+    record = Path(env["REVERT_RECORD"])
+    return succeeded, record.read_text().splitlines() if record.exists() else None, output
+
+
+def test_verified_release_succeeds_and_reverts_nothing(verify_host, tmp_path):
+    succeeded, reverted, output = verify(verify_host, tmp_path, 0)
+    assert succeeded, output
+    assert reverted is None
+
+
+@pytest.mark.parametrize("result", [VerifyTimeout.exit_code, VerifyDegraded.exit_code])
+def test_a_release_proven_bad_is_reverted_and_the_action_still_fails(verify_host, tmp_path, result):
+    succeeded, reverted, output = verify(verify_host, tmp_path, result)
+    assert not succeeded
+    assert reverted == ["-m", "gitops", "revert", "--repo", "https://github.com/acme/shop-gitops.git",
+                        "--branch", "main", "--env", "prod", "--service", "api", "--revision", SHA,
+                        "--mode", "pull-request", "--reason", f"verify failed in eu-west-1 (exit {result})",
+                        "--execution-id", "exec-7", "--token-env", "GITOPS_TOKEN"]
+
+
+def test_a_failed_revert_fails_the_action_too(verify_host, tmp_path):
+    succeeded, reverted, _ = verify({**verify_host, "REVERT_RESULT": "13"}, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded and reverted is not None
+
+
+@pytest.mark.parametrize("result", [1, CredentialsError.exit_code, 12])
+def test_a_failure_that_says_nothing_about_the_release_reverts_nothing(verify_host, tmp_path, result):
+    # Credentials, an unreachable cluster, a later commit superseding this one: the release may be fine.
+    succeeded, reverted, _ = verify(verify_host, tmp_path, result)
+    assert not succeeded and reverted is None
+
+
+def test_without_revert_codes_a_bad_release_fails_without_reverting(verify_host, tmp_path):
+    env = {**verify_host, "REVERT_EXIT_CODES": " ".join(map(str, REVERT_EXIT_CODES))}
+    succeeded, reverted, _ = verify(env, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded
+    assert (reverted is not None) == bool(REVERT_EXIT_CODES)
