@@ -81,7 +81,7 @@ for service in settings.services:
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
     monitored.append(MonitoredPipeline(key=service.name, name=pipelines[service.name].name, projects=projects.projects))
-    if steps.approval is not None:
+    if steps.delivery.approval is not None:
         approved.append(ApprovalPipeline(arn=pipelines[service.name].arn))
     # Pull-request mode: the merge into the environment starts the service's verification.
     if steps.verification is not None:

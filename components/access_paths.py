@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.settings import BuildSource, ServiceSettings, Settings, from_pulumi_config
-from components.steps import VERIFY_ROLE_SUBPATH, Step, StepInputs, steps_for
+from components.steps import VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, steps_for
 from policy.access.model import AccessPath, External, Ref, Role, Service, forbidden, required
 
 ROLE = "aws:iam/role:Role"
@@ -62,10 +62,19 @@ class Store:
         return Ref(TOOLS_OBJECT, f"artifacts-{self.region}-tools")
 
 
+def service_pipelines(settings: Settings, service: ServiceSettings) -> ServiceSteps:
+    """The pipelines and CodeBuild steps of a service, as the program lays them out
+    (components.steps); the resources the steps name are not needed to know who does what."""
+    return steps_for(settings, service, StepInputs(deployment_role_arn=""))
+
+
 def service_steps(settings: Settings, service: ServiceSettings) -> tuple[Step, ...]:
-    """The CodeBuild steps of a service, as the program lays them out (components.steps); the
-    resources the steps name are not needed to know who does what."""
-    return steps_for(settings, service, StepInputs(deployment_role_arn="")).steps
+    return service_pipelines(settings, service).steps
+
+
+def pipeline_component(service: ServiceSettings, pipeline: PipelineSteps, steps: ServiceSteps) -> str:
+    """The logical name __main__.py gives the pipeline's component (its role is `<that>-role`)."""
+    return f"{service.name}-pipeline" + ("-verify" if pipeline is steps.verification else "")
 
 
 def builds_images(settings: Settings) -> bool:
@@ -89,8 +98,10 @@ def paths_for(settings: Settings) -> list[AccessPath]:
     for index, service in enumerate(services):
         # Another service is the next one round: enough to prove isolation without n² paths.
         other = services[(index + 1) % len(services)] if len(services) > 1 else None
-        paths += _pipeline(settings, service, other)
-        for step in service_steps(settings, service):
+        steps = service_pipelines(settings, service)
+        for pipeline in steps.pipelines:
+            paths += _pipeline(settings, service, pipeline, steps, other)
+        for step in steps.steps:
             paths += _project(settings, service, step, other)
     return paths
 
@@ -144,12 +155,13 @@ def _operator(settings: Settings) -> list[AccessPath]:
     return paths
 
 
-def _pipeline(settings: Settings, service: ServiceSettings, other: ServiceSettings | None) -> list[AccessPath]:
-    role = Role(Ref(ROLE, f"{service.name}-pipeline-role"))
-    name = settings.names.pipeline(service.name)
+def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSteps, steps: ServiceSteps,
+              other: ServiceSettings | None) -> list[AccessPath]:
+    role = Role(Ref(ROLE, f"{pipeline_component(service, pipeline, steps)}-role"))
+    name = pipeline.name
     artifact = f"{name[:20]}/SourceOutp/a1B2c3D"
     paths = []
-    for region in sorted({settings.home_region, *service.regions}):
+    for region in sorted({settings.home_region, *(step.region for step in pipeline.build_steps)}):
         store = Store(region)
         paths += [
             required(role, "s3:PutObject", store.bucket.then(f"/{artifact}"), f"{name} writes artifacts in {region}",
@@ -171,14 +183,22 @@ def _pipeline(settings: Settings, service: ServiceSettings, other: ServiceSettin
         forbidden(role, "sts:AssumeRole", Ref(ROLE, "deployment"),
                   f"{name}'s role assumes the deployment role"),
     ]
-    for kind in (step.name for step in service_steps(settings, service)):
+    own = {step.name for step in pipeline.build_steps}
+    for kind in sorted(own):
         project = Ref(PROJECT, f"{service.name}-{kind}")
         paths += [required(role, "codebuild:StartBuild", project, f"{name} starts its {kind} build"),
                   required(role, "codebuild:BatchGetBuilds", project, f"{name} polls its {kind} build")]
+    # The service's other pipeline runs the rest of its builds; this one starts none of them.
+    paths += [forbidden(role, "codebuild:StartBuild", Ref(PROJECT, f"{service.name}-{kind}"),
+                        f"{name} starts the {kind} build of the service's other pipeline")
+              for kind in sorted({step.name for step in steps.steps} - own)]
     if other is not None:
         paths.append(forbidden(role, "codebuild:StartBuild", Ref(PROJECT, f"{other.name}-promote"),
                                f"{name} starts the promote build of {other.name}"))
-    if settings.approval_enabled:
+    if pipeline.approval is None:
+        paths.append(forbidden(role, "sns:Publish", Ref(TOPIC, "notifications-approval"),
+                               f"{name}, which has no approval, asks for one"))
+    else:
         paths += [
             required(role, "sns:Publish", Ref(TOPIC, "notifications-approval"), f"{name} asks for approval"),
             required(role, "kms:GenerateDataKey", Ref(KEY, "notifications-key"),

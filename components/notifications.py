@@ -76,7 +76,9 @@ class Notifications(pulumi.ComponentResource):
                 "source": ["aws.codepipeline"],
                 "detail-type": [detail_type],
                 "account": [account],
-                "detail": {"pipeline": [{"wildcard": names.pipeline_pattern}], **detail},
+                # The delivery pipelines and the verify pipelines a merge starts.
+                "detail": {"pipeline": [{"wildcard": names.pipeline_pattern},
+                                        {"wildcard": names.verify_pipeline_pattern}], **detail},
             }
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",

@@ -142,6 +142,10 @@ class PipelineSteps:
     def build_steps(self) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if isinstance(step, Step))
 
+    @property
+    def approval(self) -> Approval | None:
+        return next((step for step in self.steps if isinstance(step, Approval)), None)
+
 
 @dataclass(frozen=True)
 class ServiceSteps:
