@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping
 
 import botocore.session
 
+from gitops import layout
+
 PROJECT = "delivery-pipeline"
 
 # The `aws` partition's regions, from botocore's endpoint data rather than a list kept by hand.
@@ -23,7 +25,7 @@ AWS_REGIONS: frozenset[str] = frozenset(
 )
 
 ACCOUNT = re.compile(r"^\d{12}$")
-DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
+DNS_LABEL = layout.NAME
 REPO_ID = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^(?!/|.*//|.*\.\.|.*/$|.*\.lock$)[A-Za-z0-9._/-]{1,255}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

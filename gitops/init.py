@@ -26,6 +26,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from gitops import layout
 from gitops.errors import UsageError
 from gitops.git import GitRunner
 from gitops.revisions import HistoryClient
@@ -37,8 +38,6 @@ from gitops.schema import validate_stack
 TEMPLATE = Path(__file__).parent / "template"
 SAMPLE = "sample"  # the template's service name, replaced by each service's
 BRANCH = "main"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 # host[:port][/path], lowercase path components: what goes before "/<service>" in an image name.
 _REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _SAMPLE_WORD = re.compile(rf"\b{SAMPLE}\b")
@@ -52,23 +51,34 @@ class Plan:
     image_registry: str | None
 
 
-def dns_labels(text: str, what: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(","))
-    for name in names:
-        if len(name) > 63 or not _DNS_LABEL.match(name):
-            raise UsageError(f"{what} {name!r} is not a DNS-1123 label (lowercase letters, digits "
-                             "and '-', starting and ending alphanumeric, at most 63 characters)")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+def names(text: str, what: str) -> tuple[str, ...]:
+    """Service or environment names, held to the rule the stack settings apply (layout.NAME)."""
+    found = tuple(part.strip() for part in text.split(","))
+    for name in found:
+        if not layout.NAME.match(name):
+            raise UsageError(f"{what} {name!r} is not a name the stack settings accept: lowercase "
+                             "letters, digits and '-', starting with a letter, ending alphanumeric, "
+                             "at most 20 characters (the AWS names derived from it must fit)")
+    duplicates = sorted({n for n in found if found.count(n) > 1})
     if duplicates:
         raise UsageError(f"{what} listed twice: {', '.join(duplicates)}")
-    return names
+    return found
+
+
+def aws_regions() -> frozenset[str]:
+    """The aws partition's regions, from botocore's endpoint data (as the stack settings read them)."""
+    import botocore.session
+
+    return frozenset(botocore.session.get_session().get_available_regions("codepipeline",
+                                                                          partition_name="aws"))
 
 
 def parse_regions(specs: list[str], envs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     regions: dict[str, tuple[str, ...]] = {}
+    known = aws_regions() if specs else frozenset()
     for spec in specs:
-        env, sep, names = spec.partition("=")
-        if not sep or not names:
+        env, sep, listed = spec.partition("=")
+        if not sep or not listed:
             raise UsageError(f"--regions {spec!r}: write ENV=REGION[,REGION…], e.g. "
                              "prod=us-east-1,eu-west-1")
         if env not in envs:
@@ -76,23 +86,26 @@ def parse_regions(specs: list[str], envs: tuple[str, ...]) -> dict[str, tuple[st
                              f"({','.join(envs)})")
         if env in regions:
             raise UsageError(f"--regions given twice for {env}; list its regions once")
-        parsed = dns_labels(names, "region")
-        bad = [r for r in parsed if not _REGION.match(r)]
+        parsed = tuple(part.strip() for part in listed.split(","))
+        bad = [r for r in parsed if r not in known]
         if bad:
-            raise UsageError(f"--regions {spec!r}: {', '.join(bad)} is not an AWS region name "
-                             "(like eu-west-1)")
+            raise UsageError(f"--regions {spec!r}: {', '.join(bad)} is not an AWS region of the aws "
+                             "partition (like eu-west-1)")
+        duplicates = sorted({r for r in parsed if parsed.count(r) > 1})
+        if duplicates:
+            raise UsageError(f"--regions {spec!r}: {', '.join(duplicates)} listed twice")
         regions[env] = parsed
     return regions
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
-    envs = dns_labels(args.envs, "environment")
+    envs = names(args.envs, "environment")
     registry = args.image_registry.rstrip("/") if args.image_registry else None
     if registry is not None and not _REGISTRY.match(registry):
         raise UsageError(f"--image-registry {args.image_registry!r} is not a registry host with "
                          "an optional path (like 111111111111.dkr.ecr.us-east-1.amazonaws.com/app); "
                          "no scheme, tag or digest")
-    return Plan(services=dns_labels(args.services, "service"), envs=envs,
+    return Plan(services=names(args.services, "service"), envs=envs,
                 regions=parse_regions(args.regions or [], envs), image_registry=registry)
 
 

@@ -14,6 +14,7 @@ Argo CD resolves ``helm.valueFiles`` relative to the chart directory, hence ``he
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def application_source(env: str, region: str, service: str) -> ApplicationSource
 # pipeline triggers all name paths through these functions; nothing else spells them.
 
 ENVS_DIR = "envs"
+# A service or environment name, as the Pulumi program's settings accept it: a lowercase DNS label
+# of at most 20 characters, starting with a letter (the names AWS resources derive from them must
+# fit AWS's limits). `gitops init` holds new repositories to it.
+NAME = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
 CHARTS_DIR = "charts"
 VALUES_FILE = "values.yaml"
 SCHEMA_FILE = "values.schema.json"

@@ -122,16 +122,21 @@ def test_refuses_a_non_empty_target(tmp_path: Path, existing: str,
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--services", "Api"], "service 'Api' is not a DNS-1123 label"),
-    (["--services", "api_v2"], "service 'api_v2' is not a DNS-1123 label"),
-    (["--services=-api"], "service '-api' is not a DNS-1123 label"),
-    (["--services", "a" * 64], "is not a DNS-1123 label"),
-    (["--services", "api,,web"], "service '' is not a DNS-1123 label"),
+    (["--services", "Api"], "service 'Api' is not a name the stack settings accept"),
+    (["--services", "api_v2"], "service 'api_v2' is not a name the stack settings accept"),
+    (["--services=-api"], "service '-api' is not a name the stack settings accept"),
+    # Valid DNS labels, which the stack settings refuse: too long for derived AWS names, or a digit first.
+    (["--services", "a" * 21], "at most 20 characters"),
+    (["--services", "9api"], "service '9api' is not a name the stack settings accept"),
+    (["--services", "api,,web"], "service '' is not a name the stack settings accept"),
     (["--services", "api,web,api"], "service listed twice: api"),
-    (["--services", "api", "--envs", "staging,Prod"], "environment 'Prod' is not a DNS-1123"),
+    (["--services", "api", "--envs", "staging,Prod"], "environment 'Prod' is not a name the stack settings accept"),
     (["--services", "api", "--regions", "qa=us-east-1"], "environment 'qa' is not in --envs"),
     (["--services", "api", "--regions", "prod"], "write ENV=REGION"),
-    (["--services", "api", "--regions", "prod=useast1"], "useast1 is not an AWS region name"),
+    (["--services", "api", "--regions", "prod=useast1"], "useast1 is not an AWS region"),
+    # Shaped like a region, but none of the aws partition's (botocore's endpoint data).
+    (["--services", "api", "--regions", "prod=xx-nowhere-9"], "xx-nowhere-9 is not an AWS region"),
+    (["--services", "api", "--regions", "prod=us-east-1,us-east-1"], "us-east-1 listed twice"),
     (["--services", "api", "--regions", "prod=us-east-1", "--regions", "prod=eu-west-1"],
      "--regions given twice for prod"),
     (["--services", "api", "--image-registry", "https://registry.example/x"], "no scheme"),
