@@ -32,7 +32,6 @@ transition on its own, `unfreeze --pipelines` does.
 from __future__ import annotations
 
 import argparse
-import random
 import re
 import tempfile
 import time
@@ -52,8 +51,9 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 # promote imports this module for its freeze check, so its names are read at call time.
 from gitops import layout, output, promote, trailers
 from gitops.credentials import add_token_arguments, token_from_args
-from gitops.errors import GitopsError, PushConflictError, UsageError, ValuesError
+from gitops.errors import GitopsError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
+from gitops.writes import add_writer_arguments, back_off, check_max_attempts, kept_moving
 
 # Bounds on a file anyone with write access can edit: promote reads it on every run.
 MAX_FILE_BYTES = 64 * 1024
@@ -441,8 +441,7 @@ def _validate(req: FreezeRequest) -> None:
     check_name("--env", req.env)
     check_name("--service", req.service)
     validate_reason(req.reason)
-    if req.max_attempts < 1:
-        raise UsageError("--max-attempts must be at least 1")
+    check_max_attempts(req.max_attempts)
 
 
 def freeze(req: FreezeRequest, git: GitClient, *, now: datetime | None = None,
@@ -527,11 +526,9 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             except PushRejected:
                 if attempt == req.max_attempts:
                     break
-                sleep(random.uniform(0, min(promote.BACKOFF_CAP_S,
-                                            promote.BACKOFF_BASE_S * 2 ** (attempt - 1))))
+                back_off(attempt, sleep)
                 git.fetch_and_reset(workdir, req.branch)
-    raise PushConflictError(f"{req.branch} kept moving: the push was rejected {req.max_attempts} "
-                            "times; nothing was changed. Run it again, or raise --max-attempts")
+    raise kept_moving(req.branch, req.max_attempts, "Run it again")
 
 
 def _services(git: GitClient, workdir: Path, req: FreezeRequest) -> list[str]:
@@ -669,12 +666,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      "with --pipelines")
         p.add_argument("--region", help="region of the pipelines (default: the AWS configuration)")
         add_token_arguments(p)
-        p.add_argument("--author", default=str(promote.DEFAULT_AUTHOR),
-                       help=f'commit author "Name <email>", recorded as who froze '
-                            f'(default: {promote.DEFAULT_AUTHOR})')
-        p.add_argument("--max-attempts", type=int, default=promote.DEFAULT_MAX_ATTEMPTS,
-                       help="pushes tried while the branch keeps moving "
-                            f"(default: {promote.DEFAULT_MAX_ATTEMPTS})")
+        add_writer_arguments(p, author_help="commit author, recorded as who froze,")
         p.add_argument("--output", choices=("text", "json"), default="text")
         p.set_defaults(func=run, action=action)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import random
 import re
 import tempfile
 import time
@@ -27,17 +26,14 @@ from pathlib import Path
 
 from gitops import blocklist, freeze, layout, output, schema, trailers
 from gitops.credentials import add_token_arguments, token_from_args
-from gitops.errors import GitError, ProposalRaceLost, PushConflictError, UsageError, ValuesError
+from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
 from gitops.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
                         errors_name_repository_paths)
+from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, add_writer_arguments, back_off,
+                           check_max_attempts, kept_moving)
 from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
-DEFAULT_AUTHOR = Identity("delivery-pipeline[bot]", "delivery-pipeline-bot@noreply.invalid")
-DEFAULT_MAX_ATTEMPTS = 10
-# Full-jitter backoff between push attempts: uniform(0, min(cap, base * 2**retry)) seconds.
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 10.0
 # Pull-request mode: rounds of "read the branch, write the PR, read the branch again" before
 # giving up on a branch that keeps moving, and the commits read behind a proposal to find the
 # source commit of the image it replaces (commits and trees only).
@@ -130,8 +126,7 @@ def validate_request(req: PromoteRequest) -> None:
         raise UsageError(f"--mode {req.mode!r}: use commit or pull-request")
     if req.auto_merge and req.mode != "pull-request":
         raise UsageError("--auto-merge applies to --mode pull-request only")
-    if req.max_attempts < 1:
-        raise UsageError("--max-attempts must be at least 1")
+    check_max_attempts(req.max_attempts)
     if re.match(r"[a-z][a-z0-9+.-]*://[^/]*@", req.repo_url):
         raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
                          "token with --token-env or --token-secret")
@@ -235,11 +230,9 @@ def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
         except PushRejected:
             if attempt == req.max_attempts:
                 break
-            sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))))
+            back_off(attempt, sleep)
             git.fetch_and_reset(workdir, req.branch)
-    raise PushConflictError(f"{req.branch} kept moving: the push was rejected {req.max_attempts} "
-                            f"times; nothing was changed. Re-run the promotion, or raise "
-                            "--max-attempts")
+    raise kept_moving(req.branch, req.max_attempts, "Re-run the promotion")
 
 
 def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
@@ -500,10 +493,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-repo", metavar="URL",
                    help="application repository (https://), for the pull request's compare link")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
-    p.add_argument("--author", default=str(DEFAULT_AUTHOR),
-                   help=f'commit author "Name <email>" (default: {DEFAULT_AUTHOR})')
-    p.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
-                   help=f"pushes tried while the branch keeps moving (default: {DEFAULT_MAX_ATTEMPTS})")
+    add_writer_arguments(p)
     p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
                    help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
     p.add_argument("--output", choices=("text", "json"), default="text")

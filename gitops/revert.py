@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
 import tempfile
 import time
@@ -33,16 +32,12 @@ from pathlib import Path
 
 from gitops import blocklist, layout, output, trailers
 from gitops.credentials import add_token_arguments, token_from_args
-from gitops.errors import NoVerifiedVersion, PushConflictError, UsageError
+from gitops.errors import NoVerifiedVersion, UsageError
 from gitops.git import GitRunner, Identity, PushRejected
 from gitops.revisions import HistoryClient
-from gitops.promote import (
-    BACKOFF_BASE_S,
-    BACKOFF_CAP_S,
-    DEFAULT_AUTHOR,
-    DEFAULT_MAX_ATTEMPTS,
-    parse_author,
-)
+from gitops.promote import parse_author
+from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, add_writer_arguments, back_off, check_max_attempts,
+                           kept_moving)
 from gitops.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
 
 HISTORY_LIMIT = 200
@@ -124,8 +119,7 @@ def validate_request(req: RevertRequest) -> None:
         raise UsageError("--execution-id must be one line of printable characters")
     if req.mode not in ("commit", "pull-request"):
         raise UsageError(f"--mode {req.mode!r}: use commit or pull-request")
-    if req.max_attempts < 1:
-        raise UsageError("--max-attempts must be at least 1")
+    check_max_attempts(req.max_attempts)
     if re.match(r"[a-z][a-z0-9+.-]*://[^/]*@", req.repo_url):
         raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
                          "token with --token-env or --token-secret")
@@ -271,10 +265,9 @@ def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
         except PushRejected:
             if attempt == req.max_attempts:
                 break
-            sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))))
+            back_off(attempt, sleep)
             git.fetch_and_reset(workdir, req.branch)
-    raise PushConflictError(f"{req.branch} kept moving: the push was rejected {req.max_attempts} "
-                            "times; nothing was changed. Run it again, or raise --max-attempts")
+    raise kept_moving(req.branch, req.max_attempts, "Run it again")
 
 
 def _message(req: RevertRequest, bad: ImageRef, restored: Verified | None,
@@ -345,10 +338,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", required=True, help="why, one line (recorded in the commit)")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution doing this")
     add_token_arguments(p)
-    p.add_argument("--author", default=str(DEFAULT_AUTHOR),
-                   help=f'commit author "Name <email>" (default: {DEFAULT_AUTHOR})')
-    p.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
-                   help=f"pushes tried while the branch keeps moving (default: {DEFAULT_MAX_ATTEMPTS})")
+    add_writer_arguments(p)
     p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
                    help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
     p.add_argument("--output", choices=("text", "json"), default="text")

@@ -15,7 +15,8 @@ import pytest
 from gitops.cli import main
 from gitops.errors import PushConflictError
 from gitops.git import GitClient, GitRunner
-from gitops.promote import BACKOFF_BASE_S, PromoteRequest, promote
+from gitops.promote import PromoteRequest, promote
+from gitops.writes import BACKOFF_BASE_S
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 
