@@ -60,12 +60,6 @@ class EndpointUnreachable(GitopsError):
     exit_code = 10
 
 
-class PullRequestClosed(GitopsError):
-    """Pull request closed without merge."""
-
-    exit_code = 11
-
-
 class VerifySuperseded(GitopsError):
     """A later commit changed the service's files before the revision could be seen running: its
     own verification decides. Not a failure of the verified version (do not revert on it)."""

@@ -34,7 +34,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from gitops.credentials import redact
-from gitops.errors import CredentialsError, ForgeError, PullRequestClosed, UsageError, VerifyTimeout
+from gitops.errors import CredentialsError, ForgeError, UsageError
 
 GITHUB_API_URL = "https://api.github.com"
 # Hosts that mean github.com itself (ssh.github.com serves SSH over port 443).
@@ -255,51 +255,6 @@ def _required_token(token: str | None, location: RepoLocation) -> str:
             "environment variable or Secrets Manager secret"
         )
     return token
-
-
-def wait_for_merge(
-    *,
-    repo_url: str,
-    api_url: str | None,
-    token: str | None,
-    number: int,
-    timeout_s: float,
-    poll_s: float,
-    sleep: Sleep = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """Poll GitHub pull request `number` until it is merged and return its merge commit sha.
-    Raises PullRequestClosed when it is closed without merging and VerifyTimeout after `timeout_s`.
-    `sleep` and `clock` are for tests."""
-    if timeout_s < 0 or poll_s <= 0:
-        raise UsageError(f"waiting for a merge needs timeout >= 0 and poll interval > 0; got {timeout_s} and {poll_s}")
-    location = parse_repo_url(repo_url)
-    api = github_api_base(location, api_url)
-    if api is None:
-        raise UsageError(
-            f"{location.hostname} is not GitHub: cannot wait for a pull request there; give the GitHub API URL "
-            "when it is GitHub Enterprise"
-        )
-    client = _Client(api, token, sleep)
-    repo = client.repository(location)
-    deadline = clock() + timeout_s
-    while True:
-        pr = client.call(f"reading pull request #{number}", lambda: repo.get_pull(number))
-        if pr.merged:
-            return pr.merge_commit_sha
-        if pr.state == "closed":
-            raise PullRequestClosed(
-                f"pull request #{number} ({pr.html_url}) was closed without merging; nothing was promoted. "
-                "Reopen and merge it, or run the promotion again"
-            )
-        remaining = deadline - clock()
-        if remaining <= 0:
-            armed = "armed" if pr.auto_merge is not None else "not armed"
-            raise VerifyTimeout(
-                f"pull request #{number} ({pr.html_url}) is still open after {timeout_s:g} s (auto-merge {armed}); "
-                "merge it, then run the verification again"
-            )
-        sleep(min(poll_s, remaining))
 
 
 def _find_open_pull(repo: Repository, owner: str, head: str, base: str) -> PullRequest | None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from github import GithubException
 
-from gitops.errors import CredentialsError, ForgeError, PullRequestClosed, UsageError, VerifyTimeout
+from gitops.errors import CredentialsError, ForgeError, UsageError
 from gitops.forge import (
     MAX_RATE_LIMIT_WAIT_S,
     _Client,
@@ -19,7 +19,6 @@ from gitops.forge import (
     github_api_base,
     open_or_update_pull_request,
     parse_repo_url,
-    wait_for_merge,
 )
 from tests.gitops.fake_github import FakeGitHub, FakeRepo
 
@@ -280,74 +279,6 @@ def test_rate_limited_write_is_retried_not_duplicated(github: FakeGitHub, repo: 
     assert github.count("PATCH", r"/repos/acme/gitops/pulls/\d+") == 2  # 429, then 200
     assert github.count("POST", r"/repos/acme/gitops/issues/\d+/comments") == 2  # 429, then 201
     assert sleeps.calls == [3.0, 4.0]
-
-
-# -- wait_for_merge -------------------------------------------------------------------------
-
-
-class Clock:
-    """A fake monotonic clock that the injected sleep advances."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def wait(github: FakeGitHub, repo: FakeRepo, number: int, clock: Clock, **overrides: object) -> str:
-    arguments: dict[str, object] = dict(
-        repo_url=repo.clone_url, api_url=github.api_url, token=github.token, number=number,
-        timeout_s=60, poll_s=10, sleep=clock.sleep, clock=clock,
-    )
-    arguments.update(overrides)
-    return wait_for_merge(**arguments)  # type: ignore[arg-type]
-
-
-def test_wait_for_merge_returns_the_merge_commit(github: FakeGitHub, repo: FakeRepo) -> None:
-    number = promote(github, repo).number
-    assert number is not None
-    clock = Clock()
-
-    def merge_on_third_poll(seconds: float) -> None:
-        Clock.sleep(clock, seconds)
-        if len(clock.sleeps) == 2:
-            github.merge(repo, number, merge_commit_sha="c0ffee" * 6 + "abcd")
-
-    assert wait(github, repo, number, clock, sleep=merge_on_third_poll) == "c0ffee" * 6 + "abcd"
-    assert clock.sleeps == [10, 10]
-    assert github.count("GET", rf"/repos/acme/gitops/pulls/{number}") == 3
-
-
-def test_wait_for_merge_closed_without_merge(github: FakeGitHub, repo: FakeRepo) -> None:
-    number = promote(github, repo).number
-    github.close(repo, number)  # type: ignore[arg-type]
-    with pytest.raises(PullRequestClosed, match=f"#{number} .* closed without merging"):
-        wait(github, repo, number, Clock())  # type: ignore[arg-type]
-
-
-def test_wait_for_merge_times_out(github: FakeGitHub, repo: FakeRepo) -> None:
-    number = promote(github, repo, auto_merge=True).number
-    clock = Clock()
-    with pytest.raises(VerifyTimeout, match=r"still open after 25 s \(auto-merge armed\)"):
-        wait(github, repo, number, clock, timeout_s=25)  # type: ignore[arg-type]
-    assert clock.sleeps == [10, 10, 5]  # never sleeps past the deadline
-    assert repo.pulls[number].state == "open"  # type: ignore[index]
-
-
-def test_wait_for_merge_unknown_number_is_404(github: FakeGitHub, repo: FakeRepo) -> None:
-    with pytest.raises(ForgeError, match=r"reading pull request #99 \(404"):
-        wait(github, repo, 99, Clock())
-
-
-def test_wait_for_merge_needs_github() -> None:
-    with pytest.raises(UsageError, match="gitlab.com is not GitHub"):
-        wait_for_merge(repo_url="https://gitlab.com/a/b.git", api_url=None, token="t", number=1, timeout_s=1, poll_s=1)
 
 
 # -- other forges, URLs, arguments ---------------------------------------------------------------
