@@ -23,7 +23,6 @@ from components.steps import Step
 
 BUILDSPECS = Path(__file__).resolve().parent.parent / "buildspecs"
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-LOG_RETENTION_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class BuildProjects(pulumi.ComponentResource):
                 f"{name}-logs-{region}",
                 region=region,
                 name=settings.names.log_group(args.service.name),
-                retention_in_days=LOG_RETENTION_DAYS,
+                retention_in_days=settings.log_retention_days,
                 kms_key_id=args.stores[region].key_arn,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -102,6 +101,9 @@ class BuildProjects(pulumi.ComponentResource):
         ), settings, self)
 
         variables = [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in step.project_variables.items()]
+        # CodeBuild adds this variable to every new project (report auto-discovery on), so a project
+        # without it shows a diff on the second `pulumi up` (pulumi-aws issue 3844). Set as CodeBuild sets it.
+        variables.append({"name": "CODEBUILD_CONFIG_AUTO_DISCOVER", "value": "true", "type": "PLAINTEXT"})
         if step.needs_tool_bundle:
             variables.append({"name": "TOOLS_BUNDLE", "type": "PLAINTEXT",
                               "value": pulumi.Output.format("s3://{0}/{1}", store.bucket_name, args.tools_key)})

@@ -37,6 +37,10 @@ PROVIDER_NAMESPACES = ("aws", "kubernetes")
 ENGINE_NAMESPACE = "pulumi"
 
 
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
+LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                        2557, 2922, 3288, 3653)
+
 @dataclass(frozen=True)
 class ServiceSettings:
     name: str
@@ -134,6 +138,9 @@ class Settings:
     argocd: ArgoCdSettings
     approvers: ApproverSettings = ApproverSettings()
     alarms: AlarmSettings = AlarmSettings()
+    # Days the CodeBuild log groups keep build logs. Default: 365 (a year of audit history: PCI DSS
+    # 10.5.1, Checkov CKV_AWS_338).
+    log_retention_days: int = 365
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -324,6 +331,10 @@ def parse(data: Mapping[str, Any]) -> Settings:
     approval.finish()
     alarms = _alarms(root)
 
+    logs = root.section("logs", required=False)
+    log_retention_days = logs.get("retentionDays", v.integer_in(LOG_RETENTION_VALUES), default=365)
+    logs.finish()
+
     alerts = root.section("alerts", required=False)
     alert_subscribers = alerts.get("subscribers", v.list_of(v.email), default=())
     alerts.finish()
@@ -350,7 +361,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
-        approvers=approvers, alarms=alarms,
+        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days,
     )
 
 

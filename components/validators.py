@@ -284,6 +284,17 @@ PERMISSION_SET_ARN = re.compile(r"^arn:aws:sso:::permissionSet/(?P<instance>(sso
 DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
+def integer_in(allowed: tuple[int, ...]) -> Callable[[str, Any], int]:
+    """One of a fixed set of whole numbers (e.g. the retention periods CloudWatch Logs accepts)."""
+    def check(key: str, value: Any) -> int:
+        number = int(value) if isinstance(value, str) and value.isdigit() else value
+        if not isinstance(number, int) or isinstance(number, bool) or number not in allowed:
+            raise fail(key, value, "one of " + ", ".join(map(str, allowed)))
+        return number
+
+    return check
+
+
 def integer(minimum: int, maximum: int) -> Callable[[str, Any], int]:
     def check(key: str, value: Any) -> int:
         # Pulumi config stores scalars set with `pulumi config set` as strings.

@@ -247,10 +247,17 @@ def test_projects_are_encrypted_logged_bounded_and_privileged_only_to_build_imag
                     variable["name"] == "TOOLS_BUNDLE"
 
 
+def test_every_project_sets_the_variable_codebuild_would_add_so_the_second_up_shows_no_diff(plan):
+    for project in of_type(plan, "aws:codebuild/project:Project"):
+        variables = {v["name"]: v for v in project.inputs["environment"]["environmentVariables"]}
+        assert variables["CODEBUILD_CONFIG_AUTO_DISCOVER"] == {
+            "name": "CODEBUILD_CONFIG_AUTO_DISCOVER", "value": "true", "type": "PLAINTEXT"}
+
+
 def test_log_groups_have_retention_and_are_encrypted_with_their_regions_key(plan):
     keys = {k.outputs["arn"]: k for k in of_type(plan, "aws:kms/key:Key")}
     for group in of_type(plan, "aws:cloudwatch/logGroup:LogGroup"):
-        assert group.inputs["retentionInDays"] == 90
+        assert group.inputs["retentionInDays"] == 365  # a year of audit history (PCI DSS 10.5.1)
         key = keys[group.inputs["kmsKeyId"]]
         assert key.region == group.region
         (grant,) = [s for s in statements(policy(key)) if s["Sid"] == "CloudWatchLogsEncryptsBuildLogs"]

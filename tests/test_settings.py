@@ -250,3 +250,11 @@ def test_a_value_that_failed_is_not_reported_again_through_what_depends_on_it():
         parse(with_change("staging", "gitops", DELETE))
     assert caught.value.messages == ("delivery-pipeline:gitops is missing: set it in Pulumi.<stack>.yaml "
                                      "(see the README's settings table)",)
+
+
+def test_build_logs_are_kept_a_year_by_default_and_the_stack_may_choose_a_period_cloudwatch_accepts():
+    assert parse(stack_settings("staging")).log_retention_days == 365
+    assert parse(with_change("staging", "logs.retentionDays", 731)).log_retention_days == 731
+    assert parse(with_change("staging", "logs.retentionDays", "1827")).log_retention_days == 1827
+    with pytest.raises(SettingsError, match=r"logs.retentionDays = 100: expected one of 1, 3, 5"):
+        parse(with_change("staging", "logs.retentionDays", 100))
