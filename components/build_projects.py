@@ -107,9 +107,14 @@ class BuildProjects(pulumi.ComponentResource):
         if step.needs_tool_bundle:
             variables.append({"name": "TOOLS_BUNDLE", "type": "PLAINTEXT",
                               "value": pulumi.Output.format("s3://{0}/{1}", store.bucket_name, args.tools_key)})
-        if step.needs_token:
+        if step.needs_token and step.region == secret_region(settings.gitops_token_secret_arn):
             # Resolved by CodeBuild at build start; the token never appears in the project definition.
             variables.append({"name": "GITOPS_TOKEN", "type": "SECRETS_MANAGER",
+                              "value": settings.gitops_token_secret_arn})
+        elif step.needs_token:
+            # AWS documents no cross-region resolution of a SECRETS_MANAGER variable: a step in
+            # another region gets the ARN and the CLI reads the secret in the ARN's own region.
+            variables.append({"name": "GITOPS_TOKEN_SECRET_ARN", "type": "PLAINTEXT",
                               "value": settings.gitops_token_secret_arn})
 
         project = aws.codebuild.Project(
@@ -144,3 +149,8 @@ class BuildProjects(pulumi.ComponentResource):
 @functools.cache
 def _buildspec(file: str) -> str:
     return (BUILDSPECS / file).read_text()
+
+
+def secret_region(arn: str) -> str:
+    """arn:aws:secretsmanager:<region>:<account>:secret:<name> -> <region>."""
+    return arn.split(":")[3]

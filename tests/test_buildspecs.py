@@ -54,7 +54,10 @@ def test_every_variable_a_buildspec_reads_is_provided(plan):
     for name, env, action_env in projects_with_actions(plan):
         buildspec = yaml.safe_load((BUILDSPECS / name).read_text())
         used = {v for command in commands(buildspec) for v in VARIABLE.findall(command)}
-        missing = used - set(env) - set(action_env) - BUILT_IN
+        # Set by the buildspec itself, or read only with a fallback (`${NAME:+…}`, `${NAME:-…}`).
+        own = {v for command in commands(buildspec) for v in re.findall(r"export ([A-Z_]+)=", command)}
+        optional = {v for command in commands(buildspec) for v in re.findall(r"\$\{([A-Z_]+):[+-]", command)}
+        missing = used - set(env) - set(action_env) - BUILT_IN - own - optional
         assert not missing, f"{name}: nothing sets {sorted(missing)}"
         checked.add(name)
     assert checked >= {"promote.yml", "verify.yml"}
@@ -80,6 +83,15 @@ def expand(command: str, variables: dict[str, str]) -> list[str]:
     result = subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **variables},
                             capture_output=True, text=True, check=True)
     return result.stdout.split("\0")[:-1]
+
+
+def assert_token_source(args, env: dict) -> None:
+    """A project in the secret's region gets the token as a Secrets Manager variable; one elsewhere
+    gets the secret's ARN, and the CLI reads the secret in the ARN's region."""
+    if "GITOPS_TOKEN_SECRET_ARN" in env:
+        assert (args.token_secret, args.token_env) == (env["GITOPS_TOKEN_SECRET_ARN"], None)
+    else:
+        assert (args.token_env, args.token_secret) == ("GITOPS_TOKEN", None)
 
 
 def test_gitops_command_lines_parse_with_the_real_cli(plan):
@@ -113,9 +125,11 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
                 assert args.mode == env["PROMOTION_MODE"]
             if args.command == "verify":
                 assert args.revision == sample["REVISION"] and args.repo and args.cluster == env["CLUSTER"]
+                assert_token_source(args, env)
             if args.command == "revert":
                 assert args.mode == env["PROMOTION_MODE"] and args.revision == sample["REVISION"]
-                assert args.execution_id == sample["EXECUTION_ID"] and args.token_env == "GITOPS_TOKEN"
+                assert args.execution_id == sample["EXECUTION_ID"]
+                assert_token_source(args, env)
             seen.add(args.command)
     assert {"promote", "verify"} <= seen
 

@@ -241,6 +241,11 @@ def test_projects_are_encrypted_logged_bounded_and_privileged_only_to_build_imag
         for variable in inputs["environment"]["environmentVariables"]:
             if variable["name"] == "GITOPS_TOKEN":
                 assert variable["type"] == "SECRETS_MANAGER"
+                assert project.region == variable["value"].split(":")[3]  # resolved in its own region
+            elif variable["name"] == "GITOPS_TOKEN_SECRET_ARN":
+                # Another region's secret: the name of the secret, never its value.
+                assert variable["type"] == "PLAINTEXT" and variable["value"].startswith("arn:aws:secretsmanager:")
+                assert project.region != variable["value"].split(":")[3]
             else:
                 assert variable["type"] == "PLAINTEXT"
                 assert not any(w in variable["name"] for w in ("TOKEN", "SECRET", "PASSWORD")) or \
@@ -543,3 +548,12 @@ def test_resource_counts_scale_with_services(plan):
     # Pull-request mode (prod) adds each service's verify pipeline.
     assert counts["aws:codepipeline/pipeline:Pipeline"] == services * {"staging": 1, "prod": 2}[plan.stack]
     assert counts["delivery:build:BuildProjects"] == services
+
+
+def test_verify_outside_the_secrets_region_gets_the_secret_arn_not_a_cross_region_secret_variable(prod):
+    # AWS documents no cross-region resolution of a SECRETS_MANAGER environment variable.
+    away = [p for p in of_type(prod, "aws:codebuild/project:Project") if p.region == "eu-west-1"]
+    assert away
+    for project in away:
+        names = {v["name"]: v["type"] for v in project.inputs["environment"]["environmentVariables"]}
+        assert names.get("GITOPS_TOKEN_SECRET_ARN") == "PLAINTEXT" and "GITOPS_TOKEN" not in names

@@ -218,3 +218,11 @@ def test_without_revert_codes_a_bad_release_fails_without_reverting(verify_host,
     succeeded, reverted, _ = verify(env, tmp_path, VerifyDegraded.exit_code)
     assert not succeeded
     assert (reverted is not None) == bool(REVERT_EXIT_CODES)
+
+
+def test_outside_the_secrets_region_verify_and_revert_read_the_token_by_its_arn(verify_host, tmp_path):
+    arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gitops-token-AbCdEf"
+    env = {k: v for k, v in verify_host.items() if k != "GITOPS_TOKEN"}
+    succeeded, reverted, output = verify({**env, "GITOPS_TOKEN_SECRET_ARN": arn}, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded
+    assert reverted is not None and reverted[-2:] == ["--token-secret", arn], output
