@@ -262,12 +262,16 @@ def _holds(operator: str, expected: list[str], present: list[str] | None) -> boo
 
 
 def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    if not ignore_case and "*" not in pattern and "?" not in pattern:
+        return pattern == value  # most Resource entries are whole ARNs: no regex to compile
     return _glob_regex(pattern, ignore_case).fullmatch(value) is not None
 
 
 @functools.lru_cache(maxsize=4096)
 def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    # Literal runs escaped whole, not character by character: a plan compiles a pattern per ARN.
+    body = "".join(".*" if part == "*" else "." if part == "?" else re.escape(part)
+                   for part in re.split(r"([*?])", pattern) if part)
     return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 

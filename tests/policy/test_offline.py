@@ -166,3 +166,28 @@ def test_pack_under_the_cli_protocol_reports_what_the_offline_evaluation_reports
 def test_docs_table_lists_every_policy():
     table = (POLICY_DIR.parent / "docs" / "policy.md").read_text()
     assert [p.name for p in POLICIES if f"| `{p.name}` |" not in table] == []
+
+
+def test_engine_props_read_the_struct_as_message_to_dict_does():
+    # The props policies see are read straight off the protobuf Struct; they must be what
+    # json_format.MessageToDict gives, key order and number types included.
+    from google.protobuf import json_format
+
+    from policy.offline import _struct_values
+
+    values = {"b": 1, "a": {"z": 2, "c": [1, "x", None, True, {"k": 3.5}]}, "empty": {}, "list": [],
+              "flag": False, "none": None, "text": "é"}
+    struct = struct_pb2.Struct()
+    struct.update(values)
+
+    def typed(value):
+        if isinstance(value, dict):
+            return [(key, typed(item)) for key, item in value.items()]
+        if isinstance(value, list):
+            return ["list", *map(typed, value)]
+        return (type(value).__name__, value)
+
+    assert typed(_struct_values(struct)) == typed(json_format.MessageToDict(struct))
+    struct["bad"] = float("inf")
+    with pytest.raises(ValueError):
+        _struct_values(struct)
