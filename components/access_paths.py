@@ -234,6 +234,13 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
     token = required if step.needs_token else forbidden
     paths.append(token(role, "secretsmanager:GetSecretValue", settings.gitops_token_secret_arn,
                        f"{what} reads the GitOps token"))
+    if settings.gitops_token_key_arn:
+        paths.append(token(role, "kms:Decrypt", settings.gitops_token_key_arn,
+                           f"{what} decrypts the GitOps token through Secrets Manager",
+                           {"kms:ViaService": f"secretsmanager.{settings.gitops_token_region}.amazonaws.com"}))
+        if step.needs_token:
+            paths.append(forbidden(role, "kms:Decrypt", settings.gitops_token_key_arn,
+                                   f"{what} decrypts with the GitOps token's key directly"))
     if step.role_subpath == VERIFY_ROLE_SUBPATH:
         cluster = f"arn:aws:eks:{region}:{settings.env_account}:cluster/{settings.clusters[region]}"
         paths += [

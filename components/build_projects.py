@@ -93,6 +93,13 @@ class BuildProjects(pulumi.ComponentResource):
         if step.needs_token:
             statements.append(statement("ReadGitOpsToken", ["secretsmanager:GetSecretValue"],
                                         settings.gitops_token_secret_arn))
+        if step.needs_token and settings.gitops_token_key_arn:
+            # Secrets Manager decrypts the secret with the caller's permission on its key; only
+            # through Secrets Manager of the secret's region, never the key directly.
+            statements.append(statement(
+                "DecryptGitOpsToken", ["kms:Decrypt"], settings.gitops_token_key_arn,
+                condition={"StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{settings.gitops_token_region}.amazonaws.com"}}))
         role = service_role(f"{resource_name}-role", ServiceRoleArgs(
             service="codebuild.amazonaws.com",
             path=settings.names.role_path(step.role_subpath),

@@ -141,6 +141,10 @@ class Settings:
     # Days the CodeBuild log groups keep build logs. Default: 365 (a year of audit history: PCI DSS
     # 10.5.1, Checkov CKV_AWS_338).
     log_retention_days: int = 365
+    # The customer-managed KMS key the token secret is encrypted with (`gitops.tokenKeyArn`); the
+    # roles that read the token may decrypt with it through Secrets Manager only. Default: none
+    # (the secret uses the account's `aws/secretsmanager` key, which needs no grant).
+    gitops_token_key_arn: str | None = None
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -315,6 +319,12 @@ def parse(data: Mapping[str, Any]) -> Settings:
         v.arn_in(v.SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
                 account=tooling_account, where="the tooling account, where CodeBuild reads it"),
     )
+    token_key = gitops.get(
+        "tokenKeyArn",
+        v.arn_in(v.KMS_KEY_ARN, "a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias)",
+                 account=tooling_account, region=token_secret.split(":")[3] if token_secret else None,
+                 where="the token secret's account and region: Secrets Manager encrypts with a key of its own region"),
+        default=None)
     gitops.finish()
 
     promotion = root.section("promotion", required=False)
@@ -361,7 +371,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
-        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days,
+        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days, gitops_token_key_arn=token_key,
     )
 
 

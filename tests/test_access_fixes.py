@@ -1,17 +1,19 @@
 """What the access paths and a deploy-readiness review found, each fixed: the operator can upload
 the tool bundle, EventBridge can use the alerts key, ECR can assume its replica role, the log
 bucket admits only its source bucket, the deployment role holds no grant it could never use, and
-key aliases do not collide between stacks of one account."""
+key aliases do not collide between stacks of one account, the token's own key decrypts it for
+its readers only."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import yaml
 
 from policy.access.model import REQUIRED
 
-from tests.conftest import cached_plan
+from tests.conftest import REPO_ROOT, cached_plan
 
 STACKS = ["staging", "prod"]
 
@@ -106,3 +108,34 @@ def test_key_aliases_are_scoped_to_the_stack(stack):
     plan = cached_plan(stack)
     aliases = [r.inputs["name"] for r in plan.by_type("aws:kms/alias:Alias")]
     assert aliases and all(a.startswith(f"alias/shop-{stack}-") for a in aliases), aliases
+
+
+TOKEN_KEY = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _with_token_key(stack):
+    gitops = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["delivery-pipeline:gitops"]
+    return cached_plan(stack, {"delivery-pipeline:gitops": {**gitops, "tokenKeyArn": TOKEN_KEY}})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_token_readers_decrypt_with_the_token_key_through_secrets_manager_only(stack):
+    plan = _with_token_key(stack)
+    decrypts = _results(plan, "decrypts the GitOps token through Secrets Manager")
+    readers = {r.path.description for r in decrypts if r.path.expect == REQUIRED}
+    assert readers and all(("promote" in d or "verify" in d) for d in readers)
+    assert all(r.ok for r in plan.access), [(r.path.description, r.reasons) for r in plan.access if not r.ok]
+    assert all(r.allowed == (r.path.expect == REQUIRED) for r in decrypts)
+    assert not any(r.allowed for r in _results(plan, "decrypts with the GitOps token's key directly"))
+    for role in plan.by_type("aws:iam/rolePolicy:RolePolicy"):
+        grants = [s for s in _document(role)["Statement"] if s["Sid"] == "DecryptGitOpsToken"]
+        reads = any(s["Sid"] == "ReadGitOpsToken" for s in _document(role)["Statement"])
+        assert grants == ([{"Sid": "DecryptGitOpsToken", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                            "Resource": TOKEN_KEY, "Condition": {"StringEquals": {
+                                "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}] if reads else []), role.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_without_a_token_key_no_role_may_decrypt_one(stack):
+    plan = cached_plan(stack)
+    assert "DecryptGitOpsToken" not in json.dumps([r.inputs for r in plan.by_type("aws:iam/rolePolicy:RolePolicy")])
