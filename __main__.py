@@ -54,23 +54,20 @@ notifications = Notifications("notifications", NotificationsArgs(settings=settin
 if isinstance(settings.source, BuildSource):
     registry = ContainerRegistry("registry", ContainerRegistryArgs(settings=settings, source=settings.source),
                                  opts=in_tooling)
-    repository_urls, repository_arns = registry.urls, registry.arns
-    pulumi.export("ecrRepositoryUrls", repository_urls)
-    pulumi.export("ecrRepositoryArns", repository_arns)
+    pulumi.export("ecrRepositoryUrls", registry.urls)
+    pulumi.export("ecrRepositoryArns", registry.arns)
 else:
-    # Images are built and owned by the upstream stack; this stack only promotes them.
-    upstream = pulumi.StackReference(settings.source.registry_stack)
-    repository_urls = {s.name: upstream.get_output("ecrRepositoryUrls").apply(lambda u, n=s.name: u[n])
-                       for s in settings.services}
-    repository_arns = {s.name: upstream.get_output("ecrRepositoryArns").apply(lambda u, n=s.name: u[n])
-                       for s in settings.services}
+    # A promoting stack's steps (resolve, promote, verify) name no repository: the GitOps
+    # repository carries the image, and the clusters pull it with the environment account's access.
+    registry = None
 
 pipelines, verify_pipelines = {}, {}
 monitored, approved = [], []
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
-        repository_url=repository_urls[service.name], repository_arn=repository_arns[service.name],
+        repository_url=registry.urls[service.name] if registry else None,
+        repository_arn=registry.arns[service.name] if registry else None,
     ))
     projects = BuildProjects(service.name, BuildProjectsArgs(
         settings=settings, service=service, steps=steps.steps, stores=stores, tools_key=tools_key,

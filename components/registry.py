@@ -1,7 +1,7 @@
 """ContainerRegistry: one ECR repository per service, in the stack that builds the images.
 
-Stacks that promote (prod) read the repositories through a StackReference to this stack's
-`ecrRepositoryUrls` / `ecrRepositoryArns` outputs instead of owning them.
+The stack exports `ecrRepositoryUrls` / `ecrRepositoryArns`; stacks that promote (prod) own no
+repository and read none: their steps never name one.
 """
 
 from __future__ import annotations

@@ -73,10 +73,10 @@ class BuildSource:
 @dataclass(frozen=True)
 class PromoteSource:
     """`source.kind: promote`: the stack promotes what an upstream environment runs, triggered by
-    that environment's values in the GitOps repository; the images belong to `registry_stack`."""
+    that environment's values in the GitOps repository. Its steps name no ECR repository (the
+    images stay the building stack's), so it reads no other stack."""
 
     upstream: str
-    registry_stack: str
 
 
 @dataclass(frozen=True)
@@ -235,15 +235,13 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
     upstream = source.get("upstream", v.dns_name)
     if upstream and upstream == env_name:
         root.errors.add(v.fail("source.upstream", upstream, f"another environment than {env_name!r}"))
-    registry_stack = source.get(
-        "registryStack", v.pattern(v.STACK_NAME, "the org/project/stack that owns the ECR repositories"))
     source.finish()
     if registry.data:
         root.errors.add(v.fail("registry", dict(registry.data),
-                               "no registry settings: a promote stack reads the repositories of source.registryStack"))
+                               "no registry settings: a promote stack's images are the building stack's"))
         registry.used.update(registry.data)
     registry.finish()
-    return PromoteSource(upstream=upstream, registry_stack=registry_stack)
+    return PromoteSource(upstream=upstream)
 
 
 def _approvers(approval: v.Reader, enabled: bool) -> ApproverSettings:

@@ -9,10 +9,13 @@ import re
 import pytest
 from pulumi.runtime import MockCallArgs
 
-from components.plan_hooks import HOOKS
 from components.settings import SettingsError
 from offline.mocks import OfflineMocks, OfflinePlanError, Placement, PlanResourceArgs, Placements
-from offline.plan import load_stack_config
+from offline.plan import load_stack_config, plan_hooks
+from tests.conftest import FIXTURES
+
+# The fixture project's hooks: the program reads no other stack, the fixture reads a registry stack.
+HOOKS = plan_hooks(FIXTURES / "project")
 
 TOOLING, ENV = "111111111111", "222222222222"
 CONFIG = {
@@ -148,7 +151,7 @@ def test_providers_get_a_uuid_id(mocks):
 
 
 def test_stack_reference_returns_the_registry_outputs_for_the_configured_services(repo_root):
-    # The answer is the program's hook, reading this stack's settings as the program does.
+    # The answer is the fixture's hook, reading this stack's settings as the program does.
     config = load_stack_config(repo_root, "staging", {
         "delivery-pipeline:services": [{"name": "api"}, {"name": "web", "regions": ["us-east-1"]}]}).values
     mocks = OfflineMocks("delivery-pipeline", config, HOOKS)

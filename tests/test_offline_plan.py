@@ -510,11 +510,3 @@ def test_real_kubernetes_resources_are_placed_on_the_cluster_of_their_region():
         assert len(on_cluster) == sum(1 for r in plan.resources if r.name.startswith(f"argocd-{region}-")
                                       and "kubernetes" in r.type)
     assert "    aws:codepipeline/pipeline:Pipeline  api-pipeline (shop-api-prod)  [111111111111/us-east-1]" in lines
-
-
-@needs_program
-def test_prod_reads_the_registry_outputs_the_staging_plan_exports():
-    staging, prod = cached_plan("staging"), cached_plan("prod")
-    reference = prod.by_type("pulumi:pulumi:StackReference")[0]
-    for key in ("ecrRepositoryUrls", "ecrRepositoryArns"):
-        assert reference.outputs["outputs"][key] == staging.outputs[key]

@@ -93,7 +93,8 @@ BAD_VALUES = [
     ("staging", "approval.enabled", "yes", ["approval.enabled", "true or false"]),
     ("staging", "source.kind", "mirror", ["source.kind", "build, promote"]),
     ("prod", "source.upstream", "prod", ["source.upstream", "another environment"]),
-    ("prod", "source.registryStack", "staging", ["source.registryStack", "org/project/stack"]),
+    # A promote stack reads no other stack.
+    ("prod", "source.registryStack", "acme/delivery-pipeline/staging", ["source.registryStack", "not a known setting"]),
     ("prod", "registry", {"pullAccounts": ["333333333333"]}, ["registry", "promote stack"]),
     ("staging", "registry.replicaRegions", ["us-east-1"], ["registry.replicaRegions", "home region"]),
     ("staging", "gitops.url", "git@github.com:acme/shop-gitops.git", ["gitops.url", "HTTPS clone URL"]),
