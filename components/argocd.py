@@ -363,6 +363,10 @@ class ArgoCdCluster(pulumi.ComponentResource):
             # An unreachable cluster is an error to investigate, never a reason to forget its objects.
             delete_unreachable=False,
             enable_server_side_apply=True,
+            # A changed Secret (the rotated GitOps token in the repository Secret) is updated in place:
+            # otherwise the provider replaces Secrets, and with a fixed name that deletes it first,
+            # leaving Argo CD without repository credentials until the new one exists.
+            enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)

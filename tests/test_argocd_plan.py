@@ -83,6 +83,15 @@ def test_no_secret_in_the_plan_and_the_repository_secret_is_marked(stack_plan):
         assert secret.inputs["stringData"] == "[secret]"
 
 
+def test_a_rotated_token_updates_the_repository_secret_in_place(stack_plan):
+    """The Kubernetes provider replaces a Secret whose data changes unless Secrets are mutable;
+    the repository Secret has a fixed name (Argo CD finds it by label, the name is the program's),
+    so a replacement would delete it before creating the new one."""
+    _, plan = stack_plan
+    providers = plan.by_type("pulumi:providers:kubernetes")
+    assert providers and all(p.inputs.get("enableSecretMutable") in (True, "true") for p in providers)
+
+
 def test_no_policy_violation_on_argocd_resources(stack_plan):
     _, plan = stack_plan
     assert plan.policy_ran
