@@ -45,12 +45,33 @@ RELEASE_TIMEOUT_S = 900
 OIDC_SECRET_NAME = "argocd-oidc"
 OIDC_SECRET_KEY = "clientSecret"
 # Argo Rollouts: the argo-rollouts chart, released as argo-rollouts in its own namespace.
+# The cluster authentication modes in which EKS honours access entries (the verify access is one).
+ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
+
 ROLLOUTS_CHART = "argo-rollouts"
 ROLLOUTS_NAMESPACE = "argo-rollouts"
 ROLLOUTS_RELEASE_NAME = "argo-rollouts"
 # The namespaced kinds Argo Rollouts defines (its ClusterAnalysisTemplate is cluster-scoped and,
 # like every cluster-scoped kind but Namespace, stays outside what a service may deploy).
 ROLLOUT_KINDS = ("Rollout", "AnalysisTemplate", "AnalysisRun", "Experiment")
+
+
+class ClusterError(pulumi.RunError):
+    """An existing cluster the program cannot use as it is; the message names it and the fix.
+    A RunError, so `pulumi up` stops with the message and no traceback."""
+
+
+def access_entry_cluster(cluster_name: str, region: str, access_configs: Sequence[Any]) -> str:
+    """The cluster's name, once its authentication mode is known to honour access entries."""
+    # A cluster created before access entries existed reports no access config: CONFIG_MAP only.
+    mode = access_configs[0].authentication_mode if access_configs else "CONFIG_MAP"
+    if mode not in ACCESS_ENTRY_MODES:
+        raise ClusterError(
+            f"EKS cluster {cluster_name} in {region} has authentication mode {mode}, which ignores access "
+            f"entries (the verify access is one): switch it to API_AND_CONFIG_MAP with `aws eks "
+            f"update-cluster-config --name {cluster_name} --region {region} "
+            f"--access-config authenticationMode=API_AND_CONFIG_MAP`")
+    return cluster_name
 
 
 @dataclass(frozen=True)
@@ -466,7 +487,9 @@ class ArgoCdCluster(pulumi.ComponentResource):
             )
         self.access_entry = aws.eks.AccessEntry(
             f"{name}-verify-access",
-            cluster_name=args.cluster_name,
+            # Checked: a cluster in CONFIG_MAP mode would accept the entry and ignore it.
+            cluster_name=cluster.access_configs.apply(
+                lambda configs: access_entry_cluster(args.cluster_name, region, configs)),
             region=region,
             principal_arn=args.deployment_role_arn,
             type="STANDARD",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.argocd import SERVER_ENDPOINT, VERIFY_GROUP
+from components.argocd import SERVER_ENDPOINT, VERIFY_GROUP, ClusterError
 from offline.mocks import PLACEHOLDER_SECRET
 from offline.plan import run_plan
 from tests.test_argocd import stack_settings
@@ -141,3 +141,33 @@ def test_the_plans_rbac_objects_are_exactly_what_verify_may_read(stack_plan):
         services = [s.name for s in settings.services if region in s.regions]
         assert readable == {"argocd": {("argoproj.io", "applications", ("get",), tuple(services))},
                             **{service: workloads for service in services}}
+
+
+@pytest.mark.parametrize("access_configs,mode", [([{"authenticationMode": "CONFIG_MAP"}], "CONFIG_MAP"),
+                                                 ([], "CONFIG_MAP")])
+def test_a_cluster_whose_authentication_mode_ignores_access_entries_stops_the_program(
+        monkeypatch, access_configs, mode):
+    """EKS honours access entries only in API or API_AND_CONFIG_MAP mode: in CONFIG_MAP mode the
+    verify access would be created and ignored, so the program reads the mode and stops."""
+    from offline import mocks
+
+    real = mocks._INVOKES["aws:eks/getCluster:getCluster"]
+    monkeypatch.setitem(mocks._INVOKES, "aws:eks/getCluster:getCluster",
+                        lambda args, where: {**real(args, where), "accessConfigs": access_configs})
+    with pytest.raises(ClusterError) as caught:
+        run_plan(stack="staging", project_dir=ROOT)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"EKS cluster shop-staging-use1 in us-east-1 has authentication mode {mode}" in message
+    assert "authenticationMode=API_AND_CONFIG_MAP" in message
+
+
+def test_the_offline_plan_reports_a_cluster_error_in_one_line(monkeypatch, capsys):
+    from offline import mocks
+    from offline.plan import main
+
+    real = mocks._INVOKES["aws:eks/getCluster:getCluster"]
+    monkeypatch.setitem(mocks._INVOKES, "aws:eks/getCluster:getCluster",
+                        lambda args, where: {**real(args, where), "accessConfigs": [{"authenticationMode": "CONFIG_MAP"}]})
+    assert main(["--stack", "staging", "--summary"]) == 2
+    assert capsys.readouterr().err.startswith("error: EKS cluster shop-staging-use1 in us-east-1 has authentication mode")
