@@ -111,7 +111,8 @@ class _Mocks(pulumi.runtime.Mocks):
             region, name = args.args["region"], args.args["name"]
             return {"name": name, "arn": f"arn:aws:eks:{region}:222222222222:cluster/{name}",
                     "endpoint": f"https://0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
-                    "certificateAuthorities": [{"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"}]}, []
+                    "certificateAuthorities": [{"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"}],
+                    "accessConfigs": [{"authenticationMode": "API"}]}, []
         if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             # The token in its JSON form ({"token": ...}), the OIDC secret raw.
             value = OIDC_CLIENT_SECRET if args.args["secretId"] == OIDC_ARN else json.dumps({"token": TOKEN})
