@@ -147,6 +147,11 @@ class Settings:
     gitops_token_key_arn: str | None = None
 
     @property
+    def gitops_token_region(self) -> str:
+        """The region of the GitOps token secret (from its ARN)."""
+        return self.gitops_token_secret_arn.split(":")[3]
+
+    @property
     def regions(self) -> tuple[str, ...]:
         return tuple(self.clusters)
 
