@@ -8,7 +8,7 @@ STACK ?= staging
 PLAN_JSON ?=
 DIAGRAM_DIR ?=
 
-.PHONY: venv plan test bench bench-promote bench-values clean
+.PHONY: venv plan test lock bench bench-promote bench-values clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ plan: venv
 
 test: venv
 	$(PY) -m pytest -q -n 2
+
+# gitops/requirements.lock (what CodeBuild installs) from gitops/requirements.txt and the versions
+# in .venv, with the sha256 of the files pip picks for CodeBuild; asks the package index (~2 min).
+lock: venv
+	$(PY) tools/lock.py
 
 bench: venv
 	$(PY) bench/plan.py

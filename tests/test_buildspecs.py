@@ -7,14 +7,17 @@ not in the first pipeline run after `pulumi up`.
 
 import json
 import re
+import shlex
 import subprocess
 
 import pytest
 import yaml
 
+from components import tools_bundle
 from components.build_projects import BUILDSPECS
 from gitops.cli import SUBCOMMANDS, build_parser
 from offline.plan import run_plan
+from tools import lock
 
 # Set by CodeBuild itself, or by the buildspec's own commands.
 BUILT_IN = {"AWS_REGION", "CODEBUILD_SRC_DIR", "PYTHONPATH", "IMAGE_TAG", "IMAGE_DIGEST",
@@ -143,3 +146,25 @@ def test_resolve_reads_the_values_file_the_project_names_never_a_spelled_path(pl
                              for env in found)
     else:
         assert not found
+
+
+def test_buildspecs_that_run_python_pin_it_and_install_only_the_hash_locked_bundle():
+    # Quoted in the YAML: unquoted, 3.10 would read as the number 3.1.
+    python = f"{lock.PYTHON[0]}.{lock.PYTHON[1]}"
+    bundled = {f"/opt/tools/{name}" for name in tools_bundle.bundle_archive().assets}
+    running = set()
+    for path in sorted(BUILDSPECS.glob("*.yml")):
+        buildspec = yaml.safe_load(path.read_text())
+        lines = commands(buildspec)
+        if not any(re.search(r"\b(python|pip)\b", line) for line in lines):
+            continue
+        running.add(path.name)
+        assert buildspec["phases"]["install"].get("runtime-versions") == {"python": python}, \
+            f"{path.name}: the install phase must pin runtime-versions python: \"{python}\""
+        installs = [shlex.split(line) for line in lines if re.search(r"\bpip\b", line)]
+        assert len(installs) == 1, f"{path.name}: {installs}"
+        argv = installs[0]
+        assert argv[:2] == ["pip", "install"] and {"--quiet", "--require-hashes", "--no-deps"} <= set(argv), argv
+        requirements = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--requirement"]
+        assert requirements == ["/opt/tools/gitops/requirements.lock"] and set(requirements) <= bundled, argv
+    assert running == {"promote.yml", "resolve.yml", "verify.yml"}
