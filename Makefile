@@ -12,10 +12,13 @@ DIAGRAM_DIR ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The gitops CLI's dependencies are held to the versions of its hash lock (gitops/requirements.lock,
+# what CodeBuild installs), so a fresh .venv resolves exactly what the lock and its tests expect.
+$(VENV)/.installed: requirements.txt pyproject.toml gitops/requirements.lock
 	@test -x $(PY) || { echo "make: creating the virtualenv $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@echo "make: installing the pinned requirements into $(VENV) (the first time takes a few minutes)"
-	$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements.txt
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' gitops/requirements.lock > $(VENV)/lock-constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements.txt -c $(VENV)/lock-constraints.txt
 	@echo "make: installing the gitops CLI into $(VENV) ($(VENV)/bin/gitops)"
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
@@ -30,7 +33,10 @@ test: venv
 
 # gitops/requirements.lock (what CodeBuild installs) from gitops/requirements.txt and the versions
 # in .venv, with the sha256 of the files pip picks for CodeBuild; asks the package index (~2 min).
-lock: venv
+# It installs requirements.txt without the old lock's constraints first: a bumped pin may move them.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements.txt
 	$(PY) tools/lock.py
 
 bench: venv
