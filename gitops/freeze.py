@@ -45,18 +45,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 # promote imports this module for its freeze check, so its names are read at call time.
-from gitops import layout, output, promote, trailers
+from gitops import files, layout, output, promote, trailers, yamldoc
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitopsError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity, PushRejected
 from gitops.writes import add_writer_arguments, back_off, check_max_attempts, kept_moving
 
-# Bounds on a file anyone with write access can edit: promote reads it on every run.
-MAX_FILE_BYTES = 64 * 1024
+# Bounds on a file anyone with write access can edit: promote reads it on every run (the file's
+# size, nesting and nodes are bounded by gitops.yamldoc).
 MAX_ENTRIES = 100
 MAX_REASON_CHARS = 500
 
@@ -152,15 +151,9 @@ def _scope(env: str, service: str | None) -> str:
 
 
 def parse_freeze_file(text: str, where: str) -> FreezeFile:
-    """The freezes and windows of a freeze file; a ValuesError naming `where` when it is broken
-    (promote fails closed on a file it cannot read)."""
-    if len(text.encode()) > MAX_FILE_BYTES:
-        raise ValuesError(f"{where} is larger than {MAX_FILE_BYTES // 1024} KiB; remove expired "
-                          "entries")
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as e:
-        raise ValuesError(f"{where} is not valid YAML: {str(e).splitlines()[0]}; fix the file") from None
+    """The freezes and windows of a freeze file, read within the limits of gitops.yamldoc; a
+    ValuesError naming `where` when it is broken (promote fails closed on a file it cannot read)."""
+    data = yamldoc.load(text, where)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -321,24 +314,13 @@ def render_freezes(text: str | None, freezes: Iterable[Freeze], zone: ZoneInfo) 
 
 # --- Reading the file from a clone --------------------------------------------------------------
 
-def read_freeze_file(git: GitClient, workdir: Path, env: str) -> tuple[str | None, FreezeFile]:
-    """The text (None when absent) and content of the environment's freeze file at HEAD. Reads the
-    tree entry first (mode and size without fetching the blob), so a symlink, a directory or an
-    oversized file is refused before anything is downloaded."""
+def read_freeze_file(workdir: Path, env: str) -> tuple[str | None, FreezeFile]:
+    """The text (None when absent) and content of the environment's freeze file in the checkout
+    `workdir`, through the checks of gitops.files (a regular file, no symlink on the way)."""
     path = layout.freeze_file(env)
-    listing = git.runner.run(["ls-tree", "-l", "HEAD", "--", path], cwd=workdir).stdout.strip()
-    if not listing:
+    text = files.read_repo_file(workdir, path)
+    if text is None:
         return None, FreezeFile(ZoneInfo("UTC"))
-    meta, _, _name = listing.partition("\t")
-    mode, kind, blob, size = meta.split()
-    if kind != "blob" or mode not in ("100644", "100755"):
-        raise ValuesError(f"{path} is not a regular file in the repository (mode {mode}); "
-                          "make it a plain file")
-    if int(size) > MAX_FILE_BYTES:
-        raise ValuesError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; remove expired "
-                          "entries")
-    # In a blobless clone this fetches the one blob, when it is not checked out already.
-    text = git.runner.run(["cat-file", "blob", blob], cwd=workdir).stdout
     return text, parse_freeze_file(text, path)
 
 
@@ -360,13 +342,13 @@ def override_reason(args: argparse.Namespace) -> str | None:
     return validate_reason(args.reason, "--override-freeze needs --reason; --reason")
 
 
-def refuse_if_frozen(git: GitClient, workdir: Path, env: str, service: str,
-                     override_reason: str | None, now: datetime | None = None) -> None:
+def refuse_if_frozen(workdir: Path, env: str, service: str, override_reason: str | None,
+                     now: datetime | None = None) -> None:
     """Raise unless `service` may be promoted into `env` at the checked-out head: no freeze or
     window applies, or one does and the promotion overrides it with a reason."""
     if override_reason is not None:
         validate_reason(override_reason, "--override-freeze needs --reason; --reason")
-    _, freezes = read_freeze_file(git, workdir, env)
+    _, freezes = read_freeze_file(workdir, env)
     active = freezes.active(env, service, now or datetime.now(UTC))
     if active and override_reason is None:
         raise FrozenError(env, service, active, freezes.zone)
@@ -501,7 +483,7 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
         git.clone_sparse(req.repo_url, req.branch, workdir, ["/" + path])
         for attempt in range(1, req.max_attempts + 1):
             services = _services(git, workdir, req)
-            text, current = read_freeze_file(git, workdir, req.env)
+            text, current = read_freeze_file(workdir, req.env)
             computed = change(text, current, services)
 
             def result(commit: str | None) -> FreezeResult:

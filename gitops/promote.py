@@ -152,8 +152,11 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
+    """The files promote reads: the values it edits, the chart's schema and defaults it validates
+    against, the freeze file and every block list it obeys."""
     paths = [req.values_path, layout.schema_file(req.service),
-             layout.chart_values_file(req.service)]
+             layout.chart_values_file(req.service), layout.freeze_file(req.env),
+             layout.BLOCKLIST_GLOB]
     if req.from_env:
         paths.append(layout.values_file(req.from_env, req.service))
     return ["/" + path for path in paths]
@@ -175,7 +178,7 @@ class _Edit:
 
 def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     """Read the checked-out head and compute the edit; raise before anything is written."""
-    freeze.refuse_if_frozen(git, workdir, req.env, req.service, req.override_freeze_reason)
+    freeze.refuse_if_frozen(workdir, req.env, req.service, req.override_freeze_reason)
     tag, digest = req.tag, req.digest
     if req.from_env:
         source_path = layout.values_file(req.from_env, req.service)
