@@ -51,8 +51,8 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from gitops import files, layout, output, promote, trailers, yamldoc
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitopsError, UsageError, ValuesError
-from gitops.git import GitClient, GitRunner, Identity, PushRejected
-from gitops.writes import add_writer_arguments, back_off, check_max_attempts, kept_moving
+from gitops.git import GitClient, GitRunner, Identity
+from gitops.writes import Push, add_writer_arguments, check_max_attempts, retry_push
 
 # Bounds on a file anyone with write access can edit: promote reads it on every run (the file's
 # size, nesting and nodes are bounded by gitops.yamldoc).
@@ -473,15 +473,16 @@ def unfreeze(req: FreezeRequest, git: GitClient, *, now: datetime | None = None,
 def _commit_change(req: FreezeRequest, git: GitClient, action: str,
                    change: Callable[[str | None, FreezeFile, list[str]], _Change],
                    sleep: Callable[[float], None]) -> FreezeResult:
-    """Commit the freeze file `change` computes from the head, and push it with promote's retry
-    discipline: on a rejected push, integrate the new head, recompute, push again."""
+    """Commit the freeze file `change` computes from the head, and push it with `retry_push`: on
+    a rejected push, integrate the new head, recompute, push again."""
     path = layout.freeze_file(req.env)
     if not git.valid_branch_name(req.branch):
         raise UsageError(f"--branch {req.branch!r} is not a valid branch name")
     with tempfile.TemporaryDirectory(prefix=f"gitops-{action}-") as tmp:
         workdir = Path(tmp) / "repo"
         git.clone_sparse(req.repo_url, req.branch, workdir, ["/" + path])
-        for attempt in range(1, req.max_attempts + 1):
+
+        def attempt(number: int) -> FreezeResult | Push[FreezeResult]:
             services = _services(git, workdir, req)
             text, current = read_freeze_file(workdir, req.env)
             computed = change(text, current, services)
@@ -489,7 +490,7 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             def result(commit: str | None) -> FreezeResult:
                 until = _iso(computed.until, current.zone) if computed.until else None
                 return FreezeResult(action, _scope(req.env, req.service), commit, until,
-                                    current.zone.key, services, list(computed.still_frozen), attempt)
+                                    current.zone.key, services, list(computed.still_frozen), number)
 
             if computed.text is None:
                 return result(None)
@@ -500,17 +501,11 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             values = {trailers.ACTION: action, trailers.ENVIRONMENT: req.env,
                       trailers.SERVICE: req.service, trailers.REASON: req.reason.strip()}
             message = f"{computed.subject}\n\n{req.reason.strip()}\n\n{trailers.render(values)}\n"
-            base = git.head(workdir)
             commit = git.commit(workdir, [path], message, req.author)
-            try:
-                git.push(workdir, req.branch, expected=base)
-                return result(commit)
-            except PushRejected:
-                if attempt == req.max_attempts:
-                    break
-                back_off(attempt, sleep)
-                git.fetch_and_reset(workdir, req.branch)
-    raise kept_moving(req.branch, req.max_attempts, "Run it again")
+            return Push(lambda push: result(commit))
+
+        return retry_push(git, workdir, req.branch, attempt, max_attempts=req.max_attempts,
+                          rerun="Run it again", sleep=sleep)
 
 
 def _services(git: GitClient, workdir: Path, req: FreezeRequest) -> list[str]:

@@ -29,8 +29,8 @@ from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
 from gitops.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
                         errors_name_repository_paths)
-from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, add_writer_arguments, back_off,
-                           check_max_attempts, kept_moving)
+from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
+                           check_max_attempts, retry_push)
 from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
@@ -219,23 +219,17 @@ def _read_checked(git: GitClient, workdir: Path, path: str) -> str:
 
 def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
                        sleep: Callable[[float], None]) -> PromoteResult:
-    for attempt in range(1, req.max_attempts + 1):
+    def attempt(number: int) -> PromoteResult | Push[PromoteResult]:
         edit = _prepare_edit(req, git, workdir)
-        base = git.head(workdir)
         if edit.noop:
-            return _result(req, edit, "noop", attempts=attempt, revision=base)
+            return _result(req, edit, "noop", attempts=number, revision=git.head(workdir))
         _write(workdir / req.values_path, edit.new_text)
         commit = git.commit(workdir, [req.values_path], _commit_message(req, edit), req.author)
-        try:
-            push = git.push(workdir, req.branch, expected=base)
-            return _result(req, edit, "committed", attempts=attempt, revision=commit,
-                           commit=commit, push=push)
-        except PushRejected:
-            if attempt == req.max_attempts:
-                break
-            back_off(attempt, sleep)
-            git.fetch_and_reset(workdir, req.branch)
-    raise kept_moving(req.branch, req.max_attempts, "Re-run the promotion")
+        return Push(lambda push: _result(req, edit, "committed", attempts=number, revision=commit,
+                                         commit=commit, push=push))
+
+    return retry_push(git, workdir, req.branch, attempt, max_attempts=req.max_attempts,
+                      rerun="Re-run the promotion", sleep=sleep)
 
 
 def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,

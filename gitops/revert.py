@@ -33,11 +33,11 @@ from pathlib import Path
 from gitops import blocklist, files, layout, output, trailers
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
-from gitops.git import GitRunner, Identity, PushRejected
+from gitops.git import GitRunner, Identity
 from gitops.revisions import HistoryClient
 from gitops.promote import parse_author
-from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, add_writer_arguments, back_off, check_max_attempts,
-                           kept_moving)
+from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
+                           check_max_attempts, retry_push)
 from gitops.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
 
 HISTORY_LIMIT = 200
@@ -219,11 +219,13 @@ def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_dig
 def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
            target: Verified | None, token: str | None, sleep: Callable[[float], None]
            ) -> RevertResult:
-    """Decide on the checked-out head, commit, push; on a moved branch, re-decide on the new head."""
+    """Decide on the checked-out head and commit; `retry_push` pushes, and on a moved branch this
+    decides again on the new head."""
     values_path = layout.values_file(req.env, req.service)
     block_path = layout.blocklist_file(req.env)
     assert bad.digest is not None
-    for attempt in range(1, req.max_attempts + 1):
+
+    def attempt(number: int) -> RevertResult | Push[RevertResult]:
         values_text = files.read_repo_file(workdir, values_path)
         if values_text is None:
             raise ValuesError(f"{values_path} does not exist on the branch; check --env and "
@@ -246,27 +248,21 @@ def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
         restored = target if new_values != values_text else None
         blocked = req.action != "unblock"
         if not changed:
-            return _result(req, bad, restored=None, blocked=blocked, noop=True, attempts=attempt)
+            return _result(req, bad, restored=None, blocked=blocked, noop=True, attempts=number)
         if new_values != values_text:
             (workdir / values_path).write_bytes(new_values.encode("utf-8"))
         if new_entries != entries:
             (workdir / block_path).write_text(blocklist.render(new_entries), encoding="utf-8")
             git.add(workdir, [block_path])
         message = _message(req, bad, restored, current)
-        base = git.head(workdir)
         commit = git.commit(workdir, changed, message, req.author)
         if req.mode == "pull-request":
             return _open_pull_request(req, git, workdir, bad, restored, commit, message, token)
-        try:
-            git.push(workdir, req.branch, expected=base)
-            return _result(req, bad, restored=restored, blocked=blocked, noop=False,
-                           attempts=attempt, commit=commit)
-        except PushRejected:
-            if attempt == req.max_attempts:
-                break
-            back_off(attempt, sleep)
-            git.fetch_and_reset(workdir, req.branch)
-    raise kept_moving(req.branch, req.max_attempts, "Run it again")
+        return Push(lambda push: _result(req, bad, restored=restored, blocked=blocked, noop=False,
+                                         attempts=number, commit=commit))
+
+    return retry_push(git, workdir, req.branch, attempt, max_attempts=req.max_attempts,
+                      rerun="Run it again", sleep=sleep)
 
 
 def _message(req: RevertRequest, bad: ImageRef, restored: Verified | None,
