@@ -49,6 +49,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 # promote imports this module for its freeze check, so its names are read at call time.
 from gitops import files, layout, output, promote, trailers, yamldoc
+from gitops.codepipeline import THROTTLED, codepipeline_client
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitopsError, UsageError, ValuesError
 from gitops.git import GitClient, GitRunner, Identity
@@ -600,21 +601,12 @@ def _client_error(e: Any, name: str) -> str:
         return f"no such pipeline; check --app and --region ({message})".strip()
     if code == "StageNotFoundException":
         return f"no stage {PROMOTE_STAGE} ({message})"
-    if code in ("ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"):
+    if code in THROTTLED:
         return "throttled by CodePipeline after retries; run the command again"
     if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
         return (f"access denied ({message}); the caller needs codepipeline:GetPipelineState, "
                 "DisableStageTransition and EnableStageTransition on it")
     return f"{code}: {message}"
-
-
-def codepipeline_client(region: str | None) -> Any:
-    # Imported here: only --pipelines pays for boto3.
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("codepipeline", region_name=region,
-                        config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
 # --- The commands -------------------------------------------------------------------------------
@@ -641,7 +633,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             f"into {PROMOTE_STAGE} of the pipelines concerned (CodePipeline)")
         p.add_argument("--app", help="application name of the pipelines (<app>-<service>-<env>); "
                                      "with --pipelines")
-        p.add_argument("--region", help="region of the pipelines (default: the AWS configuration)")
+        p.add_argument("--region", help="region of the pipelines (default: $AWS_REGION, else the AWS configuration)")
         add_token_arguments(p)
         add_writer_arguments(p, author_help="commit author, recorded as who froze,")
         p.add_argument("--output", choices=("text", "json"), default="text")
