@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.stub import Stubber
 
-from gitops import codepipeline, trailers
+from gitops import trailers
 from gitops.cli import main
 from gitops.codepipeline import Approver, find_approver
 
@@ -27,16 +26,11 @@ WITHOUT = "; promoting without an Approved-By trailer"
 
 
 @pytest.fixture
-def stubbed(monkeypatch):
-    """A real CodePipeline client answering from a Stubber; the CLI gets this client."""
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    client = boto3.client("codepipeline", region_name="eu-west-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
-    monkeypatch.setattr(codepipeline, "codepipeline_client", lambda region: client)
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+def stubbed(codepipeline, monkeypatch):
+    """The Stubber's CodePipeline client (conftest), which the CLI gets too."""
+    client, _ = codepipeline
+    monkeypatch.setattr("gitops.codepipeline.codepipeline_client", lambda region: client)
+    return codepipeline
 
 
 def action(category: str, status: str, updated_by: str | None = None, minute: int = 0,
@@ -92,7 +86,7 @@ def test_no_approved_approval_is_a_note(stubbed, details):
      "needs codepipeline:ListActionExecutions on the pipeline"),
     ("ThrottlingException", 400, f"CodePipeline throttled the read of the approval of execution "
      f"{EXECUTION} of pipeline {PIPELINE} after 5 attempts"),
-    ("PipelineNotFoundException", 400, f"no pipeline {PIPELINE} in eu-west-1; check the name and "
+    ("PipelineNotFoundException", 400, f"no pipeline {PIPELINE} in us-east-1; check the name and "
      "AWS_REGION"),
     ("PipelineExecutionNotFoundException", 400, f"reading the approval of execution {EXECUTION} of "
      f"pipeline {PIPELINE} failed (PipelineExecutionNotFoundException: User: "
