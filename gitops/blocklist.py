@@ -14,21 +14,17 @@ fails closed (promote stops, naming the file) rather than being ignored.
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import io
-
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
-from gitops import layout
+from gitops import files, layout, yamldoc
 from gitops.errors import DigestBlocked, ValuesError
 from gitops.git import GitClient
 from gitops.revisions import HistoryClient
 
-MAX_BYTES = 1024 * 1024
-MAX_ENTRIES = 10_000
 _HEADER = ("# Image digests `gitops promote` refuses, written by `gitops revert`, `gitops block` and\n"
            "# `gitops unblock` (each change is a commit with the reason). Do not edit by hand.\n")
 _FIELDS = ("service", "digest", "tag", "reason", "execution")
@@ -44,22 +40,15 @@ class Entry:
 
 
 def parse(text: str | None, where: str) -> list[Entry]:
-    """The entries of a block list's text (None: no file, no entries)."""
+    """The entries of a block list's text (None: no file, no entries), read within the limits of
+    gitops.yamldoc."""
     if text is None:
         return []
-    if len(text.encode()) > MAX_BYTES:
-        raise ValuesError(f"{where} is larger than {MAX_BYTES} bytes; it is written by the tool "
-                          "and never that big: restore it from history")
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        raise ValuesError(f"{where} is not valid YAML ({' '.join(str(exc).split())}); restore "
-                          "it from history") from None
-    blocked = (data or {}).get("blocked") if isinstance(data or {}, dict) else None
-    if data and not isinstance(blocked, list) or isinstance(blocked, list) and \
-            len(blocked) > MAX_ENTRIES:
-        raise ValuesError(f"{where} is not a block list (a `blocked:` list of at most "
-                          f"{MAX_ENTRIES} entries); restore it from history")
+    data = yamldoc.load(text, where)
+    blocked = data.get("blocked") if isinstance(data, dict) else None
+    if data and not isinstance(blocked, list):
+        raise ValuesError(f"{where} is not a block list (a `blocked:` list); restore it from "
+                          "history")
     entries = []
     for item in blocked or []:
         if not isinstance(item, dict) or set(item) - set(_FIELDS) or not all(
@@ -89,16 +78,18 @@ def find(entries: list[Entry], service: str, digest: str | None, tag: str | None
     return None
 
 
-def read_all(git: GitClient, where: Path, rev: str = "HEAD") -> dict[str, list[Entry]]:
-    """Every environment's block list at `rev` of the checkout or bare repository `where`."""
-    history = HistoryClient(git.runner)
-    lists = {}
-    for env in history.list_dir(where, rev, layout.ENVS_DIR):
-        path = layout.blocklist_file(env)
-        text = history.read_file(where, rev, path)
-        if text is not None:
-            lists[env] = parse(text, path)
-    return lists
+def read(workdir: Path, env: str) -> list[Entry]:
+    """The block list of `env` in the checkout `workdir`, through the checks of gitops.files
+    (a regular file, no symlink on the way); no entries when the branch has none."""
+    path = layout.blocklist_file(env)
+    return parse(files.read_repo_file(workdir, path), path)
+
+
+def read_all(git: GitClient, workdir: Path) -> dict[str, list[Entry]]:
+    """Every environment's block list in the checkout `workdir`, whose sparse patterns hold
+    layout.BLOCKLIST_GLOB; the environments are those of HEAD's tree."""
+    envs = HistoryClient(git.runner).list_dir(workdir, "HEAD", layout.ENVS_DIR)
+    return {env: read(workdir, env) for env in envs}
 
 
 def refuse_blocked(git: GitClient, workdir: Path, service: str, tag: str,

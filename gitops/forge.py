@@ -1,8 +1,8 @@
 """Pull requests on the GitOps repository's forge.
 
 GitHub (github.com, or any GitHub-compatible API given as `api_url`) is driven through PyGithub:
-open or update the promotion PR, arm auto-merge, wait for the merge, and read the branch rules
-(`check_repo`). Other forges get the
+open or update the promotion PR, arm auto-merge, and read the branch rules (`check_repo`); other
+modules make their own calls through `GitHubClient`, under the same policy. Other forges get the
 branch pushed by the caller and a compare URL from here, so a human can open the merge request.
 
 API base: `api_url` when given; else https://api.github.com when the repository is on github.com;
@@ -145,7 +145,7 @@ def find_open_pull_request(*, repo_url: str, api_url: str | None, token: str | N
     api = github_api_base(location, api_url)
     if api is None:
         return None
-    client = _Client(api, _required_token(token, location), sleep)
+    client = GitHubClient(api, _required_token(token, location), sleep)
     repo = client.repository(location)
     owner = repo.full_name.split("/")[0]
     pr = client.call(f"listing open pull requests for {owner}:{head}", lambda: _find_open_pull(repo, owner, head, base))
@@ -179,7 +179,7 @@ def open_or_update_pull_request(
     api = github_api_base(location, api_url)
     if api is None:
         return PullRequestResult(number=None, url=compare_url(location, base=base, head=head), action="pushed")
-    client = _Client(api, _required_token(token, location), sleep)
+    client = GitHubClient(api, _required_token(token, location), sleep)
     repo = client.repository(location)
     owner = repo.full_name.split("/")[0]
     listing = f"listing open pull requests for {owner}:{head}"
@@ -205,7 +205,7 @@ def arm_auto_merge(*, repo_url: str, api_url: str | None, token: str | None, num
     api = github_api_base(location, api_url)
     if api is None:
         raise UsageError(f"{location.hostname} is not GitHub: auto-merge needs the GitHub API")
-    client = _Client(api, _required_token(token, location), sleep)
+    client = GitHubClient(api, _required_token(token, location), sleep)
     repo = client.repository(location)
     pr = client.call(f"reading pull request #{number}", lambda: repo.get_pull(number))
     return _arm_auto_merge(client, pr)
@@ -224,7 +224,7 @@ def read_rules(*, repo_url: str, api_url: str | None, token: str, branch: str,
     if api is None:
         raise UsageError(f"{location.hostname} is not GitHub: check-repo reads GitHub rulesets and branch "
                          "protection; give --github-api-url for GitHub Enterprise")
-    client = _Client(api, token, sleep)
+    client = GitHubClient(api, token, sleep)
     repo = client.repository(location)
 
     def get(path: str) -> object:
@@ -276,7 +276,7 @@ def _create_pull(repo: Repository, head: str, base: str, title: str, body: str) 
         raise
 
 
-def _update_pull(client: _Client, pr: PullRequest, title: str, body: str,
+def _update_pull(client: GitHubClient, pr: PullRequest, title: str, body: str,
                  superseded_note: Callable[[str | None], str | None] | None) -> str:
     if pr.title == title and (pr.body or "") == body:
         return "unchanged"  # a re-run of the same promotion: nothing is superseded
@@ -288,7 +288,7 @@ def _update_pull(client: _Client, pr: PullRequest, title: str, body: str,
     return "updated"
 
 
-def _arm_auto_merge(client: _Client, pr: PullRequest) -> str:
+def _arm_auto_merge(client: GitHubClient, pr: PullRequest) -> str:
     if pr.auto_merge is not None:
         return "armed"
 
@@ -331,8 +331,10 @@ def _api_messages(exc: GithubException) -> list[str]:
     return messages
 
 
-class _Client:
-    """A PyGithub client plus the one error and rate-limit policy every call goes through."""
+class GitHubClient:
+    """A PyGithub client plus the one error and rate-limit policy every call goes through: what
+    other modules (gitops.report's commit statuses and deployments) drive GitHub with. `token`
+    may be None for a public repository's reads; `api` comes from `github_api_base`."""
 
     def __init__(self, api: str, token: str | None, sleep: Sleep) -> None:
         self._api = api
@@ -350,6 +352,7 @@ class _Client:
         )
 
     def repository(self, location: RepoLocation) -> Repository:
+        """The PyGithub repository at `location` (read once); drive it through `call`."""
         if location.path.count("/") != 1:
             raise UsageError(f"{location.path!r} is not a GitHub owner/repository path")
         return self.call(f"reading repository {location.path}", lambda: self._github.get_repo(location.path))

@@ -45,18 +45,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 # promote imports this module for its freeze check, so its names are read at call time.
-from gitops import layout, output, promote, trailers
+from gitops import files, layout, output, promote, trailers, yamldoc
+from gitops.codepipeline import THROTTLED, codepipeline_client
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitopsError, UsageError, ValuesError
-from gitops.git import GitClient, GitRunner, Identity, PushRejected
-from gitops.writes import add_writer_arguments, back_off, check_max_attempts, kept_moving
+from gitops.git import GitClient, GitRunner, Identity
+from gitops.writes import Push, add_writer_arguments, check_max_attempts, retry_push
 
-# Bounds on a file anyone with write access can edit: promote reads it on every run.
-MAX_FILE_BYTES = 64 * 1024
+# Bounds on a file anyone with write access can edit: promote reads it on every run (the file's
+# size, nesting and nodes are bounded by gitops.yamldoc).
 MAX_ENTRIES = 100
 MAX_REASON_CHARS = 500
 
@@ -152,15 +152,9 @@ def _scope(env: str, service: str | None) -> str:
 
 
 def parse_freeze_file(text: str, where: str) -> FreezeFile:
-    """The freezes and windows of a freeze file; a ValuesError naming `where` when it is broken
-    (promote fails closed on a file it cannot read)."""
-    if len(text.encode()) > MAX_FILE_BYTES:
-        raise ValuesError(f"{where} is larger than {MAX_FILE_BYTES // 1024} KiB; remove expired "
-                          "entries")
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as e:
-        raise ValuesError(f"{where} is not valid YAML: {str(e).splitlines()[0]}; fix the file") from None
+    """The freezes and windows of a freeze file, read within the limits of gitops.yamldoc; a
+    ValuesError naming `where` when it is broken (promote fails closed on a file it cannot read)."""
+    data = yamldoc.load(text, where)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -321,24 +315,13 @@ def render_freezes(text: str | None, freezes: Iterable[Freeze], zone: ZoneInfo) 
 
 # --- Reading the file from a clone --------------------------------------------------------------
 
-def read_freeze_file(git: GitClient, workdir: Path, env: str) -> tuple[str | None, FreezeFile]:
-    """The text (None when absent) and content of the environment's freeze file at HEAD. Reads the
-    tree entry first (mode and size without fetching the blob), so a symlink, a directory or an
-    oversized file is refused before anything is downloaded."""
+def read_freeze_file(workdir: Path, env: str) -> tuple[str | None, FreezeFile]:
+    """The text (None when absent) and content of the environment's freeze file in the checkout
+    `workdir`, through the checks of gitops.files (a regular file, no symlink on the way)."""
     path = layout.freeze_file(env)
-    listing = git.runner.run(["ls-tree", "-l", "HEAD", "--", path], cwd=workdir).stdout.strip()
-    if not listing:
+    text = files.read_repo_file(workdir, path)
+    if text is None:
         return None, FreezeFile(ZoneInfo("UTC"))
-    meta, _, _name = listing.partition("\t")
-    mode, kind, blob, size = meta.split()
-    if kind != "blob" or mode not in ("100644", "100755"):
-        raise ValuesError(f"{path} is not a regular file in the repository (mode {mode}); "
-                          "make it a plain file")
-    if int(size) > MAX_FILE_BYTES:
-        raise ValuesError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB; remove expired "
-                          "entries")
-    # In a blobless clone this fetches the one blob, when it is not checked out already.
-    text = git.runner.run(["cat-file", "blob", blob], cwd=workdir).stdout
     return text, parse_freeze_file(text, path)
 
 
@@ -360,13 +343,13 @@ def override_reason(args: argparse.Namespace) -> str | None:
     return validate_reason(args.reason, "--override-freeze needs --reason; --reason")
 
 
-def refuse_if_frozen(git: GitClient, workdir: Path, env: str, service: str,
-                     override_reason: str | None, now: datetime | None = None) -> None:
+def refuse_if_frozen(workdir: Path, env: str, service: str, override_reason: str | None,
+                     now: datetime | None = None) -> None:
     """Raise unless `service` may be promoted into `env` at the checked-out head: no freeze or
     window applies, or one does and the promotion overrides it with a reason."""
     if override_reason is not None:
         validate_reason(override_reason, "--override-freeze needs --reason; --reason")
-    _, freezes = read_freeze_file(git, workdir, env)
+    _, freezes = read_freeze_file(workdir, env)
     active = freezes.active(env, service, now or datetime.now(UTC))
     if active and override_reason is None:
         raise FrozenError(env, service, active, freezes.zone)
@@ -491,23 +474,24 @@ def unfreeze(req: FreezeRequest, git: GitClient, *, now: datetime | None = None,
 def _commit_change(req: FreezeRequest, git: GitClient, action: str,
                    change: Callable[[str | None, FreezeFile, list[str]], _Change],
                    sleep: Callable[[float], None]) -> FreezeResult:
-    """Commit the freeze file `change` computes from the head, and push it with promote's retry
-    discipline: on a rejected push, integrate the new head, recompute, push again."""
+    """Commit the freeze file `change` computes from the head, and push it with `retry_push`: on
+    a rejected push, integrate the new head, recompute, push again."""
     path = layout.freeze_file(req.env)
     if not git.valid_branch_name(req.branch):
         raise UsageError(f"--branch {req.branch!r} is not a valid branch name")
     with tempfile.TemporaryDirectory(prefix=f"gitops-{action}-") as tmp:
         workdir = Path(tmp) / "repo"
         git.clone_sparse(req.repo_url, req.branch, workdir, ["/" + path])
-        for attempt in range(1, req.max_attempts + 1):
+
+        def attempt(number: int) -> FreezeResult | Push[FreezeResult]:
             services = _services(git, workdir, req)
-            text, current = read_freeze_file(git, workdir, req.env)
+            text, current = read_freeze_file(workdir, req.env)
             computed = change(text, current, services)
 
             def result(commit: str | None) -> FreezeResult:
                 until = _iso(computed.until, current.zone) if computed.until else None
                 return FreezeResult(action, _scope(req.env, req.service), commit, until,
-                                    current.zone.key, services, list(computed.still_frozen), attempt)
+                                    current.zone.key, services, list(computed.still_frozen), number)
 
             if computed.text is None:
                 return result(None)
@@ -518,17 +502,11 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             values = {trailers.ACTION: action, trailers.ENVIRONMENT: req.env,
                       trailers.SERVICE: req.service, trailers.REASON: req.reason.strip()}
             message = f"{computed.subject}\n\n{req.reason.strip()}\n\n{trailers.render(values)}\n"
-            base = git.head(workdir)
             commit = git.commit(workdir, [path], message, req.author)
-            try:
-                git.push(workdir, req.branch, expected=base)
-                return result(commit)
-            except PushRejected:
-                if attempt == req.max_attempts:
-                    break
-                back_off(attempt, sleep)
-                git.fetch_and_reset(workdir, req.branch)
-    raise kept_moving(req.branch, req.max_attempts, "Run it again")
+            return Push(lambda push: result(commit))
+
+        return retry_push(git, workdir, req.branch, attempt, max_attempts=req.max_attempts,
+                          rerun="Run it again", sleep=sleep)
 
 
 def _services(git: GitClient, workdir: Path, req: FreezeRequest) -> list[str]:
@@ -623,21 +601,12 @@ def _client_error(e: Any, name: str) -> str:
         return f"no such pipeline; check --app and --region ({message})".strip()
     if code == "StageNotFoundException":
         return f"no stage {PROMOTE_STAGE} ({message})"
-    if code in ("ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"):
+    if code in THROTTLED:
         return "throttled by CodePipeline after retries; run the command again"
     if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
         return (f"access denied ({message}); the caller needs codepipeline:GetPipelineState, "
                 "DisableStageTransition and EnableStageTransition on it")
     return f"{code}: {message}"
-
-
-def codepipeline_client(region: str | None) -> Any:
-    # Imported here: only --pipelines pays for boto3.
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("codepipeline", region_name=region,
-                        config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
 # --- The commands -------------------------------------------------------------------------------
@@ -664,7 +633,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             f"into {PROMOTE_STAGE} of the pipelines concerned (CodePipeline)")
         p.add_argument("--app", help="application name of the pipelines (<app>-<service>-<env>); "
                                      "with --pipelines")
-        p.add_argument("--region", help="region of the pipelines (default: the AWS configuration)")
+        p.add_argument("--region", help="region of the pipelines (default: $AWS_REGION, else the AWS configuration)")
         add_token_arguments(p)
         add_writer_arguments(p, author_help="commit author, recorded as who froze,")
         p.add_argument("--output", choices=("text", "json"), default="text")

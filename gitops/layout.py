@@ -56,8 +56,11 @@ CHARTS_DIR = "charts"
 VALUES_FILE = "values.yaml"
 SCHEMA_FILE = "values.schema.json"
 FREEZE_FILE = "freeze.yaml"
+BLOCKLIST_FILE = "blocklist.yaml"
 # Every environment's values file of every service, as a glob relative to the root.
 VALUES_GLOB = f"{ENVS_DIR}/*/*/{VALUES_FILE}"
+# Every environment's block list (promote refuses a digest blocked in any of them).
+BLOCKLIST_GLOB = f"{ENVS_DIR}/*/{BLOCKLIST_FILE}"
 
 
 def env_dir(env: str) -> str:
@@ -112,7 +115,7 @@ def schema_file(service: str) -> str:
 def blocklist_file(env: str) -> str:
     """The environment's block list: a file, so the ApplicationSet's directory generator skips it,
     and outside every service directory, so no pipeline's path trigger fires on it."""
-    return f"{ENVS_DIR}/{env}/blocklist.yaml"
+    return f"{env_dir(env)}/{BLOCKLIST_FILE}"
 
 
 def revert_branch(env: str, service: str) -> str:

@@ -16,6 +16,11 @@ def print_line(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
+def print_notice(text: str) -> None:
+    """A note or warning beside the result: on stderr, so stdout stays the result (JSON)."""
+    sys.stderr.write(text + "\n")
+
+
 def print_table(headers: list[str], rows: list[list[str]], highlighted: set[int],
                 title: str | None = None) -> None:
     """`rows` under `headers`; on a terminal, rows whose index is in `highlighted` are bold yellow

@@ -21,16 +21,16 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from gitops import blocklist, freeze, layout, output, schema, trailers
+from gitops import blocklist, codepipeline, freeze, layout, output, schema, trailers
 from gitops.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
 from gitops.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
                         errors_name_repository_paths)
-from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, add_writer_arguments, back_off,
-                           check_max_attempts, kept_moving)
+from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
+                           check_max_attempts, retry_push)
 from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
@@ -60,6 +60,7 @@ class PromoteRequest:
     source_commit: str | None = None
     source_repo: str | None = None    # the application repository, for compare links
     execution_id: str | None = None
+    approved_by: str | None = None    # who gave the pipeline's manual approval (Approved-By)
     author: Identity = DEFAULT_AUTHOR
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     github_api_url: str | None = None
@@ -96,6 +97,7 @@ class PromoteResult:
     revision: str
     push: str | None = None   # "pushed", "landed" (confirmed by reading the remote), None: none
     auto_merge: str | None = None  # "armed", "merged" (mergeable at once), None: not requested
+    approved_by: str | None = None  # the Approved-By the commit records, None: none
 
 
 def validate_request(req: PromoteRequest) -> None:
@@ -122,6 +124,8 @@ def validate_request(req: PromoteRequest) -> None:
                          "without credentials")
     if req.execution_id is not None and (not req.execution_id.isprintable() or not req.execution_id):
         raise UsageError("--execution-id must be one line of printable characters")
+    if req.approved_by is not None and (not req.approved_by.isprintable() or not req.approved_by):
+        raise UsageError(f"the approver {req.approved_by!r} is not one line of printable characters")
     if req.mode not in ("commit", "pull-request"):
         raise UsageError(f"--mode {req.mode!r}: use commit or pull-request")
     if req.auto_merge and req.mode != "pull-request":
@@ -152,8 +156,11 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
+    """The files promote reads: the values it edits, the chart's schema and defaults it validates
+    against, the freeze file and every block list it obeys."""
     paths = [req.values_path, layout.schema_file(req.service),
-             layout.chart_values_file(req.service)]
+             layout.chart_values_file(req.service), layout.freeze_file(req.env),
+             layout.BLOCKLIST_GLOB]
     if req.from_env:
         paths.append(layout.values_file(req.from_env, req.service))
     return ["/" + path for path in paths]
@@ -175,7 +182,7 @@ class _Edit:
 
 def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     """Read the checked-out head and compute the edit; raise before anything is written."""
-    freeze.refuse_if_frozen(git, workdir, req.env, req.service, req.override_freeze_reason)
+    freeze.refuse_if_frozen(workdir, req.env, req.service, req.override_freeze_reason)
     tag, digest = req.tag, req.digest
     if req.from_env:
         source_path = layout.values_file(req.from_env, req.service)
@@ -216,23 +223,17 @@ def _read_checked(git: GitClient, workdir: Path, path: str) -> str:
 
 def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
                        sleep: Callable[[float], None]) -> PromoteResult:
-    for attempt in range(1, req.max_attempts + 1):
+    def attempt(number: int) -> PromoteResult | Push[PromoteResult]:
         edit = _prepare_edit(req, git, workdir)
-        base = git.head(workdir)
         if edit.noop:
-            return _result(req, edit, "noop", attempts=attempt, revision=base)
+            return _result(req, edit, "noop", attempts=number, revision=git.head(workdir))
         _write(workdir / req.values_path, edit.new_text)
         commit = git.commit(workdir, [req.values_path], _commit_message(req, edit), req.author)
-        try:
-            push = git.push(workdir, req.branch, expected=base)
-            return _result(req, edit, "committed", attempts=attempt, revision=commit,
-                           commit=commit, push=push)
-        except PushRejected:
-            if attempt == req.max_attempts:
-                break
-            back_off(attempt, sleep)
-            git.fetch_and_reset(workdir, req.branch)
-    raise kept_moving(req.branch, req.max_attempts, "Re-run the promotion")
+        return Push(lambda push: _result(req, edit, "committed", attempts=number, revision=commit,
+                                         commit=commit, push=push))
+
+    return retry_push(git, workdir, req.branch, attempt, max_attempts=req.max_attempts,
+                      rerun="Re-run the promotion", sleep=sleep)
 
 
 def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
@@ -318,6 +319,7 @@ class _Proposal:
     source_commit: str | None
     previous_source_commit: str | None
     execution_id: str | None
+    approved_by: str | None
     source_repo: str | None
 
     @classmethod
@@ -333,7 +335,7 @@ class _Proposal:
         return cls(commit, req.service, req.env, req.values_path, old and old.tag,
                    old and old.digest, new.tag, new.digest, said.get(trailers.SOURCE_COMMIT),
                    _source_commit_of(git, workdir, commit.sha, req.values_path, old),
-                   said.get(trailers.EXECUTION), req.source_repo)
+                   said.get(trailers.EXECUTION), said.get(trailers.APPROVER), req.source_repo)
 
     @property
     def title(self) -> str:
@@ -345,7 +347,7 @@ class _Proposal:
                 trailers.ENVIRONMENT: self.env, trailers.TAG: self.tag,
                 trailers.DIGEST: self.digest, trailers.PREVIOUS_DIGEST: self.old_digest,
                 trailers.SOURCE_COMMIT: self.source_commit, trailers.EXECUTION: self.execution_id,
-                trailers.PROPOSAL_COMMIT: self.commit.sha}
+                trailers.APPROVER: self.approved_by, trailers.PROPOSAL_COMMIT: self.commit.sha}
 
     @property
     def body(self) -> str:
@@ -357,6 +359,8 @@ class _Proposal:
             rows.append(("Application commits", commits))
         if self.execution_id:
             rows.append(("Pipeline execution", _execution_link(self.execution_id)))
+        if self.approved_by:
+            rows.append(("Approved by", f"`{self.approved_by}`"))
         rows.append(("Proposal commit", f"`{self.commit.sha}`"))
         diff = "".join(line if line.endswith("\n") else line + "\n" for line in difflib.unified_diff(
             (self.commit.parent_text or "").replace("\r\n", "\n").splitlines(True),
@@ -442,7 +446,8 @@ def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None =
         trailers.ACTION: "promote", trailers.SERVICE: req.service, trailers.ENVIRONMENT: req.env,
         trailers.TAG: edit.new_tag, trailers.DIGEST: edit.digest,
         trailers.PREVIOUS_DIGEST: edit.old_digest, trailers.SOURCE_COMMIT: req.source_commit,
-        trailers.EXECUTION: req.execution_id, trailers.PULL_REQUEST: pull_request,
+        trailers.EXECUTION: req.execution_id, trailers.APPROVER: req.approved_by,
+        trailers.PULL_REQUEST: pull_request,
         **freeze.override_trailers(req.override_freeze_reason)})
     return f"{title}\n\n{summary}\n\n{trailer_block}\n"
 
@@ -464,7 +469,8 @@ def _result(req: PromoteRequest, edit: _Edit, action: str, *, attempts: int, rev
     return PromoteResult(noop=edit.noop, action=action, env=req.env, service=req.service,
                          old_tag=edit.old_tag, new_tag=edit.new_tag, old_digest=edit.old_digest,
                          digest=edit.digest, commit=commit, pr_number=pr_number, pr_url=pr_url,
-                         attempts=attempts, revision=revision, push=push, auto_merge=auto_merge)
+                         attempts=attempts, revision=revision, push=push, auto_merge=auto_merge,
+                         approved_by=req.approved_by)
 
 
 # --- CLI -----------------------------------------------------------------------------------------
@@ -493,6 +499,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-repo", metavar="URL",
                    help="application repository (https://), for the pull request's compare link")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
+    p.add_argument("--approved-by-from-pipeline", metavar="PIPELINE",
+                   help="record who gave the manual approval of --execution-id in this CodePipeline "
+                        "pipeline (region: $AWS_REGION) as the Approved-By trailer; when it cannot be "
+                        "read, promote without it and say why")
     add_writer_arguments(p)
     p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
                    help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
@@ -517,6 +527,8 @@ def run(args: argparse.Namespace) -> int:
         author=parse_author(args.author), max_attempts=args.max_attempts,
         github_api_url=args.github_api_url)
     validate_request(req)
+    if args.approved_by_from_pipeline is not None:
+        req = replace(req, approved_by=_approver(args.approved_by_from_pipeline, req.execution_id))
     token = token_from_args(args)
     result = promote(req, GitClient(GitRunner(token)), token=token)
     if args.output == "json":
@@ -524,6 +536,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         output.print_line(_describe(result, req))
     return 0
+
+
+def _approver(pipeline: str, execution_id: str | None) -> str | None:
+    """Who approved the execution, read from CodePipeline; None (and a line on stderr saying why)
+    when that cannot be known: the approval itself was CodePipeline's to enforce."""
+    if not codepipeline.PIPELINE_NAME.fullmatch(pipeline):
+        raise UsageError(f"--approved-by-from-pipeline {pipeline!r} is not a pipeline name (1-100 "
+                         "letters, digits, . @ - _)")
+    if execution_id is None:
+        raise UsageError("--approved-by-from-pipeline needs --execution-id: the execution approved")
+    found = codepipeline.find_approver(pipeline, execution_id)
+    if found.notice:
+        output.print_notice(found.notice)
+    return found.arn
 
 
 def _describe(result: PromoteResult, req: PromoteRequest) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitops import trailers
-from gitops.forge import _Client, github_api_base, parse_repo_url
+from gitops.forge import GitHubClient, github_api_base, parse_repo_url
 
 # GitHub limits a commit status description to 140 characters.
 _DESCRIPTION_MAX = 140
@@ -48,7 +48,7 @@ class GitHubRepository:
         location = parse_repo_url(repo_url)
         api = github_api_base(location, api_url)
         assert api is not None, "use GitHubRepository.at(), which checks the forge"
-        self._client = _Client(api, token, sleep)
+        self._client = GitHubClient(api, token, sleep)
         self._repo = self._client.repository(location)
 
     @classmethod

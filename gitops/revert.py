@@ -30,14 +30,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitops import blocklist, layout, output, trailers
+from gitops import blocklist, files, layout, output, trailers
 from gitops.credentials import add_token_arguments, token_from_args
-from gitops.errors import NoVerifiedVersion, UsageError
-from gitops.git import GitRunner, Identity, PushRejected
+from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
+from gitops.git import GitRunner, Identity
 from gitops.revisions import HistoryClient
 from gitops.promote import parse_author
-from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, add_writer_arguments, back_off, check_max_attempts,
-                           kept_moving)
+from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
+                           check_max_attempts, retry_push)
 from gitops.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
 
 HISTORY_LIMIT = 200
@@ -161,7 +161,8 @@ def revert(req: RevertRequest, git: HistoryClient, *, token: str | None = None,
             if isinstance(states, str):
                 why_none = f"verification results are GitHub commit statuses and {states}"
             else:
-                target = last_verified(git, history, req, bad.digest or "", states)
+                target = last_verified(git, history, req, bad.digest or "", states,
+                                       blocklist.read(workdir, req.env))
                 if target is None:
                     why_none = (f"no earlier version of {req.service} passed verification in "
                                 f"{req.env} within the last {HISTORY_LIMIT} changes of {values_path}")
@@ -195,15 +196,13 @@ def _bad_version(req: RevertRequest, git: HistoryClient, workdir: Path, history:
 
 
 def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_digest: str,
-                  states: VerificationStates) -> Verified | None:
+                  states: VerificationStates, blocked: list[blocklist.Entry]) -> Verified | None:
     """The newest version of the service on the branch's first-parent line that passed
-    verification in the environment, is not `bad_digest` and is not blocked there."""
+    verification in the environment, is not `bad_digest` and is not `blocked` there."""
     from gitops.report import verified
 
     values_path = layout.values_file(req.env, req.service)
     head = f"refs/heads/{req.branch}"
-    blocked = blocklist.parse(git.read_file(history, head, layout.blocklist_file(req.env)),
-                              layout.blocklist_file(req.env))
     for entry in git.first_parent_log(history, head, [values_path], HISTORY_LIMIT):
         text = git.read_file(history, entry.sha, values_path)
         if text is None:
@@ -220,16 +219,19 @@ def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_dig
 def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
            target: Verified | None, token: str | None, sleep: Callable[[float], None]
            ) -> RevertResult:
-    """Decide on the checked-out head, commit, push; on a moved branch, re-decide on the new head."""
+    """Decide on the checked-out head and commit; `retry_push` pushes, and on a moved branch this
+    decides again on the new head."""
     values_path = layout.values_file(req.env, req.service)
     block_path = layout.blocklist_file(req.env)
     assert bad.digest is not None
-    for attempt in range(1, req.max_attempts + 1):
-        values_text = (workdir / values_path).read_bytes().decode("utf-8")
+
+    def attempt(number: int) -> RevertResult | Push[RevertResult]:
+        values_text = files.read_repo_file(workdir, values_path)
+        if values_text is None:
+            raise ValuesError(f"{values_path} does not exist on the branch; check --env and "
+                              "--service")
         current = parse_image(values_text, values_path)
-        block_file = workdir / block_path
-        entries = blocklist.parse(block_file.read_text(encoding="utf-8")
-                                  if block_file.is_file() else None, block_path)
+        entries = blocklist.read(workdir, req.env)
         listed = blocklist.find(entries, req.service, bad.digest, None)
         new_entries = entries
         if req.action in ("revert", "block") and listed is None:
@@ -246,28 +248,21 @@ def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
         restored = target if new_values != values_text else None
         blocked = req.action != "unblock"
         if not changed:
-            return _result(req, bad, restored=None, blocked=blocked, noop=True, attempts=attempt)
+            return _result(req, bad, restored=None, blocked=blocked, noop=True, attempts=number)
         if new_values != values_text:
             (workdir / values_path).write_bytes(new_values.encode("utf-8"))
         if new_entries != entries:
-            block_file.parent.mkdir(parents=True, exist_ok=True)
-            block_file.write_text(blocklist.render(new_entries), encoding="utf-8")
+            (workdir / block_path).write_text(blocklist.render(new_entries), encoding="utf-8")
             git.add(workdir, [block_path])
         message = _message(req, bad, restored, current)
-        base = git.head(workdir)
         commit = git.commit(workdir, changed, message, req.author)
         if req.mode == "pull-request":
             return _open_pull_request(req, git, workdir, bad, restored, commit, message, token)
-        try:
-            git.push(workdir, req.branch, expected=base)
-            return _result(req, bad, restored=restored, blocked=blocked, noop=False,
-                           attempts=attempt, commit=commit)
-        except PushRejected:
-            if attempt == req.max_attempts:
-                break
-            back_off(attempt, sleep)
-            git.fetch_and_reset(workdir, req.branch)
-    raise kept_moving(req.branch, req.max_attempts, "Run it again")
+        return Push(lambda push: _result(req, bad, restored=restored, blocked=blocked, noop=False,
+                                         attempts=number, commit=commit))
+
+    return retry_push(git, workdir, req.branch, attempt, max_attempts=req.max_attempts,
+                      rerun="Run it again", sleep=sleep)
 
 
 def _message(req: RevertRequest, bad: ImageRef, restored: Verified | None,

@@ -16,7 +16,7 @@ through `parse`; writers through `render`. A key is written once per commit; val
 | Source-Commit        | application commit the image was built from                        |
 | Source-Commit-Time   | its commit time, ISO 8601 with offset (lead time starts here)      |
 | Pipeline-Execution   | CodePipeline execution id that made the change                     |
-| Approved-By          | who approved it, when known                                        |
+| Approved-By          | who gave the pipeline's manual approval (its ARN), when known      |
 | Pull-Request         | URL of the pull request that carried it (pull-request mode)        |
 | Reason               | why (revert, block, unblock, freeze, override)                     |
 | Override-Freeze      | "true" on a promotion made during a freeze with --override-freeze  |

@@ -1,6 +1,7 @@
 """YAML files the tool does not trust, read with bounded work and as Helm reads them.
 
-Every YAML file the CLI reads (a values file, a chart's `values.yaml`) goes through `compose`:
+Every YAML file the CLI reads (a values file, a chart's `values.yaml`, a freeze file, a block list)
+goes through `compose`:
 
 1. its size is at most MAX_BYTES;
 2. libyaml streams its events (no tree, no recursion) to refuse syntax errors, nesting deeper
@@ -15,7 +16,9 @@ Each step is linear in the file's size, so the whole read is; everything after i
 expanded tree, which the limits bound. A refusal is a ValuesError naming the file, line and limit.
 
 `effective_items` and `to_python` read a mapping as go-yaml v2 does: a merge key (`<<: *x`) sets
-every key of the merged mappings, overriding keys written before it, and keys after it win.
+every key of the merged mappings, overriding keys written before it, and keys after it win. `load`
+reads the files only the tool reads (the freeze file, the block lists) as YAML 1.2, as ruamel.yaml
+writes them.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ _CHECKED_SCALAR_TAGS = {_YAML_ORG + kind: kind for kind in
 def check_size(size: int, where: str) -> None:
     if size > MAX_BYTES:
         raise ValuesError(f"{where} is {size:,} bytes, over the limit of {MAX_BYTES:,} bytes "
-                          "(MAX_BYTES); values files this large are not read")
+                          "(MAX_BYTES); files this large are not read")
 
 
 def compose(text: str, where: str) -> list[Node]:
@@ -69,6 +72,21 @@ def compose(text: str, where: str) -> list[Node]:
     for document in documents:
         _check_graph(document, text, where)
     return documents
+
+
+def load(text: str, where: str) -> Any:
+    """The data of `text` (the content of `where`, a file Helm never reads) within the limits of
+    `compose`, constructed as YAML 1.2 (`on` and `no` stay the strings ruamel.yaml wrote); None
+    when the file holds no document."""
+    documents = compose(text, where)
+    if len(documents) > 1:
+        mark = documents[1].start_mark
+        raise ValuesError(format_at(where, text, mark.line, mark.column,
+                                    "a second YAML document; the file holds one"))
+    if not documents:
+        return None
+    # The bounded graph, not the text again: aliases stay shared, so this is linear too.
+    return YAML(typ="safe", pure=True).constructor.construct_document(documents[0])
 
 
 def effective_items(mapping: MappingNode) -> dict[str, tuple[Node, Node, bool]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.gitops import gitserver
@@ -143,6 +144,19 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def codepipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, Stubber]]:
+    """A real boto3 CodePipeline client in us-east-1 whose answers come from a Stubber, which
+    checks every request and answer against the CodePipeline API model (no network)."""
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    client = boto3.client("codepipeline", region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
 
 
 def keys_allowed_only(action: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from github import GithubException
 from gitops.errors import CredentialsError, ForgeError, UsageError
 from gitops.forge import (
     MAX_RATE_LIMIT_WAIT_S,
-    _Client,
+    GitHubClient,
     RATE_LIMIT_RETRIES,
     PullRequestResult,
     arm_auto_merge,
@@ -226,7 +226,7 @@ def test_token_echoed_in_an_api_message_is_redacted() -> None:
         raise GithubException(422, {"message": "Validation Failed", "errors": [{"message": f"bad header token {token}"}]}, {})
 
     with pytest.raises(ForgeError, match=r"422: Validation Failed; bad header token \*\*\*") as caught:
-        _Client("http://127.0.0.1:9", token, Sleeps()).call("testing", echo)
+        GitHubClient("http://127.0.0.1:9", token, Sleeps()).call("testing", echo)
     assert token not in str(caught.value)
 
 

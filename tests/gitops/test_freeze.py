@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gitops import trailers
+from gitops import trailers, yamldoc
 from gitops.cli import main
 from gitops.errors import UsageError, ValuesError
 from gitops.freeze import (Freeze, FreezeRequest, FrozenError, freeze, parse_freeze_file,
@@ -77,9 +77,9 @@ def test_window_within_a_day_and_for_some_services_only():
     ("freezes: {a: 1}\n", "freezes must be a list of mappings"),
     ("freeze: []\n", "unknown key 'freeze'"),
     ("- a\n", "the top level must be a mapping"),
-    ("windows: [\n", "is not valid YAML"),
+    ("windows: [\n", ":2:1: did not find expected node content"),
     ("windows:\n" + "  - {start: Fri 16:00, end: Mon 08:00, reason: x}\n" * 101, "more than 100 windows"),
-    ("# " + "x" * 70_000 + "\n", "larger than 64 KiB"),
+    ("# " + "x" * yamldoc.MAX_BYTES + "\n", "over the limit of 524,288 bytes (MAX_BYTES)"),
 ])
 def test_a_broken_freeze_file_is_refused_naming_the_problem(text, message):
     with pytest.raises(ValuesError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
@@ -257,10 +257,10 @@ def test_bad_freezes_change_nothing(gitops_repo, token_env, capsys, extra, messa
 def test_a_symlinked_or_broken_freeze_file_fails_promote_closed(gitops_repo, token_env, capsys):
     gitops_repo.commit({}, "symlink", symlinks={FREEZE_FILE: "../../etc/passwd"})
     code, _, err = _promote(capsys, gitops_repo, token_env)
-    assert code == 3 and "envs/prod/freeze.yaml is not a regular file" in err
+    assert code == 3 and "envs/prod/freeze.yaml is a symlink" in err
     gitops_repo.commit({FREEZE_FILE: "freezes: [\n"}, "broken")
     code, _, err = _promote(capsys, gitops_repo, token_env)
-    assert code == 3 and "envs/prod/freeze.yaml is not valid YAML" in err
+    assert code == 3 and "envs/prod/freeze.yaml:2:1: did not find expected node content" in err
 
 
 def _freeze_request(repo, **kw) -> FreezeRequest:

@@ -22,18 +22,6 @@ from gitops.freeze import (MAX_TRANSITION_REASON, PROMOTE_STAGE, TRANSITION_MARK
 MODEL = botocore.session.get_session().get_service_model("codepipeline")
 
 
-@pytest.fixture
-def codepipeline(monkeypatch):
-    """A real boto3 CodePipeline client whose answers come from a Stubber (no network)."""
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    client = boto3.client("codepipeline", region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
 def _state(name: str, enabled: bool, reason: str | None = None, by: str = "arn:aws:iam::1:user/ops",
            stages=("Source", "Resolve", "Approval", PROMOTE_STAGE)) -> dict:
     states = []

@@ -163,3 +163,63 @@ def test_a_chart_directory_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     (repo / "charts/api").symlink_to(elsewhere / "api")
     with pytest.raises(ValuesError, match=r"^charts/api is a symlink \(a directory on the way"):
         validate_values(repo, "api", GOOD)
+
+
+# --- The freeze file and the block lists: the same reader as values files -------------------------
+
+FREEZE_FILE = "envs/prod/freeze.yaml"
+BLOCKLIST = "envs/staging/blocklist.yaml"
+
+
+def _bomb(first_line: str) -> str:
+    return first_line + billion_laughs()[len(GOOD):]
+
+
+@pytest.mark.parametrize("path", [FREEZE_FILE, BLOCKLIST])
+@pytest.mark.parametrize("text,limit", [
+    (_bomb("windows: []\n"), "MAX_NODES"),
+    ("freezes: " + "[" * 5000 + "]" * 5000 + "\n", "MAX_DEPTH"),
+    ("# " + "c" * yamldoc.MAX_BYTES + "\n", "MAX_BYTES"),
+])
+def test_a_hostile_freeze_file_or_block_list_stops_promote_naming_the_limit(
+        gitops_repo, token_env, capsys, path: str, text: str, limit: str) -> None:
+    gitops_repo.commit({path: text}, "hostile")
+    code = main(["promote", "--repo", gitops_repo.url, "--token-env", token_env, "--env", "prod",
+                 "--service", "api", "--tag", "2.0.0"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith(f"error: {path}") and limit in err.splitlines()[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("path", [FREEZE_FILE, BLOCKLIST])
+def test_a_symlinked_freeze_file_or_block_list_stops_promote(gitops_repo, token_env, capsys,
+                                                             path: str) -> None:
+    gitops_repo.commit({}, "symlink", symlinks={path: "../../charts/api/values.yaml"})
+    code = main(["promote", "--repo", gitops_repo.url, "--token-env", token_env, "--env", "prod",
+                 "--service", "api", "--tag", "2.0.0"])
+    assert code == 3
+    assert capsys.readouterr().err == (f"error: {path} is a symlink; only regular files inside the "
+                                       "repository are read\n")
+
+
+@pytest.mark.parametrize("command", ["block", "unblock"])
+def test_block_never_reads_or_writes_through_a_symlinked_block_list(
+        gitops_repo, token_env, capsys, tmp_path: Path, command: str) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("blocked: []\n")
+    gitops_repo.commit({}, "symlink", symlinks={BLOCKLIST: str(outside)})
+    refs = gitops_repo.refs()
+    code = main([command, "--repo", gitops_repo.url, "--token-env", token_env, "--env", "staging",
+                 "--service", "api", "--digest", DIGEST_A, "--reason", "bad"])
+    assert code == 3
+    assert capsys.readouterr().err.startswith(f"error: {BLOCKLIST} is a symlink")
+    assert outside.read_text() == "blocked: []\n" and gitops_repo.refs() == refs
+
+
+def test_block_of_a_service_without_values_is_one_line(gitops_repo, token_env, capsys) -> None:
+    code = main(["block", "--repo", gitops_repo.url, "--token-env", token_env, "--env", "staging",
+                 "--service", "nope", "--digest", DIGEST_A, "--reason", "bad"])
+    assert code == 3
+    assert capsys.readouterr().err == ("error: envs/staging/nope/values.yaml does not exist on the "
+                                       "branch; check --env and --service\n")

@@ -37,3 +37,25 @@ def test_the_bundle_requirements_cover_every_third_party_import() -> None:
     missing = {DISTRIBUTIONS.get(name, name) for name in third_party
                if DISTRIBUTIONS.get(name, name).lower() not in pinned}
     assert not missing, f"gitops imports {sorted(missing)} but gitops/requirements.txt lacks them"
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_no_module_reaches_into_another_modules_private_names() -> None:
+    """What one module uses of another is that module's public API, so a module's private
+    helpers can change without breaking a caller elsewhere."""
+    uses = []
+    for path in sorted((ROOT / "gitops").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = {alias.asname or alias.name for node in ast.walk(tree)
+                   if isinstance(node, ast.ImportFrom) and node.module == "gitops"
+                   for alias in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gitops"):
+                uses += [f"{path.name}: {node.module}.{a.name}" for a in node.names if _private(a.name)]
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in modules and _private(node.attr)):
+                uses.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert uses == []

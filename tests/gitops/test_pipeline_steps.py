@@ -13,9 +13,12 @@ verify outcomes revert and that the action fails either way.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -149,6 +152,68 @@ def test_promote_step_fails_the_action_when_the_promotion_fails(host, gitops_rep
     assert code != 0 and "COMMIT_SHA" not in exported
     assert "'bad tag!' is not a valid image tag" in output
     assert gitops_repo.refs() == before
+
+
+class FakeCodePipeline(http.server.ThreadingHTTPServer):
+    """CodePipeline's JSON API on 127.0.0.1, answering ListActionExecutions with one approval."""
+
+    def __init__(self, approver: str) -> None:
+        self.requests: list[tuple[str, dict]] = []
+        approval = {"pipelineExecutionId": "exec-1", "actionExecutionId": "a-1", "stageName": "Approval",
+                    "actionName": "Approve", "status": "Succeeded", "updatedBy": approver,
+                    "lastUpdateTime": 1734688800, "input": {"actionTypeId": {
+                        "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}}
+        answer = json.dumps({"actionExecutionDetails": [approval]}).encode()
+        requests = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                requests.append((self.headers["X-Amz-Target"], json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_under_codepipeline_the_promotion_records_who_approved_the_execution(host, gitops_repo, tmp_path):
+    approver = "arn:aws:sts::111111111111:assumed-role/approver/jane"
+    work = tmp_path / "work"
+    work.mkdir()
+    with FakeCodePipeline(approver) as codepipeline:
+        env = {**promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B),
+               "CODEBUILD_INITIATOR": "codepipeline/shop-api-staging", "AWS_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL_CODEPIPELINE": codepipeline.url, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/nonexistent",
+               "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+        code, exported, output = run_step("promote.yml", env, work, tmp_path / "tools")
+        codepipeline.shutdown()
+    assert code == 0, output
+    assert codepipeline.requests == [("CodePipeline_20150709.ListActionExecutions",
+                                      {"pipelineName": "shop-api-staging",
+                                       "filter": {"pipelineExecutionId": "exec-1"}})]
+    assert f"Approved-By: {approver}" in gitops_repo.show("%B")
+    assert exported["COMMIT_SHA"] == gitops_repo.refs()["refs/heads/main"]
+
+
+def test_a_build_not_started_by_codepipeline_records_no_approver(host, gitops_repo, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B), "CODEBUILD_INITIATOR": "ops-admin"}
+    code, _, output = run_step("promote.yml", env, work, tmp_path / "tools")
+    assert code == 0, output
+    assert "Approved-By" not in gitops_repo.show("%B") and "approval" not in output
 
 
 # --- Verify -------------------------------------------------------------------------------------

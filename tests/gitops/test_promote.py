@@ -46,7 +46,8 @@ def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsy
     assert result == {"noop": False, "action": "committed", "env": "staging", "service": "api",
                       "old_tag": "1.0.0", "new_tag": "1.2.4", "old_digest": DIGEST_A,
                       "digest": DIGEST_B, "commit": head, "pr_number": None, "pr_url": None,
-                      "attempts": 1, "revision": head, "push": "pushed", "auto_merge": None}
+                      "attempts": 1, "revision": head, "push": "pushed", "auto_merge": None,
+                      "approved_by": None}
     expected = values_yaml("api", "1.2.4", DIGEST_B).encode()
     assert gitops_repo.file(STAGING_API) == expected
     assert {path: gitops_repo.file(path) for path in before} == before
