@@ -292,7 +292,16 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
         action_variables={"IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "SOURCE_COMMIT": SOURCE_COMMIT,
                           "EXECUTION_ID": EXECUTION_ID},
         exports=("COMMIT_SHA", "PR_URL"),
+        # Who approved this execution (the Approved-By trailer), read from its own pipeline only.
+        statements=(statement("ReadOwnApproval", ["codepipeline:ListActionExecutions"],
+                              pipeline_arn(settings, service)),),
     )
+
+
+def pipeline_arn(settings: Settings, service: ServiceSettings) -> str:
+    """The delivery pipeline's ARN (the program names it, so it is known at plan time)."""
+    return (f"arn:aws:codepipeline:{settings.home_region}:{settings.tooling_account}:"
+            f"{settings.names.pipeline(service.name)}")
 
 
 def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict,
