@@ -67,7 +67,7 @@ def measure(stack: str, services: int, regions: int, dump: str | None = None) ->
 
     offline_plan._evaluate_policies = timed_evaluate
     cpu_started, plan_started = time.process_time(), time.perf_counter()
-    plan = offline_plan.run_plan(stack, config, REPO_ROOT)
+    plan = offline_plan.run_plan(stack, config, REPO_ROOT, exiting=True)  # as the CLI runs it
     finished, cpu = time.perf_counter(), time.process_time() - cpu_started
     if dump:
         Path(dump).write_text(json.dumps([

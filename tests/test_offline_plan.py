@@ -6,11 +6,14 @@ handle; the last group plans the real program's stacks.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from rich.console import Console
@@ -173,6 +176,46 @@ def test_two_resources_with_one_urn_fail_the_plan_as_the_engine_would(tmp_path):
         "import pulumi_aws as aws\naws.sns.Topic('alerts')\naws.sns.Topic('alerts')\n")
     with pytest.raises(ValueError, match=r"two resources have the URN urn:pulumi:dev::dup::aws:sns/topic:Topic::alerts"):
         run_plan("dev", project_dir=tmp_path)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["planned", "program-failed"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+def test_the_garbage_collector_is_paused_while_the_program_runs_and_restored_after(tmp_path, enabled, fails):
+    _gc_project(tmp_path, fails)
+    with _collector(enabled):
+        if fails:
+            with pytest.raises(RuntimeError, match="boom"):
+                run_plan("dev", project_dir=tmp_path)
+        else:
+            assert run_plan("dev", project_dir=tmp_path).outputs == {"collecting": False}
+        assert gc.isenabled() is enabled
+
+
+def test_a_caller_about_to_exit_keeps_the_collector_paused(tmp_path):
+    _gc_project(tmp_path, fails=False)
+    with _collector(True):
+        assert run_plan("dev", project_dir=tmp_path, exiting=True).outputs == {"collecting": False}
+        assert not gc.isenabled()
+
+
+def _gc_project(directory: Path, fails: bool) -> None:
+    (directory / "Pulumi.yaml").write_text("name: gcdemo\nruntime: python\n")
+    (directory / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  gcdemo:tooling: {account: '111111111111'}\n")
+    # The program exports what it saw of the collector; a failing one raises after registering.
+    (directory / "__main__.py").write_text(
+        "import gc\nimport pulumi\nimport pulumi_aws as aws\naws.sns.Topic('alerts')\n"
+        "pulumi.export('collecting', gc.isenabled())\n" + ("raise RuntimeError('boom')\n" if fails else ""))
+
+
+@contextmanager
+def _collector(enabled: bool) -> Iterator[None]:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        yield
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 # ---------------------------------------------------------------------------------------------
