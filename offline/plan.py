@@ -474,15 +474,19 @@ def _collector_paused(exiting: bool) -> Iterator[None]:
     was, after one collection that frees the plan's cycles at a known point: deferred, it runs
     inside whatever the caller does next (seen under pytest: the run after a few plans failed in a
     later `ast.parse` with CPython 3.11's "AST constructor recursion depth mismatch", gh-106905).
-    A caller about to exit (the CLI) leaves the collector paused and the garbage to the process's
-    end: the collection would cost it about 2 s at 50 services for nothing.
+    A caller about to exit (the CLI) leaves the collector paused and freezes what the plan made
+    (`gc.freeze`): collecting it would cost about 2 s at 50 services for nothing, and CPython's
+    own last collection at interpreter exit, which runs paused or not, would scan it all (measured:
+    2.7 s of a 50-service plan's 17 s process) where a frozen heap leaves it nothing to scan.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if enabled and not exiting:
+        if exiting:
+            gc.freeze()
+        elif enabled:
             gc.collect()
             gc.enable()
 

@@ -271,11 +271,15 @@ def test_the_garbage_collector_is_paused_while_the_program_runs_and_restored_aft
         assert gc.isenabled() is enabled
 
 
-def test_a_caller_about_to_exit_keeps_the_collector_paused(tmp_path):
+def test_a_caller_about_to_exit_keeps_the_collector_paused_and_the_plans_heap_frozen(tmp_path):
     _gc_project(tmp_path, fails=False)
     with _collector(True):
-        assert run_plan("dev", project_dir=tmp_path, exiting=True).outputs == {"collecting": False}
-        assert not gc.isenabled()
+        try:
+            assert run_plan("dev", project_dir=tmp_path, exiting=True).outputs == {"collecting": False}
+            assert not gc.isenabled()
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()
 
 
 def _gc_project(directory: Path, fails: bool) -> None:
