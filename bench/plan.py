@@ -8,7 +8,10 @@ The floor: another fresh interpreter imports pulumi_aws and pulumi_kubernetes an
 very resources of that plan (same types, names, parents and input values, in registration order)
 as bare `pulumi.CustomResource`/`ComponentResource`/`ProviderResource` objects under Pulumi's stock
 `MockMonitor` with trivial mocks. Both are timed as whole processes (start-up and imports
-included), each the median of --repeat runs; the ratio is plan / floor.
+included), each the median of --repeat runs; the ratio is plan / floor. The plan pauses Python's
+garbage collector while it runs (offline/plan.py); the floor is also shown paused from its start
+(floor-gc, ratio-gc), the same trick applied to the bare SDK, and importing the typed modules
+the plan's resources come from (floor-typed, ratio-typed), which no program using them avoids.
 
     .venv/bin/python bench/plan.py [--stack staging] [--sizes 1,10,50,200] [--regions 3] [--repeat 3]
 
@@ -67,12 +70,15 @@ def measure(stack: str, services: int, regions: int, dump: str | None = None) ->
 
     offline_plan._evaluate_policies = timed_evaluate
     cpu_started, plan_started = time.process_time(), time.perf_counter()
-    plan = offline_plan.run_plan(stack, config, REPO_ROOT)
+    plan = offline_plan.run_plan(stack, config, REPO_ROOT, exiting=True)  # as the CLI runs it
     finished, cpu = time.perf_counter(), time.process_time() - cpu_started
     if dump:
         Path(dump).write_text(json.dumps([
             {"type": r.type, "name": r.name, "parent": r.parent, "urn": r.urn, "custom": r.custom,
              "inputs": r.inputs} for r in plan.resources]))
+        # The typed SDK modules the program's resources and invokes came from (for floor-typed).
+        Path(dump + ".modules").write_text(json.dumps(sorted(
+            name for name in sys.modules if name.split(".")[0] in ("pulumi_aws", "pulumi_kubernetes"))))
     return {
         "services": services, "regions": regions, "resources": len(plan.resources),
         "import_s": imported - started, "plan_s": finished - plan_started, "policy_s": policy_seconds,
@@ -80,11 +86,26 @@ def measure(stack: str, services: int, regions: int, dump: str | None = None) ->
     }
 
 
-def floor(stack: str, dump: str) -> dict:
-    """Runs in the child: the plan's resources registered bare under the stock MockMonitor."""
+def floor(stack: str, dump: str, collector_paused: bool = False, typed_imports: bool = False) -> dict:
+    """Runs in the child: the plan's resources registered bare under the stock MockMonitor.
+
+    `collector_paused`: with the garbage collector paused from the start, as the plan pauses it
+    while it runs; what the floor would cost a program that does the same. `typed_imports`: also
+    importing the typed modules (pulumi_aws.s3, pulumi_kubernetes.core.v1, ...) the plan's
+    resources come from, which a program writing `aws.s3.Bucket(...)` cannot avoid."""
+    if collector_paused:
+        import gc
+
+        gc.disable()
+    import importlib
+
     import pulumi
     import pulumi_aws  # noqa: F401  (what any program of this stack imports)
     import pulumi_kubernetes  # noqa: F401
+
+    if typed_imports:
+        for module in json.loads(Path(dump + ".modules").read_text()):
+            importlib.import_module(module)
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
@@ -140,10 +161,12 @@ def main() -> int:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dump", help=argparse.SUPPRESS)
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--collector-paused", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--typed-imports", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.floor:
-        print(json.dumps(floor(args.stack, args.dump)))
+        print(json.dumps(floor(args.stack, args.dump, args.collector_paused, args.typed_imports)))
         return 0
     if args.child is not None:
         print(json.dumps(measure(args.stack, args.child, args.regions, args.dump)))
@@ -154,8 +177,11 @@ def main() -> int:
           f"median of {args.repeat}; load average at start {load} on {os.cpu_count()} CPUs")
     # process s: whole-process wall time of the plan (start-up, imports, program, policy pack);
     # floor s: the same for the bare registration of its resources; ratio = process / floor.
+    # floor-gc s: the floor with the garbage collector paused, as the plan runs; ratio-gc likewise.
+    # floor-typed s: the floor importing the typed SDK modules of the plan's resources too.
     # plan s: run_plan alone; policy s: the pack's share; cpu s: run_plan's CPU time.
     header = (f"{'services':>8} {'resources':>9} {'process s':>9} {'floor s':>7} {'ratio':>5} "
+              f"{'floor-gc s':>10} {'ratio-gc':>8} {'floor-typed s':>13} {'ratio-typed':>11} "
               f"{'import s':>8} {'plan s':>7} {'policy s':>8} {'cpu s':>6} {'peak MiB':>8}")
     print(header)
     print("-" * len(header))
@@ -166,15 +192,22 @@ def main() -> int:
             try:
                 plans = [_whole_process(me + ["--child", str(size), "--dump", dump]) for _ in range(args.repeat)]
                 floors = [_whole_process(me + ["--floor", "--dump", dump])[0] for _ in range(args.repeat)]
+                floors_gc = [_whole_process(me + ["--floor", "--collector-paused", "--dump", dump])[0]
+                             for _ in range(args.repeat)]
+                floors_typed = [_whole_process(me + ["--floor", "--typed-imports", "--dump", dump])[0]
+                                for _ in range(args.repeat)]
             except RuntimeError as error:
                 print(f"{size:>8} failed:\n{error}", file=sys.stderr)
                 return 1
             process_s = statistics.median(t for t, _ in plans)
-            floor_s = statistics.median(floors)
+            floor_s, floor_gc_s = statistics.median(floors), statistics.median(floors_gc)
+            floor_typed_s = statistics.median(floors_typed)
             row = {key: statistics.median(r[key] for _, r in plans)
                    for key in ("import_s", "plan_s", "policy_s", "cpu_s", "peak_mib")}
             resources = plans[0][1]["resources"]
             print(f"{size:>8} {resources:>9} {process_s:>9.2f} {floor_s:>7.2f} {process_s / floor_s:>5.2f} "
+                  f"{floor_gc_s:>10.2f} {process_s / floor_gc_s:>8.2f} "
+                  f"{floor_typed_s:>13.2f} {process_s / floor_typed_s:>11.2f} "
                   f"{row['import_s']:>8.2f} {row['plan_s']:>7.2f} {row['policy_s']:>8.2f} {row['cpu_s']:>6.2f} "
                   f"{row['peak_mib']:>8.0f}", flush=True)
     return 0

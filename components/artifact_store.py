@@ -22,7 +22,7 @@ KEY_ADMIN_ACTIONS = [
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
 
 
-def key_policy(settings: Settings, extra_statements: list) -> pulumi.Output[str]:
+def key_policy(settings: Settings, extra_statements: list) -> pulumi.Input[str]:
     """Key policy shared by the program's keys: tooling root administers, this stack's roles use."""
     root = f"arn:aws:iam::{settings.tooling_account}:root"
     return document([

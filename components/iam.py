@@ -29,8 +29,9 @@ def statement(sid: str, actions: Sequence[str], resources: Any, *, effect: str =
     return body
 
 
-def document(statements: Sequence[Any]) -> pulumi.Output[str]:
-    """A policy document as a JSON string; statements may hold Outputs anywhere.
+def document(statements: Sequence[Any]) -> pulumi.Input[str]:
+    """A policy document as a JSON string; statements may hold Outputs anywhere (then the string is
+    an Output).
 
     The Outputs are gathered into one `Output.all` rather than handed to `Output.json_dumps`, which
     wraps every nested value in an Output of its own: with hundreds of roles that bookkeeping was a
@@ -49,6 +50,10 @@ def document(statements: Sequence[Any]) -> pulumi.Output[str]:
         return value
 
     template = collect({"Version": "2012-10-17", "Statement": list(statements)})
+    if not outputs:
+        # Known at program time (a trust policy, most key policies): a plain string, as an input
+        # takes it, without an Output and its apply to wait for.
+        return json.dumps(template)
 
     def fill(value: Any, resolved: list[Any]) -> Any:
         if isinstance(value, _Slot):
@@ -69,7 +74,7 @@ class _Slot:
     index: int
 
 
-def service_trust(service: str, account: str | None) -> pulumi.Output[str]:
+def service_trust(service: str, account: str | None) -> pulumi.Input[str]:
     """Trust policy for an AWS service, limited to calls made on behalf of `account` when given."""
     trust: dict[str, Any] = {
         "Sid": "AssumedByService",

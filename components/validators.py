@@ -9,20 +9,32 @@ the errors so a stack's settings are reported all at once (`SettingsError.messag
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable, Mapping
-
-import botocore.session
 
 from gitops import layout
 
 PROJECT = "delivery-pipeline"
 
-# The `aws` partition's regions, from botocore's endpoint data rather than a list kept by hand.
-AWS_REGIONS: frozenset[str] = frozenset(
-    botocore.session.get_session().get_available_regions("codepipeline", partition_name="aws")
-)
+
+def _regions(service: str, partition: str = "aws") -> frozenset[str]:
+    """The partition's regions where `service` has an endpoint, from botocore's endpoint data
+    rather than a list kept by hand: what `botocore.session.get_session().get_available_regions`
+    answers, read from the data file without importing botocore's client machinery (a quarter of a
+    second of every plan's start-up)."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.origin is not None, "botocore is a pinned requirement"
+    data = json.loads((Path(spec.origin).parent / "data" / "endpoints.json").read_text())
+    for entry in data["partitions"]:
+        if entry["partition"] == partition and service in entry["services"]:
+            return frozenset(name for name in entry["services"][service]["endpoints"] if name in entry["regions"])
+    return frozenset()
+
+
+AWS_REGIONS: frozenset[str] = _regions("codepipeline")
 
 ACCOUNT = re.compile(r"^\d{12}$")
 DNS_LABEL = layout.NAME

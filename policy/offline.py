@@ -28,7 +28,6 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from google.protobuf import struct_pb2
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
@@ -75,36 +74,33 @@ def _options(resource: Any) -> PolicyResourceOptions:
 
 
 def _engine_props(values: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Props as the analyzer hands them to policies: through a protobuf Struct (every number becomes
-    a float), deserialized, behind the proxy that raises on values unknown during preview."""
-    struct = struct_pb2.Struct()
-    struct.update(dict(values))
-    return unknown_checking_proxy(deserialize_properties(_struct_values(struct)))
+    """Props as the analyzer hands them to policies: as a protobuf Struct carries them (every number
+    becomes a float), deserialized, behind the proxy that raises on values unknown during preview."""
+    return unknown_checking_proxy(deserialize_properties(_as_struct_carries(dict(values))))
 
 
-def _struct_values(struct: struct_pb2.Struct) -> dict[str, Any]:
-    # What json_format.MessageToDict makes of a Struct (same key order, numbers as floats, NaN and
-    # infinities refused), read straight off the message: MessageToDict's generic descriptor walk
-    # was half the cost of the evaluation's props.
-    return {key: _value(value) for key, value in struct.fields.items()}
-
-
-def _value(value: struct_pb2.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "struct_value":
-        return _struct_values(value.struct_value)
-    if kind == "list_value":
-        return [_value(item) for item in value.list_value.values]
-    if kind == "number_value":
-        number = value.number_value
+def _as_struct_carries(value: Any) -> Any:
+    """`value` after a trip through a protobuf Struct and `json_format.MessageToDict`, without
+    building the message (that trip was most of the evaluation's cost): numbers become floats
+    (booleans stay booleans), tuples lists; NaN and infinities are refused, as MessageToDict
+    refuses them, and so are keys that are not strings (TypeError) and values of other types
+    (ValueError), as `Struct.update` refuses them. Only the key order differs: a Struct's map has
+    none to keep."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"a Struct's keys are strings, not {key!r}")
+        return {key: _as_struct_carries(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_struct_carries(item) for item in value]
+    if isinstance(value, (int, float)):
+        number = float(value)
         if math.isinf(number) or math.isnan(number):
             raise ValueError(f"Fail to serialize {number} for Value.number_value, which would parse as string_value")
         return number
-    if kind == "bool_value":
-        return value.bool_value
-    return None
+    raise ValueError(f"a Struct cannot carry {type(value).__name__} {value!r}")
 
 
 def _state(resource: Any) -> dict[str, Any]:

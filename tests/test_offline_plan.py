@@ -6,19 +6,26 @@ handle; the last group plans the real program's stacks.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from google.protobuf import json_format, struct_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pulumi.runtime import rpc
 from rich.console import Console
 
 from components.settings import SettingsError
 from offline import render
 from offline.mocks import PLACEHOLDER_SECRET
-from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, load_stack_config, run_plan
+from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, _Decoder, _Secret, load_stack_config, run_plan
 from tests.conftest import cached_plan
 
 TOOLING, ENVIRONMENT, ENVIRONMENT_PROD = "111111111111", "222222222222", "333333333333"
@@ -149,6 +156,82 @@ def test_secrets_are_redacted_in_inputs_outputs_json_and_printout(plan, capsys):
     assert PLACEHOLDER_SECRET not in printed and "repo-creds" in printed
 
 
+def _reference_decode(value):
+    """The monitor's decoding as it was: json_format.MessageToDict, then this walk."""
+    if isinstance(value, dict):
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
+            return ("secret", _reference_decode(value.get("value")))
+        if signature == rpc._special_resource_sig:
+            return value.get("urn")
+        if signature == rpc._special_output_value_sig:
+            inner = _reference_decode(value["value"]) if "value" in value else "[unknown]"
+            return ("secret", inner) if value.get("secret") else inner
+        if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
+            return {k: _reference_decode(v) for k, v in value.items() if k != rpc._special_sig_key}
+        return {k: _reference_decode(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_reference_decode(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _shown(value):
+    # Decoded values with secrets made visible, types kept, key order kept (the JSON's order).
+    if isinstance(value, _Secret):
+        return ("secret", _shown(value.value))
+    if isinstance(value, dict):
+        return ["dict", *[(k, _shown(v)) for k, v in value.items()]]
+    if isinstance(value, (list, tuple)):
+        return [type(value).__name__, *map(_shown, value)]
+    return (type(value).__name__, value)
+
+
+_signed = st.sampled_from([rpc._special_secret_sig, rpc._special_resource_sig, rpc._special_output_value_sig,
+                           rpc._special_asset_sig, rpc._special_archive_sig, "not-a-signature"])
+_wire_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6) | st.just(rpc.UNKNOWN),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["value", "urn", "secret", "path", "a", "b"]), inner, max_size=4)
+    # Signed values as the SDK writes them: a resource reference's `urn` is a string.
+    | st.builds(lambda sig, urn, rest: {**rest, "urn": urn, rpc._special_sig_key: sig}, _signed, st.text(max_size=6),
+                st.dictionaries(st.sampled_from(["value", "secret", "path"]), inner, max_size=3)),
+    max_leaves=16)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=4), _wire_values, max_size=4))
+def test_the_monitor_reads_a_struct_as_message_to_dict_and_the_old_walk_did(values):
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    decoder = _Decoder()
+    decoded = decoder.struct(struct)
+    reference = _reference_decode(json_format.MessageToDict(struct))
+    assert _shown(decoded) == _shown_reference(reference)
+    assert decoder.secret == _holds_secret(decoded)
+
+
+def _holds_secret(value):
+    if isinstance(value, _Secret):
+        return True
+    if isinstance(value, dict):
+        return any(map(_holds_secret, value.values()))
+    return isinstance(value, list) and any(map(_holds_secret, value))
+
+
+def _shown_reference(value):
+    if isinstance(value, tuple) and value and value[0] == "secret":
+        return ("secret", _shown_reference(value[1]))
+    if isinstance(value, dict):
+        return ["dict", *[(k, _shown_reference(v)) for k, v in value.items()]]
+    if isinstance(value, list):
+        return ["list", *map(_shown_reference, value)]
+    return (type(value).__name__, value)
+
+
 def test_repeated_runs_in_one_process_give_identical_json(fixture_project):
     first = json.dumps(run_plan("fixture", project_dir=fixture_project).to_json(), indent=2)
     with pytest.raises(SettingsError):
@@ -173,6 +256,50 @@ def test_two_resources_with_one_urn_fail_the_plan_as_the_engine_would(tmp_path):
         "import pulumi_aws as aws\naws.sns.Topic('alerts')\naws.sns.Topic('alerts')\n")
     with pytest.raises(ValueError, match=r"two resources have the URN urn:pulumi:dev::dup::aws:sns/topic:Topic::alerts"):
         run_plan("dev", project_dir=tmp_path)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["planned", "program-failed"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+def test_the_garbage_collector_is_paused_while_the_program_runs_and_restored_after(tmp_path, enabled, fails):
+    _gc_project(tmp_path, fails)
+    with _collector(enabled):
+        if fails:
+            with pytest.raises(RuntimeError, match="boom"):
+                run_plan("dev", project_dir=tmp_path)
+        else:
+            assert run_plan("dev", project_dir=tmp_path).outputs == {"collecting": False}
+        assert gc.isenabled() is enabled
+
+
+def test_a_caller_about_to_exit_keeps_the_collector_paused_and_the_plans_heap_frozen(tmp_path):
+    _gc_project(tmp_path, fails=False)
+    with _collector(True):
+        try:
+            assert run_plan("dev", project_dir=tmp_path, exiting=True).outputs == {"collecting": False}
+            assert not gc.isenabled()
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()
+
+
+def _gc_project(directory: Path, fails: bool) -> None:
+    (directory / "Pulumi.yaml").write_text("name: gcdemo\nruntime: python\n")
+    (directory / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: us-east-1\n  gcdemo:tooling: {account: '111111111111'}\n")
+    # The program exports what it saw of the collector; a failing one raises after registering.
+    (directory / "__main__.py").write_text(
+        "import gc\nimport pulumi\nimport pulumi_aws as aws\naws.sns.Topic('alerts')\n"
+        "pulumi.export('collecting', gc.isenabled())\n" + ("raise RuntimeError('boom')\n" if fails else ""))
+
+
+@contextmanager
+def _collector(enabled: bool) -> Iterator[None]:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        yield
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -268,3 +268,12 @@ def test_build_logs_are_kept_a_year_by_default_and_the_stack_may_choose_a_period
     assert parse(with_change("staging", "logs.retentionDays", "1827")).log_retention_days == 1827
     with pytest.raises(SettingsError, match=r"logs.retentionDays = 100: expected one of 1, 3, 5"):
         parse(with_change("staging", "logs.retentionDays", 100))
+
+
+def test_the_aws_regions_are_botocores_codepipeline_regions():
+    import botocore.session
+
+    from components.validators import AWS_REGIONS
+
+    expected = botocore.session.get_session().get_available_regions("codepipeline", partition_name="aws")
+    assert AWS_REGIONS == frozenset(expected) and "us-east-1" in AWS_REGIONS

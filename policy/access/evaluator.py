@@ -262,8 +262,13 @@ def _holds(operator: str, expected: list[str], present: list[str] | None) -> boo
 
 
 def _glob(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    if not ignore_case and "*" not in pattern and "?" not in pattern:
-        return pattern == value  # most Resource entries are whole ARNs: no regex to compile
+    if "*" not in pattern and "?" not in pattern:
+        # Most Resource entries are whole ARNs and most Actions whole names: no regex to run.
+        # ASCII only without regard to case: there `lower()` is exactly re.IGNORECASE.
+        if not ignore_case:
+            return pattern == value
+        if pattern.isascii() and value.isascii():
+            return pattern.lower() == value.lower()
     return _glob_regex(pattern, ignore_case).fullmatch(value) is not None
 
 

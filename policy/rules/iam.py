@@ -21,6 +21,7 @@ with warnings.catch_warnings():
     import parliament
     from parliament.statement import get_privilege_info
 
+from . import parliament_lint
 from .base import Finding, label, resource_policy
 from .documents import (
     DOCUMENT_TYPES, IDENTITY, KEY, REPOSITORY, ROLE, TRUST, Document, allows, condition_keys, documents,
@@ -176,8 +177,8 @@ def _ignored(document: Document, finding: Any) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _parliament_findings(text: str) -> tuple[Any, ...]:
     """Parliament's findings for one document text, enhanced. Memoized: a stack repeats many
-    documents (every CodeBuild role trusts the same service), and parliament's parser is slow."""
-    analyzed = parliament.analyze_policy_string(text)
+    documents (every CodeBuild role trusts the same service), and each costs milliseconds."""
+    analyzed = parliament_lint.analyze(text)
     for finding in analyzed.findings:
         parliament.enhance_finding(finding)
     return tuple(analyzed.findings)

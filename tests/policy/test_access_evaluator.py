@@ -7,6 +7,8 @@ statement delegates to IAM).
 """
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy.access.evaluator import (IDENTITY_POLICY, KEY_POLICY, RESOURCE_POLICY, TRUST_POLICY, Policy,
                                      Principal, Request, UnsupportedPolicy, evaluate)
@@ -227,3 +229,12 @@ def test_a_hostile_document_is_refused():
     huge = identity(*[allow("s3:GetObject")] * 501)
     with pytest.raises(UnsupportedPolicy, match="at most 500"):
         evaluate(request(ROLE_A, "s3:GetObject", "arn:aws:s3:::b/o"), [huge], None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcAB:*?-kK\u212a\u00df", max_size=8), st.text(alphabet="abcAB:-kK\u212a\u00df", max_size=8),
+       st.booleans())
+def test_glob_shortcuts_answer_as_the_regex_does(pattern, value, ignore_case):
+    from policy.access.evaluator import _glob, _glob_regex
+
+    assert _glob(pattern, value, ignore_case) == (_glob_regex(pattern, ignore_case).fullmatch(value) is not None)

@@ -10,14 +10,17 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
 from offline.plan import Plan, PlannedResource
-from policy.offline import evaluate, summary
+from policy.offline import _as_struct_carries, evaluate, summary
 from policy.rules import PACK_NAME, POLICIES
 from policy.rules.base import ADVISORY, Finding, resource_policy
+from tests.conftest import cached_plan
 from tests.policy.records import doc, replace, secure_stack
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
@@ -168,26 +171,48 @@ def test_docs_table_lists_every_policy():
     assert [p.name for p in POLICIES if f"| `{p.name}` |" not in table] == []
 
 
-def test_engine_props_read_the_struct_as_message_to_dict_does():
-    # The props policies see are read straight off the protobuf Struct; they must be what
-    # json_format.MessageToDict gives, key order and number types included.
-    from google.protobuf import json_format
-
-    from policy.offline import _struct_values
-
-    values = {"b": 1, "a": {"z": 2, "c": [1, "x", None, True, {"k": 3.5}]}, "empty": {}, "list": [],
-              "flag": False, "none": None, "text": "é"}
+def _through_a_struct(values: dict) -> dict:
     struct = struct_pb2.Struct()
     struct.update(values)
+    return json_format.MessageToDict(struct)
 
-    def typed(value):
-        if isinstance(value, dict):
-            return [(key, typed(item)) for key, item in value.items()]
-        if isinstance(value, list):
-            return ["list", *map(typed, value)]
-        return (type(value).__name__, value)
 
-    assert typed(_struct_values(struct)) == typed(json_format.MessageToDict(struct))
-    struct["bad"] = float("inf")
-    with pytest.raises(ValueError):
-        _struct_values(struct)
+def _typed(value):
+    # Values with their types, dicts as sorted items: a Struct's map keeps no key order.
+    if isinstance(value, dict):
+        return sorted((key, _typed(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return ["list", *map(_typed, value)]
+    return (type(value).__name__, value)
+
+
+def test_engine_props_are_what_a_trip_through_a_struct_makes_of_them():
+    values = {"b": 1, "a": {"z": 2, "c": [1, "x", None, True, {"k": 3.5}]}, "empty": {}, "list": [],
+              "flag": False, "none": None, "text": "é", "big": 2**60, "tuple": (1, "y")}
+    assert _typed(_as_struct_carries(values)) == _typed(_through_a_struct(values))
+    for bad, error in (({"bad": float("inf")}, ValueError), ({"bad": [float("nan")]}, ValueError),
+                       ({"bad": {1: "x"}}, TypeError), ({"bad": object()}, ValueError)):
+        with pytest.raises(error):
+            _through_a_struct(bad)
+        with pytest.raises(error):
+            _as_struct_carries(bad)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=5))
+def test_engine_props_match_a_struct_trip_for_any_json_value(values):
+    assert _typed(_as_struct_carries(values)) == _typed(_through_a_struct(values))
+
+
+def test_engine_props_match_a_struct_trip_for_every_planned_resource():
+    for stack in ("staging", "prod"):
+        for resource in cached_plan(stack).resources:
+            for values in (resource.inputs, {**resource.inputs, **resource.outputs}):
+                assert _typed(_as_struct_carries(values)) == _typed(_through_a_struct(values)), resource.urn
