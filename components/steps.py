@@ -46,6 +46,7 @@ SOURCE_NAMESPACE = "Source"
 # What the CodeStarSourceConnection action exports (CodePipeline user guide, "Variables").
 SOURCE_EXPORTS = ("CommitId", "BranchName", "FullRepositoryName", "CommitMessage", "ConnectionArn", "AuthorDate")
 SOURCE_COMMIT = f"#{{{SOURCE_NAMESPACE}.CommitId}}"
+SOURCE_COMMIT_TIME = f"#{{{SOURCE_NAMESPACE}.AuthorDate}}"  # ISO 8601
 EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
 # The verify outcomes that prove the release bad: not running before the timeout; Degraded, a failed
 # sync, an aborted Rollout or pods on another digest. Any other failure (arguments, credentials, an
@@ -289,8 +290,12 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
         description=f"Promotes {service.name} to {settings.env_name} in the GitOps repository",
         project_variables={**common, "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
                            "PROMOTION_MODE": settings.promotion_mode, "PROMOTION_FLAGS": flags},
-        action_variables={"IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "SOURCE_COMMIT": SOURCE_COMMIT,
-                          "EXECUTION_ID": EXECUTION_ID},
+        # The application commit and its time (Source-Commit, Source-Commit-Time: where DORA's lead
+        # time starts) where the pipeline's source is the application repository. A promote
+        # pipeline's source is the GitOps repository: its commit is not an application commit.
+        action_variables={"IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "EXECUTION_ID": EXECUTION_ID,
+                          **({"SOURCE_COMMIT": SOURCE_COMMIT, "SOURCE_COMMIT_TIME": SOURCE_COMMIT_TIME}
+                             if isinstance(settings.source, BuildSource) else {})},
         exports=("COMMIT_SHA", "PR_URL"),
         # Who approved this execution (the Approved-By trailer), read from its own pipeline only.
         statements=(statement("ReadOwnApproval", ["codepipeline:ListActionExecutions"],

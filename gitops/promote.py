@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from gitops import blocklist, codepipeline, freeze, layout, output, schema, trailers
@@ -58,6 +59,7 @@ class PromoteRequest:
     mode: str = "commit"              # "commit" | "pull-request"
     auto_merge: bool = False
     source_commit: str | None = None
+    source_commit_time: str | None = None  # ISO 8601 with an offset: where DORA's lead time starts
     source_repo: str | None = None    # the application repository, for compare links
     execution_id: str | None = None
     approved_by: str | None = None    # who gave the pipeline's manual approval (Approved-By)
@@ -119,6 +121,16 @@ def validate_request(req: PromoteRequest) -> None:
         validate_digest(req.digest)
     if req.source_commit is not None and not _SHA.fullmatch(req.source_commit):
         raise UsageError(f"--source-commit {req.source_commit!r} is not a commit sha (7-64 hex digits)")
+    if req.source_commit_time is not None:
+        if req.source_commit is None:
+            raise UsageError("--source-commit-time goes with --source-commit (the time of that commit)")
+        try:
+            when = datetime.fromisoformat(req.source_commit_time)
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise UsageError(f"--source-commit-time {req.source_commit_time!r} is not an ISO 8601 time with an "
+                             "offset (2026-12-01T09:30:00Z, 2026-12-01T10:30:00+01:00)")
     if req.source_repo is not None and not re.fullmatch(r"https?://[^\s/@]+/\S+", req.source_repo):
         raise UsageError(f"--source-repo {req.source_repo!r} is not an https:// repository URL "
                          "without credentials")
@@ -446,6 +458,7 @@ def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None =
         trailers.ACTION: "promote", trailers.SERVICE: req.service, trailers.ENVIRONMENT: req.env,
         trailers.TAG: edit.new_tag, trailers.DIGEST: edit.digest,
         trailers.PREVIOUS_DIGEST: edit.old_digest, trailers.SOURCE_COMMIT: req.source_commit,
+        trailers.SOURCE_COMMIT_TIME: req.source_commit_time,
         trailers.EXECUTION: req.execution_id, trailers.APPROVER: req.approved_by,
         trailers.PULL_REQUEST: pull_request,
         **freeze.override_trailers(req.override_freeze_reason)})
@@ -496,6 +509,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_token_arguments(p)
     freeze.add_override_arguments(p)
     p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
+    p.add_argument("--source-commit-time", metavar="ISO8601",
+                   help="that commit's time with an offset (recorded as Source-Commit-Time: the start of "
+                        "the lead time `gitops dora` reports)")
     p.add_argument("--source-repo", metavar="URL",
                    help="application repository (https://), for the pull request's compare link")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
@@ -522,7 +538,8 @@ def run(args: argparse.Namespace) -> int:
         override_freeze_reason=freeze.override_reason(args),
         repo_url=args.repo, env=args.env, service=args.service, tag=args.tag, digest=args.digest,
         from_env=args.from_env, branch=args.branch, mode=args.mode, auto_merge=args.auto_merge,
-        source_commit=args.source_commit, source_repo=args.source_repo,
+        source_commit=args.source_commit, source_commit_time=args.source_commit_time,
+        source_repo=args.source_repo,
         execution_id=args.execution_id,
         author=parse_author(args.author), max_attempts=args.max_attempts,
         github_api_url=args.github_api_url)

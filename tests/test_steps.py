@@ -10,6 +10,7 @@ import pytest
 from components.steps import REVERT_EXIT_CODES, SOURCE_COMMIT, Approval, StepError, StepInputs, steps_for
 from gitops.cli import SUBCOMMANDS
 from gitops.errors import VerifyDegraded, VerifyTimeout
+from tests.conftest import REPO_ROOT
 from tests.test_argocd import stack_settings
 
 INPUTS = StepInputs(deployment_role_arn="arn:aws:iam::222222222222:role/delivery/shop/x/shop-x-deployment",
@@ -82,3 +83,16 @@ def test_ref_names_the_namespace_and_refuses_a_variable_the_step_does_not_export
         promote.ref("IMAGE_TAG")
     with pytest.raises(StepError, match="it exports nothing"):
         test.ref("ANYTHING")
+
+
+@pytest.mark.parametrize("stack, recorded", [("staging", True), ("prod", False)])
+def test_promote_records_the_application_commit_and_its_time_only_where_the_source_is_the_application(
+        stack, recorded):
+    settings = stack_settings(stack)
+    promote = next(s for s in steps_for(settings, settings.services[0], INPUTS).steps if s.name == "promote")
+    expected = {"SOURCE_COMMIT": SOURCE_COMMIT, "SOURCE_COMMIT_TIME": "#{Source.AuthorDate}"} if recorded else {}
+    assert {k: v for k, v in promote.action_variables.items() if k.startswith("SOURCE_")} == expected
+    # Whatever the pipeline passes, the promote buildspec adds the options only when set.
+    buildspec = (REPO_ROOT / "buildspecs" / promote.buildspec).read_text()
+    assert '${SOURCE_COMMIT:+--source-commit "$SOURCE_COMMIT"}' in buildspec
+    assert '${SOURCE_COMMIT_TIME:+--source-commit-time "$SOURCE_COMMIT_TIME"}' in buildspec

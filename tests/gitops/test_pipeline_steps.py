@@ -114,7 +114,8 @@ def test_resolve_refuses_an_upstream_image_without_digest(host, tmp_path):
 def promote_env(host: dict[str, str], repo, tag: str, digest: str) -> dict[str, str]:
     return {**host, "GITOPS_URL": repo.url, "GITOPS_BRANCH": "main", "ENVIRONMENT": "staging",
             "SERVICE": "api", "PROMOTION_MODE": "commit", "PROMOTION_FLAGS": "", "GITOPS_TOKEN": repo.token,
-            "IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "SOURCE_COMMIT": SHA, "EXECUTION_ID": "exec-1",
+            "IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "SOURCE_COMMIT": SHA,
+            "SOURCE_COMMIT_TIME": "2026-11-30T08:15:00Z", "EXECUTION_ID": "exec-1",
             "HOME": os.environ.get("HOME", "/root")}
 
 
@@ -127,8 +128,21 @@ def test_promote_step_commits_and_exports_what_verify_waits_for(host, gitops_rep
     head = gitops_repo.refs()["refs/heads/main"]
     assert exported == {"COMMIT_SHA": head, "PR_URL": "none"}
     assert gitops_repo.file("envs/staging/api/values.yaml") == values_yaml("api", "4f2a9c1", DIGEST_B).encode()
-    assert f"Source-Commit: {SHA}" in gitops_repo.show("%B")
+    assert f"Source-Commit: {SHA}\nSource-Commit-Time: 2026-11-30T08:15:00Z\n" in gitops_repo.show("%B")
     assert gitops_repo.token not in output
+
+
+def test_promote_step_of_a_pipeline_whose_source_is_the_gitops_repository_records_no_source_commit(
+        host, gitops_repo, tmp_path):
+    # A promote pipeline's action passes no SOURCE_COMMIT: its source commit is a GitOps commit.
+    env = {k: v for k, v in promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B).items()
+           if k not in ("SOURCE_COMMIT", "SOURCE_COMMIT_TIME")}
+    work = tmp_path / "work"
+    work.mkdir()
+    code, exported, output = run_step("promote.yml", env, work, tmp_path / "tools")
+    assert code == 0, output
+    message = gitops_repo.show("%B")
+    assert "Image-Tag: 4f2a9c1" in message and "Source-Commit" not in message
 
 
 def test_promote_step_on_a_tag_already_there_changes_nothing_and_still_names_the_revision(

@@ -59,6 +59,19 @@ def test_commit_mode_edits_only_the_tag_and_digest(gitops_repo, token_env, capsy
         "Source-Commit: 0123abcd\nPipeline-Execution: exec-42\n\n")
 
 
+def test_the_source_commit_time_is_recorded_and_dora_measures_the_lead_time_from_it(gitops_repo, token_env, capsys):
+    code, out, err = _promote_cli(
+        capsys, gitops_repo, token_env, "--env", "staging", "--service", "api", "--tag", "1.2.4",
+        "--digest", DIGEST_B, "--source-commit", "0123abcd", "--source-commit-time", "2020-01-01T00:00:00Z")
+    assert code == 0, err
+    assert "Source-Commit: 0123abcd\nSource-Commit-Time: 2020-01-01T00:00:00Z\n" in gitops_repo.show("%B")
+    code, out, err = _run(capsys, "dora", "--repo", gitops_repo.url, "--token-env", token_env, "--env", "staging",
+                          "--since", "2000-01-01", "--output", "json")
+    assert code == 0, err
+    overall = json.loads(out)["overall"]
+    assert overall["lead_time_samples"] == 1 and overall["lead_time_median_h"] > 24 * 365 * 6, overall
+
+
 def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
     refs = gitops_repo.refs()
     code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
@@ -181,6 +194,14 @@ def _bad_input_cases():
          "--digest goes with --tag"),
         ("bad source commit", [*base, "--tag", "1", "--source-commit", "main; rm"], {}, {}, 2,
          "not a commit sha"),
+        ("source time without offset", [*base, "--tag", "1", "--source-commit", "0123abcd",
+                                        "--source-commit-time", "2026-12-01T09:30:00"], {}, {}, 2,
+         "not an ISO 8601 time with an offset"),
+        ("source time not a time", [*base, "--tag", "1", "--source-commit", "0123abcd",
+                                    "--source-commit-time", "yesterday"], {}, {}, 2,
+         "not an ISO 8601 time with an offset"),
+        ("source time without commit", [*base, "--tag", "1", "--source-commit-time", "2026-12-01T09:30:00Z"],
+         {}, {}, 2, "goes with --source-commit"),
         ("bad author", [*base, "--tag", "1", "--author", "nobody"], {}, {}, 2, "Name <email>"),
         ("bad branch name", [*base, "--tag", "1", "--branch", "a..b"], {}, {}, 2,
          "not a valid branch name"),
