@@ -289,7 +289,10 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
         buildspec="promote.yml", timeout_minutes=15, needs_token=True, needs_tool_bundle=True,
         description=f"Promotes {service.name} to {settings.env_name} in the GitOps repository",
         project_variables={**common, "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
-                           "PROMOTION_MODE": settings.promotion_mode, "PROMOTION_FLAGS": flags},
+                           "PROMOTION_MODE": settings.promotion_mode, "PROMOTION_FLAGS": flags,
+                           # There the upstream's promotion of the image recorded them.
+                           **({"SOURCE_FROM_ENV": settings.source.upstream}
+                              if isinstance(settings.source, PromoteSource) else {})},
         # The application commit and its time (Source-Commit, Source-Commit-Time: where DORA's lead
         # time starts) where the pipeline's source is the application repository. A promote
         # pipeline's source is the GitOps repository: its commit is not an application commit.

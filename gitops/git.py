@@ -316,6 +316,10 @@ class GitClient:
         return RemoteCommit(sha, message, self._show(workdir, sha, path),
                             self._show(workdir, f"{sha}^", path))
 
+    def deepen(self, workdir: Path, branch: str, depth: int) -> None:
+        """Fetch the last `depth` commits of origin's `branch` (commits and trees only)."""
+        self._fetch_tip(workdir, branch, depth=depth)
+
     def log_trailers(self, workdir: Path, rev: str, path: str, limit: int) -> list[str]:
         """Messages of the newest `limit` commits reachable from `rev` (in what was fetched) that
         changed `path`, newest first."""

@@ -40,6 +40,8 @@ from gitops.values import (deployable, parse_image, read_text, set_image, valida
 # source commit of the image it replaces (commits and trees only).
 MAX_PUBLISH_ROUNDS = 5
 PROPOSAL_HISTORY = 50
+# How far back --source-from-env looks for the upstream promotion of the image.
+PROVENANCE_HISTORY = 200
 
 # A directory name: no separators, not "." or "..", and usable in a branch name (promote/<env>/<svc>).
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -60,6 +62,9 @@ class PromoteRequest:
     auto_merge: bool = False
     source_commit: str | None = None
     source_commit_time: str | None = None  # ISO 8601 with an offset: where DORA's lead time starts
+    # Take Source-Commit and Source-Commit-Time from the promotion of this image into that
+    # environment (the upstream a promote pipeline follows), when its history records them.
+    source_from_env: str | None = None
     source_repo: str | None = None    # the application repository, for compare links
     execution_id: str | None = None
     approved_by: str | None = None    # who gave the pipeline's manual approval (Approved-By)
@@ -104,7 +109,8 @@ class PromoteResult:
 
 def validate_request(req: PromoteRequest) -> None:
     """Reject bad input before anything is cloned."""
-    for flag, name in (("--env", req.env), ("--service", req.service), ("--from", req.from_env)):
+    for flag, name in (("--env", req.env), ("--service", req.service), ("--from", req.from_env),
+                       ("--source-from-env", req.source_from_env)):
         if name is not None and (not _NAME.fullmatch(name) or ".." in name
                                  or name.endswith(".lock")):
             raise UsageError(f"{flag} {name!r} is not a plain directory name: use letters, digits, "
@@ -121,14 +127,16 @@ def validate_request(req: PromoteRequest) -> None:
         validate_digest(req.digest)
     if req.source_commit is not None and not _SHA.fullmatch(req.source_commit):
         raise UsageError(f"--source-commit {req.source_commit!r} is not a commit sha (7-64 hex digits)")
+    if req.source_from_env is not None:
+        if req.source_commit is not None or req.tag is None or req.digest is None:
+            raise UsageError("--source-from-env goes with --tag and --digest and without --source-commit "
+                             "(it finds the source commit of that image)")
+        if req.source_from_env == req.env:
+            raise UsageError(f"--source-from-env {req.source_from_env} is the environment being promoted into")
     if req.source_commit_time is not None:
         if req.source_commit is None:
             raise UsageError("--source-commit-time goes with --source-commit (the time of that commit)")
-        try:
-            when = datetime.fromisoformat(req.source_commit_time)
-        except ValueError:
-            when = None
-        if when is None or when.tzinfo is None:
+        if not _iso_time_with_offset(req.source_commit_time):
             raise UsageError(f"--source-commit-time {req.source_commit_time!r} is not an ISO 8601 time with an "
                              "offset (2026-12-01T09:30:00Z, 2026-12-01T10:30:00+01:00)")
     if req.source_repo is not None and not re.fullmatch(r"https?://[^\s/@]+/\S+", req.source_repo):
@@ -162,9 +170,40 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
         workdir = Path(tmp) / "repo"
         with errors_name_repository_paths(workdir):
             git.clone_sparse(req.repo_url, req.branch, workdir, _sparse_patterns(req))
+            if req.source_from_env:
+                req = replace(req, **_provenance(req, git, workdir))
             if req.mode == "pull-request":
                 return _promote_by_pull_request(req, git, workdir, token)
             return _promote_by_commit(req, git, workdir, sleep)
+
+
+def _provenance(req: PromoteRequest, git: GitClient, workdir: Path) -> dict[str, str | None]:
+    """Source-Commit and Source-Commit-Time of the newest promotion of this tag and digest into
+    `req.source_from_env`, from the last PROVENANCE_HISTORY commits of the branch (commits and trees
+    only). None of them when no such promotion is found or it recorded none: the promotion goes on
+    without them (they are a record, not a gate) and says so."""
+    assert req.source_from_env is not None
+    git.deepen(workdir, req.branch, PROVENANCE_HISTORY)
+    path = layout.values_file(req.source_from_env, req.service)
+    for message in git.log_trailers(workdir, "HEAD", path, PROVENANCE_HISTORY):
+        said = trailers.parse(message)
+        if (said.get(trailers.ACTION) == "promote" and said.get(trailers.TAG) == req.tag
+                and said.get(trailers.DIGEST) == req.digest):
+            commit, when = said.get(trailers.SOURCE_COMMIT), said.get(trailers.SOURCE_COMMIT_TIME)
+            if commit is not None and _SHA.fullmatch(commit):
+                valid_time = when is not None and _iso_time_with_offset(when)
+                return {"source_commit": commit, "source_commit_time": when if valid_time else None}
+            break
+    output.print_notice(f"note: no source commit recorded for {req.tag} {req.digest} in {path} within the "
+                        f"last {PROVENANCE_HISTORY} commits: promoting without Source-Commit")
+    return {}
+
+
+def _iso_time_with_offset(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
@@ -512,6 +551,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-commit-time", metavar="ISO8601",
                    help="that commit's time with an offset (recorded as Source-Commit-Time: the start of "
                         "the lead time `gitops dora` reports)")
+    p.add_argument("--source-from-env", metavar="ENV",
+                   help="record the source commit (and time) that ENV's promotion of this --tag and --digest "
+                        "recorded, found in the branch's history (a promote pipeline's upstream)")
     p.add_argument("--source-repo", metavar="URL",
                    help="application repository (https://), for the pull request's compare link")
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
@@ -539,6 +581,7 @@ def run(args: argparse.Namespace) -> int:
         repo_url=args.repo, env=args.env, service=args.service, tag=args.tag, digest=args.digest,
         from_env=args.from_env, branch=args.branch, mode=args.mode, auto_merge=args.auto_merge,
         source_commit=args.source_commit, source_commit_time=args.source_commit_time,
+        source_from_env=args.source_from_env,
         source_repo=args.source_repo,
         execution_id=args.execution_id,
         author=parse_author(args.author), max_attempts=args.max_attempts,

@@ -92,7 +92,10 @@ def test_promote_records_the_application_commit_and_its_time_only_where_the_sour
     promote = next(s for s in steps_for(settings, settings.services[0], INPUTS).steps if s.name == "promote")
     expected = {"SOURCE_COMMIT": SOURCE_COMMIT, "SOURCE_COMMIT_TIME": "#{Source.AuthorDate}"} if recorded else {}
     assert {k: v for k, v in promote.action_variables.items() if k.startswith("SOURCE_")} == expected
+    # A promote pipeline finds them in its upstream's promotion of the image instead.
+    assert promote.project_variables.get("SOURCE_FROM_ENV") == (None if recorded else "staging")
     # Whatever the pipeline passes, the promote buildspec adds the options only when set.
     buildspec = (REPO_ROOT / "buildspecs" / promote.buildspec).read_text()
     assert '${SOURCE_COMMIT:+--source-commit "$SOURCE_COMMIT"}' in buildspec
     assert '${SOURCE_COMMIT_TIME:+--source-commit-time "$SOURCE_COMMIT_TIME"}' in buildspec
+    assert '${SOURCE_FROM_ENV:+--source-from-env "$SOURCE_FROM_ENV"}' in buildspec

@@ -132,17 +132,29 @@ def test_promote_step_commits_and_exports_what_verify_waits_for(host, gitops_rep
     assert gitops_repo.token not in output
 
 
-def test_promote_step_of_a_pipeline_whose_source_is_the_gitops_repository_records_no_source_commit(
-        host, gitops_repo, tmp_path):
-    # A promote pipeline's action passes no SOURCE_COMMIT: its source commit is a GitOps commit.
+@pytest.mark.parametrize("staging_recorded", [True, False])
+def test_promote_step_of_a_promote_pipeline_takes_the_source_commit_from_the_upstream_promotion(
+        host, gitops_repo, tmp_path, staging_recorded):
+    # A promote pipeline's action passes no SOURCE_COMMIT (its source commit is a GitOps commit);
+    # its project names the upstream environment, whose promotion of the image recorded it.
+    if staging_recorded:
+        gitops_repo.commit({"envs/staging/api/values.yaml": values_yaml("api", "4f2a9c1", DIGEST_B)},
+                           "promote(staging/api)\n\nDelivery-Action: promote\nDelivery-Service: api\n"
+                           f"Delivery-Environment: staging\nImage-Tag: 4f2a9c1\nImage-Digest: {DIGEST_B}\n"
+                           f"Source-Commit: {SHA}\nSource-Commit-Time: 2026-11-30T08:15:00Z\n")
     env = {k: v for k, v in promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B).items()
            if k not in ("SOURCE_COMMIT", "SOURCE_COMMIT_TIME")}
+    env.update(ENVIRONMENT="prod", SOURCE_FROM_ENV="staging")
     work = tmp_path / "work"
     work.mkdir()
     code, exported, output = run_step("promote.yml", env, work, tmp_path / "tools")
     assert code == 0, output
     message = gitops_repo.show("%B")
-    assert "Image-Tag: 4f2a9c1" in message and "Source-Commit" not in message
+    assert "Delivery-Environment: prod" in message and "Image-Tag: 4f2a9c1" in message
+    if staging_recorded:
+        assert f"Source-Commit: {SHA}\nSource-Commit-Time: 2026-11-30T08:15:00Z\n" in message
+    else:
+        assert "Source-Commit" not in message and "no source commit recorded" in output
 
 
 def test_promote_step_on_a_tag_already_there_changes_nothing_and_still_names_the_revision(

@@ -72,6 +72,38 @@ def test_the_source_commit_time_is_recorded_and_dora_measures_the_lead_time_from
     assert overall["lead_time_samples"] == 1 and overall["lead_time_median_h"] > 24 * 365 * 6, overall
 
 
+def _staging_promotion(repo, tag: str, digest: str, source: str | None, when: str | None) -> None:
+    message = (f"promote(staging/api): → {tag}\n\nDelivery-Action: promote\nDelivery-Service: api\n"
+               f"Delivery-Environment: staging\nImage-Tag: {tag}\nImage-Digest: {digest}\n"
+               + (f"Source-Commit: {source}\n" if source else "") + (f"Source-Commit-Time: {when}\n" if when else ""))
+    repo.commit({STAGING_API: values_yaml("api", tag, digest)}, message)
+
+
+def test_prod_takes_the_source_commit_and_time_from_the_staging_promotion_of_the_same_image(
+        gitops_repo, token_env, capsys):
+    _staging_promotion(gitops_repo, "2.0.0", DIGEST_B, "aaaa1111", "2026-11-30T08:00:00Z")
+    # A later rebuild of the same tag (another digest) must not lend its source commit.
+    _staging_promotion(gitops_repo, "2.0.0", DIGEST_A, "bbbb2222", "2026-11-30T09:00:00Z")
+    for n in range(3):
+        gitops_repo.commit({"envs/staging/web/values.yaml": values_yaml("web", f"9.9.{n}")}, "unrelated")
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service", "api",
+                                  "--tag", "2.0.0", "--digest", DIGEST_B, "--source-from-env", "staging")
+    assert code == 0, err
+    message = gitops_repo.show("%B")
+    assert "Source-Commit: aaaa1111\nSource-Commit-Time: 2026-11-30T08:00:00Z\n" in message, message
+    assert "note:" not in err
+
+
+def test_prod_promotes_without_a_source_commit_when_staging_recorded_none_and_says_so(
+        gitops_repo, token_env, capsys):
+    _staging_promotion(gitops_repo, "2.0.0", DIGEST_B, None, None)
+    code, out, err = _promote_cli(capsys, gitops_repo, token_env, "--env", "prod", "--service", "api",
+                                  "--tag", "2.0.0", "--digest", DIGEST_B, "--source-from-env", "staging")
+    assert code == 0, err
+    assert "Source-Commit" not in gitops_repo.show("%B")
+    assert err.startswith("note: no source commit recorded for 2.0.0") and "envs/staging/api/values.yaml" in err
+
+
 def test_promoting_the_current_tag_is_a_noop(gitops_repo, token_env, capsys):
     refs = gitops_repo.refs()
     code, out, _ = _promote_cli(capsys, gitops_repo, token_env, "--env", "staging",
@@ -202,6 +234,14 @@ def _bad_input_cases():
          "not an ISO 8601 time with an offset"),
         ("source time without commit", [*base, "--tag", "1", "--source-commit-time", "2026-12-01T09:30:00Z"],
          {}, {}, 2, "goes with --source-commit"),
+        ("source from env without digest", [*base, "--tag", "1", "--source-from-env", "prod"], {}, {}, 2,
+         "goes with --tag and --digest"),
+        ("source from env and commit", [*base, "--tag", "1", "--digest", DIGEST_B, "--source-from-env", "prod",
+                                        "--source-commit", "0123abcd"], {}, {}, 2, "without --source-commit"),
+        ("source from itself", [*base, "--tag", "1", "--digest", DIGEST_B, "--source-from-env", "staging"],
+         {}, {}, 2, "is the environment being promoted into"),
+        ("source from env escapes", [*base, "--tag", "1", "--digest", DIGEST_B, "--source-from-env", ".."],
+         {}, {}, 2, "not a plain directory name"),
         ("bad author", [*base, "--tag", "1", "--author", "nobody"], {}, {}, 2, "Name <email>"),
         ("bad branch name", [*base, "--tag", "1", "--branch", "a..b"], {}, {}, 2,
          "not a valid branch name"),
