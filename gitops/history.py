@@ -156,22 +156,10 @@ def _change(commit: _Commit, merged: dict[str, tuple[str, str]], env: str | None
         service=found.get(trailers.SERVICE), tag=found.get(trailers.TAG),
         digest=found.get(trailers.DIGEST), previous_digest=found.get(trailers.PREVIOUS_DIGEST),
         source_commit=found.get(trailers.SOURCE_COMMIT),
-        source_time=_source_time(found.get(trailers.SOURCE_COMMIT_TIME)),
+        source_time=trailers.source_time(found.get(trailers.SOURCE_COMMIT_TIME)),
         execution=found.get(trailers.EXECUTION), approver=found.get(trailers.APPROVER),
         pull_request=found.get(trailers.PULL_REQUEST), reason=found.get(trailers.REASON),
         override_freeze=found.get(trailers.OVERRIDE_FREEZE) == "true", merged_commit=merged_commit)
-
-
-def _source_time(text: str | None) -> datetime | None:
-    """The Source-Commit-Time trailer; None when absent or not an ISO 8601 time with an offset
-    (a hand-written trailer cannot break the report, it only has no lead time)."""
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
 
 
 # --- Output -------------------------------------------------------------------------------------

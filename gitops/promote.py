@@ -22,7 +22,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 from gitops import blocklist, codepipeline, freeze, layout, output, schema, trailers
@@ -61,7 +60,7 @@ class PromoteRequest:
     mode: str = "commit"              # "commit" | "pull-request"
     auto_merge: bool = False
     source_commit: str | None = None
-    source_commit_time: str | None = None  # ISO 8601 with an offset: where DORA's lead time starts
+    source_commit_time: str | None = None  # ISO 8601 with an offset (`gitops dora` measures from it)
     # Take Source-Commit and Source-Commit-Time from the promotion of this image into that
     # environment (the upstream a promote pipeline follows), when its history records them.
     source_from_env: str | None = None
@@ -136,7 +135,7 @@ def validate_request(req: PromoteRequest) -> None:
     if req.source_commit_time is not None:
         if req.source_commit is None:
             raise UsageError("--source-commit-time goes with --source-commit (the time of that commit)")
-        if not _iso_time_with_offset(req.source_commit_time):
+        if trailers.source_time(req.source_commit_time) is None:
             raise UsageError(f"--source-commit-time {req.source_commit_time!r} is not an ISO 8601 time with an "
                              "offset (2026-12-01T09:30:00Z, 2026-12-01T10:30:00+01:00)")
     if req.source_repo is not None and not re.fullmatch(r"https?://[^\s/@]+/\S+", req.source_repo):
@@ -191,19 +190,12 @@ def _provenance(req: PromoteRequest, git: GitClient, workdir: Path) -> dict[str,
                 and said.get(trailers.DIGEST) == req.digest):
             commit, when = said.get(trailers.SOURCE_COMMIT), said.get(trailers.SOURCE_COMMIT_TIME)
             if commit is not None and _SHA.fullmatch(commit):
-                valid_time = when is not None and _iso_time_with_offset(when)
-                return {"source_commit": commit, "source_commit_time": when if valid_time else None}
+                return {"source_commit": commit,
+                        "source_commit_time": when if trailers.source_time(when) is not None else None}
             break
     output.print_notice(f"note: no source commit recorded for {req.tag} {req.digest} in {path} within the "
                         f"last {PROVENANCE_HISTORY} commits: promoting without Source-Commit")
     return {}
-
-
-def _iso_time_with_offset(text: str) -> bool:
-    try:
-        return datetime.fromisoformat(text).tzinfo is not None
-    except ValueError:
-        return False
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
@@ -549,8 +541,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     freeze.add_override_arguments(p)
     p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
     p.add_argument("--source-commit-time", metavar="ISO8601",
-                   help="that commit's time with an offset (recorded as Source-Commit-Time: the start of "
-                        "the lead time `gitops dora` reports)")
+                   help="that commit's time with an offset (recorded as Source-Commit-Time, which "
+                        "`gitops dora` measures the time to the environment from)")
     p.add_argument("--source-from-env", metavar="ENV",
                    help="record the source commit (and time) that ENV's promotion of this --tag and --digest "
                         "recorded, found in the branch's history (a promote pipeline's upstream)")

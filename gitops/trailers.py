@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 ACTION = "Delivery-Action"
 SERVICE = "Delivery-Service"
@@ -110,3 +111,15 @@ def parse_block(body: str | None) -> dict[str, str] | None:
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         return None
     return data
+
+
+def source_time(text: str | None) -> datetime | None:
+    """A Source-Commit-Time value as a time; None when absent or not an ISO 8601 time with an
+    offset (a hand-written trailer cannot break a report: that promotion just has no source time)."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
