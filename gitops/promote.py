@@ -184,15 +184,12 @@ def _provenance(req: PromoteRequest, git: GitClient, workdir: Path) -> dict[str,
     assert req.source_from_env is not None
     git.deepen(workdir, req.branch, PROVENANCE_HISTORY)
     path = layout.values_file(req.source_from_env, req.service)
-    for message in git.log_trailers(workdir, "HEAD", path, PROVENANCE_HISTORY):
-        said = trailers.parse(message)
-        if (said.get(trailers.ACTION) == "promote" and said.get(trailers.TAG) == req.tag
-                and said.get(trailers.DIGEST) == req.digest):
-            commit, when = said.get(trailers.SOURCE_COMMIT), said.get(trailers.SOURCE_COMMIT_TIME)
-            if commit is not None and _SHA.fullmatch(commit):
-                return {"source_commit": commit,
-                        "source_commit_time": when if trailers.source_time(when) is not None else None}
-            break
+    said = _newest_setting(git, workdir, "HEAD", path, PROVENANCE_HISTORY, req.tag, req.digest, action="promote")
+    commit = said.get(trailers.SOURCE_COMMIT)
+    if commit is not None and _SHA.fullmatch(commit):
+        when = said.get(trailers.SOURCE_COMMIT_TIME)
+        return {"source_commit": commit,
+                "source_commit_time": when if trailers.source_time(when) is not None else None}
     output.print_notice(f"note: no source commit recorded for {req.tag} {req.digest} in {path} within the "
                         f"last {PROVENANCE_HISTORY} commits: promoting without Source-Commit")
     return {}
@@ -453,11 +450,20 @@ def _source_commit_of(git: GitClient, workdir: Path, sha: str, path: str, image)
     fetched)."""
     if image is None or not image.tag:
         return None
-    for message in git.log_trailers(workdir, f"{sha}^", path, PROPOSAL_HISTORY):
+    return _newest_setting(git, workdir, f"{sha}^", path, PROPOSAL_HISTORY, image.tag,
+                           image.digest or None).get(trailers.SOURCE_COMMIT)
+
+
+def _newest_setting(git: GitClient, workdir: Path, rev: str, path: str, limit: int, tag: str | None,
+                    digest: str | None, action: str | None = None) -> dict[str, str]:
+    """The trailers of the newest of `limit` commits behind `rev` changing `path` whose trailers
+    name this tag and digest (and `action`, when given); {} when none does."""
+    for message in git.log_trailers(workdir, rev, path, limit):
         said = trailers.parse(message)
-        if said.get(trailers.TAG) == image.tag and said.get(trailers.DIGEST) == (image.digest or None):
-            return said.get(trailers.SOURCE_COMMIT)
-    return None
+        if (said.get(trailers.TAG) == tag and said.get(trailers.DIGEST) == digest
+                and (action is None or said.get(trailers.ACTION) == action)):
+            return said
+    return {}
 
 
 def _image_summary(req: PromoteRequest, commit: RemoteCommit) -> str:
