@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.settings import BuildSource, ServiceSettings, Settings, from_pulumi_config
-from components.steps import (VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, pipeline_arn,
-                              steps_for)
+from components.steps import VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, steps_for
 from policy.access.model import AccessPath, External, Ref, Role, Service, forbidden, required
 
 ROLE = "aws:iam/role:Role"
@@ -261,10 +260,13 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
             paths.append(forbidden(role, "ecr:PutImage", Ref(REPOSITORY, f"registry-{other.name}"),
                                    f"{what} pushes into the {other.name} repository"))
     if kind == "promote":
-        paths.append(required(role, "codepipeline:ListActionExecutions", pipeline_arn(settings, service),
+        def pipeline(of: ServiceSettings) -> str:
+            return settings.names.pipeline_arn(of.name, settings.home_region, settings.tooling_account)
+
+        paths.append(required(role, "codepipeline:ListActionExecutions", pipeline(service),
                               f"{what} reads who approved its execution"))
         if other is not None:
-            paths.append(forbidden(role, "codepipeline:ListActionExecutions", pipeline_arn(settings, other),
+            paths.append(forbidden(role, "codepipeline:ListActionExecutions", pipeline(other),
                                    f"{what} reads the {other.name} pipeline's executions"))
     if kind == "scan":
         paths.append(required(role, "ecr:DescribeImageScanFindings", Ref(REPOSITORY, f"registry-{service.name}"),

@@ -22,6 +22,9 @@ class Names:
     def pipeline(self, service: str) -> str:
         return f"{self.app}-{service}-{self.env}"
 
+    def pipeline_arn(self, service: str, region: str, account: str) -> str:
+        return f"arn:{PARTITION}:codepipeline:{region}:{account}:{self.pipeline(service)}"
+
     @property
     def pipeline_pattern(self) -> str:
         """EventBridge wildcard matching the names of this stack's pipelines."""

@@ -302,14 +302,10 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
         exports=("COMMIT_SHA", "PR_URL"),
         # Who approved this execution (the Approved-By trailer), read from its own pipeline only.
         statements=(statement("ReadOwnApproval", ["codepipeline:ListActionExecutions"],
-                              pipeline_arn(settings, service)),),
+                              settings.names.pipeline_arn(service.name, settings.home_region,
+                                                          settings.tooling_account)),),
     )
 
-
-def pipeline_arn(settings: Settings, service: ServiceSettings) -> str:
-    """The delivery pipeline's ARN (the program names it, so it is known at plan time)."""
-    return (f"arn:aws:codepipeline:{settings.home_region}:{settings.tooling_account}:"
-            f"{settings.names.pipeline(service.name)}")
 
 
 def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict,
