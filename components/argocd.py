@@ -299,6 +299,24 @@ def verify_namespace_rules(rollouts: bool) -> list[dict[str, Any]]:
     return rules
 
 
+def _verify_reads(prefix: str, namespace: str, rules: list, opts: pulumi.ResourceOptions, suffix: str = "") -> None:
+    """The Role `VERIFY_GROUP` with `rules` in `namespace` and its binding to the group of the same
+    name (`<prefix>-role<suffix>`, `<prefix>-binding<suffix>`)."""
+    role = k8s.rbac.v1.Role(
+        f"{prefix}-role{suffix}",
+        metadata={"name": VERIFY_GROUP, "namespace": namespace},
+        rules=rules,
+        opts=opts,
+    )
+    k8s.rbac.v1.RoleBinding(
+        f"{prefix}-binding{suffix}",
+        metadata={"name": VERIFY_GROUP, "namespace": namespace},
+        role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VERIFY_GROUP},
+        subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])),
+    )
+
+
 def verify_role_rules(services: Sequence[str]) -> list[dict[str, Any]]:
     """`gitops verify` GETs `applications/<service>`; nothing else, and only these names."""
     if not services:
@@ -449,19 +467,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
 
         # Read access for `gitops verify` (Kubernetes API, deployment role). EKS access policies
         # cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy.
-        role = k8s.rbac.v1.Role(
-            f"{name}-verify-role",
-            metadata={"name": VERIFY_GROUP, "namespace": NAMESPACE},
-            rules=verify_role_rules(services),
-            opts=after_release,
-        )
-        k8s.rbac.v1.RoleBinding(
-            f"{name}-verify-binding",
-            metadata={"name": VERIFY_GROUP, "namespace": NAMESPACE},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VERIFY_GROUP},
-            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}],
-            opts=pulumi.ResourceOptions.merge(after_release, pulumi.ResourceOptions(depends_on=[role])),
-        )
+        _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(services), after_release)
         # In each service's namespace, the reads that prove what runs. The namespace is ensured here
         # (the Role needs it before Argo CD's first sync) as a patch, retained: it is the running
         # service's, and neither removing a service nor destroying the stack may delete it.
@@ -472,19 +478,8 @@ class ArgoCdCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(retain_on_delete=True)),
             )
             in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
-            namespace_role = k8s.rbac.v1.Role(
-                f"{name}-verify-role-{service}",
-                metadata={"name": VERIFY_GROUP, "namespace": service},
-                rules=verify_namespace_rules(args.argocd.rollouts.enabled),
-                opts=in_namespace,
-            )
-            k8s.rbac.v1.RoleBinding(
-                f"{name}-verify-binding-{service}",
-                metadata={"name": VERIFY_GROUP, "namespace": service},
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VERIFY_GROUP},
-                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": VERIFY_GROUP}],
-                opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[namespace_role])),
-            )
+            _verify_reads(f"{name}-verify", service, verify_namespace_rules(args.argocd.rollouts.enabled),
+                          in_namespace, suffix=f"-{service}")
         self.access_entry = aws.eks.AccessEntry(
             f"{name}-verify-access",
             # Checked: a cluster in CONFIG_MAP mode would accept the entry and ignore it.
