@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from gitops import layout, output
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import GuardRailsMissing, UsageError
 
 # Any service's values file stands for the environment's paths in the path checks.
@@ -210,8 +209,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--review-env", default="prod",
                    help="the environment whose changes need a review (default: prod)")
     add_token_arguments(p)
-    p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
-                   help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
+    add_github_api_argument(p)
     p.add_argument("--output", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 

@@ -39,6 +39,12 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
                        help="Secrets Manager secret id/ARN holding the forge token")
 
 
+def add_github_api_argument(parser: argparse.ArgumentParser) -> None:
+    """`--github-api-url`, for the commands that talk to GitHub's API (a GitHub Enterprise host, a test server)."""
+    parser.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
+                        help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
+
+
 def token_from_args(args: argparse.Namespace) -> str | None:
     """The token `add_token_arguments` asked for, or None."""
     return load_token(token_env=args.token_env, token_secret=args.token_secret)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from gitops import blocklist, codepipeline, freeze, layout, output, schema, trailers
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
 from gitops.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
                         errors_name_repository_paths)
@@ -560,8 +560,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "pipeline (region: $AWS_REGION) as the Approved-By trailer; when it cannot be "
                         "read, promote without it and say why")
     add_writer_arguments(p)
-    p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
-                   help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
+    add_github_api_argument(p)
     p.add_argument("--output", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 

@@ -22,7 +22,6 @@ and an auto-mergeable pull request; the block takes effect when it merges.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import tempfile
 import time
@@ -31,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gitops import blocklist, files, layout, output, trailers
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
 from gitops.git import GitRunner, Identity
 from gitops.revisions import HistoryClient
@@ -334,8 +333,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--execution-id", metavar="ID", help="pipeline execution doing this")
     add_token_arguments(p)
     add_writer_arguments(p)
-    p.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
-                   help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
+    add_github_api_argument(p)
     p.add_argument("--output", choices=("text", "json"), default="text")
     p.set_defaults(func=run)
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitops import layout, trailers
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import (
     EndpointUnreachable,
     GitopsError,
@@ -681,9 +681,7 @@ def register(subparsers: Any) -> None:
                         help="promote a paused canary step (kubectl argo rollouts promote) "
                              "instead of waiting for someone to")
     add_token_arguments(parser)
-    parser.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
-                        help="GitHub API base URL (default: $GITHUB_API_URL, else derived from "
-                             "--repo)")
+    add_github_api_argument(parser)
     parser.add_argument("--details-url", default=os.environ.get("CODEBUILD_BUILD_URL"),
                         help="link of the commit status and deployment, e.g. the pipeline "
                              "execution (default: $CODEBUILD_BUILD_URL)")
