@@ -167,11 +167,7 @@ class _Decoder:
         return None
 
     def _fields(self, fields: Any) -> Any:
-        signature_value = fields.get(rpc._special_sig_key)
-        if signature_value is None:
-            # Struct fields have no order on the wire; sorted keys make the JSON byte-for-byte stable.
-            return {key: self._value(fields[key]) for key in sorted(fields)}
-        signature = self._value(signature_value)
+        signature = self._value(fields[rpc._special_sig_key]) if rpc._special_sig_key in fields else None
         if signature == rpc._special_secret_sig:
             self.secret = True
             return _Secret(self._value(fields["value"]) if "value" in fields else None)
@@ -185,6 +181,7 @@ class _Decoder:
             return inner
         if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
             return {key: self._value(item) for key, item in fields.items() if key != rpc._special_sig_key}
+        # Struct fields have no order on the wire; sorted keys make the JSON byte-for-byte stable.
         return {key: self._value(fields[key]) for key in sorted(fields)}
 
 
