@@ -191,17 +191,15 @@ def main() -> int:
             dump = str(Path(scratch) / f"plan-{size}.json")
             try:
                 plans = [_whole_process(me + ["--child", str(size), "--dump", dump]) for _ in range(args.repeat)]
-                floors = [_whole_process(me + ["--floor", "--dump", dump])[0] for _ in range(args.repeat)]
-                floors_gc = [_whole_process(me + ["--floor", "--collector-paused", "--dump", dump])[0]
-                             for _ in range(args.repeat)]
-                floors_typed = [_whole_process(me + ["--floor", "--typed-imports", "--dump", dump])[0]
-                                for _ in range(args.repeat)]
+                # The floor, then floor-gc and floor-typed: each the median of its runs.
+                floor_s, floor_gc_s, floor_typed_s = (
+                    statistics.median(_whole_process(me + ["--floor", *flags, "--dump", dump])[0]
+                                      for _ in range(args.repeat))
+                    for flags in ([], ["--collector-paused"], ["--typed-imports"]))
             except RuntimeError as error:
                 print(f"{size:>8} failed:\n{error}", file=sys.stderr)
                 return 1
             process_s = statistics.median(t for t, _ in plans)
-            floor_s, floor_gc_s = statistics.median(floors), statistics.median(floors_gc)
-            floor_typed_s = statistics.median(floors_typed)
             row = {key: statistics.median(r[key] for _, r in plans)
                    for key in ("import_s", "plan_s", "policy_s", "cpu_s", "peak_mib")}
             resources = plans[0][1]["resources"]
