@@ -2,16 +2,14 @@
 
 What each step runs, with which variables and permissions, is its `Step` (`components.steps`);
 this component adds what every project has: the region's artifact bucket and key, the service's
-log group, and the GitOps token and tool bundle for the steps that need them. Buildspecs come from
-`buildspecs/` and are set on the project, so what runs is decided here and not by a file in the
-application repository.
+log group, and the GitOps token and tool bundle for the steps that need them. The buildspec is the
+step's (`Step.buildspec_text`) and is set on the project, so what runs is decided here and not by a
+file in the application repository.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -22,7 +20,6 @@ from components.iam import ServiceRoleArgs, service_role, statement
 from components.settings import ServiceSettings, Settings
 from components.steps import Step
 
-BUILDSPECS = Path(__file__).resolve().parent.parent / "buildspecs"
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
 
@@ -134,7 +131,7 @@ class BuildProjects(pulumi.ComponentResource):
             encryption_key=store.key_arn,
             build_timeout=step.timeout_minutes,
             queued_timeout=60,
-            source={"type": "CODEPIPELINE", "buildspec": _buildspec(step.buildspec)},
+            source={"type": "CODEPIPELINE", "buildspec": step.buildspec_text},
             artifacts={"type": "CODEPIPELINE"},
             environment={
                 "type": "LINUX_CONTAINER",
@@ -152,9 +149,3 @@ class BuildProjects(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         return BuildProject(step=step, name=project.name, arn=project.arn, role_arn=role.arn)
-
-
-@functools.cache
-def _buildspec(file: str) -> str:
-    return (BUILDSPECS / file).read_text()
-
