@@ -13,7 +13,8 @@ import pytest
 
 from components.settings import from_config
 from components.steps import Step, StepInputs, steps_for
-from offline.plan import Plan, load_stack_config, run_plan
+from offline.model import Plan
+from offline.plan import load_stack_config, run_plan
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
