@@ -16,7 +16,6 @@ import yaml
 
 from components import tools_bundle
 from gitops.cli import build_parser
-from offline.plan import run_plan
 from tools import lock
 
 # Set by CodeBuild itself, or by the buildspec's own commands.
@@ -24,11 +23,6 @@ BUILT_IN = {"AWS_REGION", "CODEBUILD_SRC_DIR", "PYTHONPATH", "IMAGE_TAG", "IMAGE
             "REGISTRY", "COMMIT_SHA", "PR_URL", "TAG", "DIGEST", "count", "failed", "severity", "code",
             "VERIFY_EXIT"}
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-
-
-@pytest.fixture(scope="module", params=["staging", "prod"])
-def plan(request):
-    return run_plan(stack=request.param)
 
 
 def step_kind(project) -> str:

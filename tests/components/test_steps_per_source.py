@@ -10,7 +10,7 @@ import pytest
 from components.steps import REVERT_EXIT_CODES, SOURCE_COMMIT, Approval, StepError, StepInputs, steps_for
 from gitops.errors import VerifyDegraded, VerifyTimeout
 from tests.conftest import REPO_ROOT
-from tests.test_argocd import stack_settings
+from tests.conftest import stack_settings
 
 INPUTS = StepInputs(deployment_role_arn="arn:aws:iam::222222222222:role/delivery/shop/x/shop-x-deployment",
                     repository_url="111111111111.dkr.ecr.us-east-1.amazonaws.com/shop/api",
