@@ -21,7 +21,7 @@ from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
-__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "PromoteSource", "ServiceSettings",
+__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "GitOpsToken", "PromoteSource", "ServiceSettings",
            "Settings", "parse", "from_config", "from_pulumi_config"]
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
@@ -111,6 +111,23 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class GitOpsToken:
+    """The secret holding the token the steps write to the GitOps repository with."""
+
+    # `gitops.tokenSecretArn`, in the tooling account.
+    secret_arn: str
+    # The customer-managed KMS key the secret is encrypted with (`gitops.tokenKeyArn`); the roles
+    # that read the token may decrypt with it through Secrets Manager only. Default: none (the
+    # secret uses the account's `aws/secretsmanager` key, which needs no grant).
+    key_arn: str | None = None
+
+    @property
+    def region(self) -> str:
+        """The secret's region (from its ARN): where CodeBuild can resolve it as a variable."""
+        return v.arn_region(self.secret_arn)
+
+
+@dataclass(frozen=True)
 class Settings:
     app: str
     tooling_account: str
@@ -125,7 +142,7 @@ class Settings:
     gitops_repository: str
     gitops_url: str
     gitops_branch: str
-    gitops_token_secret_arn: str
+    gitops_token: GitOpsToken
     promotion_mode: str
     auto_merge: bool
     approval_enabled: bool
@@ -141,15 +158,6 @@ class Settings:
     # Days the CodeBuild log groups keep build logs. Default: 365 (a year of audit history: PCI DSS
     # 10.5.1, Checkov CKV_AWS_338).
     log_retention_days: int = 365
-    # The customer-managed KMS key the token secret is encrypted with (`gitops.tokenKeyArn`); the
-    # roles that read the token may decrypt with it through Secrets Manager only. Default: none
-    # (the secret uses the account's `aws/secretsmanager` key, which needs no grant).
-    gitops_token_key_arn: str | None = None
-
-    @property
-    def gitops_token_region(self) -> str:
-        """The region of the GitOps token secret (from its ARN)."""
-        return v.arn_region(self.gitops_token_secret_arn)
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -160,6 +168,11 @@ class Settings:
         """Where an action of the stack's pipelines runs, each with an artifact store: the home
         region and every service's regions, sorted."""
         return tuple(sorted({self.home_region, *(r for s in self.services for r in s.regions)}))
+
+    @property
+    def service_regions(self) -> dict[str, tuple[str, ...]]:
+        """service -> the regions it runs in."""
+        return {service.name: service.regions for service in self.services}
 
     def service_clusters(self, service: ServiceSettings) -> dict[str, str]:
         """region -> EKS cluster, for the regions the service runs in."""
@@ -386,11 +399,12 @@ def parse(data: Mapping[str, Any]) -> Settings:
         bootstrap_role_arn=bootstrap_role, connection_arn=connection_arn,
         source=source,
         gitops_repository=gitops_repository, gitops_url=gitops_url, gitops_branch=gitops_branch,
-        gitops_token_secret_arn=token_secret, promotion_mode=promotion_mode, auto_merge=auto_merge,
+        gitops_token=GitOpsToken(secret_arn=token_secret, key_arn=token_key),
+        promotion_mode=promotion_mode, auto_merge=auto_merge,
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
-        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days, gitops_token_key_arn=token_key,
+        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days,
     )
 
 
