@@ -33,7 +33,7 @@ from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceS
 from components.iam import statement
 from gitops.cli import SUBCOMMANDS
 from gitops.errors import VerifyDegraded, VerifyTimeout
-from gitops.layout import service_trigger_glob, values_file
+from gitops.repo.layout import service_trigger_glob, values_file
 
 # Tag the policy pack reads: only projects carrying it may run privileged (Docker builds).
 PURPOSE_TAG = "delivery:purpose"
@@ -52,7 +52,7 @@ EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
 # sync, an aborted Rollout or pods on another digest. Any other failure (arguments, credentials, an
 # unreachable cluster, a later commit superseding this one) says nothing about the release and
 # reverts nothing. None while the bundled CLI (the gitops/ package as it is) has no revert command.
-REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.revert" in SUBCOMMANDS else ()
+REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.promotion.revert" in SUBCOMMANDS else ()
 
 
 class StepError(ValueError):

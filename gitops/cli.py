@@ -22,16 +22,18 @@ import threading
 from typing import NoReturn
 
 from gitops import output
-from gitops.credentials import REDACTED
+from gitops.clients.credentials import REDACTED
 from gitops.errors import GitopsError, UsageError
 
-SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init",
-               "gitops.revert")
-# `freeze` also registers `unfreeze`; `history` and `dora` read the audit trail.
-SUBCOMMANDS += ("gitops.freeze", "gitops.history", "gitops.dora", "gitops.check_repo")
-# Commands registered by a module of another name.
-ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert", "unfreeze": "gitops.freeze",
-           "check-repo": "gitops.check_repo"}
+# Every command, and the module that registers it (a module may register several).
+COMMANDS = {"promote": "gitops.promotion.promote", "status": "gitops.repo.inventory",
+            "show": "gitops.repo.show", "verify": "gitops.verification.verify",
+            "init": "gitops.repo.scaffold", "revert": "gitops.promotion.revert",
+            "block": "gitops.promotion.revert", "unblock": "gitops.promotion.revert",
+            "freeze": "gitops.governance.freeze", "unfreeze": "gitops.governance.freeze",
+            "history": "gitops.governance.history", "dora": "gitops.governance.dora",
+            "check-repo": "gitops.governance.guard_rails"}
+SUBCOMMANDS = tuple(dict.fromkeys(COMMANDS.values()))
 OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
                'on failure too ({"error": …, "exit_code": …})')
 # Signals that stop the command the way Ctrl-C (SIGINT) does.
@@ -72,8 +74,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     promotion does not pay for what verify imports (and the reverse)."""
     parser = GitopsParser(prog="gitops", description="GitOps tooling of the delivery pipelines")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    module = ALIASES.get(argv[0], f"gitops.{argv[0]}") if argv else None
-    chosen = [module] if module in SUBCOMMANDS else SUBCOMMANDS
+    module = COMMANDS.get(argv[0]) if argv else None
+    chosen = [module] if module else SUBCOMMANDS
     for name in chosen:
         importlib.import_module(name).register(subparsers)
     for command in subparsers.choices.values():

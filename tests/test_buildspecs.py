@@ -114,7 +114,7 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
                 continue
             if "gitops revert" in command and not revert_codes:
                 # The bundled CLI has no revert yet; the project says so and the line never runs.
-                assert "gitops.revert" not in SUBCOMMANDS
+                assert "gitops.promotion.revert" not in SUBCOMMANDS
                 assert expand(command, sample) == []
                 continue
             # Lines before it that set shell variables are part of its context.

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from gitops import trailers
+from gitops.governance import trailers
 from gitops.cli import main
-from gitops.codepipeline import Approver, find_approver
+from gitops.clients.codepipeline import Approver, find_approver
 
 PIPELINE = "shop-api-prod"
 EXECUTION = "3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11"
@@ -29,7 +29,7 @@ WITHOUT = "; promoting without an Approved-By trailer"
 def stubbed(codepipeline, monkeypatch):
     """The Stubber's CodePipeline client (conftest), which the CLI gets too."""
     client, _ = codepipeline
-    monkeypatch.setattr("gitops.codepipeline.codepipeline_client", lambda region: client)
+    monkeypatch.setattr("gitops.clients.codepipeline.codepipeline_client", lambda region: client)
     return codepipeline
 
 

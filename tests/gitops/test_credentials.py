@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.core import set_initial_no_auth_action_count
 
-from gitops.credentials import load_token, redact
+from gitops.clients.credentials import load_token, redact
 from gitops.errors import CredentialsError, UsageError
 from tests.gitops.conftest import keys_allowed_only
 

@@ -17,8 +17,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from gitops.cli import main
-from gitops.dora import compute
-from gitops.history import Change
+from gitops.governance.dora import compute
+from gitops.governance.history import Change
 from tests.gitops.histories import at, known_history, write_history
 
 _numbers = itertools.count()

@@ -1,4 +1,4 @@
-"""gitops.forge against the fake GitHub server (real HTTP through PyGithub), and URL handling."""
+"""gitops.clients.forge against the fake GitHub server (real HTTP through PyGithub), and URL handling."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from github import GithubException
 
 from gitops.errors import CredentialsError, ForgeError, UsageError
-from gitops.forge import (
+from gitops.clients.forge import (
     MAX_RATE_LIMIT_WAIT_S,
     GitHubClient,
     RATE_LIMIT_RETRIES,
@@ -138,7 +138,7 @@ def test_ignores_closed_pull_requests_and_other_heads(github: FakeGitHub, repo: 
 
 def test_pull_request_opened_concurrently_is_updated(github: FakeGitHub, repo: FakeRepo, monkeypatch: pytest.MonkeyPatch) -> None:
     # Another run opens the PR after our listing: our create gets GitHub's 422 "already exists".
-    import gitops.forge as forge
+    import gitops.clients.forge as forge
 
     real_find = forge._find_open_pull
     calls = []

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gitops import trailers, yamldoc
+from gitops.governance import trailers
+from gitops.yaml import document
 from gitops.cli import main
 from gitops.errors import UsageError, ValuesError
-from gitops.freeze import (Freeze, FreezeRequest, FrozenError, freeze, parse_freeze_file,
+from gitops.governance.freeze import (Freeze, FreezeRequest, FrozenError, freeze, parse_freeze_file,
                            parse_time, render_freezes)
-from gitops.git import GitClient, GitRunner, Identity
-from gitops.promote import DEFAULT_AUTHOR, PromoteRequest, promote
+from gitops.clients.git import GitClient, GitRunner, Identity
+from gitops.promotion.promote import DEFAULT_AUTHOR, PromoteRequest, promote
 from tests.gitops.conftest import values_yaml
 from tests.gitops.test_promote import _RacingClient
 
@@ -79,7 +80,7 @@ def test_window_within_a_day_and_for_some_services_only():
     ("- a\n", "the top level must be a mapping"),
     ("windows: [\n", ":2:1: did not find expected node content"),
     ("windows:\n" + "  - {start: Fri 16:00, end: Mon 08:00, reason: x}\n" * 101, "more than 100 windows"),
-    ("# " + "x" * yamldoc.MAX_BYTES + "\n", "over the limit of 524,288 bytes (MAX_BYTES)"),
+    ("# " + "x" * document.MAX_BYTES + "\n", "over the limit of 524,288 bytes (MAX_BYTES)"),
 ])
 def test_a_broken_freeze_file_is_refused_naming_the_problem(text, message):
     with pytest.raises(ValuesError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:

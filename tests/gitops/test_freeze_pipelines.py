@@ -14,9 +14,9 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from gitops import freeze
+from gitops.governance import freeze
 from gitops.cli import main
-from gitops.freeze import (MAX_TRANSITION_REASON, PROMOTE_STAGE, TRANSITION_MARKER, pipeline_name,
+from gitops.governance.freeze import (MAX_TRANSITION_REASON, PROMOTE_STAGE, TRANSITION_MARKER, pipeline_name,
                            switch_transitions, transition_reason)
 
 MODEL = botocore.session.get_session().get_service_model("codepipeline")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitError, PushOutcomeUnknown, UsageError
-from gitops.git import _INHERITED_ENV, GitClient, GitRunner, GitTimeout, Identity, PushRejected
+from gitops.clients.git import _INHERITED_ENV, GitClient, GitRunner, GitTimeout, Identity, PushRejected
 
 BOT = Identity("bot", "bot@example.invalid")
 VALUES = "envs/staging/api/values.yaml"

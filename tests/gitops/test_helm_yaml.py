@@ -1,7 +1,7 @@
 """What Helm itself reads: libhelm (Helm's Go code, from helm-python-sdk) parses the values files
 and renders the templates that promote's edits feed, offline.
 
-The candidates come from go-yaml v2's resolver rules (gitops.goyaml), not from a list of examples:
+The candidates come from go-yaml v2's resolver rules (gitops.yaml.goyaml), not from a list of examples:
 every exact spelling of its table, and scalars generated from the alphabets its rules look at
 (signs, digits, base prefixes, underscores, dots, exponents, colons, dashes)."""
 
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from gitops import goyaml
-from gitops.values import parse_image, set_image
+from gitops.yaml import goyaml
+from gitops.repo.values import parse_image, set_image
 
 helm_chart = pytest.importorskip("helm_python.chart")
 
@@ -133,7 +133,7 @@ def test_a_tag_helm_reads_as_a_number_is_rewritten_even_with_the_same_text(tmp_p
 ])
 def test_tags_helm_refuses_are_refused_by_the_tool_too(text: str, needle: str) -> None:
     from gitops.errors import ValuesError
-    from gitops.yamldoc import compose
+    from gitops.yaml.document import compose
 
     with pytest.raises(Exception, match=needle):
         helm_chart.values_from_yaml(text)

@@ -11,8 +11,8 @@ import json
 import pytest
 
 from gitops.cli import main
-from gitops.git import GitClient, GitRunner
-from gitops.history import read_history
+from gitops.clients.git import GitClient, GitRunner
+from gitops.governance.history import read_history
 from tests.gitops.histories import Commit, at, known_history, message, write_history
 
 _numbers = itertools.count()

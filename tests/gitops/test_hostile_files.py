@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from gitops import yamldoc
+from gitops.yaml import document
 from gitops.cli import main
 from gitops.errors import ValuesError
-from gitops.schema import validate_values
-from gitops.values import parse_image, set_image
+from gitops.repo.schema import validate_values
+from gitops.repo.values import parse_image, set_image
 from tests.gitops import gitserver
 from tests.gitops.conftest import DIGEST_A, values_yaml
 
@@ -44,10 +44,10 @@ def deep(depth: int, flow: bool) -> str:
     (billion_laughs(), "MAX_NODES"),
     (deep(5000, flow=True), "MAX_DEPTH"),
     (deep(700, flow=False), "MAX_DEPTH"),
-    (deep(yamldoc.MAX_DEPTH + 1, flow=True), "MAX_DEPTH"),
+    (deep(document.MAX_DEPTH + 1, flow=True), "MAX_DEPTH"),
     # Within the depth limit as written, past it through aliases.
     (GOOD + "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 40 + "*a" + "]" * 40 + "\n", "MAX_DEPTH"),
-    ("x" * (yamldoc.MAX_BYTES + 1), "MAX_BYTES"),
+    ("x" * (document.MAX_BYTES + 1), "MAX_BYTES"),
 ])
 def test_past_a_limit_is_refused_in_little_memory(text: str, limit: str) -> None:
     tracemalloc.start()
@@ -65,7 +65,7 @@ def test_the_limits_allow_what_real_files_hold() -> None:
     anchors = GOOD + "defaults: &d {cpu: 1, memory: 2}\n" + "".join(
         f"svc{i}: *d\n" for i in range(1000))
     assert parse_image(anchors, "f").tag == "1.0.0"
-    assert parse_image(deep(yamldoc.MAX_DEPTH - 1, flow=True), "f").tag == "1.0.0"
+    assert parse_image(deep(document.MAX_DEPTH - 1, flow=True), "f").tag == "1.0.0"
 
 
 def test_a_recursive_alias_is_refused() -> None:
@@ -99,7 +99,7 @@ def test_status_reports_each_bad_file_in_its_cell_and_exits_0(gitops_repo, token
         "envs/prod/deep/values.yaml": deep(5000, flow=True),
         "envs/prod/int/values.yaml": "image:\n  tag: !!int abc\n",
         "envs/prod/dir/values.yaml/inside.yaml": "a: 1\n",
-        "envs/prod/big/values.yaml": "# " + "c" * yamldoc.MAX_BYTES + "\n",
+        "envs/prod/big/values.yaml": "# " + "c" * document.MAX_BYTES + "\n",
     })
     _commit_gitlink(gitops_repo.bare, "envs/prod/sub/values.yaml")
     code = main(["status", "--repo", gitops_repo.url, "--token-env", token_env, "--output", "json"])
@@ -179,7 +179,7 @@ def _bomb(first_line: str) -> str:
 @pytest.mark.parametrize("text,limit", [
     (_bomb("windows: []\n"), "MAX_NODES"),
     ("freezes: " + "[" * 5000 + "]" * 5000 + "\n", "MAX_DEPTH"),
-    ("# " + "c" * yamldoc.MAX_BYTES + "\n", "MAX_BYTES"),
+    ("# " + "c" * document.MAX_BYTES + "\n", "MAX_BYTES"),
 ])
 def test_a_hostile_freeze_file_or_block_list_stops_promote_naming_the_limit(
         gitops_repo, token_env, capsys, path: str, text: str, limit: str) -> None:

@@ -11,12 +11,12 @@ import pytest
 
 from gitops.cli import main
 from gitops.errors import GitError, UsageError
-from gitops.git import GitRunner
-from gitops.revisions import HistoryClient
-from gitops.init import Plan, init_repository
-from gitops.layout import application_source
-from gitops.schema import validate_stack
-from gitops.values import read_image
+from gitops.clients.git import GitRunner
+from gitops.clients.revisions import HistoryClient
+from gitops.repo.scaffold import Plan, init_repository
+from gitops.repo.layout import application_source
+from gitops.repo.schema import validate_stack
+from gitops.repo.values import read_image
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"
 CHART_FILES = ["Chart.yaml", "templates/_helpers.tpl", "templates/deployment.yaml",

@@ -28,7 +28,7 @@ import yaml
 from components import tools_bundle
 from components.build_projects import BUILDSPECS
 from components.steps import REVERT_EXIT_CODES
-from gitops import layout
+from gitops.repo import layout
 from gitops.errors import CredentialsError, VerifyDegraded, VerifyTimeout
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 

@@ -14,9 +14,9 @@ import pytest
 
 from gitops.cli import main
 from gitops.errors import PushConflictError
-from gitops.git import GitClient, GitRunner
-from gitops.promote import PromoteRequest, promote
-from gitops.writes import BACKOFF_BASE_S
+from gitops.clients.git import GitClient, GitRunner
+from gitops.promotion.promote import PromoteRequest, promote
+from gitops.clients.push import BACKOFF_BASE_S
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 
@@ -470,7 +470,7 @@ def test_the_pull_request_body_is_rich_and_machine_readable(gitops_repo, token_e
                 "codepipeline/pipelines/shop-api-prod/executions/ex-9/timeline?region=us-east-1) |",
                 f"| Proposal commit | `{tip}` |"):
         assert row in pr.body, row
-    from gitops import trailers
+    from gitops.governance import trailers
     assert trailers.parse_block(pr.body) == {
         "Delivery-Action": "promote", "Delivery-Service": "api", "Delivery-Environment": "prod",
         "Image-Tag": "2.0.0", "Image-Digest": DIGEST_B, "Previous-Digest": DIGEST_A,

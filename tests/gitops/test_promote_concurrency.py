@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import yaml
 
-from gitops.git import GitClient, GitRunner
-from gitops.promote import PromoteRequest, promote
+from gitops.clients.git import GitClient, GitRunner
+from gitops.promotion.promote import PromoteRequest, promote
 from tests.gitops.conftest import DIGEST_A, seed_files, values_yaml
 
 

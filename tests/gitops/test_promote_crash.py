@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from gitops.errors import GitError
-from gitops.git import GitClient, GitRunner
-from gitops.promote import PromoteRequest, promote
+from gitops.clients.git import GitClient, GitRunner
+from gitops.promotion.promote import PromoteRequest, promote
 from tests.gitops.conftest import DIGEST_A, values_yaml
 
 VALUES = "envs/staging/api/values.yaml"

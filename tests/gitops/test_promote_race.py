@@ -13,11 +13,11 @@ import threading
 
 import pytest
 
-from gitops import trailers
+from gitops.governance import trailers
 from gitops.errors import ProposalRaceLost
-from gitops.git import GitClient, GitRunner
-from gitops.promote import PromoteRequest, PromoteResult, promote
-from gitops.values import parse_image
+from gitops.clients.git import GitClient, GitRunner
+from gitops.promotion.promote import PromoteRequest, PromoteResult, promote
+from gitops.repo.values import parse_image
 from tests.gitops.conftest import DIGEST_A, DIGEST_B
 from tests.gitops.fake_github import FakeGitHub
 

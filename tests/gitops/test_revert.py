@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from gitops import trailers
+from gitops.governance import trailers
 from gitops.cli import main
 from gitops.errors import DigestBlocked, GitError, NoVerifiedVersion, ValuesError
-from gitops.git import GitClient, GitRunner
-from gitops.revisions import HistoryClient
-from gitops.promote import PromoteRequest, promote
-from gitops.revert import RevertRequest, revert
+from gitops.clients.git import GitClient, GitRunner
+from gitops.clients.revisions import HistoryClient
+from gitops.promotion.promote import PromoteRequest, promote
+from gitops.promotion.revert import RevertRequest, revert
 from tests.gitops.conftest import seed_files, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 

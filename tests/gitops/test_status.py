@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from gitops import status
+from gitops.repo import inventory
 from gitops.cli import main
-from gitops.git import GitClient, GitRunner
+from gitops.clients.git import GitClient, GitRunner
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 
 
@@ -77,7 +77,7 @@ def test_status_reads_only_values_files_and_refuses_symlinks(gitops_repo):
                                if not p.is_dir() and ".git" not in p.parts))
             return super().head(workdir)
 
-    result = status.collect(gitops_repo.url, "main", Recording(GitRunner(gitops_repo.token)))
+    result = inventory.collect(gitops_repo.url, "main", Recording(GitRunner(gitops_repo.token)))
     assert all(path.startswith("envs/") and path.endswith("/values.yaml") for path in seen)
     assert len(seen) == 7
     assert result.services["evil"]["prod"].error == ("envs/prod/evil/values.yaml is a symlink; only regular files inside the repository are read")

@@ -15,10 +15,10 @@ import pytest
 from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 
-from gitops.layout import application_source
-from gitops.schema import validate_stack
+from gitops.repo.layout import application_source
+from gitops.repo.schema import validate_stack
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "gitops" / "template"
+TEMPLATE = Path(__file__).resolve().parents[2] / "gitops" / "repo" / "template"
 CHART = TEMPLATE / "charts" / "sample"
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)

@@ -1,6 +1,6 @@
 import pytest
 
-from gitops import trailers
+from gitops.governance import trailers
 
 
 def test_render_then_parse_round_trips_in_key_order():

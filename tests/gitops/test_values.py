@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from gitops import values
+from gitops.repo import values
 from gitops.errors import UsageError, ValuesError
-from gitops.values import ImageRef, parse_image, read_image, set_image
+from gitops.repo.values import ImageRef, parse_image, read_image, set_image
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

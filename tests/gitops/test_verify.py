@@ -24,9 +24,9 @@ from moto import mock_aws
 from moto.eks.models import eks_backends
 from moto.sts.models import sts_backends
 
-from gitops import kube as kube_mod
-from gitops import trailers
-from gitops import verify as verify_mod
+from gitops.clients import kube as kube_mod
+from gitops.governance import trailers
+from gitops.verification import verify as verify_mod
 from gitops.cli import main
 from gitops.errors import (
     CredentialsError,
@@ -37,7 +37,7 @@ from gitops.errors import (
     VerifySuperseded,
     VerifyTimeout,
 )
-from gitops.verify import AppState, parse_duration, request_from_args, verify
+from gitops.verification.verify import AppState, parse_duration, request_from_args, verify
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 from tests.gitops.fake_kube import (

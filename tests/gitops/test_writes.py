@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gitops.errors import GitError, PushConflictError, PushOutcomeUnknown
-from gitops.git import PushRejected
-from gitops.writes import BACKOFF_BASE_S, BACKOFF_CAP_S, Push, retry_push
+from gitops.clients.git import PushRejected
+from gitops.clients.push import BACKOFF_BASE_S, BACKOFF_CAP_S, Push, retry_push
 
 WORKDIR = Path("/nonexistent/repo")
 

@@ -1,6 +1,6 @@
 """`gitops history`: the audit trail of an environment, read from the GitOps repository alone.
 
-Every commit the tool writes carries trailers (`gitops.trailers`), so the history of the
+Every commit the tool writes carries trailers (`gitops.governance.trailers`), so the history of the
 environment's paths on the branch is the change log: promotions, reverts, blocks, freezes and
 overrides, who made them, with which pipeline execution and why. The history is read with one
 blobless clone (commits and trees, no file contents) and one `git log --first-parent` over the
@@ -25,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gitops import layout, output, trailers
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops import output
+from gitops.governance import trailers
+from gitops.repo import layout
+from gitops.clients.credentials import add_token_arguments, token_from_args
 from gitops.errors import UsageError
-from gitops.freeze import check_name, parse_time
-from gitops.git import GitClient, GitRunner
+from gitops.governance.freeze import check_name, parse_time
+from gitops.clients.git import GitClient, GitRunner
 
 MANUAL = "manual"
 # One commit per NUL-separated record: sha, parents, committer time, author, then the message.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gitops.credentials import is_access_denied
+from gitops.clients.credentials import is_access_denied
 
 APPROVAL_CATEGORY = "Approval"
 # CodePipeline's PipelineName (its API model).

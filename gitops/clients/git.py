@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops.credentials import redact
+from gitops.clients.credentials import redact
 from gitops.errors import GitError, GitopsError, PushOutcomeUnknown, UsageError
 
 # What git and its transport helpers may inherit from the caller's environment; nothing else.

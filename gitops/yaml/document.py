@@ -35,9 +35,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitops import goyaml
+from gitops.yaml import goyaml
 from gitops.errors import ValuesError
-from gitops.yamlerrors import format_at, format_yaml_error
+from gitops.yaml.errors import format_at, format_yaml_error
 
 MAX_BYTES = 512 * 1024     # a values file of a few hundred services' settings is under 50 KiB
 MAX_DEPTH = 64             # nested mappings and sequences; Helm values rarely pass 10

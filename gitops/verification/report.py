@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gitops import trailers
-from gitops.forge import GitHubClient, github_api_base, parse_repo_url
+from gitops.governance import trailers
+from gitops.clients.forge import GitHubClient, github_api_base, parse_repo_url
 
 # GitHub limits a commit status description to 140 characters.
 _DESCRIPTION_MAX = 140

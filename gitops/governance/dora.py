@@ -33,9 +33,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from gitops import output
-from gitops.credentials import token_from_args
-from gitops.git import GitClient, GitRunner
-from gitops.history import (Change, add_scope_arguments, add_window_arguments, read_history,
+from gitops.clients.credentials import token_from_args
+from gitops.clients.git import GitClient, GitRunner
+from gitops.governance.history import (Change, add_scope_arguments, add_window_arguments, read_history,
                             validate_scope, window)
 
 HOUR = 3600.0

@@ -48,15 +48,19 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 # promote imports this module for its freeze check, so its names are read at call time.
-from gitops import files, layout, output, promote, trailers, yamldoc
-from gitops.codepipeline import THROTTLED, codepipeline_client
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops import output
+from gitops.governance import trailers
+from gitops.promotion import promote
+from gitops.repo import files, layout
+from gitops.yaml import document
+from gitops.clients.codepipeline import THROTTLED, codepipeline_client
+from gitops.clients.credentials import add_token_arguments, token_from_args
 from gitops.errors import GitopsError, UsageError, ValuesError
-from gitops.git import GitClient, GitRunner, Identity
-from gitops.writes import Push, add_writer_arguments, check_max_attempts, retry_push
+from gitops.clients.git import GitClient, GitRunner, Identity
+from gitops.clients.push import Push, add_writer_arguments, check_max_attempts, retry_push
 
 # Bounds on a file anyone with write access can edit: promote reads it on every run (the file's
-# size, nesting and nodes are bounded by gitops.yamldoc).
+# size, nesting and nodes are bounded by gitops.yaml.document).
 MAX_ENTRIES = 100
 MAX_REASON_CHARS = 500
 
@@ -152,9 +156,9 @@ def _scope(env: str, service: str | None) -> str:
 
 
 def parse_freeze_file(text: str, where: str) -> FreezeFile:
-    """The freezes and windows of a freeze file, read within the limits of gitops.yamldoc; a
+    """The freezes and windows of a freeze file, read within the limits of gitops.yaml.document; a
     ValuesError naming `where` when it is broken (promote fails closed on a file it cannot read)."""
-    data = yamldoc.load(text, where)
+    data = document.load(text, where)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -317,7 +321,7 @@ def render_freezes(text: str | None, freezes: Iterable[Freeze], zone: ZoneInfo) 
 
 def read_freeze_file(workdir: Path, env: str) -> tuple[str | None, FreezeFile]:
     """The text (None when absent) and content of the environment's freeze file in the checkout
-    `workdir`, through the checks of gitops.files (a regular file, no symlink on the way)."""
+    `workdir`, through the checks of gitops.repo.files (a regular file, no symlink on the way)."""
     path = layout.freeze_file(env)
     text = files.read_repo_file(workdir, path)
     if text is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from gitops.errors import PushConflictError, UsageError
-from gitops.git import GitClient, Identity, PushRejected
+from gitops.clients.git import GitClient, Identity, PushRejected
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gitops import output
-from gitops.values import ImageRef, deployable, read_image
+from gitops.repo.values import ImageRef, deployable, read_image
 
 
 def show(path: Path) -> ImageRef:

@@ -33,7 +33,7 @@ from github import GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from gitops.credentials import redact
+from gitops.clients.credentials import redact
 from gitops.errors import CredentialsError, ForgeError, UsageError
 
 GITHUB_API_URL = "https://api.github.com"
@@ -333,7 +333,7 @@ def _api_messages(exc: GithubException) -> list[str]:
 
 class GitHubClient:
     """A PyGithub client plus the one error and rate-limit policy every call goes through: what
-    other modules (gitops.report's commit statuses and deployments) drive GitHub with. `token`
+    other modules (gitops.verification.report's commit statuses and deployments) drive GitHub with. `token`
     may be None for a public repository's reads; `api` comes from `github_api_base`."""
 
     def __init__(self, api: str, token: str | None, sleep: Sleep) -> None:

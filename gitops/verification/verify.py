@@ -41,8 +41,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitops import layout, trailers
-from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
+from gitops.governance import trailers
+from gitops.repo import layout
+from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import (
     EndpointUnreachable,
     GitopsError,
@@ -55,8 +56,8 @@ from gitops.errors import (
 from gitops.output import print_json, print_line
 
 if TYPE_CHECKING:
-    from gitops.revisions import HistoryClient
-    from gitops.kube import KubeClient
+    from gitops.clients.revisions import HistoryClient
+    from gitops.clients.kube import KubeClient
 
 POLL_S = 10.0
 # A rollout can pass through Degraded (a pod failing its first probe, an HPA catching up), and old
@@ -192,7 +193,7 @@ class PromotedRevision:
                  region: str, service: str) -> None:
         self._git = git
         self._url = url
-        self._dir = workdir / "gitops.git"
+        self._dir = workdir / "gitops.clients.git"
         git.clone_history(url, self._dir)
         self._ensure(revision, f"revision {revision} is not in {url}; check --revision")
         self.sha = git.resolve(self._dir, revision)
@@ -231,7 +232,7 @@ class PromotedRevision:
         return None
 
     def _image(self, source: layout.ApplicationSource) -> PromotedImage:
-        from gitops.schema import coalesce
+        from gitops.repo.schema import coalesce
 
         values: dict[str, Any] = {}
         for path in (layout.chart_values_file(source.application), *source.value_files):
@@ -433,7 +434,7 @@ def wait(check: Callable[[], Verified | str], *, where: str, deadline: float, cl
          sleep: Sleep, poll_s: float = POLL_S, unreachable_attempts: int = UNREACHABLE_ATTEMPTS
          ) -> Verified:
     """Poll `check` until it returns Verified; retry what the API server may fix, bounded."""
-    from gitops.kube import Unavailable
+    from gitops.clients.kube import Unavailable
 
     failures = 0
     last, last_failure = "nothing read yet", ""
@@ -523,10 +524,10 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
     `sleep` measure the waits (tests pass a fake clock); timestamps are compared as written."""
     validate_request(req)
     # Imported here: `--help` and usage errors never pay for boto3, requests or PyGithub.
-    from gitops.git import GitRunner
-    from gitops.revisions import HistoryClient
-    from gitops.kube import EksAccess, KubeClient
-    from gitops.report import GitHubRepository, status_context
+    from gitops.clients.git import GitRunner
+    from gitops.clients.revisions import HistoryClient
+    from gitops.clients.kube import EksAccess, KubeClient
+    from gitops.verification.report import GitHubRepository, status_context
 
     start = clock()
     deadline = start + req.timeout_s

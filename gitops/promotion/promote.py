@@ -24,14 +24,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from gitops import blocklist, codepipeline, freeze, layout, output, schema, trailers
-from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
+from gitops import output
+from gitops.clients import codepipeline
+from gitops.governance import blocklist, freeze, trailers
+from gitops.repo import layout, schema
+from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
-from gitops.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
+from gitops.clients.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
                         errors_name_repository_paths)
-from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
+from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
                            check_max_attempts, retry_push)
-from gitops.values import (deployable, parse_image, read_text, set_image, validate_digest,
+from gitops.repo.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
 # Pull-request mode: rounds of "read the branch, write the PR, read the branch again" before
@@ -162,7 +165,7 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
         raise UsageError(f"--branch {req.branch!r} is not a valid branch name")
     if req.mode == "pull-request":
         # Imported only here: PyGithub is the slowest import of the package, and commits need none.
-        from gitops import forge
+        from gitops.clients import forge
 
         forge.parse_repo_url(req.repo_url)  # fail before pushing a branch no PR could be opened for
     with tempfile.TemporaryDirectory(prefix="gitops-promote-") as tmp:
@@ -278,7 +281,7 @@ def _promote_by_commit(req: PromoteRequest, git: GitClient, workdir: Path,
 
 def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
                              token: str | None) -> PromoteResult:
-    from gitops import forge
+    from gitops.clients import forge
 
     edit = _prepare_edit(req, git, workdir)
     if edit.noop:
@@ -322,7 +325,7 @@ def _promote_by_pull_request(req: PromoteRequest, git: GitClient, workdir: Path,
 
 def _publish(req: PromoteRequest, git: GitClient, workdir: Path, token: str | None):
     """Write the pull request from the branch's tip, until the tip is the same after writing."""
-    from gitops import forge
+    from gitops.clients import forge
 
     for _ in range(MAX_PUBLISH_ROUNDS):
         current = git.read_remote_commit(workdir, req.pr_branch, req.values_path,
@@ -422,7 +425,7 @@ class _Proposal:
                 else f"`{new}` (same source commit)"
         text = f"`{old[:12]}...{new[:12]}`"
         if self.source_repo:
-            from gitops import forge
+            from gitops.clients import forge
 
             link = forge.compare_url(forge.parse_repo_url(self.source_repo), base=old, head=new)
             text = f"[{text}]({link})"

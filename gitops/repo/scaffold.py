@@ -26,14 +26,14 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from gitops import layout
+from gitops.repo import layout
 from gitops.errors import UsageError
-from gitops.git import GitRunner
-from gitops.revisions import HistoryClient
-from gitops.layout import application_source
+from gitops.clients.git import GitRunner
+from gitops.clients.revisions import HistoryClient
+from gitops.repo.layout import application_source
 from gitops.output import print_json, print_line
-from gitops.promote import DEFAULT_AUTHOR
-from gitops.schema import validate_stack
+from gitops.promotion.promote import DEFAULT_AUTHOR
+from gitops.repo.schema import validate_stack
 
 TEMPLATE = Path(__file__).parent / "template"
 SAMPLE = "sample"  # the template's service name, replaced by each service's

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from gitops import files, layout, yamldoc
+from gitops.repo import files, layout
+from gitops.yaml import document
 from gitops.errors import DigestBlocked, ValuesError
-from gitops.git import GitClient
-from gitops.revisions import HistoryClient
+from gitops.clients.git import GitClient
+from gitops.clients.revisions import HistoryClient
 
 _HEADER = ("# Image digests `gitops promote` refuses, written by `gitops revert`, `gitops block` and\n"
            "# `gitops unblock` (each change is a commit with the reason). Do not edit by hand.\n")
@@ -41,10 +42,10 @@ class Entry:
 
 def parse(text: str | None, where: str) -> list[Entry]:
     """The entries of a block list's text (None: no file, no entries), read within the limits of
-    gitops.yamldoc."""
+    gitops.yaml.document."""
     if text is None:
         return []
-    data = yamldoc.load(text, where)
+    data = document.load(text, where)
     blocked = data.get("blocked") if isinstance(data, dict) else None
     if data and not isinstance(blocked, list):
         raise ValuesError(f"{where} is not a block list (a `blocked:` list); restore it from "
@@ -79,7 +80,7 @@ def find(entries: list[Entry], service: str, digest: str | None, tag: str | None
 
 
 def read(workdir: Path, env: str) -> list[Entry]:
-    """The block list of `env` in the checkout `workdir`, through the checks of gitops.files
+    """The block list of `env` in the checkout `workdir`, through the checks of gitops.repo.files
     (a regular file, no symlink on the way); no entries when the branch has none."""
     path = layout.blocklist_file(env)
     return parse(files.read_repo_file(workdir, path), path)

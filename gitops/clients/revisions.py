@@ -1,4 +1,4 @@
-"""Git verbs over a repository's history, beside the working-copy verbs of `gitops.git`.
+"""Git verbs over a repository's history, beside the working-copy verbs of `gitops.clients.git`.
 
 Verify, revert, the block list and init need what promote does not: a bare clone with every commit
 but no file contents (blobs are fetched one by one when a file at a commit is read), ancestry, commit
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.errors import GitError
-from gitops.git import GitClient
+from gitops.clients.git import GitClient
 
 # Separators of `git log --format`: NUL between fields, and a record separator no message contains
 # (git refuses NUL in commit messages).

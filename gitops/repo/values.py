@@ -21,7 +21,8 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitops import files, goyaml, yamldoc
+from gitops.repo import files
+from gitops.yaml import document, goyaml
 from gitops.errors import UsageError, ValuesError
 
 # OCI distribution spec: a tag is at most 128 characters of [A-Za-z0-9_.-], not starting with . or -
@@ -72,7 +73,7 @@ def read_image(path: Path, name: str | None = None) -> ImageRef:
 
 def read_text(path: Path, name: str | None = None) -> str:
     """The file's text exactly as stored (no newline translation); a symlink, a directory, a FIFO,
-    a file over the size limit or not UTF-8 is refused (gitops.files)."""
+    a file over the size limit or not UTF-8 is refused (gitops.repo.files)."""
     return files.read_text(path, name or f"values file {path}")
 
 
@@ -113,24 +114,24 @@ def set_image(text: str, tag: str, digest: str | None, where: str = "values file
 
 
 class _Document:
-    """One values file composed within the limits of gitops.yamldoc, with its `image` located."""
+    """One values file composed within the limits of gitops.yaml.document, with its `image` located."""
 
     def __init__(self, text: str, where: str) -> None:
         self.text, self.where = text, where
-        docs = yamldoc.compose(text, where)
+        docs = document.compose(text, where)
         if len(docs) != 1:
             raise ValuesError(f"{where} holds {len(docs)} YAML documents; promote edits a file of "
                               "exactly one document")
         self.root = docs[0]
         if not isinstance(self.root, MappingNode):
             raise ValuesError(f"{where}: the top level is not a mapping; expected `image:` at the top")
-        image = yamldoc.effective_items(self.root).get("image")
+        image = document.effective_items(self.root).get("image")
         if image is None:
             raise ValuesError(f"{where} has no top-level `image:` key")
         self.image = image[1]
         if not isinstance(self.image, MappingNode):
             raise ValuesError(f"{where}: `image` is not a mapping of repository/tag/digest")
-        self.fields = yamldoc.effective_items(self.image)
+        self.fields = document.effective_items(self.image)
         self._refs = _reference_counts(self.root)
 
     def field(self, key: str) -> Node | None:
@@ -143,7 +144,7 @@ class _Document:
         node = self.field(key)
         if not isinstance(node, ScalarNode):
             return None
-        tag = yamldoc.explicit_tag(node, self.text)
+        tag = document.explicit_tag(node, self.text)
         if tag == _STR_TAG or (tag is None and node.style is not None):
             return node.value or None
         if tag is not None:
@@ -157,7 +158,7 @@ class _Document:
         node = self.field(key)
         if not isinstance(node, ScalarNode) or node.style is not None:
             return True
-        return (yamldoc.explicit_tag(node, self.text) == _STR_TAG or node.value == ""
+        return (document.explicit_tag(node, self.text) == _STR_TAG or node.value == ""
                 or _plain_reads_as_string(node.value))
 
     def edit(self, key: str, value: str) -> tuple[int, int, str]:
@@ -190,7 +191,7 @@ class _Document:
         win over merged ones, and YAML's merge rule lets any own key win, so both read the new
         value while the anchored mapping stays as it is."""
         what = f"{self.where}: image.{key}"
-        merge_key = next(k for k, _ in self.image.value if yamldoc.is_merge_key(k))
+        merge_key = next(k for k, _ in self.image.value if document.is_merge_key(k))
         if self.image.flow_style or any(k.value == key for k, _ in self.image.value
                                         if isinstance(k, ScalarNode)):
             raise ValuesError(
@@ -261,7 +262,7 @@ Row = tuple[tuple[str, ...], str, str, "str | None"]
 
 def _events(node: Node) -> list[Row]:
     """The node tree in document order as (path, kind, tag, scalar value) rows; an alias's content
-    is listed again where it is used (the document was bounded by yamldoc.MAX_NODES), a recursive
+    is listed again where it is used (the document was bounded by document.MAX_NODES), a recursive
     one is refused by yamldoc."""
     rows: list[Row] = []
     stack: list[tuple[Node, tuple[str, ...]]] = [(node, ())]

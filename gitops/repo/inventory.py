@@ -4,7 +4,7 @@ clone of the branch.
 
 One bad file never stops the table: whatever is wrong with a values file (a symlink, a directory or
 submodule in its place, malformed YAML, nesting or aliases past the limits, a tag Helm cannot read)
-becomes that cell's error, and each file is read within the limits of gitops.yamldoc, so no file can
+becomes that cell's error, and each file is read within the limits of gitops.yaml.document, so no file can
 hold up the others."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import files, output
-from gitops.credentials import add_token_arguments, token_from_args
+from gitops import output
+from gitops.repo import files
+from gitops.clients.credentials import add_token_arguments, token_from_args
 from gitops.errors import UsageError, ValuesError
-from gitops.git import GitClient, GitRunner
-from gitops.layout import VALUES_GLOB
-from gitops.values import ImageRef, parse_image
+from gitops.clients.git import GitClient, GitRunner
+from gitops.repo.layout import VALUES_GLOB
+from gitops.repo.values import ImageRef, parse_image
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gitops import blocklist, files, layout, output, trailers
-from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
+from gitops import output
+from gitops.governance import blocklist, trailers
+from gitops.repo import files, layout
+from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
-from gitops.git import GitRunner, Identity
-from gitops.revisions import HistoryClient
-from gitops.promote import parse_author
-from gitops.writes import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
+from gitops.clients.git import GitRunner, Identity
+from gitops.clients.revisions import HistoryClient
+from gitops.promotion.promote import parse_author
+from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
                            check_max_attempts, retry_push)
-from gitops.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
+from gitops.repo.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
 
 HISTORY_LIMIT = 200
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -127,7 +129,7 @@ def validate_request(req: RevertRequest) -> None:
 def github_verification_states(req: RevertRequest, token: str | None) -> VerificationStates | str:
     """Where revert reads verification results: the GitHub commit statuses verify writes; on
     another forge, why there are none."""
-    from gitops.report import GitHubRepository
+    from gitops.verification.report import GitHubRepository
 
     forge = GitHubRepository.at(req.repo_url, req.github_api_url, token)
     if isinstance(forge, str):
@@ -198,7 +200,7 @@ def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_dig
                   states: VerificationStates, blocked: list[blocklist.Entry]) -> Verified | None:
     """The newest version of the service on the branch's first-parent line that passed
     verification in the environment, is not `bad_digest` and is not `blocked` there."""
-    from gitops.report import verified
+    from gitops.verification.report import verified
 
     values_path = layout.values_file(req.env, req.service)
     head = f"refs/heads/{req.branch}"
@@ -293,7 +295,7 @@ def _message(req: RevertRequest, bad: ImageRef, restored: Verified | None,
 def _open_pull_request(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
                        restored: Verified | None, commit: str, message: str, token: str | None
                        ) -> RevertResult:
-    from gitops import forge
+    from gitops.clients import forge
 
     branch = layout.revert_branch(req.env, req.service)
     # The branch belongs to this revert: a re-run replaces it with the same decision, compare-and-

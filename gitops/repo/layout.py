@@ -68,7 +68,7 @@ def env_dir(env: str) -> str:
 
 
 def freeze_file(env: str) -> str:
-    """The environment's deployment freezes and freeze windows (see gitops.freeze).
+    """The environment's deployment freezes and freeze windows (see gitops.governance.freeze).
 
     A file beside the service directories: the ApplicationSet's directories generator makes
     Applications of directories only, and no pipeline trigger matches it (they watch

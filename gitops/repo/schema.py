@@ -6,9 +6,9 @@ checked. ``validate_values`` checks an environment's ``values.yaml`` alone over 
 files (``values-<region>.yaml``) are partial overrides and are checked only by ``validate_stack``,
 layered over the env file, the way Argo CD renders one region.
 
-The chart's files are read like values files (gitops.files): a `values.yaml` or schema that is a
+The chart's files are read like values files (gitops.repo.files): a `values.yaml` or schema that is a
 symlink, lies outside the repository, or passes the size limit is refused unread, so no content of
-a file elsewhere can reach an error message. Values are read as Helm reads them (gitops.yamldoc).
+a file elsewhere can reach an error message. Values are read as Helm reads them (gitops.yaml.document).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitops import files, yamldoc
+from gitops.repo import files
+from gitops.yaml import document
 from gitops.errors import ValuesError
-from gitops.layout import chart_values_file, schema_file
+from gitops.repo.layout import chart_values_file, schema_file
 
 if TYPE_CHECKING:
     from jsonschema import Draft7Validator
@@ -98,10 +99,10 @@ def _load_validator(text: str, name: str) -> Draft7Validator:
 
 
 def _parse(text: str, name: str) -> dict[str, Any]:
-    documents = yamldoc.compose(text, name)
+    documents = document.compose(text, name)
     if len(documents) > 1:
         raise ValuesError(f"{name} holds {len(documents)} YAML documents; a values file is one")
-    data = yamldoc.to_python(documents[0], text) if documents else None
+    data = document.to_python(documents[0], text) if documents else None
     if data is None:  # an empty or comment-only file sets nothing, as in Helm
         return {}
     if not isinstance(data, dict):

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from gitops.errors import ValuesError
-from gitops.yamldoc import MAX_BYTES, check_size
+from gitops.yaml.document import MAX_BYTES, check_size
 
 
 def read_repo_file(root: Path, relative: str) -> str | None:

@@ -21,8 +21,9 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gitops import layout, output
-from gitops.credentials import add_github_api_argument, add_token_arguments, token_from_args
+from gitops import output
+from gitops.repo import layout
+from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import GuardRailsMissing, UsageError
 
 # Any service's values file stands for the environment's paths in the path checks.
@@ -170,7 +171,7 @@ def evaluate(rails: GuardRails, *, branch: str, env: str, mode: str, review_env:
 def read_guard_rails(*, repo_url: str, api_url: str | None, token: str, branch: str
                      ) -> GuardRails:
     """Read the repository's permissions, rulesets and classic branch protection with `token`."""
-    from gitops import forge
+    from gitops.clients import forge
 
     seen = forge.read_rules(repo_url=repo_url, api_url=api_url, token=token, branch=branch)
     rulesets = []
