@@ -31,7 +31,6 @@ import pulumi
 from components.pipeline_model import BUILD, TEST
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
-from gitops.cli import SUBCOMMANDS
 from gitops.errors import VerifyDegraded, VerifyTimeout
 from gitops.repo.layout import service_trigger_glob, values_file
 
@@ -51,8 +50,8 @@ EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
 # The verify outcomes that prove the release bad: not running before the timeout; Degraded, a failed
 # sync, an aborted Rollout or pods on another digest. Any other failure (arguments, credentials, an
 # unreachable cluster, a later commit superseding this one) says nothing about the release and
-# reverts nothing. None while the bundled CLI (the gitops/ package as it is) has no revert command.
-REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.promotion.revert" in SUBCOMMANDS else ()
+# reverts nothing.
+REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code)
 
 
 class StepError(ValueError):
