@@ -1,7 +1,6 @@
-"""`gitops` (or `python -m gitops`): one argparse subcommand per module listed in SUBCOMMANDS.
+"""`gitops` (or `python -m gitops`): the commands of gitops.commands.COMMANDS.
 
-Each module exposes `register(subparsers)` (adds its parser with `set_defaults(func=run)`) and
-`run(args) -> int`. A GitopsError becomes `error: <message>` on stderr and its exit code; with
+A GitopsError becomes `error: <message>` on stderr and its exit code; with
 `--output json` the error is also a JSON object on stdout, so a pipeline reading stdout always gets
 one. A usage mistake is exit 2 and never echoes a token: argument values that may be one (what
 follows a `--token…` option, a word equal to the value of an environment variable) are masked.
@@ -23,17 +22,9 @@ from typing import NoReturn
 
 from gitops import output
 from gitops.clients.credentials import REDACTED
+from gitops.commands import COMMANDS, MODULES
 from gitops.errors import GitopsError, UsageError
 
-# Every command, and the module that registers it (a module may register several).
-COMMANDS = {"promote": "gitops.promotion.promote", "status": "gitops.repo.inventory",
-            "show": "gitops.repo.show", "verify": "gitops.verification.verify",
-            "init": "gitops.repo.scaffold", "revert": "gitops.promotion.revert",
-            "block": "gitops.promotion.revert", "unblock": "gitops.promotion.revert",
-            "freeze": "gitops.governance.freeze", "unfreeze": "gitops.governance.freeze",
-            "history": "gitops.governance.history", "dora": "gitops.governance.dora",
-            "check-repo": "gitops.governance.guard_rails"}
-SUBCOMMANDS = tuple(dict.fromkeys(COMMANDS.values()))
 OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
                'on failure too ({"error": …, "exit_code": …})')
 # Signals that stop the command the way Ctrl-C (SIGINT) does.
@@ -74,8 +65,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     promotion does not pay for what verify imports (and the reverse)."""
     parser = GitopsParser(prog="gitops", description="GitOps tooling of the delivery pipelines")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    module = COMMANDS.get(argv[0]) if argv else None
-    chosen = [module] if module else SUBCOMMANDS
+    command = COMMANDS.get(argv[0]) if argv else None
+    chosen = [command.module] if command else MODULES
     for name in chosen:
         importlib.import_module(name).register(subparsers)
     for command in subparsers.choices.values():

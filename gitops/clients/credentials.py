@@ -7,7 +7,6 @@ message: errors name the variable or the secret id and say what to change.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -29,25 +28,6 @@ REDACTED = "***"
 SECRETS_TIMEOUT_S = 5
 SECRETS_ATTEMPTS = 3
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
-
-
-def add_token_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--token-env VAR | --token-secret SECRET_ID`, the forge token of every command that needs one."""
-    token = parser.add_mutually_exclusive_group()
-    token.add_argument("--token-env", metavar="VAR", help="environment variable holding the forge token")
-    token.add_argument("--token-secret", metavar="SECRET_ID",
-                       help="Secrets Manager secret id/ARN holding the forge token")
-
-
-def add_github_api_argument(parser: argparse.ArgumentParser) -> None:
-    """`--github-api-url`, for the commands that talk to GitHub's API (a GitHub Enterprise host, a test server)."""
-    parser.add_argument("--github-api-url", default=os.environ.get("GITHUB_API_URL"),
-                        help="GitHub API base (default: $GITHUB_API_URL, else derived from --repo)")
-
-
-def token_from_args(args: argparse.Namespace) -> str | None:
-    """The token `add_token_arguments` asked for, or None."""
-    return load_token(token_env=args.token_env, token_secret=args.token_secret)
 
 
 def load_token(*, token_env: str | None, token_secret: str | None) -> str | None:

@@ -9,7 +9,6 @@ them to decide again.
 
 from __future__ import annotations
 
-import argparse
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +25,6 @@ DEFAULT_MAX_ATTEMPTS = 10
 # Full-jitter backoff between push attempts: uniform(0, min(cap, base * 2**retry)) seconds.
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 10.0
-
-
-def add_writer_arguments(parser: argparse.ArgumentParser, *, author_help: str = "commit author") -> None:
-    parser.add_argument("--author", default=str(DEFAULT_AUTHOR),
-                        help=f'{author_help} "Name <email>" (default: {DEFAULT_AUTHOR})')
-    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
-                        help=f"pushes tried while the branch keeps moving (default: {DEFAULT_MAX_ATTEMPTS})")
 
 
 def check_max_attempts(max_attempts: int) -> None:

@@ -23,20 +23,14 @@ median lead time (line) as a standalone SVG file, with no browser or plotting li
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from xml.sax.saxutils import escape
 
-from gitops import output
-from gitops.clients.credentials import token_from_args
-from gitops.clients.git import GitClient, GitRunner
-from gitops.governance.history import (Change, add_scope_arguments, add_window_arguments, read_history,
-                            validate_scope, window)
+from gitops.governance.history import Change
 
 HOUR = 3600.0
 
@@ -85,13 +79,13 @@ class Report:
     weeks: list[Week] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"env": self.env, "since": _iso(self.since), "until": _iso(self.until),
+        return {"env": self.env, "since": iso_time(self.since), "until": iso_time(self.until),
                 "overall": asdict(self.overall),
                 "services": {name: asdict(m) for name, m in self.services.items()},
                 "weeks": [asdict(w) for w in self.weeks]}
 
 
-def _iso(when: datetime) -> str:
+def iso_time(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -230,7 +224,7 @@ def svg_chart(report: Report) -> str:
         f'<rect width="{_W}" height="{_H}" fill="#ffffff"/>',
         f'<text x="{_LEFT}" y="22" font-size="14" font-weight="bold">'
         f'{escape(report.env)}: deployments per week and median lead time, '
-        f'{escape(_iso(report.since)[:10])} to {escape(_iso(report.until)[:10])}</text>',
+        f'{escape(iso_time(report.since)[:10])} to {escape(iso_time(report.until)[:10])}</text>',
         f'<line x1="{_LEFT}" y1="{base}" x2="{_LEFT + plot_w}" y2="{base}" stroke="#444"/>',
     ]
     for i in range(5):
@@ -281,60 +275,3 @@ def _nice_max(value: float) -> float:
 
 def _label(value: float) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.1f}"
-
-
-# --- The command --------------------------------------------------------------------------------
-
-def _hours(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 1:
-        return f"{value * 60:.0f}m"
-    if value < 48:
-        return f"{value:.1f}h"
-    return f"{value / 24:.1f}d"
-
-
-def _row(name: str, m: Metrics) -> list[str]:
-    rate = "-" if m.change_failure_rate is None else f"{m.change_failure_rate * 100:.1f}%"
-    return [name, str(m.deployments), f"{m.deployments_per_week:g}", _hours(m.lead_time_median_h),
-            _hours(m.lead_time_p90_h), f"{rate} ({m.failed_deployments})",
-            _hours(m.time_to_restore_median_h), str(m.open_failures)]
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "dora", help="deployment frequency, lead time, change failure rate, time to restore",
-        description="DORA metrics of an environment, per service and overall, from the trailers "
-                    "of the GitOps repository's history (docs/governance.md).")
-    add_scope_arguments(p, env_required=True)
-    add_window_arguments(p, default_since="90d")
-    p.add_argument("--output", choices=("text", "json"), default="text")
-    p.add_argument("--svg", type=Path, metavar="FILE",
-                   help="also write weekly deployments and median lead time as an SVG chart")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    validate_scope(args)
-    now = datetime.now(UTC)
-    since, until = window(args, now)
-    token = token_from_args(args)
-    # Read to now, not to --until: a later revert or block still marks a promotion failed.
-    changes = read_history(args.repo, args.branch, GitClient(GitRunner(token)), env=args.env,
-                           service=args.service, since=since)
-    report = compute(args.env, changes, since, until)
-    if args.svg:
-        args.svg.write_text(svg_chart(report), encoding="utf-8")
-    if args.output == "json":
-        output.print_json(report.to_json())
-        return 0
-    rows = [_row(name, m) for name, m in report.services.items()]
-    rows.append(_row("overall", report.overall))
-    output.print_table(["service", "deployments", "per week", "lead time (median)", "lead time (p90)",
-                        "change failure rate", "time to restore (median)", "open failures"],
-                       rows, {len(rows) - 1},
-                       title=f"{args.env}, {_iso(since)} to {_iso(until)}")
-    if args.svg:
-        output.print_line(f"chart written to {args.svg}")
-    return 0

@@ -15,16 +15,11 @@ Exit 0 when every check passes, 18 when one fails, 6 when GitHub cannot be read.
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from gitops import output
 from gitops.repo import layout
-from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
-from gitops.errors import GuardRailsMissing, UsageError
 
 # Any service's values file stands for the environment's paths in the path checks.
 _SAMPLE_SERVICE = "any-service"
@@ -191,58 +186,3 @@ def read_guard_rails(*, repo_url: str, api_url: str | None, token: str, branch: 
     permissions = seen["permissions"]
     return GuardRails(seen["full_name"], seen["default_branch"], bool(permissions.get("admin")),
                       bool(permissions.get("push")), tuple(rulesets), protection)
-
-
-# --- CLI -----------------------------------------------------------------------------------------
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "check-repo", help="check the GitOps repository's branch rules for one environment's token",
-        description="Read the rulesets and branch protection of the GitOps repository with the "
-                    "token to check, and say whether it could bypass the review of --review-env "
-                    "and whether it can promote --env in --mode. Exit 0: all checks pass; 18: one "
-                    "fails; 6: GitHub cannot be read.")
-    p.add_argument("--repo", required=True, help="GitOps repository URL (on GitHub)")
-    p.add_argument("--branch", default="main", help="branch Argo CD follows (default: main)")
-    p.add_argument("--env", required=True, help="the environment this token promotes")
-    p.add_argument("--mode", choices=("commit", "pull-request"), required=True,
-                   help="how that environment is promoted")
-    p.add_argument("--review-env", default="prod",
-                   help="the environment whose changes need a review (default: prod)")
-    add_token_arguments(p)
-    add_github_api_argument(p)
-    p.add_argument("--output", choices=("text", "json"), default="text")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    token = token_from_args(args)
-    if not token:
-        raise UsageError("check-repo reads the rules as the token to check sees them: give it with "
-                         "--token-env or --token-secret")
-    rails = read_guard_rails(repo_url=args.repo, api_url=args.github_api_url, token=token,
-                             branch=args.branch)
-    checks = evaluate(rails, branch=args.branch, env=args.env, mode=args.mode,
-                      review_env=args.review_env)
-    failed = [c for c in checks if not c.ok]
-    failure = GuardRailsMissing(f"{len(failed)} of {len(checks)} checks failed on "
-                                f"{rails.full_name}: {failed[0].question}? {failed[0].answer}") if failed else None
-    if args.output == "json":
-        # One JSON object on stdout, failed or not: the report carries the error and exit code.
-        report = {"repository": rails.full_name, "branch": args.branch, "ok": not failed,
-                  "checks": [asdict(c) for c in checks]}
-        if failure is not None:
-            report.update(error=str(failure), exit_code=failure.exit_code)
-        output.print_json(report)
-        if failure is not None:
-            print(f"error: {failure}", file=sys.stderr)
-            return failure.exit_code
-        return 0
-    output.print_table(["check", "answer", "result", "what to change"],
-                       [[c.question, c.answer, "ok" if c.ok else "FAIL", c.change]
-                        for c in checks],
-                       {i for i, c in enumerate(checks) if not c.ok},
-                       title=f"{rails.full_name} {args.branch}: the {args.env} token")
-    if failure is not None:
-        raise failure
-    return 0

@@ -16,22 +16,16 @@ missing from the trail.
 
 from __future__ import annotations
 
-import argparse
-import csv
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gitops import output
 from gitops.governance import trailers
 from gitops.repo import layout
-from gitops.clients.credentials import add_token_arguments, token_from_args
 from gitops.errors import UsageError
-from gitops.governance.freeze import check_name, parse_time
-from gitops.clients.git import GitClient, GitRunner
+from gitops.clients.git import GitClient
 
 MANUAL = "manual"
 # One commit per NUL-separated record: sha, parents, committer time, author, then the message.
@@ -162,105 +156,3 @@ def _change(commit: _Commit, merged: dict[str, tuple[str, str]], env: str | None
         execution=found.get(trailers.EXECUTION), approver=found.get(trailers.APPROVER),
         pull_request=found.get(trailers.PULL_REQUEST), reason=found.get(trailers.REASON),
         override_freeze=found.get(trailers.OVERRIDE_FREEZE) == "true", merged_commit=merged_commit)
-
-
-# --- Output -------------------------------------------------------------------------------------
-
-CSV_FIELDS = ("landed_at", "action", "env", "service", "tag", "digest", "previous_digest",
-              "source_commit", "source_time", "execution", "approver", "pull_request", "reason",
-              "override_freeze", "author", "commit", "merged_commit", "subject")
-
-
-def print_csv(changes: list[Change]) -> None:
-    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for change in changes:
-        data = change.to_json()
-        writer.writerow({key: _csv_cell(data[key]) for key in CSV_FIELDS})
-
-
-def _csv_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: no formula from a commit's `=cmd|…` reason."""
-    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def print_table(changes: list[Change]) -> None:
-    rows, overrides = [], set()
-    for i, c in enumerate(reversed(changes)):   # newest first, like git log
-        if c.override_freeze:
-            overrides.add(i)
-        scope = "/".join(part for part in (c.env, c.service) if part) or "-"
-        what = c.tag or ""
-        if c.digest:
-            what += f" @{c.digest.removeprefix('sha256:')[:12]}"
-        note = c.reason or ""
-        if c.override_freeze:
-            note = f"OVERRIDE-FREEZE: {note}"
-        if c.action in ("freeze", "unfreeze", MANUAL):
-            note = f"{c.subject}{' - ' + c.reason if c.reason else ''}"
-        rows.append([c.landed_at.strftime("%Y-%m-%d %H:%M"), c.action, scope, what.strip(),
-                     note, c.author, c.commit[:12]])
-    output.print_table(["landed (UTC)", "action", "scope", "image", "note", "author", "commit"],
-                       rows, overrides, title=f"{len(changes)} changes")
-
-
-# --- The command --------------------------------------------------------------------------------
-
-def add_window_arguments(parser: argparse.ArgumentParser, default_since: str | None) -> None:
-    """`--since` and `--until`, shared with dora: an ISO 8601 time (UTC without an offset) or a
-    duration back from now (90d, 12w, 24h)."""
-    parser.add_argument("--since", default=default_since,
-                        help="start: ISO 8601 (UTC without offset) or a duration back from now, "
-                             f"e.g. 90d, 12w (default: {default_since or 'the whole history'})")
-    parser.add_argument("--until", help="end, in the same forms (default: now)")
-
-
-def window(args: argparse.Namespace, now: datetime) -> tuple[datetime | None, datetime]:
-    until = parse_time(args.until, now=now, zone=_UTC, flag="--until", past=True) if args.until else now
-    since = (parse_time(args.since, now=until, zone=_UTC, flag="--since", past=True)
-             if args.since else None)
-    if since is not None and since >= until:
-        raise UsageError(f"--since {args.since!r} is not before --until")
-    return since, until
-
-
-def add_scope_arguments(parser: argparse.ArgumentParser, env_required: bool) -> None:
-    parser.add_argument("--repo", required=True, help="GitOps repository URL (or path)")
-    parser.add_argument("--branch", default="main", help="branch Argo CD follows (default: main)")
-    parser.add_argument("--env", required=env_required,
-                        help="environment directory under envs/" + ("" if env_required
-                                                                     else " (default: every one)"))
-    parser.add_argument("--service", help="one service only (default: every one)")
-    add_token_arguments(parser)
-
-
-def validate_scope(args: argparse.Namespace) -> None:
-    check_name("--env", args.env)
-    check_name("--service", args.service)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "history", help="promotions, reverts, blocks, freezes and overrides of an environment",
-        description="List the changes that landed in the environment's paths on the branch, from "
-                    "the trailers of their commits (docs/governance.md).")
-    add_scope_arguments(p, env_required=False)
-    add_window_arguments(p, default_since=None)
-    p.add_argument("--output", choices=("text", "json", "csv"), default="text")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    validate_scope(args)
-    since, until = window(args, datetime.now(UTC))
-    token = token_from_args(args)
-    changes = read_history(args.repo, args.branch, GitClient(GitRunner(token)), env=args.env,
-                           service=args.service, since=since, until=until)
-    if args.output == "json":
-        output.print_json([c.to_json() for c in changes])
-    elif args.output == "csv":
-        print_csv(changes)
-    else:
-        print_table(changes)
-    return 0

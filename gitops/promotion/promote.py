@@ -14,26 +14,24 @@ is atomic, so a promotion that dies at any point leaves the remote as it was or 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import os
 import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitops import output
 from gitops.clients import codepipeline
-from gitops.governance import blocklist, freeze, trailers
+from gitops.governance import blocklist, trailers
+from gitops.promotion import guards
 from gitops.repo import layout, schema
-from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
-from gitops.clients.git import (GitClient, GitRunner, Identity, PushRejected, RemoteCommit,
+from gitops.clients.git import (GitClient, Identity, PushRejected, RemoteCommit,
                         errors_name_repository_paths)
-from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
-                           check_max_attempts, retry_push)
+from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts, retry_push
 from gitops.repo.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
@@ -47,7 +45,6 @@ PROVENANCE_HISTORY = 200
 
 # A directory name: no separators, not "." or "..", and usable in a branch name (promote/<env>/<svc>).
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-_AUTHOR = re.compile(r"\s*([^<>\n]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*")
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 
 
@@ -225,7 +222,7 @@ class _Edit:
 
 def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     """Read the checked-out head and compute the edit; raise before anything is written."""
-    freeze.refuse_if_frozen(workdir, req.env, req.service, req.override_freeze_reason)
+    guards.refuse_if_frozen(workdir, req.env, req.service, req.override_freeze_reason)
     tag, digest = req.tag, req.digest
     if req.from_env:
         source_path = layout.values_file(req.from_env, req.service)
@@ -501,7 +498,7 @@ def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None =
         trailers.SOURCE_COMMIT_TIME: req.source_commit_time,
         trailers.EXECUTION: req.execution_id, trailers.APPROVER: req.approved_by,
         trailers.PULL_REQUEST: pull_request,
-        **freeze.override_trailers(req.override_freeze_reason)})
+        **guards.override_trailers(req.override_freeze_reason)})
     return f"{title}\n\n{summary}\n\n{trailer_block}\n"
 
 
@@ -524,111 +521,3 @@ def _result(req: PromoteRequest, edit: _Edit, action: str, *, attempts: int, rev
                          digest=edit.digest, commit=commit, pr_number=pr_number, pr_url=pr_url,
                          attempts=attempts, revision=revision, push=push, auto_merge=auto_merge,
                          approved_by=req.approved_by)
-
-
-# --- CLI -----------------------------------------------------------------------------------------
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "promote", help="set a service's image tag in one environment of the GitOps repository",
-        description="Set image.tag (and image.digest) in envs/<env>/<service>/values.yaml, by a "
-                    "commit on the branch or a pull request. Exit codes: see docs/gitops.md.")
-    p.add_argument("--repo", required=True, help="GitOps repository URL (no credentials in it)")
-    p.add_argument("--branch", default="main", help="branch Argo CD follows (default: main)")
-    p.add_argument("--env", required=True, help="environment directory under envs/")
-    p.add_argument("--service", required=True, help="service directory under envs/<env>/")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--tag", help="image tag to promote")
-    source.add_argument("--from", dest="from_env", metavar="ENV",
-                        help="promote the tag and digest that ENV runs (same branch head)")
-    p.add_argument("--digest", help="image digest (sha256:<64 hex>) of the tag; with --tag only")
-    p.add_argument("--mode", choices=("commit", "pull-request"), default="commit",
-                   help="push a commit to --branch, or open/update a pull request (default: commit)")
-    p.add_argument("--auto-merge", action="store_true",
-                   help="pull-request mode: enable the repository's auto-merge on the PR")
-    add_token_arguments(p)
-    freeze.add_override_arguments(p)
-    p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
-    p.add_argument("--source-commit-time", metavar="ISO8601",
-                   help="that commit's time with an offset (recorded as Source-Commit-Time, which "
-                        "`gitops dora` measures the time to the environment from)")
-    p.add_argument("--source-from-env", metavar="ENV",
-                   help="record the source commit (and time) that ENV's promotion of this --tag and --digest "
-                        "recorded, found in the branch's history (a promote pipeline's upstream)")
-    p.add_argument("--source-repo", metavar="URL",
-                   help="application repository (https://), for the pull request's compare link")
-    p.add_argument("--execution-id", metavar="ID", help="pipeline execution that runs this promotion")
-    p.add_argument("--approved-by-from-pipeline", metavar="PIPELINE",
-                   help="record who gave the manual approval of --execution-id in this CodePipeline "
-                        "pipeline (region: $AWS_REGION) as the Approved-By trailer; when it cannot be "
-                        "read, promote without it and say why")
-    add_writer_arguments(p)
-    add_github_api_argument(p)
-    p.add_argument("--output", choices=("text", "json"), default="text")
-    p.set_defaults(func=run)
-
-
-def parse_author(text: str) -> Identity:
-    match = _AUTHOR.fullmatch(text)
-    if not match:
-        raise UsageError(f'--author {text!r} is not "Name <email>"')
-    return Identity(match[1], match[2])
-
-
-def run(args: argparse.Namespace) -> int:
-    req = PromoteRequest(
-        override_freeze_reason=freeze.override_reason(args),
-        repo_url=args.repo, env=args.env, service=args.service, tag=args.tag, digest=args.digest,
-        from_env=args.from_env, branch=args.branch, mode=args.mode, auto_merge=args.auto_merge,
-        source_commit=args.source_commit, source_commit_time=args.source_commit_time,
-        source_from_env=args.source_from_env,
-        source_repo=args.source_repo,
-        execution_id=args.execution_id,
-        author=parse_author(args.author), max_attempts=args.max_attempts,
-        github_api_url=args.github_api_url)
-    validate_request(req)
-    if args.approved_by_from_pipeline is not None:
-        req = replace(req, approved_by=_approver(args.approved_by_from_pipeline, req.execution_id))
-    token = token_from_args(args)
-    result = promote(req, GitClient(GitRunner(token)), token=token)
-    if args.output == "json":
-        output.print_json(asdict(result))
-    else:
-        output.print_line(_describe(result, req))
-    return 0
-
-
-def _approver(pipeline: str, execution_id: str | None) -> str | None:
-    """Who approved the execution, read from CodePipeline; None (and a line on stderr saying why)
-    when that cannot be known: the approval itself was CodePipeline's to enforce."""
-    if not codepipeline.PIPELINE_NAME.fullmatch(pipeline):
-        raise UsageError(f"--approved-by-from-pipeline {pipeline!r} is not a pipeline name (1-100 "
-                         "letters, digits, . @ - _)")
-    if execution_id is None:
-        raise UsageError("--approved-by-from-pipeline needs --execution-id: the execution approved")
-    found = codepipeline.find_approver(pipeline, execution_id)
-    if found.notice:
-        output.print_notice(found.notice)
-    return found.arn
-
-
-def _describe(result: PromoteResult, req: PromoteRequest) -> str:
-    where = f"{result.env}/{result.service}"
-    if result.noop:
-        return f"no-op: {where} is already at {result.new_tag} on {req.branch}; nothing committed"
-    moved = f"{where}: {result.old_tag or '(none)'} → {result.new_tag}"
-    if result.new_tag == result.old_tag:
-        moved += (f" (same tag, new digest {result.digest or '(none)'}; "
-                  f"was {result.old_digest or '(none)'})")
-    landed = (" (git's answer was lost; read back, the remote holds it: landed)"
-              if result.push == "landed" else "")
-    if req.mode == "pull-request":
-        proposed = "already proposed" if result.push is None else "proposed"
-        armed = {"armed": ", auto-merge armed", "merged": ", merged at once (auto-merge)"}.get(
-            result.auto_merge or "", "")
-        what = ("branch pushed, open a pull request" if result.action == "pushed"
-                else f"pull request {result.action}")
-        return (f"{moved} {proposed} as {result.revision} on {req.pr_branch}{landed}: "
-                f"{what}{armed}: {result.pr_url}")
-    retries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-    return f"{moved} committed as {result.commit} on {req.branch}{retries}{landed}"

@@ -21,24 +21,20 @@ and an auto-mergeable pull request; the block takes effect when it merges.
 
 from __future__ import annotations
 
-import argparse
 import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from gitops import output
 from gitops.governance import blocklist, trailers
 from gitops.repo import files, layout
-from gitops.clients.credentials import add_github_api_argument, add_token_arguments, token_from_args
 from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
-from gitops.clients.git import GitRunner, Identity
+from gitops.clients.git import Identity
 from gitops.clients.revisions import HistoryClient
-from gitops.promotion.promote import parse_author
-from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, add_writer_arguments,
-                           check_max_attempts, retry_push)
+from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts,
+                                 retry_push)
 from gitops.repo.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
 
 HISTORY_LIMIT = 200
@@ -322,71 +318,3 @@ def _result(req: RevertRequest, bad: ImageRef, *, restored: Verified | None, blo
                         restored_digest=restored.digest if restored else None,
                         restored_from=restored.commit if restored else None, blocked=blocked,
                         commit=commit, pr_url=pr_url, attempts=attempts)
-
-
-# --- CLI -----------------------------------------------------------------------------------------
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--repo", required=True, help="GitOps repository URL (no credentials in it)")
-    p.add_argument("--branch", default="main", help="branch Argo CD follows (default: main)")
-    p.add_argument("--env", required=True, help="environment directory under envs/")
-    p.add_argument("--service", required=True, help="service directory under envs/<env>/")
-    p.add_argument("--reason", required=True, help="why, one line (recorded in the commit)")
-    p.add_argument("--execution-id", metavar="ID", help="pipeline execution doing this")
-    add_token_arguments(p)
-    add_writer_arguments(p)
-    add_github_api_argument(p)
-    p.add_argument("--output", choices=("text", "json"), default="text")
-    p.set_defaults(func=run)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "revert", help="restore the last verified version of a service and block the bad one",
-        description="Write back the last tag and digest that passed verification in the "
-                    "environment and block the bad digest (the one at --revision, else the one "
-                    "there now). Exit codes: see docs/gitops.md.")
-    _common(p)
-    p.add_argument("--revision", metavar="SHA", help="the commit of the promotion that failed")
-    p.add_argument("--mode", choices=("commit", "pull-request"), default="commit",
-                   help="push a commit, or open an auto-mergeable pull request (default: commit)")
-    p.add_argument("--no-auto-merge", dest="auto_merge", action="store_false",
-                   help="pull-request mode: leave the pull request for a human to merge")
-    for action, text in (("block", "refuse a digest in promotions"),
-                         ("unblock", "allow a blocked digest again")):
-        p = subparsers.add_parser(action, help=text, description=f"{text[0].upper()}{text[1:]} "
-                                  "(envs/<env>/blocklist.yaml), by a commit with the reason.")
-        _common(p)
-        p.add_argument("--digest", required=True, help="image digest sha256:<64 hex>")
-        if action == "block":
-            p.add_argument("--tag", help="its tag, for the record")
-
-
-def run(args: argparse.Namespace) -> int:
-    req = RevertRequest(
-        repo_url=args.repo, env=args.env, service=args.service, action=args.command,
-        reason=args.reason, revision=getattr(args, "revision", None),
-        digest=getattr(args, "digest", None), tag=getattr(args, "tag", None), branch=args.branch,
-        mode=getattr(args, "mode", "commit"), auto_merge=getattr(args, "auto_merge", True),
-        execution_id=args.execution_id, author=parse_author(args.author),
-        max_attempts=args.max_attempts, github_api_url=args.github_api_url)
-    validate_request(req)
-    token = token_from_args(args)
-    result = revert(req, HistoryClient(GitRunner(token)), token=token)
-    if args.output == "json":
-        output.print_json(asdict(result))
-    else:
-        output.print_line(_describe(result))
-    return 0
-
-
-def _describe(result: RevertResult) -> str:
-    where = f"{result.env}/{result.service}"
-    if result.noop:
-        return f"no-op: {where} already has what {result.action} would write; nothing committed"
-    done = f"committed as {result.commit}" if not result.pr_url else f"proposed: {result.pr_url}"
-    if result.action == "revert" and result.restored_tag:
-        return (f"{where}: {result.bad_tag} → {result.restored_tag} (verified at "
-                f"{(result.restored_from or '')[:12]}), {result.bad_digest} blocked; {done}")
-    verb = "unblocked" if result.action == "unblock" else "blocked"
-    return f"{where}: {result.bad_digest} {verb}; {done}"

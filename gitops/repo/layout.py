@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops.errors import UsageError
+
 
 @dataclass(frozen=True)
 class ApplicationSource:
@@ -52,6 +54,9 @@ ENVS_DIR = "envs"
 # of at most 20 characters, starting with a letter (the names AWS resources derive from them must
 # fit AWS's limits). `gitops init` holds new repositories to it.
 NAME = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
+# What an environment or service given on the command line may be: a plain directory name under
+# envs/, usable in a branch name (promote/<env>/<service>).
+_DIRECTORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 CHARTS_DIR = "charts"
 VALUES_FILE = "values.yaml"
 SCHEMA_FILE = "values.schema.json"
@@ -126,3 +131,10 @@ def revert_branch(env: str, service: str) -> str:
 def proposal_branch(env: str, service: str) -> str:
     """The branch a pull-request promotion into ENV pushes its proposal to."""
     return f"promote/{env}/{service}"
+
+
+def check_name(flag: str, name: str | None) -> None:
+    """An environment or service given on the command line names a directory under envs/."""
+    if name is not None and (not _DIRECTORY_NAME.fullmatch(name) or ".." in name or name.endswith(".lock")):
+        raise UsageError(f"{flag} {name!r} is not a plain directory name: use letters, digits, "
+                         ". _ - (starting with a letter or digit)")

@@ -1,6 +1,6 @@
 """`python -m gitops init`: create a GitOps repository for a set of services from the template.
 
-The result is what the ApplicationSets and the pipelines expect (see gitops/layout.py):
+The result is what the ApplicationSets and the pipelines expect (see gitops/repo/layout.py):
 
     README.md
     charts/<service>/...                        the template's sample chart, renamed
@@ -14,7 +14,6 @@ place only when complete, so a failure leaves nothing half written.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import re
@@ -31,8 +30,7 @@ from gitops.errors import UsageError
 from gitops.clients.git import GitRunner
 from gitops.clients.revisions import HistoryClient
 from gitops.repo.layout import application_source
-from gitops.output import print_json, print_line
-from gitops.promotion.promote import DEFAULT_AUTHOR
+from gitops.clients.push import DEFAULT_AUTHOR
 from gitops.repo.schema import validate_stack
 
 TEMPLATE = Path(__file__).parent / "template"
@@ -98,15 +96,18 @@ def parse_regions(specs: list[str], envs: tuple[str, ...]) -> dict[str, tuple[st
     return regions
 
 
-def plan_from_args(args: argparse.Namespace) -> Plan:
-    envs = names(args.envs, "environment")
-    registry = args.image_registry.rstrip("/") if args.image_registry else None
+def make_plan(*, services: str, envs: str, regions: list[str],
+              image_registry: str | None) -> Plan:
+    """The plan of a repository from the command line's text: comma-separated service and
+    environment names, `ENV=REGION[,REGION…]` specs, and the images' registry (and path)."""
+    env_names = names(envs, "environment")
+    registry = image_registry.rstrip("/") if image_registry else None
     if registry is not None and not _REGISTRY.match(registry):
-        raise UsageError(f"--image-registry {args.image_registry!r} is not a registry host with "
+        raise UsageError(f"--image-registry {image_registry!r} is not a registry host with "
                          "an optional path (like 111111111111.dkr.ecr.us-east-1.amazonaws.com/app); "
                          "no scheme, tag or digest")
-    return Plan(services=names(args.services, "service"), envs=envs,
-                regions=parse_regions(args.regions or [], envs), image_registry=registry)
+    return Plan(services=names(services, "service"), envs=env_names,
+                regions=parse_regions(regions, env_names), image_registry=registry)
 
 
 def _rename_sample(text: str, service: str) -> str:
@@ -114,9 +115,9 @@ def _rename_sample(text: str, service: str) -> str:
 
 
 def _env_values(env: str, service: str, repository: str) -> str:
-    source = TEMPLATE / "envs" / env / SAMPLE / "values.yaml"
+    source = TEMPLATE / layout.values_file(env, SAMPLE)
     if not source.is_file():
-        source = TEMPLATE / "envs" / "staging" / SAMPLE / "values.yaml"
+        source = TEMPLATE / layout.values_file("staging", SAMPLE)
     yaml = YAML()  # round trip: the template's comments and quoting stay
     yaml.preserve_quotes = True
     data: Any = yaml.load(_rename_sample(source.read_text(encoding="utf-8"), service))
@@ -135,17 +136,17 @@ def _region_values(env: str, region: str, service: str) -> str:
 def write_repository(plan: Plan, root: Path) -> list[str]:
     """Write the repository's files under `root`; return their paths, sorted."""
     files: dict[str, str] = {"README.md": (TEMPLATE / "README.md").read_text(encoding="utf-8")}
-    chart = TEMPLATE / "charts" / SAMPLE
+    chart = TEMPLATE / layout.chart_dir(SAMPLE)
     for service in plan.services:
         for path in sorted(p for p in chart.rglob("*") if p.is_file()):
             relative = path.relative_to(chart).as_posix()
-            files[f"charts/{service}/{relative}"] = _rename_sample(
+            files[f"{layout.chart_dir(service)}/{relative}"] = _rename_sample(
                 path.read_text(encoding="utf-8"), service)
         repository = f"{plan.image_registry}/{service}" if plan.image_registry else service
         for env in plan.envs:
-            files[f"envs/{env}/{service}/values.yaml"] = _env_values(env, service, repository)
+            files[layout.values_file(env, service)] = _env_values(env, service, repository)
             for region in plan.regions.get(env, ()):
-                files[f"envs/{env}/{service}/values-{region}.yaml"] = _region_values(
+                files[layout.region_file(env, service, region)] = _region_values(
                     env, region, service)
     for relative, text in files.items():
         target = root / relative
@@ -154,7 +155,7 @@ def write_repository(plan: Plan, root: Path) -> list[str]:
     # What Argo CD will render for every cluster must pass the charts' schemas.
     for service in plan.services:
         for env in plan.envs:
-            validate_stack(root, service, [f"envs/{env}/{service}/values.yaml"])
+            validate_stack(root, service, [layout.values_file(env, service)])
             for region in plan.regions.get(env, ()):
                 source = application_source(env, region, service)
                 validate_stack(root, service, source.present_value_files(root))
@@ -186,35 +187,3 @@ def _commit_message(plan: Plan) -> str:
     return (f"Create GitOps repository for {', '.join(plan.services)}\n\n"
             f"Environments: {', '.join(plan.envs)}. Created by `python -m gitops init` from the "
             "delivery-pipeline template.\n")
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "init", help="create a GitOps repository for a set of services",
-        description="Create a new GitOps repository (git init and a first commit) from the "
-                    "template: a Helm chart per service, values per environment, optional "
-                    "per-region override files.")
-    parser.add_argument("--path", required=True, type=Path,
-                        help="directory to create (must be absent or empty)")
-    parser.add_argument("--services", required=True, help="comma-separated service names")
-    parser.add_argument("--envs", default="staging,prod",
-                        help="comma-separated environments (default: staging,prod)")
-    parser.add_argument("--regions", action="append", metavar="ENV=REGION[,REGION…]",
-                        help="create values-<region>.yaml overrides for ENV; repeat per env")
-    parser.add_argument("--image-registry", metavar="URI",
-                        help="registry (and path) of the images: image.repository becomes "
-                             "URI/<service> (default: the bare service name)")
-    parser.add_argument("--output", choices=("text", "json"), default="text")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    plan = plan_from_args(args)
-    commit, files = init_repository(plan, args.path)
-    if args.output == "json":
-        print_json({"path": str(args.path), "branch": BRANCH, "commit": commit, "files": files})
-    else:
-        print_line(f"created {args.path} ({len(files)} files, commit {commit[:12]} on {BRANCH})")
-        print_line(f"next: git -C {args.path} remote add origin <URL> && "
-                   f"git -C {args.path} push -u origin {BRANCH}")
-    return 0

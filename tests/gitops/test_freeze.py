@@ -13,9 +13,10 @@ import pytest
 from gitops.governance import trailers
 from gitops.yaml import document
 from gitops.cli import main
-from gitops.errors import UsageError, ValuesError
-from gitops.governance.freeze import (Freeze, FreezeRequest, FrozenError, freeze, parse_freeze_file,
-                           parse_time, render_freezes)
+from gitops.errors import FrozenError, UsageError, ValuesError
+from gitops.governance.freeze import FreezeRequest, freeze
+from gitops.governance.freeze_file import Freeze, parse_freeze_file, render_freezes
+from gitops.governance.times import parse_time
 from gitops.clients.git import GitClient, GitRunner, Identity
 from gitops.promotion.promote import DEFAULT_AUTHOR, PromoteRequest, promote
 from tests.gitops.conftest import values_yaml

@@ -14,10 +14,10 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from gitops.governance import freeze
 from gitops.cli import main
-from gitops.governance.freeze import (MAX_TRANSITION_REASON, PROMOTE_STAGE, TRANSITION_MARKER, pipeline_name,
-                           switch_transitions, transition_reason)
+from gitops.commands import freeze as freeze_command
+from gitops.governance.transitions import (MAX_TRANSITION_REASON, PROMOTE_STAGE, TRANSITION_MARKER,
+                                           pipeline_name, switch_transitions, transition_reason)
 
 MODEL = botocore.session.get_session().get_service_model("codepipeline")
 
@@ -128,7 +128,7 @@ def test_cli_freeze_and_unfreeze_switch_the_transitions(gitops_repo, token_env, 
                                                         monkeypatch):
     client, stubber = codepipeline
     regions = []
-    monkeypatch.setattr(freeze, "codepipeline_client", lambda region: regions.append(region) or client)
+    monkeypatch.setattr(freeze_command, "codepipeline_client", lambda region: regions.append(region) or client)
     for service in ("api", "web", "worker"):
         name = f"shop-{service}-prod"
         stubber.add_response("get_pipeline_state", _state(name, True), {"name": name})

@@ -26,7 +26,7 @@ from moto.sts.models import sts_backends
 
 from gitops.clients import kube as kube_mod
 from gitops.governance import trailers
-from gitops.verification import verify as verify_mod
+from gitops.commands import verify as verify_command
 from gitops.cli import main
 from gitops.errors import (
     CredentialsError,
@@ -37,7 +37,8 @@ from gitops.errors import (
     VerifySuperseded,
     VerifyTimeout,
 )
-from gitops.verification.verify import AppState, parse_duration, request_from_args, verify
+from gitops.commands.verify import request_from_args
+from gitops.verification.verify import AppState, parse_duration, verify
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 from tests.gitops.fake_kube import (
@@ -117,7 +118,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    verify_mod.register(parser.add_subparsers())
+    verify_command.register(parser.add_subparsers())
     return parser.parse_args(["verify", *argv])
 
 

@@ -13,29 +13,24 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gitops import output
-from gitops.repo.values import ImageRef, deployable, read_image
-
-
-def show(path: Path) -> ImageRef:
-    """The image of the values file at `path`, as Helm reads it. The file, and each directory of a
-    relative `path` (inside the artifact), must not be a symlink: the repository content decides
-    where they lead."""
-    return deployable(read_image(path, str(path)), str(path))
+from gitops.commands import add_command
+from gitops.commands.options import add_output
+from gitops.repo.values import deployable, read_image
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "show", help="print the image (repository, tag, digest) of a local values file",
+    p = add_command(
+        subparsers, "show",
         description="Read image.repository, image.tag and image.digest from a values file in a "
                     "local directory (e.g. a pipeline's source artifact), as Helm reads them.")
     p.add_argument("--file", required=True, type=Path,
                    help="values file, e.g. envs/staging/api/values.yaml")
-    p.add_argument("--output", choices=("text", "json"), default="text")
+    add_output(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    image = show(args.file)
+    image = deployable(read_image(args.file, str(args.file)), str(args.file))
     if args.output == "json":
         output.print_json(asdict(image))
     else:
