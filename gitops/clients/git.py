@@ -228,6 +228,19 @@ class GitClient:
             modes[name] = meta.split()[0]
         return modes
 
+    def subdirectories(self, workdir: Path, path: str) -> list[str] | None:
+        """Names of the directories directly under `path` in HEAD's tree, sorted; None when HEAD
+        has nothing under `path`. Reads trees only."""
+        out = self.runner.run(["ls-tree", "HEAD", "--", path + "/"], cwd=workdir).stdout
+        if not out:
+            return None
+        return sorted(line.partition("\t")[2].rpartition("/")[2] for line in out.splitlines()
+                      if line.split()[1] == "tree")
+
+    def add(self, workdir: Path, paths: list[str]) -> None:
+        """Stage new files (`commit` commits only paths git already tracks or has staged)."""
+        self.runner.run(["add", "--", *paths], cwd=workdir)
+
     def commit(self, workdir: Path, paths: list[str], message: str, author: Identity) -> str:
         """Commit `paths` with `message` as `author` (also the committer); return the new sha.
         The message goes through a private temporary file, removed whatever happens."""

@@ -10,6 +10,7 @@ in the environment, redacted errors).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops.errors import GitError
@@ -18,6 +19,29 @@ from gitops.clients.git import GitClient
 # Separators of `git log --format`: NUL between fields, and a record separator no message contains
 # (git refuses NUL in commit messages).
 _FIELD, _RECORD = "%x00", "%x00%x01%x00"
+
+
+# One commit per NUL-separated record of `first_parent_commits`: sha, parents, committer time,
+# author, then the message.
+_COMMIT_FORMAT = "%H%n%P%n%ct%n%an <%ae>%n%B"
+# Messages are read in batches of this many shas per `git log --no-walk` (argv stays small).
+MESSAGE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    parents: list[str]
+    committed: datetime
+    author: str
+    message: str
+
+
+def _commit(record: str) -> Commit:
+    sha, parents, committed, author, *message = record.lstrip("\n").split("\n", 4)
+    # A commit may have an empty message (git commit --allow-empty-message): no fifth field.
+    return Commit(sha, parents.split(), datetime.fromtimestamp(int(committed), UTC), author,
+                  message[0] if message else "")
 
 
 @dataclass(frozen=True)
@@ -33,9 +57,10 @@ class HistoryClient(GitClient):
     def init(self, path: Path, branch: str) -> None:
         self.runner.run(["init", "--quiet", f"--initial-branch={branch}", str(path)])
 
-    def add(self, workdir: Path, paths: list[str]) -> None:
-        """Stage new files (`commit` commits only paths git already tracks or has staged)."""
-        self.runner.run(["add", "--", *paths], cwd=workdir)
+    def clone_branch_history(self, url: str, branch: str, dest: Path) -> None:
+        """A bare clone of `branch` alone with commits and trees but no blobs."""
+        self.runner.run(["clone", "--quiet", "--bare", "--filter=blob:none", "--single-branch",
+                         "--branch", branch, "--", url, str(dest)])
 
     def clone_history(self, url: str, dest: Path) -> None:
         """A bare clone of every branch with commits and trees but no blobs."""
@@ -104,6 +129,30 @@ class HistoryClient(GitClient):
             sha, parents, message = record.lstrip("\n").split("\x00", 2)
             entries.append(LogEntry(sha, tuple(parents.split()), message))
         return entries
+
+    def first_parent_commits(self, where: Path, paths: list[str], *, since: datetime | None = None,
+                             until: datetime | None = None) -> list[Commit]:
+        """Newest first: every commit on HEAD's first-parent line that changed `paths`, committed
+        within [since, until] as git filters it, with its committer time and author."""
+        args = ["log", "-z", "--first-parent", f"--format={_COMMIT_FORMAT}"]
+        if since is not None:
+            args.append(f"--since={since.isoformat()}")
+        if until is not None:
+            args.append(f"--until={until.isoformat()}")
+        log = self._git(where, *args, "HEAD", "--", *paths)
+        return [_commit(record) for record in log.split("\0") if record.strip()]
+
+    def messages(self, where: Path, shas: list[str]) -> dict[str, str]:
+        """sha -> message of each commit of `shas`, read in batches of MESSAGE_BATCH."""
+        found: dict[str, str] = {}
+        for start in range(0, len(shas), MESSAGE_BATCH):
+            out = self._git(where, "log", "-z", "--no-walk=unsorted", "--format=%H%n%B",
+                            *shas[start:start + MESSAGE_BATCH])
+            for record in out.split("\0"):
+                if record.strip():
+                    sha, _, message = record.lstrip("\n").partition("\n")
+                    found[sha] = message
+        return found
 
     def message(self, where: Path, sha: str) -> str:
         return self._git(where, "show", "-s", "--format=%B", sha)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops import output
-from gitops.clients.git import GitClient, GitRunner
+from gitops.clients.git import GitRunner
+from gitops.clients.revisions import HistoryClient
 from gitops.commands import add_command
 from gitops.commands.options import (add_output, add_scope_arguments, add_window_arguments,
                                      token_from_args, validate_scope, window)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     since, until = window(args, now)
     token = token_from_args(args)
     # Read to now, not to --until: a later revert or block still marks a promotion failed.
-    changes = read_history(args.repo, args.branch, GitClient(GitRunner(token)), env=args.env,
+    changes = read_history(args.repo, args.branch, HistoryClient(GitRunner(token)), env=args.env,
                            service=args.service, since=since)
     report = compute(args.env, changes, since, until)
     if args.svg:

@@ -8,7 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 from gitops import output
-from gitops.clients.git import GitClient, GitRunner
+from gitops.clients.git import GitRunner
+from gitops.clients.revisions import HistoryClient
 from gitops.commands import add_command
 from gitops.commands.options import (add_output, add_scope_arguments, add_window_arguments,
                                      token_from_args, validate_scope, window)
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     validate_scope(args)
     since, until = window(args, datetime.now(UTC))
     token = token_from_args(args)
-    changes = read_history(args.repo, args.branch, GitClient(GitRunner(token)), env=args.env,
+    changes = read_history(args.repo, args.branch, HistoryClient(GitRunner(token)), env=args.env,
                            service=args.service, since=since, until=until)
     if args.output == "json":
         output.print_json([c.to_json() for c in changes])

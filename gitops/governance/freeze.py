@@ -159,7 +159,7 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             (workdir / path).parent.mkdir(parents=True, exist_ok=True)
             (workdir / path).write_bytes(computed.text.encode("utf-8"))
             # The first freeze creates the file: `git commit -- <path>` commits tracked files only.
-            git.runner.run(["add", "--", path], cwd=workdir)
+            git.add(workdir, [path])
             values = {trailers.ACTION: action, trailers.ENVIRONMENT: req.env,
                       trailers.SERVICE: req.service, trailers.REASON: req.reason.strip()}
             message = f"{computed.subject}\n\n{req.reason.strip()}\n\n{trailers.render(values)}\n"
@@ -173,11 +173,9 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
 def _services(git: GitClient, workdir: Path, req: FreezeRequest) -> list[str]:
     """The services the request covers: the one named, or every service directory of the env."""
     env_dir = layout.env_dir(req.env)
-    listing = git.runner.run(["ls-tree", "HEAD", "--", env_dir + "/"], cwd=workdir).stdout
-    if not listing:
+    services = git.subdirectories(workdir, env_dir)
+    if services is None:
         raise ValuesError(f"{env_dir} does not exist on the branch; check --env")
-    services = sorted(line.partition("\t")[2].rpartition("/")[2] for line in listing.splitlines()
-                      if line.split()[1] == "tree")
     if req.service is None:
         return services
     if req.service not in services:

@@ -20,19 +20,13 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from gitops.governance import trailers
 from gitops.repo import layout
 from gitops.errors import UsageError
-from gitops.clients.git import GitClient
+from gitops.clients.revisions import Commit, HistoryClient
 
 MANUAL = "manual"
-# One commit per NUL-separated record: sha, parents, committer time, author, then the message.
-_FORMAT = "%H%n%P%n%ct%n%an <%ae>%n%B"
-# Merged tips are read back in batches of this many shas per `git log --no-walk` (argv stays small).
-_BATCH = 500
-_UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,7 @@ def history_paths(env: str | None, service: str | None) -> list[str]:
             f":(glob){layout.env_dir(env_glob)}/*"]
 
 
-def read_history(repo_url: str, branch: str, git: GitClient, *, env: str | None = None,
+def read_history(repo_url: str, branch: str, git: HistoryClient, *, env: str | None = None,
                  service: str | None = None, since: datetime | None = None,
                  until: datetime | None = None) -> list[Change]:
     """The changes of `env` (and `service`) on `branch` that landed in [since, until], oldest first."""
@@ -86,58 +80,23 @@ def read_history(repo_url: str, branch: str, git: GitClient, *, env: str | None 
         raise UsageError(f"--branch {branch!r} is not a valid branch name")
     with tempfile.TemporaryDirectory(prefix="gitops-history-") as tmp:
         gitdir = Path(tmp) / "repo.git"
-        git.runner.run(["clone", "--quiet", "--bare", "--filter=blob:none", "--single-branch",
-                        "--branch", branch, "--", repo_url, str(gitdir)])
-        args = ["log", "-z", "--first-parent", f"--format={_FORMAT}"]
-        if since is not None:
-            args.append(f"--since={since.isoformat()}")
-        if until is not None:
-            args.append(f"--until={until.isoformat()}")
-        log = git.runner.run([*args, "HEAD", "--", *history_paths(env, service)], cwd=gitdir).stdout
-        commits = [_split(record) for record in log.split("\0") if record.strip()]
-        merged = _merged_tip_messages(git, gitdir, [c for c in commits if _needs_merged_tip(c)])
+        git.clone_branch_history(repo_url, branch, gitdir)
+        commits = git.first_parent_commits(gitdir, history_paths(env, service), since=since,
+                                           until=until)
+        merges = [c for c in commits if len(c.parents) > 1
+                  and not trailers.parse(c.message).get(trailers.ACTION)]
+        # A merge without trailers of its own (a merged pull request) is read through the tip it
+        # merged, whose message the promotion wrote.
+        tips = {m.sha: m.parents[1] for m in merges}
+        messages = git.messages(gitdir, sorted(set(tips.values())))
+        merged = {merge: (tip, messages.get(tip, "")) for merge, tip in tips.items()}
     changes = [_change(c, merged, env) for c in reversed(commits)]
     return [c for c in changes
             if service is None or c.service in (service, None)
             if (since is None or c.landed_at >= since) and (until is None or c.landed_at <= until)]
 
 
-@dataclass(frozen=True)
-class _Commit:
-    sha: str
-    parents: list[str]
-    committed: datetime
-    author: str
-    message: str
-
-
-def _split(record: str) -> _Commit:
-    sha, parents, committed, author, *message = record.lstrip("\n").split("\n", 4)
-    # A commit may have an empty message (git commit --allow-empty-message): no fifth field.
-    return _Commit(sha, parents.split(), datetime.fromtimestamp(int(committed), UTC), author,
-                   message[0] if message else "")
-
-
-def _needs_merged_tip(commit: _Commit) -> bool:
-    return len(commit.parents) > 1 and not trailers.parse(commit.message).get(trailers.ACTION)
-
-
-def _merged_tip_messages(git: GitClient, gitdir: Path, merges: list[_Commit]) -> dict[str, tuple[str, str]]:
-    """merge sha -> (merged tip sha, its message), for merges whose own message has no trailers."""
-    tips = {m.sha: m.parents[1] for m in merges}
-    wanted = sorted(set(tips.values()))
-    messages: dict[str, str] = {}
-    for start in range(0, len(wanted), _BATCH):
-        out = git.runner.run(["log", "-z", "--no-walk=unsorted", "--format=%H%n%B",
-                              *wanted[start:start + _BATCH]], cwd=gitdir).stdout
-        for record in out.split("\0"):
-            if record.strip():
-                sha, _, message = record.lstrip("\n").partition("\n")
-                messages[sha] = message
-    return {merge: (tip, messages.get(tip, "")) for merge, tip in tips.items()}
-
-
-def _change(commit: _Commit, merged: dict[str, tuple[str, str]], env: str | None) -> Change:
+def _change(commit: Commit, merged: dict[str, tuple[str, str]], env: str | None) -> Change:
     message, merged_commit = commit.message, None
     if commit.sha in merged:
         merged_commit, message = merged[commit.sha]

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from gitops.cli import main
-from gitops.clients.git import GitClient, GitRunner
+from gitops.clients.git import GitRunner
+from gitops.clients.revisions import HistoryClient
 from gitops.governance.history import read_history
 from tests.gitops.histories import Commit, at, known_history, message, write_history
 
@@ -75,7 +76,7 @@ def test_service_and_window_narrow_the_history(known_repo, token_env, capsys):
 
 def test_every_environment_without_env(known_repo, git_token):
     url, shas, _ = known_repo
-    changes = read_history(url, "main", GitClient(GitRunner(git_token)), service="api",
+    changes = read_history(url, "main", HistoryClient(GitRunner(git_token)), service="api",
                            since=at("2024-03-16T00:00:00"))
     assert [(c.env, c.action, c.tag) for c in changes] == [("staging", "promote", "v9"),
                                                            ("prod", "revert", "v3")]
