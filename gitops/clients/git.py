@@ -62,6 +62,21 @@ class GitTimeout(GitError):
     """git did not finish in time; its whole process group was killed."""
 
 
+# A commit's object name or an abbreviation of it, as the tools write it: lowercase hex, 7
+# characters (git's shortest abbreviation) up to 64 (a SHA-256 repository's full name).
+COMMIT_SHA = re.compile(r"[0-9a-f]{7,64}")
+
+
+def is_commit_sha(text: str) -> bool:
+    return COMMIT_SHA.fullmatch(text) is not None
+
+
+def check_commit_sha(flag: str, text: str | None) -> None:
+    """A commit given with `flag` is a commit sha (not a branch, tag or other revision)."""
+    if text is not None and not is_commit_sha(text):
+        raise UsageError(f"{flag} {text!r} is not a commit sha (7 to 64 lowercase hex digits)")
+
+
 @dataclass(frozen=True)
 class Identity:
     name: str

@@ -46,7 +46,6 @@ MAX_REASON_CHARS = 500
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WINDOW_TIME = re.compile(r"(?i)\s*([a-z]+)\s+([01]?\d|2[0-3]):([0-5]\d)\s*")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def _window(entry: dict, where: str) -> Window:
     services = entry.get("services")
     if services is not None:
         if (not isinstance(services, list) or not services
-                or not all(isinstance(s, str) and _NAME.fullmatch(s) for s in services)):
+                or not all(isinstance(s, str) and layout.is_label(s) for s in services)):
             raise ValuesError(f"{where}: services must be a non-empty list of service names")
         services = tuple(services)
     return Window(start, end, _reason(_text(entry, "reason", where), where), services)
@@ -194,7 +193,7 @@ def _week_minute(text: str, where: str) -> int:
 
 def _freeze(entry: dict, where: str, zone: ZoneInfo) -> Freeze:
     service = _text(entry, "service", where, required=False)
-    if service is not None and not _NAME.fullmatch(service):
+    if service is not None and not layout.is_label(service):
         raise ValuesError(f"{where}: service {service!r} is not a service name")
     return Freeze(service=service, until=_instant(entry.get("until"), f"{where}: until", zone),
                   reason=_reason(_text(entry, "reason", where), where),

@@ -29,8 +29,8 @@ from gitops.governance import blocklist, trailers
 from gitops.promotion import guards
 from gitops.repo import layout, schema
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
-from gitops.clients.git import (GitClient, Identity, PushRejected, RemoteCommit,
-                        errors_name_repository_paths)
+from gitops.clients.git import (GitClient, Identity, PushRejected, RemoteCommit, check_commit_sha,
+                                errors_name_repository_paths, is_commit_sha)
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts, retry_push
 from gitops.repo.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
@@ -43,9 +43,6 @@ PROPOSAL_HISTORY = 50
 # How far back --source-from-env looks for the upstream promotion of the image.
 PROVENANCE_HISTORY = 200
 
-# A directory name: no separators, not "." or "..", and usable in a branch name (promote/<env>/<svc>).
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-_SHA = re.compile(r"[0-9a-fA-F]{7,64}")
 
 
 @dataclass(frozen=True)
@@ -110,10 +107,7 @@ def validate_request(req: PromoteRequest) -> None:
     """Reject bad input before anything is cloned."""
     for flag, name in (("--env", req.env), ("--service", req.service), ("--from", req.from_env),
                        ("--source-from-env", req.source_from_env)):
-        if name is not None and (not _NAME.fullmatch(name) or ".." in name
-                                 or name.endswith(".lock")):
-            raise UsageError(f"{flag} {name!r} is not a plain directory name: use letters, digits, "
-                             ". _ - (starting with a letter or digit)")
+        layout.check_name(flag, name)
     if (req.tag is None) == (req.from_env is None):
         raise UsageError("give exactly one of --tag TAG or --from ENV")
     if req.from_env is not None and req.digest is not None:
@@ -124,8 +118,7 @@ def validate_request(req: PromoteRequest) -> None:
         validate_tag(req.tag)
     if req.digest is not None:
         validate_digest(req.digest)
-    if req.source_commit is not None and not _SHA.fullmatch(req.source_commit):
-        raise UsageError(f"--source-commit {req.source_commit!r} is not a commit sha (7-64 hex digits)")
+    check_commit_sha("--source-commit", req.source_commit)
     if req.source_from_env is not None:
         if req.source_commit is not None or req.tag is None or req.digest is None:
             raise UsageError("--source-from-env goes with --tag and --digest and without --source-commit "
@@ -186,7 +179,7 @@ def _provenance(req: PromoteRequest, git: GitClient, workdir: Path) -> dict[str,
     path = layout.values_file(req.source_from_env, req.service)
     said = _newest_setting(git, workdir, "HEAD", path, PROVENANCE_HISTORY, req.tag, req.digest, action="promote")
     commit = said.get(trailers.SOURCE_COMMIT)
-    if commit is not None and _SHA.fullmatch(commit):
+    if commit is not None and is_commit_sha(commit):
         when = said.get(trailers.SOURCE_COMMIT_TIME)
         return {"source_commit": commit,
                 "source_commit_time": when if trailers.source_time(when) is not None else None}

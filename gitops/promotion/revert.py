@@ -31,15 +31,13 @@ from pathlib import Path
 from gitops.governance import blocklist, trailers
 from gitops.repo import files, layout
 from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
-from gitops.clients.git import Identity
+from gitops.clients.git import Identity, check_commit_sha
 from gitops.clients.revisions import HistoryClient
 from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts,
                                  retry_push)
 from gitops.repo.values import ImageRef, parse_image, set_image, validate_digest, validate_tag
 
 HISTORY_LIMIT = 200
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-_SHA = re.compile(r"[0-9a-f]{7,40}")
 ACTIONS = ("revert", "block", "unblock")
 
 # (sha) -> {status context: state} of the verification statuses of one commit
@@ -91,9 +89,7 @@ class Verified:
 
 def validate_request(req: RevertRequest) -> None:
     for flag, name in (("--env", req.env), ("--service", req.service)):
-        if not _NAME.fullmatch(name) or ".." in name:
-            raise UsageError(f"{flag} {name!r} is not a plain directory name: use letters, digits, "
-                             ". _ - (starting with a letter or digit)")
+        layout.check_name(flag, name)
     if req.action not in ACTIONS:
         raise UsageError(f"unknown action {req.action!r}")
     if not req.reason.strip() or "\n" in req.reason or not req.reason.isprintable():
@@ -102,8 +98,7 @@ def validate_request(req: RevertRequest) -> None:
         if req.digest is not None:
             raise UsageError("revert takes the bad version from --revision or the environment, "
                              "not --digest")
-        if req.revision is not None and not _SHA.fullmatch(req.revision):
-            raise UsageError(f"--revision {req.revision!r} is not a commit sha (7-40 lowercase hex)")
+        check_commit_sha("--revision", req.revision)
     else:
         if req.digest is None:
             raise UsageError(f"{req.action} needs --digest sha256:<64 hex>")

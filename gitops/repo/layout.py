@@ -54,9 +54,11 @@ ENVS_DIR = "envs"
 # of at most 20 characters, starting with a letter (the names AWS resources derive from them must
 # fit AWS's limits). `gitops init` holds new repositories to it.
 NAME = re.compile(r"^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$")
-# What an environment or service given on the command line may be: a plain directory name under
-# envs/, usable in a branch name (promote/<env>/<service>).
-_DIRECTORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+# What every command accepts as an environment or service: a DNS-1123 label, as Kubernetes and
+# Argo CD accept the Application `<service>` the ApplicationSet makes of `envs/<env>/<service>`
+# (and so also a directory name and a part of a branch name, promote/<env>/<service>).
+LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MAX_LABEL = 63
 CHARTS_DIR = "charts"
 VALUES_FILE = "values.yaml"
 SCHEMA_FILE = "values.schema.json"
@@ -133,8 +135,11 @@ def proposal_branch(env: str, service: str) -> str:
     return f"promote/{env}/{service}"
 
 
+def is_label(name: str) -> bool:
+    return len(name) <= MAX_LABEL and LABEL.fullmatch(name) is not None
+
+
 def check_name(flag: str, name: str | None) -> None:
-    """An environment or service given on the command line names a directory under envs/."""
-    if name is not None and (not _DIRECTORY_NAME.fullmatch(name) or ".." in name or name.endswith(".lock")):
-        raise UsageError(f"{flag} {name!r} is not a plain directory name: use letters, digits, "
-                         ". _ - (starting with a letter or digit)")
+    """A name given with `flag` (an environment, service, region, application) is a DNS-1123 label."""
+    if name is not None and not is_label(name):
+        raise UsageError(f"{flag} {name!r} is not a DNS-1123 label (lowercase letters, digits and '-')")

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitops.clients.git import check_commit_sha
 from gitops.governance import trailers
 from gitops.repo import layout
 from gitops.errors import (
@@ -63,8 +64,6 @@ UNREACHABLE_ATTEMPTS = 5
 DEFAULT_TIMEOUT = "30m"
 DEFAULT_PAUSE_TIMEOUT = "10m"
 
-_HEX_REVISION = re.compile(r"^[0-9a-f]{7,40}$")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _FAILED_PHASES = {"Failed", "Error"}
 _ROLLOUT = ("argoproj.io", "Rollout")
@@ -501,11 +500,8 @@ class Result:
 
 def validate_request(req: VerifyRequest) -> None:
     for flag, name in (("--env", req.env), ("--service", req.service), ("--region", req.region)):
-        if not _NAME.match(name) or len(name) > 63:
-            raise UsageError(f"{flag} {name!r} is not a DNS-1123 label (lowercase letters, digits "
-                             "and '-')")
-    if not _HEX_REVISION.match(req.revision):
-        raise UsageError(f"--revision {req.revision!r} is not a commit sha (7 to 40 lowercase hex)")
+        layout.check_name(flag, name)
+    check_commit_sha("--revision", req.revision)
     if req.timeout_s <= 0 or req.pause_timeout_s <= 0:
         raise UsageError("--timeout and --pause-timeout must be longer than 0 s")
 

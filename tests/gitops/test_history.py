@@ -112,7 +112,7 @@ def test_a_formula_in_a_reason_stays_text_in_csv_and_an_empty_message_is_a_manua
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--env", "../etc"], "--env '../etc' is not a plain directory name"),
+    (["--env", "../etc"], "--env '../etc' is not a DNS-1123 label"),
     (["--since", "last tuesday"], "--since 'last tuesday' is not a time"),
     (["--since", "2024-03-10", "--until", "2024-03-01"], "--since '2024-03-10' is not before --until"),
 ])

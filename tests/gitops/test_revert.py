@@ -219,7 +219,7 @@ def test_a_block_list_not_in_its_shape_stops_promote(gitops_repo) -> None:
     (["revert", "--reason", ""], "--reason must be one line"),
     (["revert", "--reason", "x", "--revision", "HEAD"], "is not a commit sha"),
     (["block", "--reason", "x", "--digest", "sha256:abc"], "is not a valid image digest"),
-    (["revert", "--reason", "x", "--env", "../prod"], "is not a plain directory name"),
+    (["revert", "--reason", "x", "--env", "../prod"], "is not a DNS-1123 label"),
 ])
 def test_bad_input_is_one_line_before_any_clone(argv, message, capsys) -> None:
     base = ["--repo", "http://127.0.0.1:9/none.git", "--service", "api"]
