@@ -21,7 +21,7 @@ from tests.gitops.conftest import DIGEST_A, values_yaml
 VALUES = "envs/staging/api/values.yaml"
 ORIGINAL = values_yaml("api", "1.0.0", DIGEST_A).encode()
 PROMOTED = values_yaml("api", "7.0.0", "").encode()
-WORKTREE = Path(__file__).resolve().parents[2]
+WORKTREE = Path(__file__).resolve().parents[3]
 
 
 class _Killed(BaseException):

@@ -408,7 +408,7 @@ def test_python_dash_m_entry_point(gitops_repo, token_env):
     proc = subprocess.run(
         [sys.executable, "-m", "gitops", "promote", "--repo", gitops_repo.url, "--token-env",
          token_env, "--env", "prod", "--service", "worker", "--tag", "8.0.0", "--output", "json"],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60)
+        cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["commit"] == gitops_repo.refs()["refs/heads/main"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from gitops.cli import OUTPUT_HELP, build_parser, main
 
-WORKTREE = Path(__file__).resolve().parents[2]
+WORKTREE = Path(__file__).resolve().parents[3]
 TOKEN = "ghp_0123456789abcdefABCDEF0123456789abcd"
 
 

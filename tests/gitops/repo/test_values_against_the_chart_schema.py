@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gitops.errors import ValuesError
 from gitops.repo.schema import coalesce, validate_stack, validate_values
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "gitops" / "repo" / "template"
+TEMPLATE = Path(__file__).resolve().parents[3] / "gitops" / "repo" / "template"
 GOOD = 'image:\n  repository: 111111111111.dkr.ecr.us-east-1.amazonaws.com/app/api\n  tag: "{tag}"\n  digest: "{digest}"\n'
 DIGEST = "sha256:" + "a1" * 32
 

@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from gitops.repo.layout import application_source
 from gitops.repo.schema import validate_stack
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "gitops" / "repo" / "template"
+TEMPLATE = Path(__file__).resolve().parents[3] / "gitops" / "repo" / "template"
 CHART = TEMPLATE / "charts" / "sample"
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)

@@ -20,7 +20,7 @@ from gitops.governance.times import parse_time
 from gitops.clients.git import GitClient, GitRunner, Identity
 from gitops.promotion.promote import DEFAULT_AUTHOR, PromoteRequest, promote
 from tests.gitops.conftest import values_yaml
-from tests.gitops.test_promote import _RacingClient
+from tests.gitops.promotion.test_promote_by_commit_and_pull_request import _RacingClient
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FREEZE_FILE = "envs/prod/freeze.yaml"

@@ -56,7 +56,7 @@ from tests.gitops.fake_kube import (
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 CLUSTER = "prod-eu-west-1"
-WORKTREE = Path(__file__).resolve().parents[2]
+WORKTREE = Path(__file__).resolve().parents[3]
 VALUES = "envs/prod/api/values.yaml"
 
 

@@ -22,7 +22,7 @@ from gitops.repo.values import parse_image, set_image
 from tests.gitops import gitserver
 from tests.gitops.conftest import DIGEST_A, values_yaml
 
-WORKTREE = Path(__file__).resolve().parents[2]
+WORKTREE = Path(__file__).resolve().parents[3]
 GOOD = values_yaml("api", "1.0.0", DIGEST_A)
 
 

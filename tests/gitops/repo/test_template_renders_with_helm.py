@@ -22,7 +22,7 @@ from jsonschema import Draft7Validator
 
 from gitops.repo.schema import coalesce
 
-CHART = Path(__file__).resolve().parents[2] / "gitops" / "repo" / "template" / "charts" / "sample"
+CHART = Path(__file__).resolve().parents[3] / "gitops" / "repo" / "template" / "charts" / "sample"
 KUBERNETES = "1.33"
 CANARY = {"strategy": {"type": "canary"}}
 BLUE_GREEN = {"strategy": {"type": "blueGreen", "blueGreen": {"autoPromotionEnabled": False,
