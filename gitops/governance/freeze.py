@@ -1,23 +1,8 @@
-"""`gitops freeze` / `gitops unfreeze`: stop promotions into an environment, in the GitOps repository.
+"""Freeze and unfreeze: stop promotions into an environment (or one service), in the GitOps repository.
 
-A freeze is a line in the environment's freeze file (`layout.freeze_file`), added and removed by
-commits carrying the tool's trailers, so it is reviewed, audited and visible in `gitops history`
-like any promotion. The same file holds recurring freeze windows ("no prod promotions Friday 16:00
-– Monday 08:00"), written by hand and evaluated in the file's time zone:
-
-    # Deployment freezes of prod (`python -m gitops freeze` / `unfreeze` edit `freezes`).
-    timezone: Europe/Berlin                  # IANA zone; windows and times without offset use it
-    windows:
-      - start: Fri 16:00
-        end: Mon 08:00
-        reason: no prod promotions over the weekend
-        services: [api, web]                 # optional: default every service
-    freezes:
-      - service: api                         # absent: the whole environment
-        until: "2024-12-27T08:00:00+01:00"
-        reason: year-end freeze
-        by: Jane Doe <jane@example.com>
-        since: "2024-12-20T17:00:00+01:00"
+A freeze is an entry of the environment's freeze file (gitops.governance.freeze_file, which also
+describes its windows), added and removed by commits carrying the tool's trailers, so it is
+reviewed, audited and visible in `gitops history` like any promotion.
 
 `promote` (and so every pipeline's Promote step) reads the file at the head it edits and refuses
 while a freeze or window applies, naming each with its reason and end; `--override-freeze

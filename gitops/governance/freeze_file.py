@@ -1,8 +1,7 @@
 """The freeze file of an environment (`layout.freeze_file`): deployment freezes and windows.
 
-A freeze is a line in the environment's freeze file (`layout.freeze_file`), added and removed by
-commits carrying the tool's trailers, so it is reviewed, audited and visible in `gitops history`
-like any promotion. The same file holds recurring freeze windows ("no prod promotions Friday 16:00
+Freezes are entries that `gitops freeze` and `unfreeze` add and remove by commits; the same file
+holds recurring freeze windows ("no prod promotions Friday 16:00
 – Monday 08:00"), written by hand and evaluated in the file's time zone:
 
     # Deployment freezes of prod (`python -m gitops freeze` / `unfreeze` edit `freezes`).
