@@ -81,52 +81,16 @@ class BuildProjects(pulumi.ComponentResource):
 
     def _project(self, name: str, step: Step, args: BuildProjectsArgs,
                  log_group: aws.cloudwatch.LogGroup) -> BuildProject:
-        names, token = args.names, args.gitops_token
+        names = args.names
         resource_name = logical.project(name, step.name)
         store = args.stores[step.region]
-        statements = [
-            # Only the project's own streams (`<step>/<build id>`) in the service's log group.
-            statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                      pulumi.Output.concat(log_group.arn, f":log-stream:{step.name}/*")),
-            statement("ReadArtifacts", ["s3:GetObject", "s3:GetObjectVersion"],
-                      pulumi.Output.concat(store.bucket_arn, "/*")),
-            statement("LocateArtifactBucket", ["s3:GetBucketLocation"], store.bucket_arn),
-            statement("UseArtifactKey", ["kms:Decrypt", "kms:GenerateDataKey"], store.key_arn),
-            *step.statements,
-        ]
-        if step.needs_token:
-            statements.append(statement("ReadGitOpsToken", ["secretsmanager:GetSecretValue"], token.secret_arn))
-        if step.needs_token and token.key_arn:
-            # Secrets Manager decrypts the secret with the caller's permission on its key; only
-            # through Secrets Manager of the secret's region, never the key directly.
-            statements.append(statement(
-                "DecryptGitOpsToken", ["kms:Decrypt"], token.key_arn,
-                condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{token.region}.amazonaws.com"}}))
         role = service_role(logical.role(resource_name), ServiceRoleArgs(
             service="codebuild.amazonaws.com",
             path=names.role_path(step.role_subpath),
-            statements=statements,
+            statements=_statements(step, store, log_group, args.gitops_token),
             description=f"CodeBuild {step.name} of {args.service} ({names.app} {names.env})",
             source_account=args.tooling_account,
         ), self)
-
-        variables = [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in step.project_variables.items()]
-        # CodeBuild adds this variable to every new project (report auto-discovery on), so a project
-        # without it shows a diff on the second `pulumi up` (pulumi-aws issue 3844). Set as CodeBuild sets it.
-        variables.append({"name": "CODEBUILD_CONFIG_AUTO_DISCOVER", "value": "true", "type": "PLAINTEXT"})
-        if step.needs_tool_bundle:
-            variables.append({"name": "TOOLS_BUNDLE", "type": "PLAINTEXT",
-                              "value": pulumi.Output.format("s3://{0}/{1}", store.bucket_name, args.tools_key)})
-        if step.needs_token and step.region == token.region:
-            # Resolved by CodeBuild at build start; the token never appears in the project definition.
-            variables.append({"name": "GITOPS_TOKEN", "type": "SECRETS_MANAGER",
-                              "value": token.secret_arn})
-        elif step.needs_token:
-            # AWS documents no cross-region resolution of a SECRETS_MANAGER variable: a step in
-            # another region gets the ARN and the CLI reads the secret in the ARN's own region.
-            variables.append({"name": "GITOPS_TOKEN_SECRET_ARN", "type": "PLAINTEXT",
-                              "value": token.secret_arn})
-
         project = aws.codebuild.Project(
             resource_name,
             region=step.region,
@@ -144,7 +108,7 @@ class BuildProjects(pulumi.ComponentResource):
                 "image": IMAGE,
                 "image_pull_credentials_type": "CODEBUILD",
                 "privileged_mode": step.privileged,
-                "environment_variables": variables,
+                "environment_variables": _variables(step, store, args),
             },
             logs_config={
                 "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name, "stream_name": step.name},
@@ -154,3 +118,49 @@ class BuildProjects(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         return BuildProject(step=step, name=project.name, arn=project.arn, role_arn=role.arn)
+
+
+def _statements(step: Step, store: ArtifactStore, log_group: aws.cloudwatch.LogGroup,
+                token: GitOpsToken) -> list[dict]:
+    """What the step's role may do: its own log streams, the artifacts and key of its region, the
+    step's own statements, and the GitOps token when the step needs it."""
+    statements = [
+        # Only the project's own streams (`<step>/<build id>`) in the service's log group.
+        statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                  pulumi.Output.concat(log_group.arn, f":log-stream:{step.name}/*")),
+        statement("ReadArtifacts", ["s3:GetObject", "s3:GetObjectVersion"],
+                  pulumi.Output.concat(store.bucket_arn, "/*")),
+        statement("LocateArtifactBucket", ["s3:GetBucketLocation"], store.bucket_arn),
+        statement("UseArtifactKey", ["kms:Decrypt", "kms:GenerateDataKey"], store.key_arn),
+        *step.statements,
+    ]
+    if step.needs_token:
+        statements.append(statement("ReadGitOpsToken", ["secretsmanager:GetSecretValue"], token.secret_arn))
+    if step.needs_token and token.key_arn:
+        # Secrets Manager decrypts the secret with the caller's permission on its key; only
+        # through Secrets Manager of the secret's region, never the key directly.
+        statements.append(statement(
+            "DecryptGitOpsToken", ["kms:Decrypt"], token.key_arn,
+            condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{token.region}.amazonaws.com"}}))
+    return statements
+
+
+def _variables(step: Step, store: ArtifactStore, args: BuildProjectsArgs) -> list[dict]:
+    """The project's environment: the step's variables, then the tool bundle and the token for
+    the steps that need them."""
+    token = args.gitops_token
+    variables = [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in step.project_variables.items()]
+    # CodeBuild adds this variable to every new project (report auto-discovery on), so a project
+    # without it shows a diff on the second `pulumi up` (pulumi-aws issue 3844). Set as CodeBuild sets it.
+    variables.append({"name": "CODEBUILD_CONFIG_AUTO_DISCOVER", "value": "true", "type": "PLAINTEXT"})
+    if step.needs_tool_bundle:
+        variables.append({"name": "TOOLS_BUNDLE", "type": "PLAINTEXT",
+                          "value": pulumi.Output.format("s3://{0}/{1}", store.bucket_name, args.tools_key)})
+    if step.needs_token and step.region == token.region:
+        # Resolved by CodeBuild at build start; the token never appears in the project definition.
+        variables.append({"name": "GITOPS_TOKEN", "type": "SECRETS_MANAGER", "value": token.secret_arn})
+    elif step.needs_token:
+        # AWS documents no cross-region resolution of a SECRETS_MANAGER variable: a step in
+        # another region gets the ARN and the CLI reads the secret in the ARN's own region.
+        variables.append({"name": "GITOPS_TOKEN_SECRET_ARN", "type": "PLAINTEXT", "value": token.secret_arn})
+    return variables
