@@ -64,7 +64,6 @@ UNREACHABLE_ATTEMPTS = 5
 DEFAULT_TIMEOUT = "30m"
 DEFAULT_PAUSE_TIMEOUT = "10m"
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _FAILED_PHASES = {"Failed", "Error"}
 _ROLLOUT = ("argoproj.io", "Rollout")
 _DEPLOYMENT = ("apps", "Deployment")
@@ -627,14 +626,3 @@ def _check_approval(forge: Any, target: PromotedRevision, req: VerifyRequest, wh
             f"{where}: {target.sha[:12]} merges {approved.pull_request} but sets "
             f"{target.image.tag} {target.image.digest}; the pull request approved "
             f"{wanted[0]} {wanted[1]}. Nobody reviewed what this commit deploys")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in "30m", "1h30m", "90s" or a bare number of seconds."""
-    if text.isdigit():
-        return float(text)
-    match = _DURATION.match(text)
-    if not text or not match:
-        raise UsageError(f"bad duration {text!r}: write it like 30m, 1h30m or 90s")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return float(hours * 3600 + minutes * 60 + seconds)

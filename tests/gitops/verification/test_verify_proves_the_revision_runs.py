@@ -37,8 +37,8 @@ from gitops.errors import (
     VerifySuperseded,
     VerifyTimeout,
 )
-from gitops.commands.verify import request_from_args
-from gitops.verification.verify import AppState, parse_duration, verify
+from gitops.commands.verify import parse_duration, request_from_args
+from gitops.verification.verify import AppState, verify
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 from tests.gitops.fake_kube import (
