@@ -60,9 +60,8 @@ class _ProgressLine:
 
 
 def register(subparsers: Any) -> None:
-    # No abbreviations: the old `--pr URL` must not read as `--promote-paused`.
     parser = add_command(
-        subparsers, "verify", allow_abbrev=False,
+        subparsers, "verify",
         description="Wait until the service's Argo CD Application on one EKS cluster has applied "
                     "the revision (or a later one keeping the service's files), is Healthy, its "
                     "Rollout done, and every ready pod runs the promoted digest; then set the "
