@@ -697,9 +697,9 @@ def test_cli_reports_a_failed_sync_with_its_exit_code(cluster: Cluster, repo,
 
 
 def test_the_pr_wait_is_gone(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        parse("--env", "e", "--region", REGION, "--service", "s", "--cluster", "c", "--repo", "r",
-              "--revision", "a" * 40, "--pr", "https://github.com/o/r/pull/1")
+    """No abbreviation either: `--pr` is not read as `--promote-paused`."""
+    assert main(["verify", "--env", "e", "--region", REGION, "--service", "s", "--cluster", "c",
+                 "--repo", "r", "--revision", "a" * 40, "--pr", "https://github.com/o/r/pull/1"]) == 2
     assert "unrecognized arguments: --pr" in capsys.readouterr().err
 
 
