@@ -46,6 +46,9 @@ def error_classes() -> list[type]:
 
 
 def _summary(cls: type) -> str:
+    """The first paragraph of the class's docstring, on one line; the base class is what is left."""
+    if cls.__name__ == "GitopsError":
+        return "any other failure"
     doc = (cls.__doc__ or "").strip()
     if not doc:
         raise SystemExit(f"{cls.__module__}.{cls.__name__} (exit {cls.exit_code}) has no docstring: "
@@ -63,9 +66,7 @@ def table() -> str:
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:
         raise SystemExit(f"exit codes used by more than one error class: {duplicates}")
-    rows += [f"| {cls.exit_code} | `{cls.__name__}` | "
-             f"{'any other failure' if cls is classes[0] and cls.exit_code == 1 else _summary(cls)} |"
-             for cls in classes]
+    rows += [f"| {cls.exit_code} | `{cls.__name__}` | {_summary(cls)} |" for cls in classes]
     rows += [f"| {128 + signum} | | stopped by {signal.Signals(signum).name} |"
              for signum in sorted(STOP_SIGNALS)]
     return "\n".join(rows)
