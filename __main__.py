@@ -6,6 +6,7 @@ Settings in, components composed, outputs exported. docs/architecture.md describ
 import pulumi
 import pulumi_aws as aws
 
+from components import logical_names as logical
 from components.approvers import ApprovalPipeline, Approvers, ApproversArgs
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
@@ -15,7 +16,7 @@ from components.monitoring import MonitoredPipeline, Monitoring, MonitoringArgs
 from components.notifications import Notifications, NotificationsArgs
 from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
-from components.settings import BuildSource, from_pulumi_config
+from components.settings import from_pulumi_config
 from components.steps import StepInputs, steps_for
 from components.tools_bundle import bundle_archive, bundle_key
 
@@ -35,24 +36,23 @@ environment = aws.Provider(
     allowed_account_ids=[settings.env_account],
     default_tags=tags,
 )
-deployment = DeploymentRole("deployment", DeploymentRoleArgs(settings=settings),
+deployment = DeploymentRole(logical.DEPLOYMENT, DeploymentRoleArgs(settings=settings),
                             opts=pulumi.ResourceOptions(providers={"aws": environment}))
 
 # One artifact store in every region where an action of the stack's pipelines runs.
 tools_key, tools_archive = bundle_key(), bundle_archive()
-regions = sorted({settings.home_region, *(r for s in settings.services for r in s.regions)})
 stores = {
-    region: ArtifactStore(f"artifacts-{region}", ArtifactStoreArgs(
+    region: ArtifactStore(logical.artifact_store(region), ArtifactStoreArgs(
         settings=settings, region=region, tools_key=tools_key,
         tools_archive=tools_archive,
     ), opts=in_tooling)
-    for region in regions
+    for region in settings.artifact_regions
 }
 
-notifications = Notifications("notifications", NotificationsArgs(settings=settings), opts=in_tooling)
+notifications = Notifications(logical.NOTIFICATIONS, NotificationsArgs(settings=settings), opts=in_tooling)
 
-if isinstance(settings.source, BuildSource):
-    registry = ContainerRegistry("registry", ContainerRegistryArgs(settings=settings, source=settings.source),
+if settings.build_source is not None:
+    registry = ContainerRegistry(logical.REGISTRY, ContainerRegistryArgs(settings=settings, source=settings.build_source),
                                  opts=in_tooling)
     pulumi.export("ecrRepositoryUrls", registry.urls)
     pulumi.export("ecrRepositoryArns", registry.arns)
@@ -69,10 +69,10 @@ for service in settings.services:
         repository_url=registry.urls[service.name] if registry else None,
         repository_arn=registry.arns[service.name] if registry else None,
     ))
-    projects = BuildProjects(service.name, BuildProjectsArgs(
+    projects = BuildProjects(logical.build_projects(service.name), BuildProjectsArgs(
         settings=settings, service=service, steps=steps.steps, stores=stores, tools_key=tools_key,
     ), opts=in_tooling)
-    pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline", DeliveryPipelineArgs(
+    pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name), DeliveryPipelineArgs(
         settings=settings, service=service, pipeline=steps.delivery, stores=stores, projects=projects,
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
@@ -82,7 +82,7 @@ for service in settings.services:
         approved.append(ApprovalPipeline(arn=pipelines[service.name].arn))
     # Pull-request mode: the merge into the environment starts the service's verification.
     if steps.verification is not None:
-        verify_pipelines[service.name] = DeliveryPipeline(f"{service.name}-pipeline-verify", DeliveryPipelineArgs(
+        verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
             settings=settings, service=service, pipeline=steps.verification, stores=stores, projects=projects,
             approval_topic_arn=None, notification_key_arn=None,
         ), opts=in_tooling)

@@ -27,6 +27,7 @@ import yaml
 from components.argocd_settings import ArgoCdSettings, SsoSettings
 from gitops import layout
 from components.settings import Settings
+from components.validators import arn_region
 
 NAMESPACE = "argocd"
 CHART = "argo-cd"
@@ -347,10 +348,6 @@ def token_from_secret_string(secret_id: str, value: str) -> str:
     return token.strip()
 
 
-def _secret_region(arn: str) -> str:
-    return arn.split(":")[3]
-
-
 def _release(resource_name: str, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
              opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
     """A pinned chart of argoproj's Helm repository, installed atomically: a failed install or
@@ -422,7 +419,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
 
         token_arn = settings.gitops_token_secret_arn
         token_value = aws.secretsmanager.get_secret_version_output(
-            secret_id=token_arn, region=_secret_region(token_arn), opts=pulumi.InvokeOptions(parent=self))
+            secret_id=token_arn, region=settings.gitops_token_region, opts=pulumi.InvokeOptions(parent=self))
         token = pulumi.Output.secret(
             token_value.secret_string.apply(lambda value: token_from_secret_string(token_arn, value)))
         self.repository_secret = k8s.core.v1.Secret(
@@ -437,7 +434,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
         if args.argocd.sso:
             sso_arn = args.argocd.sso.client_secret_arn
             client_secret = aws.secretsmanager.get_secret_version_output(
-                secret_id=sso_arn, region=_secret_region(sso_arn), opts=pulumi.InvokeOptions(parent=self))
+                secret_id=sso_arn, region=arn_region(sso_arn), opts=pulumi.InvokeOptions(parent=self))
             k8s.core.v1.Secret(
                 f"{name}-oidc",
                 metadata={"name": OIDC_SECRET_NAME, "namespace": NAMESPACE,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import logical_names as logical
 from components.iam import document
 from components.settings import Settings
 
@@ -162,7 +163,7 @@ class ArtifactStore(pulumi.ComponentResource):
         root = f"arn:aws:iam::{account}:root"
 
         key = aws.kms.Key(
-            f"{name}-key",
+            logical.key(name),
             region=region,
             description=f"{settings.app} {settings.env_name} pipeline artifacts in {region}",
             enable_key_rotation=True,
@@ -199,12 +200,12 @@ class ArtifactStore(pulumi.ComponentResource):
 
         # The log bucket's policy names the artifact bucket, which is made after it (it logs there).
         artifacts_arn, resolve_artifacts_arn = pulumi.deferred_output()
-        logs = SecureBucket(f"{name}-logs", SecureBucketArgs(
+        logs = SecureBucket(logical.log_bucket(name), SecureBucketArgs(
             region=region, kms_key_arn=None, noncurrent_days=30,
             expire_days=args.log_retention_days, log_source_account=settings.tooling_account,
             log_source_bucket_arn=artifacts_arn,
         ), opts=child)
-        artifacts = SecureBucket(f"{name}-bucket", SecureBucketArgs(
+        artifacts = SecureBucket(logical.bucket(name), SecureBucketArgs(
             region=region, kms_key_arn=key.arn, noncurrent_days=args.noncurrent_days,
             log_bucket=logs.name, log_prefix="artifacts/",
         ), opts=child)
@@ -212,7 +213,7 @@ class ArtifactStore(pulumi.ComponentResource):
 
         if args.tools_archive is not None:
             aws.s3.BucketObjectv2(
-                f"{name}-tools", region=region, bucket=artifacts.name, key=args.tools_key,
+                logical.tools_object(name), region=region, bucket=artifacts.name, key=args.tools_key,
                 source=args.tools_archive, server_side_encryption="aws:kms", kms_key_id=key.arn,
                 opts=child)
 

@@ -2,26 +2,24 @@
 
 What each step runs, with which variables and permissions, is its `Step` (`components.steps`);
 this component adds what every project has: the region's artifact bucket and key, the service's
-log group, and the GitOps token and tool bundle for the steps that need them. Buildspecs come from
-`buildspecs/` and are set on the project, so what runs is decided here and not by a file in the
-application repository.
+log group, and the GitOps token and tool bundle for the steps that need them. The buildspec is the
+step's (`Step.buildspec_text`) and is set on the project, so what runs is decided here and not by a
+file in the application repository.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
+from components import logical_names as logical
 from components.artifact_store import ArtifactStore
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.settings import ServiceSettings, Settings
 from components.steps import Step
 
-BUILDSPECS = Path(__file__).resolve().parent.parent / "buildspecs"
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
 
@@ -59,7 +57,7 @@ class BuildProjects(pulumi.ComponentResource):
         # One log group per region for the service's projects; each project writes its own streams.
         log_groups = {
             region: aws.cloudwatch.LogGroup(
-                f"{name}-logs-{region}",
+                logical.log_group(name, region),
                 region=region,
                 name=settings.names.log_group(args.service.name),
                 retention_in_days=settings.log_retention_days,
@@ -78,7 +76,7 @@ class BuildProjects(pulumi.ComponentResource):
     def _project(self, name: str, step: Step, args: BuildProjectsArgs,
                  log_group: aws.cloudwatch.LogGroup) -> BuildProject:
         settings = args.settings
-        resource_name = f"{name}-{step.name}"
+        resource_name = logical.project(name, step.name)
         store = args.stores[step.region]
         statements = [
             # Only the project's own streams (`<step>/<build id>`) in the service's log group.
@@ -100,7 +98,7 @@ class BuildProjects(pulumi.ComponentResource):
                 "DecryptGitOpsToken", ["kms:Decrypt"], settings.gitops_token_key_arn,
                 condition={"StringEquals": {
                     "kms:ViaService": f"secretsmanager.{settings.gitops_token_region}.amazonaws.com"}}))
-        role = service_role(f"{resource_name}-role", ServiceRoleArgs(
+        role = service_role(logical.role(resource_name), ServiceRoleArgs(
             service="codebuild.amazonaws.com",
             path=settings.names.role_path(step.role_subpath),
             statements=statements,
@@ -114,7 +112,7 @@ class BuildProjects(pulumi.ComponentResource):
         if step.needs_tool_bundle:
             variables.append({"name": "TOOLS_BUNDLE", "type": "PLAINTEXT",
                               "value": pulumi.Output.format("s3://{0}/{1}", store.bucket_name, args.tools_key)})
-        if step.needs_token and step.region == secret_region(settings.gitops_token_secret_arn):
+        if step.needs_token and step.region == settings.gitops_token_region:
             # Resolved by CodeBuild at build start; the token never appears in the project definition.
             variables.append({"name": "GITOPS_TOKEN", "type": "SECRETS_MANAGER",
                               "value": settings.gitops_token_secret_arn})
@@ -133,7 +131,7 @@ class BuildProjects(pulumi.ComponentResource):
             encryption_key=store.key_arn,
             build_timeout=step.timeout_minutes,
             queued_timeout=60,
-            source={"type": "CODEPIPELINE", "buildspec": _buildspec(step.buildspec)},
+            source={"type": "CODEPIPELINE", "buildspec": step.buildspec_text},
             artifacts={"type": "CODEPIPELINE"},
             environment={
                 "type": "LINUX_CONTAINER",
@@ -151,13 +149,3 @@ class BuildProjects(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         return BuildProject(step=step, name=project.name, arn=project.arn, role_arn=role.arn)
-
-
-@functools.cache
-def _buildspec(file: str) -> str:
-    return (BUILDSPECS / file).read_text()
-
-
-def secret_region(arn: str) -> str:
-    """arn:aws:secretsmanager:<region>:<account>:secret:<name> -> <region>."""
-    return arn.split(":")[3]

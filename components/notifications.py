@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import logical_names as logical
 from components.artifact_store import key_policy
 from components.iam import document
 from components.settings import Settings
@@ -42,7 +43,7 @@ class Notifications(pulumi.ComponentResource):
         names = settings.names
 
         key = aws.kms.Key(
-            f"{name}-key",
+            logical.key(name),
             description=f"{settings.app} {settings.env_name} pipeline notifications",
             enable_key_rotation=True,
             deletion_window_in_days=30,
@@ -65,9 +66,9 @@ class Notifications(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-key-alias", name=names.key_alias("notifications"),
                       target_key_id=key.key_id, opts=child)
 
-        alerts = aws.sns.Topic(f"{name}-alerts", name=names.notification("alerts"),
+        alerts = aws.sns.Topic(logical.topic(name, "alerts"), name=names.notification("alerts"),
                                kms_master_key_id=key.arn, opts=child)
-        approval = aws.sns.Topic(f"{name}-approval", name=names.notification("approval"),
+        approval = aws.sns.Topic(logical.topic(name, "approval"), name=names.notification("approval"),
                                  kms_master_key_id=key.arn, opts=child)
 
         rules = []
@@ -81,7 +82,7 @@ class Notifications(pulumi.ComponentResource):
                                         {"wildcard": names.verify_pipeline_pattern}], **detail},
             }
             rule = aws.cloudwatch.EventRule(
-                f"{name}-{rule_name}",
+                logical.rule(name, rule_name),
                 name=names.notification(rule_name),
                 description=f"{settings.app} {settings.env_name} pipelines: {rule_name}",
                 event_pattern=json.dumps(pattern),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import logical_names as logical
 from components.artifact_store import ArtifactStore
 from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
@@ -138,7 +139,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statements.append(statement("NotifyApprovers", ["sns:Publish"], args.approval_topic_arn))
             statements.append(statement("EncryptApprovalNotices", ["kms:Decrypt", "kms:GenerateDataKey*"],
                                         args.notification_key_arn))
-        role = service_role(f"{name}-role", ServiceRoleArgs(
+        role = service_role(logical.role(name), ServiceRoleArgs(
             service="codepipeline.amazonaws.com", path=settings.names.role_path(), statements=statements,
             description=f"CodePipeline {definition.name}",
         ), settings, self)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import logical_names as logical
 from components.artifact_store import key_policy
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.settings import BuildSource, Settings
@@ -78,7 +79,7 @@ class ContainerRegistry(pulumi.ComponentResource):
         super().__init__("delivery:registry:ContainerRegistry", name, None, opts)
         settings, source = args.settings, args.source
         child = pulumi.ResourceOptions(parent=self)
-        key = image_key(f"{name}-key", settings, settings.home_region, self)
+        key = image_key(logical.key(name), settings, settings.home_region, self)
 
         pull_policy = json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "EnvironmentAccountsPull", "Effect": "Allow",
@@ -88,7 +89,7 @@ class ContainerRegistry(pulumi.ComponentResource):
         self.urls, self.arns = {}, {}
         for service in settings.services:
             repository = aws.ecr.Repository(
-                f"{name}-{service.name}",
+                logical.repository(name, service.name),
                 name=settings.names.repository(service.name),
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration={"scan_on_push": True},
@@ -122,8 +123,8 @@ class ContainerRegistry(pulumi.ComponentResource):
         """Replicas are created by ECR, not by this program: a creation template per replica region
         gives them the same pull policy, lifecycle, immutability and a customer-managed key there.
         ECR needs a role of ours to create KMS-encrypted repositories."""
-        keys = {region: image_key(f"{name}-key-{region}", settings, region, self) for region in regions}
-        role = service_role(f"{name}-replica-creation-role", ServiceRoleArgs(
+        keys = {region: image_key(logical.replica_key(name, region), settings, region, self) for region in regions}
+        role = service_role(logical.replica_creation_role(name), ServiceRoleArgs(
             service="ecr.amazonaws.com",
             path=settings.names.role_path(),
             description=f"ECR creates {settings.app} replica repositories",

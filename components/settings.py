@@ -149,11 +149,27 @@ class Settings:
     @property
     def gitops_token_region(self) -> str:
         """The region of the GitOps token secret (from its ARN)."""
-        return self.gitops_token_secret_arn.split(":")[3]
+        return v.arn_region(self.gitops_token_secret_arn)
 
     @property
     def regions(self) -> tuple[str, ...]:
         return tuple(self.clusters)
+
+    @property
+    def artifact_regions(self) -> tuple[str, ...]:
+        """Where an action of the stack's pipelines runs, each with an artifact store: the home
+        region and every service's regions, sorted."""
+        return tuple(sorted({self.home_region, *(r for s in self.services for r in s.regions)}))
+
+    def service_clusters(self, service: ServiceSettings) -> dict[str, str]:
+        """region -> EKS cluster, for the regions the service runs in."""
+        return {region: self.clusters[region] for region in service.regions}
+
+    @property
+    def build_source(self) -> BuildSource | None:
+        """The source of a stack that builds its images (and owns their repositories); None for
+        a stack that promotes an upstream environment's."""
+        return self.source if isinstance(self.source, BuildSource) else None
 
     @property
     def names(self) -> Names:
@@ -325,7 +341,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
     token_key = gitops.get(
         "tokenKeyArn",
         v.arn_in(v.KMS_KEY_ARN, "a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias)",
-                 account=tooling_account, region=token_secret.split(":")[3] if token_secret else None,
+                 account=tooling_account, region=v.arn_region(token_secret) if token_secret else None,
                  where="the token secret's account and region: Secrets Manager encrypts with a key of its own region"),
         default=None)
     gitops.finish()

@@ -18,7 +18,7 @@ In pull-request mode the delivery pipeline ends with promote (the pull request i
 updated) and the verify steps form a second pipeline, `<app>-<service>-<env>-verify`, which the
 merge starts: no build waits for a reviewer.
 
-Adding a step is one `Step` here plus its buildspec in `buildspecs/`.
+Adding a step is one `Step` here plus its commands in `buildspecs/` (`components.buildspec`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any, Mapping
 
 import pulumi
 
+from components import buildspec
 from components.pipeline_model import BUILD, TEST
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
-from gitops.cli import SUBCOMMANDS
 from gitops.errors import VerifyDegraded, VerifyTimeout
 from gitops.layout import service_trigger_glob, values_file
 
@@ -51,8 +51,8 @@ EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
 # The verify outcomes that prove the release bad: not running before the timeout; Degraded, a failed
 # sync, an aborted Rollout or pods on another digest. Any other failure (arguments, credentials, an
 # unreachable cluster, a later commit superseding this one) says nothing about the release and
-# reverts nothing. None while the bundled CLI (the gitops/ package as it is) has no revert command.
-REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.revert" in SUBCOMMANDS else ()
+# reverts nothing.
+REVERT_EXIT_CODES = (VerifyTimeout.exit_code, VerifyDegraded.exit_code)
 
 
 class StepError(ValueError):
@@ -70,13 +70,14 @@ class Step:
     action: str
     category: str
     region: str
+    # The file of buildspecs/ with the step's commands (`buildspec_text` is what CodeBuild runs).
     buildspec: str
     description: str
     # Set on the project: fixed for every execution.
     project_variables: Mapping[str, pulumi.Input[str]]
     # Set on the action: per execution, usually references to earlier steps' exports.
     action_variables: Mapping[str, str] = field(default_factory=dict)
-    # Variables the buildspec exports (`env.exported-variables`), under the stage's namespace.
+    # Variables the step exports under the stage's namespace (its buildspec's `env.exported-variables`).
     exports: tuple[str, ...] = ()
     # What the step's role may do beyond its logs, artifacts and artifact key.
     statements: tuple[Any, ...] = ()
@@ -92,6 +93,12 @@ class Step:
     def namespace(self) -> str | None:
         """The action's variable namespace: the stage's name, for a step that exports anything."""
         return self.stage if self.exports else None
+
+    @property
+    def buildspec_text(self) -> str:
+        """What CodeBuild runs: `buildspecs/<buildspec>` with the exports and install phase rendered
+        from this step (`components.buildspec`)."""
+        return buildspec.render(self.buildspec, self.exports, self.needs_tool_bundle)
 
     def ref(self, variable: str) -> str:
         """`#{Namespace.VARIABLE}` for a later action; fails at plan time for a variable not exported."""

@@ -277,6 +277,11 @@ def tags(built_in: tuple[str, ...]) -> Callable[[str, Any], dict[str, str]]:
     return check
 
 
+def arn_region(arn: str) -> str:
+    """arn:<partition>:<service>:<region>:<account>:<resource> -> <region>."""
+    return arn.split(":")[3]
+
+
 def arn_in(regex: re.Pattern[str], expected: str, *, account: str | None = None,
             region: str | None = None, where: str = "") -> Callable[[str, Any], str]:
     def check(key: str, value: Any) -> str:

@@ -33,7 +33,7 @@ import sys
 import threading
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -46,6 +46,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from offline import stack_yaml
 from offline.mocks import NO_HOOKS, OfflineMocks, PlanHooks, PlanResourceArgs
+from offline.model import Plan, PlannedResource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -58,66 +59,6 @@ log = logging.getLogger("offline.plan")
 
 class StackConfigError(ValueError):
     """The stack's project or config file is missing or unreadable. The message says which and why."""
-
-
-# ----------------------------------------------------------------------------------------------
-# The plan
-
-
-@dataclass(frozen=True)
-class PlannedResource:
-    urn: str
-    type: str
-    name: str
-    id: str | None  # None for components, which have no physical id
-    parent: str | None
-    account: str | None
-    region: str | None
-    inputs: dict[str, Any]  # camelCase, as registered with the engine; secrets as "[secret]"
-    outputs: dict[str, Any]
-    custom: bool
-    provider: str | None  # the explicit provider's URN; None for the default provider
-
-
-@dataclass
-class Plan:
-    project: str
-    stack: str
-    resources: list[PlannedResource]
-    outputs: dict[str, Any]
-    violations: list[Any] = field(default_factory=list)
-    # Whether the policy pack ran (then the JSON carries "violations", even an empty list).
-    policy_ran: bool = False
-    # Access paths and their verdicts (policy.access.planned.PathResult); None when not declared.
-    access: list[Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "project": self.project,
-            "stack": self.stack,
-            "resources": [
-                {"urn": r.urn, "type": r.type, "name": r.name, "id": r.id, "parent": r.parent,
-                 "account": r.account, "region": r.region, "inputs": r.inputs, "outputs": r.outputs}
-                for r in self.resources
-            ],
-            "outputs": self.outputs,
-        }
-        if self.policy_ran:
-            document["violations"] = [_violation_dict(v) for v in self.violations]
-        if self.access is not None:
-            document["access"] = [result.to_json() for result in self.access]
-        return document
-
-    def by_type(self, type_: str) -> list[PlannedResource]:
-        return [r for r in self.resources if r.type == type_]
-
-
-def _violation_dict(violation: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(violation):
-        return dataclasses.asdict(violation)
-    if hasattr(violation, "_asdict"):
-        return dict(violation._asdict())
-    return dict(vars(violation))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 from xml.sax.saxutils import escape as xml_escape
 
 from rich.console import Console
@@ -23,8 +23,7 @@ from rich.table import Table
 from rich.tree import Tree
 import yaml
 
-if TYPE_CHECKING:
-    from offline.plan import Plan, PlannedResource
+from offline.model import Plan, PlannedResource
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 

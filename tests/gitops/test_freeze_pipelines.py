@@ -115,10 +115,9 @@ def test_the_stubbed_client_validates_requests_against_the_model():
 
 
 def test_pipeline_names_follow_the_program():
-    from components.settings import parse
-    from tests.test_settings import stack_settings
+    from tests.conftest import stack_settings
 
-    settings = parse(stack_settings("prod"))
+    settings = stack_settings("prod")
     for service in settings.services:
         assert pipeline_name(settings.app, service.name, settings.env_name) == \
             settings.names.pipeline(service.name)

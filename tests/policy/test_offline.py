@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
-from offline.plan import Plan, PlannedResource
+from offline.model import Plan, PlannedResource
 from policy.offline import _as_struct_carries, evaluate, summary
 from policy.rules import PACK_NAME, POLICIES
 from policy.rules.base import ADVISORY, Finding, resource_policy

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from components import tools_bundle
 from tools import lock
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO_ROOT as ROOT
 LOCK = ROOT / "gitops" / "requirements.lock"
 # Where CodeBuild evaluates the packages' environment markers: CPython 3.11 on Linux, either machine.
 CODEBUILD_ENVIRONMENTS = [

@@ -1,6 +1,6 @@
 """Argo CD in the real program's offline plans (staging and prod stack files, `__main__.py` wiring).
 
-`tests/test_argocd.py` checks the component in detail on its own; these check how the program uses
+`tests/components/test_argocd_cluster.py` checks the component in detail on its own; these check how the program uses
 it: one per cluster of the environment, in the right account and region, granting the deployment
 role the program really creates, and no secret in the plan.
 """
@@ -8,31 +8,24 @@ role the program really creates, and no secret in the plan.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from components.argocd import SERVER_ENDPOINT, VERIFY_GROUP, ClusterError
 from offline.mocks import PLACEHOLDER_SECRET
 from offline.plan import run_plan
-from tests.test_argocd import stack_settings
+from tests.conftest import stack_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPONENT = "delivery:argocd:ArgoCdCluster"
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
-
-
-@pytest.fixture(scope="module", params=["staging", "prod"])
-def stack_plan(request):
-    return request.param, run_plan(stack=request.param, project_dir=ROOT)
 
 
 def children(plan, component):
     return [r for r in plan.resources if r.parent == component.urn]
 
 
-def test_one_argocd_per_cluster_of_the_environment(stack_plan):
-    stack, plan = stack_plan
+def test_one_argocd_per_cluster_of_the_environment(plan):
+    stack = plan.stack
     settings = stack_settings(stack)
     components = plan.by_type(COMPONENT)
     assert len(components) == len(settings.clusters)
@@ -51,8 +44,8 @@ def test_one_argocd_per_cluster_of_the_environment(stack_plan):
             *per_service, ACCESS_ENTRY])
 
 
-def test_access_entries_grant_the_programs_deployment_role_in_each_cluster(stack_plan):
-    stack, plan = stack_plan
+def test_access_entries_grant_the_programs_deployment_role_in_each_cluster(plan):
+    stack = plan.stack
     settings = stack_settings(stack)
     (deployment_role,) = [r for r in plan.by_type("aws:iam/role:Role")
                           if r.inputs.get("name") == f"{settings.app}-{settings.env_name}-deployment"]
@@ -64,9 +57,9 @@ def test_access_entries_grant_the_programs_deployment_role_in_each_cluster(stack
         assert entry.inputs["kubernetesGroups"] == [VERIFY_GROUP]
 
 
-def test_deployment_role_may_describe_exactly_the_clusters_argocd_runs_on(stack_plan):
+def test_deployment_role_may_describe_exactly_the_clusters_argocd_runs_on(plan):
     # verify calls eks:DescribeCluster before it talks to the cluster's API.
-    stack, plan = stack_plan
+    stack = plan.stack
     settings = stack_settings(stack)
     policies = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "eks:DescribeCluster" in r.inputs["policy"]]
     (policy,) = policies
@@ -76,38 +69,35 @@ def test_deployment_role_may_describe_exactly_the_clusters_argocd_runs_on(stack_
         for region, cluster in settings.clusters.items())
 
 
-def test_no_secret_in_the_plan_and_the_repository_secret_is_marked(stack_plan):
-    _, plan = stack_plan
+def test_no_secret_in_the_plan_and_the_repository_secret_is_marked(plan):
     assert PLACEHOLDER_SECRET not in json.dumps(plan.to_json())
     for secret in plan.by_type("kubernetes:core/v1:Secret"):
         assert secret.inputs["stringData"] == "[secret]"
 
 
-def test_a_rotated_token_updates_the_repository_secret_in_place(stack_plan):
+def test_a_rotated_token_updates_the_repository_secret_in_place(plan):
     """The Kubernetes provider replaces a Secret whose data changes unless Secrets are mutable;
     the repository Secret has a fixed name (Argo CD finds it by label, the name is the program's),
     so a replacement would delete it before creating the new one."""
-    _, plan = stack_plan
     providers = plan.by_type("pulumi:providers:kubernetes")
     assert providers and all(p.inputs.get("enableSecretMutable") in (True, "true") for p in providers)
 
 
-def test_no_policy_violation_on_argocd_resources(stack_plan):
-    _, plan = stack_plan
+def test_no_policy_violation_on_argocd_resources(plan):
     assert plan.policy_ran
     argocd_urns = {r.urn for c in plan.by_type(COMPONENT) for r in [c, *children(plan, c)]}
     assert [v for v in plan.violations if v.urn in argocd_urns] == []
 
 
-def test_stack_exports_each_clusters_argocd_endpoint(stack_plan):
-    stack, plan = stack_plan
+def test_stack_exports_each_clusters_argocd_endpoint(plan):
+    stack = plan.stack
     exported = plan.outputs["argocd"]
     assert sorted(exported) == sorted(stack_settings(stack).clusters)
     assert all(value == {"serverEndpoint": SERVER_ENDPOINT, "applicationSet": "shop"} for value in exported.values())
 
 
-def test_stack_files_make_prod_highly_available_and_staging_not(stack_plan):
-    stack, plan = stack_plan
+def test_stack_files_make_prod_highly_available_and_staging_not(plan):
+    stack = plan.stack
     releases = [r for r in plan.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "argo-cd"]
     assert len(releases) == len(stack_settings(stack).clusters)
     rollouts = [r for r in plan.by_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "argo-rollouts"]
@@ -119,8 +109,8 @@ def test_stack_files_make_prod_highly_available_and_staging_not(stack_plan):
         assert values["server"]["replicas"] == (2 if stack == "prod" else 1)
 
 
-def test_the_plans_rbac_objects_are_exactly_what_verify_may_read(stack_plan):
-    stack, plan = stack_plan
+def test_the_plans_rbac_objects_are_exactly_what_verify_may_read(plan):
+    stack = plan.stack
     settings = stack_settings(stack)
     workloads = {("", "pods", ("get", "list"), ()), ("apps", "replicasets", ("get", "list"), ()),
                  ("argoproj.io", "rollouts", ("get", "list"), ())}
@@ -155,7 +145,7 @@ def test_a_cluster_whose_authentication_mode_ignores_access_entries_stops_the_pr
     monkeypatch.setitem(mocks._INVOKES, "aws:eks/getCluster:getCluster",
                         lambda args, where: {**real(args, where), "accessConfigs": access_configs})
     with pytest.raises(ClusterError) as caught:
-        run_plan(stack="staging", project_dir=ROOT)
+        run_plan(stack="staging")
     message = str(caught.value)
     assert "\n" not in message
     assert f"EKS cluster shop-staging-use1 in us-east-1 has authentication mode {mode}" in message

@@ -1,24 +1,18 @@
 """Settings: every kind of bad value stops the program with one message naming key, value, fix."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from components.settings import SettingsError, parse
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def stack_settings(stack: str) -> dict:
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("delivery-pipeline:")}
+from tests.conftest import stack_config as full_config, stack_data
 
 
 def with_change(stack: str, path: str, value) -> dict:
     """A copy of the stack's settings with `a.b.0.c` set (or deleted when value is DELETE)."""
-    data = copy.deepcopy(stack_settings(stack))
+    data = copy.deepcopy(stack_data(stack))
     *parents, last = path.split(".")
     node = data
     for part in parents:
@@ -43,14 +37,14 @@ DELETE = _Delete()
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_example_stacks_are_valid(stack):
-    settings = parse(stack_settings(stack))
+    settings = parse(stack_data(stack))
     assert settings.env_name == stack
     assert len(settings.services) >= 2
     assert settings.tooling_account != settings.env_account
 
 
 def test_defaults_are_filled_in():
-    settings = parse(stack_settings("prod"))
+    settings = parse(stack_data("prod"))
     api = settings.services[0]
     assert api.dockerfile == "services/api/Dockerfile"
     assert api.context == "services/api"
@@ -135,23 +129,18 @@ def test_structured_config_from_the_engine_is_decoded(monkeypatch):
     from components.settings import from_pulumi_config
 
     raw = {f"delivery-pipeline:{k}": (v if isinstance(v, str) else json.dumps(v))
-           for k, v in stack_settings("prod").items()}
+           for k, v in stack_data("prod").items()}
     raw["aws:region"] = "us-east-1"
     token = runtime_config.CONFIG.set(raw)
     try:
         settings = from_pulumi_config()
     finally:
         runtime_config.CONFIG.reset(token)
-    assert settings == parse(stack_settings("prod"))
+    assert settings == parse(stack_data("prod"))
 
 
 # ---------------------------------------------------------------------------------------------
 # Typos, shadowed tags and many errors at once
-
-
-def full_config(stack: str) -> dict:
-    """The stack's config with full keys, as the engine passes it to the program."""
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def messages_of(raw: dict) -> list[str]:
@@ -182,7 +171,7 @@ def test_the_providers_and_the_engines_namespaces_are_read():
 
     raw = {**full_config("staging"), "aws:profile": "tooling", "kubernetes:context": "x",
            "pulumi:template": "python"}
-    assert from_config(raw) == parse(stack_settings("staging"))
+    assert from_config(raw) == parse(stack_data("staging"))
 
 
 @pytest.mark.parametrize("tag", ["environment", "Environment", "APP", "managed-by", "Managed-By"])
@@ -202,7 +191,7 @@ def test_user_tags_sit_beside_the_built_in_ones():
 
 def renamed(stack: str, path: str, new_name: str) -> dict:
     """The stack's settings with the key at `a.b` renamed (a typo of it)."""
-    data = copy.deepcopy(stack_settings(stack))
+    data = copy.deepcopy(stack_data(stack))
     *parents, last = path.split(".")
     node = data
     for part in parents:
@@ -263,7 +252,7 @@ def test_a_value_that_failed_is_not_reported_again_through_what_depends_on_it():
 
 
 def test_build_logs_are_kept_a_year_by_default_and_the_stack_may_choose_a_period_cloudwatch_accepts():
-    assert parse(stack_settings("staging")).log_retention_days == 365
+    assert parse(stack_data("staging")).log_retention_days == 365
     assert parse(with_change("staging", "logs.retentionDays", 731)).log_retention_days == 731
     assert parse(with_change("staging", "logs.retentionDays", "1827")).log_retention_days == 1827
     with pytest.raises(SettingsError, match=r"logs.retentionDays = 100: expected one of 1, 3, 5"):

@@ -7,16 +7,18 @@ into the environment account; and the forbidden ones (another service's builds, 
 group and secrets; roles with no business in the environment account; an unrelated account; no
 TLS; unencrypted puts). The offline plan evaluates them over the planned policies.
 
-Resources are named by the logical names the components give them. Each path is grouped by the
-step or component that needs it (`_pipeline`, `_project`, `_notifications`, …), so moving a group
-beside the resources it describes is a cut and paste.
+Resources are named by their logical names (`components.logical_names`, which the program names
+them with). Each path is grouped by the step or component that needs it (`_pipeline`, `_project`,
+`_notifications`, …).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.settings import BuildSource, ServiceSettings, Settings, from_pulumi_config
+from components import logical_names as logical
+from components.notifications import RULES
+from components.settings import ServiceSettings, Settings, from_pulumi_config
 from components.steps import VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, steps_for
 from policy.access.model import AccessPath, External, Ref, Role, Service, forbidden, required
 
@@ -34,7 +36,6 @@ TOOLS_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 BUILD_UUID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
 TLS = {"aws:SecureTransport": "true"}
 SSE_KMS = {"s3:x-amz-server-side-encryption": "aws:kms"}
-ALERT_RULES = ("failed", "succeeded", "approval-needed")  # components.notifications.RULES
 IMAGE_PUSH_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload",
                       "ecr:PutImage", "ecr:UploadLayerPart")
 
@@ -46,20 +47,24 @@ class Store:
     region: str
 
     @property
+    def name(self) -> str:
+        return logical.artifact_store(self.region)
+
+    @property
     def key(self) -> Ref:
-        return Ref(KEY, f"artifacts-{self.region}-key")
+        return Ref(KEY, logical.key(self.name))
 
     @property
     def bucket(self) -> Ref:
-        return Ref(BUCKET, f"artifacts-{self.region}-bucket")
+        return Ref(BUCKET, logical.bucket(self.name))
 
     @property
     def log_bucket(self) -> Ref:
-        return Ref(BUCKET, f"artifacts-{self.region}-logs")
+        return Ref(BUCKET, logical.log_bucket(self.name))
 
     @property
     def tools(self) -> Ref:
-        return Ref(TOOLS_OBJECT, f"artifacts-{self.region}-tools")
+        return Ref(TOOLS_OBJECT, logical.tools_object(self.name))
 
 
 def service_pipelines(settings: Settings, service: ServiceSettings) -> ServiceSteps:
@@ -68,26 +73,31 @@ def service_pipelines(settings: Settings, service: ServiceSettings) -> ServiceSt
     return steps_for(settings, service, StepInputs(deployment_role_arn=""))
 
 
-def service_steps(settings: Settings, service: ServiceSettings) -> tuple[Step, ...]:
-    return service_pipelines(settings, service).steps
+def project(service: str, step: str) -> Ref:
+    return Ref(PROJECT, logical.project(logical.build_projects(service), step))
 
 
-def pipeline_component(service: ServiceSettings, pipeline: PipelineSteps, steps: ServiceSteps) -> str:
-    """The logical name __main__.py gives the pipeline's component (its role is `<that>-role`)."""
-    return f"{service.name}-pipeline" + ("-verify" if pipeline is steps.verification else "")
+def project_role(service: str, step: str) -> Role:
+    return Role(Ref(ROLE, logical.role(logical.project(logical.build_projects(service), step))))
 
 
-def builds_images(settings: Settings) -> bool:
-    return isinstance(settings.source, BuildSource)
+def log_group(service: str, region: str) -> Ref:
+    return Ref(LOG_GROUP, logical.log_group(logical.build_projects(service), region))
 
 
-def project_role(service: str, kind: str) -> Role:
-    return Role(Ref(ROLE, f"{service}-{kind}-role"))
+def repository(service: str) -> Ref:
+    return Ref(REPOSITORY, logical.repository(logical.REGISTRY, service))
+
+
+DEPLOYMENT_ROLE = Ref(ROLE, logical.DEPLOYMENT)
+NOTIFICATIONS_KEY = Ref(KEY, logical.key(logical.NOTIFICATIONS))
+ALERTS_TOPIC = Ref(TOPIC, logical.topic(logical.NOTIFICATIONS, "alerts"))
+APPROVAL_TOPIC = Ref(TOPIC, logical.topic(logical.NOTIFICATIONS, "approval"))
 
 
 def unrelated_account(settings: Settings) -> str:
     """An account id that is none of the stack's."""
-    pull_accounts = settings.source.pull_accounts if builds_images(settings) else ()
+    pull_accounts = settings.build_source.pull_accounts if settings.build_source else ()
     known = {settings.tooling_account, settings.env_account, *pull_accounts}
     return next(a for a in ("999999999999", "999999999998", "999999999997", "999999999996") if a not in known)
 
@@ -130,7 +140,7 @@ def _via_s3(settings: Settings, store: Store) -> dict:
 
 
 def _stores(settings: Settings) -> list[Store]:
-    return [Store(region) for region in sorted({settings.home_region, *(r for s in settings.services for r in s.regions)})]
+    return [Store(region) for region in settings.artifact_regions]
 
 
 def _operator(settings: Settings) -> list[AccessPath]:
@@ -157,7 +167,7 @@ def _operator(settings: Settings) -> list[AccessPath]:
 
 def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSteps, steps: ServiceSteps,
               other: ServiceSettings | None) -> list[AccessPath]:
-    role = Role(Ref(ROLE, f"{pipeline_component(service, pipeline, steps)}-role"))
+    role = Role(Ref(ROLE, logical.role(logical.pipeline(service.name, verify=pipeline is steps.verification))))
     name = pipeline.name
     artifact = f"{name[:20]}/SourceOutp/a1B2c3D"
     paths = []
@@ -180,28 +190,28 @@ def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSt
                   f"{name} puts an artifact without naming its encryption", TLS),
         required(role, f"{settings.connection_arn.split(':')[2]}:UseConnection", settings.connection_arn,
                  f"{name} uses the source connection"),
-        forbidden(role, "sts:AssumeRole", Ref(ROLE, "deployment"),
+        forbidden(role, "sts:AssumeRole", DEPLOYMENT_ROLE,
                   f"{name}'s role assumes the deployment role"),
     ]
     own = {step.name for step in pipeline.build_steps}
     for kind in sorted(own):
-        project = Ref(PROJECT, f"{service.name}-{kind}")
-        paths += [required(role, "codebuild:StartBuild", project, f"{name} starts its {kind} build"),
-                  required(role, "codebuild:BatchGetBuilds", project, f"{name} polls its {kind} build")]
+        own_project = project(service.name, kind)
+        paths += [required(role, "codebuild:StartBuild", own_project, f"{name} starts its {kind} build"),
+                  required(role, "codebuild:BatchGetBuilds", own_project, f"{name} polls its {kind} build")]
     # The service's other pipeline runs the rest of its builds; this one starts none of them.
-    paths += [forbidden(role, "codebuild:StartBuild", Ref(PROJECT, f"{service.name}-{kind}"),
+    paths += [forbidden(role, "codebuild:StartBuild", project(service.name, kind),
                         f"{name} starts the {kind} build of the service's other pipeline")
               for kind in sorted({step.name for step in steps.steps} - own)]
     if other is not None:
-        paths.append(forbidden(role, "codebuild:StartBuild", Ref(PROJECT, f"{other.name}-promote"),
+        paths.append(forbidden(role, "codebuild:StartBuild", project(other.name, "promote"),
                                f"{name} starts the promote build of {other.name}"))
     if pipeline.approval is None:
-        paths.append(forbidden(role, "sns:Publish", Ref(TOPIC, "notifications-approval"),
+        paths.append(forbidden(role, "sns:Publish", APPROVAL_TOPIC,
                                f"{name}, which has no approval, asks for one"))
     else:
         paths += [
-            required(role, "sns:Publish", Ref(TOPIC, "notifications-approval"), f"{name} asks for approval"),
-            required(role, "kms:GenerateDataKey", Ref(KEY, "notifications-key"),
+            required(role, "sns:Publish", APPROVAL_TOPIC, f"{name} asks for approval"),
+            required(role, "kms:GenerateDataKey", NOTIFICATIONS_KEY,
                      f"{name} encrypts the approval request",
                      {"kms:ViaService": f"sns.{settings.home_region}.amazonaws.com",
                       "kms:CallerAccount": settings.tooling_account}),
@@ -214,8 +224,8 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
     kind, region = step.name, step.region
     store = Store(region)
     role = project_role(service.name, kind)
-    log_group = Ref(LOG_GROUP, f"{service.name}-logs-{region}")
-    stream = log_group.then(f":log-stream:{kind}/{BUILD_UUID}")
+    group = log_group(service.name, region)
+    stream = group.then(f":log-stream:{kind}/{BUILD_UUID}")
     what = f"the {service.name} {kind} build"
     artifact = f"{settings.names.pipeline(service.name)[:20]}/SourceOutp/a1B2c3D"
     paths = [
@@ -223,10 +233,10 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
         required(role, "logs:PutLogEvents", stream, f"{what} writes its log stream"),
         required(Service(f"logs.{region}.amazonaws.com"), "kms:GenerateDataKey", store.key,
                  f"CloudWatch Logs encrypts the {service.name} log group in {region}",
-                 {"kms:EncryptionContext:aws:logs:arn": log_group}),
+                 {"kms:EncryptionContext:aws:logs:arn": group}),
         required(Service(f"logs.{region}.amazonaws.com"), "kms:Decrypt", store.key,
                  f"CloudWatch Logs decrypts the {service.name} log group in {region}",
-                 {"kms:EncryptionContext:aws:logs:arn": log_group}),
+                 {"kms:EncryptionContext:aws:logs:arn": group}),
         *_reads_artifact(role, store, artifact, settings, what, "its input artifact"),
     ]
     if step.needs_tool_bundle:
@@ -244,20 +254,19 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
     if step.role_subpath == VERIFY_ROLE_SUBPATH:
         cluster = f"arn:aws:eks:{region}:{settings.env_account}:cluster/{settings.clusters[region]}"
         paths += [
-            required(role, "sts:AssumeRole", Ref(ROLE, "deployment"), f"{what} assumes the deployment role"),
-            required(Role(Ref(ROLE, "deployment")), "eks:DescribeCluster", cluster,
+            required(role, "sts:AssumeRole", DEPLOYMENT_ROLE, f"{what} assumes the deployment role"),
+            required(Role(DEPLOYMENT_ROLE), "eks:DescribeCluster", cluster,
                      f"the deployment role describes the {region} cluster"),
         ]
     else:
-        paths.append(forbidden(role, "sts:AssumeRole", Ref(ROLE, "deployment"),
+        paths.append(forbidden(role, "sts:AssumeRole", DEPLOYMENT_ROLE,
                                f"{what} assumes the deployment role"))
     if kind == "build":
-        repository = Ref(REPOSITORY, f"registry-{service.name}")
         paths.append(required(role, "ecr:GetAuthorizationToken", "*", f"{what} logs in to ECR"))
-        paths += [required(role, action, repository, f"{what} pushes its image ({action})")
+        paths += [required(role, action, repository(service.name), f"{what} pushes its image ({action})")
                   for action in IMAGE_PUSH_ACTIONS]
         if other is not None:
-            paths.append(forbidden(role, "ecr:PutImage", Ref(REPOSITORY, f"registry-{other.name}"),
+            paths.append(forbidden(role, "ecr:PutImage", repository(other.name),
                                    f"{what} pushes into the {other.name} repository"))
     if kind == "promote":
         def pipeline(of: ServiceSettings) -> str:
@@ -269,11 +278,11 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
             paths.append(forbidden(role, "codepipeline:ListActionExecutions", pipeline(other),
                                    f"{what} reads the {other.name} pipeline's executions"))
     if kind == "scan":
-        paths.append(required(role, "ecr:DescribeImageScanFindings", Ref(REPOSITORY, f"registry-{service.name}"),
+        paths.append(required(role, "ecr:DescribeImageScanFindings", repository(service.name),
                               f"{what} reads its image's findings"))
     if other is not None:
         paths.append(forbidden(role, "logs:PutLogEvents",
-                               Ref(LOG_GROUP, f"{other.name}-logs-{settings.home_region}").then(
+                               log_group(other.name, settings.home_region).then(
                                    f":log-stream:{kind}/{BUILD_UUID}"),
                                f"{what} writes into the {other.name} log group"))
     return paths
@@ -285,11 +294,11 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
 
 def _notifications(settings: Settings) -> list[AccessPath]:
     events = Service("events.amazonaws.com")
-    topic, key = Ref(TOPIC, "notifications-alerts"), Ref(KEY, "notifications-key")
+    topic, key = ALERTS_TOPIC, NOTIFICATIONS_KEY
     paths = [
         required(events, "sns:Publish", topic, f"EventBridge rule {rule} publishes an alert",
-                 {"aws:SourceArn": Ref(RULE, f"notifications-{rule}"), "aws:SourceAccount": settings.tooling_account})
-        for rule in ALERT_RULES
+                 {"aws:SourceArn": Ref(RULE, logical.rule(logical.NOTIFICATIONS, rule)), "aws:SourceAccount": settings.tooling_account})
+        for rule in RULES
     ]
     # SNS asks KMS for a data key on the publisher's behalf; AWS documents no source keys on it.
     paths.append(required(events, "kms:GenerateDataKey", key, "EventBridge encrypts alerts with the notifications key"))
@@ -315,24 +324,24 @@ def _notifications(settings: Settings) -> list[AccessPath]:
 
 
 def _registry(settings: Settings) -> list[AccessPath]:
-    if not builds_images(settings):
+    source = settings.build_source
+    if source is None:
         return []
     paths = []
-    for account in settings.source.pull_accounts:
+    for account in source.pull_accounts:
         puller = External(f"arn:aws:iam::{account}:role/eks-node", f"a node role of account {account}")
         for service in settings.services:
-            paths.append(required(puller, "ecr:BatchGetImage", Ref(REPOSITORY, f"registry-{service.name}"),
+            paths.append(required(puller, "ecr:BatchGetImage", repository(service.name),
                                   f"account {account} pulls the {service.name} image"))
-    if settings.source.replica_regions:
-        role = Role(Ref(ROLE, "registry-replica-creation-role"))
+    if source.replica_regions:
+        role = Role(Ref(ROLE, logical.replica_creation_role(logical.REGISTRY)))
         paths.append(required(Service("ecr.amazonaws.com"), "sts:AssumeRole", role.ref,
                               "ECR assumes the replica creation role"))
-        for region in settings.source.replica_regions:
-            key = Ref(KEY, f"registry-key-{region}")
+        for region in source.replica_regions:
+            key = Ref(KEY, logical.replica_key(logical.REGISTRY, region))
             via_ecr = {"kms:ViaService": f"ecr.{region}.amazonaws.com", "kms:CallerAccount": settings.tooling_account}
             for service in settings.services:
-                replica = (f"arn:aws:ecr:{region}:{settings.tooling_account}:repository/"
-                           f"{settings.names.repository(service.name)}")
+                replica = settings.names.repository_arn(region, settings.tooling_account, service.name)
                 paths += [required(role, "ecr:CreateRepository", replica,
                                    f"ECR creates the {service.name} replica in {region}"),
                           required(role, "ecr:ReplicateImage", replica,
@@ -353,10 +362,10 @@ def _outsiders(settings: Settings) -> list[AccessPath]:
         forbidden(intruder, "s3:GetObject", home.bucket.then("/any"), "an unrelated account reads artifacts", TLS),
         forbidden(intruder, "kms:Decrypt", home.key, "an unrelated account decrypts with the artifact key",
                   {"kms:ViaService": f"s3.{home.region}.amazonaws.com", "kms:CallerAccount": foreign}),
-        forbidden(intruder, "sts:AssumeRole", Ref(ROLE, "deployment"), "an unrelated account assumes the deployment role"),
-        forbidden(intruder, "sns:Publish", Ref(TOPIC, "notifications-alerts"), "an unrelated account publishes an alert"),
+        forbidden(intruder, "sts:AssumeRole", DEPLOYMENT_ROLE, "an unrelated account assumes the deployment role"),
+        forbidden(intruder, "sns:Publish", ALERTS_TOPIC, "an unrelated account publishes an alert"),
     ]
-    if builds_images(settings):
-        paths += [forbidden(intruder, "ecr:BatchGetImage", Ref(REPOSITORY, f"registry-{service.name}"),
+    if settings.build_source:
+        paths += [forbidden(intruder, "ecr:BatchGetImage", repository(service.name),
                             f"an unrelated account pulls the {service.name} image") for service in settings.services[:1]]
     return paths

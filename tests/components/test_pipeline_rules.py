@@ -7,8 +7,8 @@ import pytest
 from components.pipeline import describe
 from components.pipeline_model import Action, PipelineDefinition, PipelineDefinitionError, Stage
 from components.steps import steps_for
-from tests.test_argocd import stack_settings
-from tests.test_steps import INPUTS
+from tests.conftest import stack_settings
+from tests.components.test_steps_per_source import INPUTS
 
 HOME, OTHER = "us-east-1", "eu-west-1"
 

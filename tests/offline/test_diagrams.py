@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from offline import render
-from offline.plan import run_plan
+from tests.conftest import REPO_ROOT, cached_plan
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
+DOCS = REPO_ROOT / "docs" / "diagrams"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def pipeline(stack: str, name: str):
-    plan = run_plan(stack=stack)
+    plan = cached_plan(stack)
     return next(p for p in render.pipelines(plan) if p.inputs["name"] == name)
 
 
@@ -44,7 +44,7 @@ def test_image_marks_the_cross_region_action():
 
 
 def test_diagram_dir_gets_mermaid_and_svg_per_pipeline(tmp_path):
-    written = render.write_diagrams(run_plan(stack="prod"), tmp_path)
+    written = render.write_diagrams(cached_plan("prod"), tmp_path)
     assert sorted(p.name for p in written) == sorted(
         f"shop-{s}-prod{kind}.{ext}" for s in ("api", "web", "worker") for kind in ("", "-verify")
         for ext in ("mmd", "svg"))

@@ -12,24 +12,8 @@ from collections import Counter
 
 import pytest
 
-from offline.plan import run_plan
 
 TOOLING, STAGING, PROD = "111111111111", "222222222222", "333333333333"
-
-
-@pytest.fixture(scope="module")
-def staging():
-    return run_plan(stack="staging")
-
-
-@pytest.fixture(scope="module")
-def prod():
-    return run_plan(stack="prod")
-
-
-@pytest.fixture(scope="module", params=["staging", "prod"])
-def plan(request, staging, prod):
-    return {"staging": staging, "prod": prod}[request.param]
 
 
 def of_type(plan, type_):

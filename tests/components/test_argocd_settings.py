@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from components import settings as stack_settings_module
 from components.argocd_settings import (CHART_VERSION, ROLLOUTS_CHART_VERSION, ArgoCdSettings, RolloutsSettings,
                                         SsoSettings, parse)
 from components.settings import SettingsError
-from tests.test_argocd import ROOT
+from tests.conftest import stack_data
 
 TOOLING = "111111111111"
 OIDC_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:argocd/oidc-AbC123"
@@ -38,12 +37,6 @@ def test_booleans_set_with_pulumi_config_set_arrive_as_strings():
     assert parse({"ha": "true"}, tooling_account=TOOLING).ha is True
     assert parse({"ha": "false"}, tooling_account=TOOLING).ha is False
     assert parse({"rollouts": {"enabled": "true"}}, tooling_account=TOOLING).rollouts.enabled is True
-
-
-def stack_data(stack: str) -> dict:
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    prefix = "delivery-pipeline:"
-    return {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
 
 
 def test_the_stack_settings_parse_the_argocd_key_into_settings_argocd():

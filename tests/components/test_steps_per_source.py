@@ -8,10 +8,9 @@ from dataclasses import replace
 import pytest
 
 from components.steps import REVERT_EXIT_CODES, SOURCE_COMMIT, Approval, StepError, StepInputs, steps_for
-from gitops.cli import SUBCOMMANDS
 from gitops.errors import VerifyDegraded, VerifyTimeout
 from tests.conftest import REPO_ROOT
-from tests.test_argocd import stack_settings
+from tests.conftest import stack_settings
 
 INPUTS = StepInputs(deployment_role_arn="arn:aws:iam::222222222222:role/delivery/shop/x/shop-x-deployment",
                     repository_url="111111111111.dkr.ecr.us-east-1.amazonaws.com/shop/api",
@@ -64,12 +63,11 @@ def test_resolve_reads_the_upstream_values_file_the_layout_names():
     assert resolve.project_variables["UPSTREAM_VALUES_FILE"] == "envs/staging/api/values.yaml"
 
 
-def test_verify_reverts_on_the_outcomes_that_prove_the_release_bad_once_the_cli_has_revert():
+def test_verify_reverts_on_the_outcomes_that_prove_the_release_bad():
     settings = stack_settings("prod")
     verify = steps_for(settings, settings.services[0], INPUTS).verification.build_steps[0]
-    expected = (VerifyTimeout.exit_code, VerifyDegraded.exit_code) if "gitops.revert" in SUBCOMMANDS else ()
-    assert REVERT_EXIT_CODES == expected
-    assert verify.project_variables["REVERT_EXIT_CODES"] == " ".join(map(str, expected))
+    assert REVERT_EXIT_CODES == (VerifyTimeout.exit_code, VerifyDegraded.exit_code)
+    assert verify.project_variables["REVERT_EXIT_CODES"] == f"{VerifyTimeout.exit_code} {VerifyDegraded.exit_code}"
     assert verify.project_variables["PROMOTION_MODE"] == "pull-request"
     assert verify.project_variables["GITOPS_BRANCH"] == settings.gitops_branch
 

@@ -27,9 +27,8 @@ from pulumi.runtime.mocks import MockMonitor
 
 from components import argocd
 from components.argocd_settings import CHART_VERSION, ROLLOUTS_CHART_VERSION, ArgoCdSettings, RolloutsSettings, SsoSettings
-from components.settings import parse as parse_settings
+from tests.conftest import stack_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "ghp_MockedGitopsToken0123456789abcdef"
 OIDC_CLIENT_SECRET = "mocked-oidc-client-secret-5f2c"
 OIDC_ARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:argocd/oidc-XyZ789"
@@ -54,12 +53,6 @@ NAMESPACE_PATCH = "kubernetes:core/v1:NamespacePatch"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
 COMPONENT = "delivery:argocd:ArgoCdCluster"
-
-
-def stack_settings(stack: str):
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    prefix = "delivery-pipeline:"
-    return parse_settings({k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)})
 
 
 @dataclass

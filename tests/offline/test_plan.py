@@ -26,7 +26,7 @@ from components.settings import SettingsError
 from offline import render
 from offline.mocks import PLACEHOLDER_SECRET
 from offline.plan import SECRET, SECURE_PLACEHOLDER, StackConfigError, _Decoder, _Secret, load_stack_config, run_plan
-from tests.conftest import cached_plan
+from tests.conftest import REPO_ROOT, cached_plan
 
 TOOLING, ENVIRONMENT, ENVIRONMENT_PROD = "111111111111", "222222222222", "333333333333"
 PREFIX = "urn:pulumi:fixture::delivery-pipeline::"
@@ -596,7 +596,7 @@ def test_summary_counts_by_type_account_and_region(plan):
 # The real program's stacks
 
 
-needs_program = pytest.mark.skipif(not (Path(__file__).resolve().parent.parent / "__main__.py").is_file(),
+needs_program = pytest.mark.skipif(not (REPO_ROOT / "__main__.py").is_file(),
                                    reason="the program's __main__.py is not there yet")
 
 

@@ -18,7 +18,8 @@ from botocore.validate import ParamValidator
 
 from components.settings import SettingsError, parse
 from tests.conftest import cached_plan
-from tests.test_settings import stack_settings, with_change
+from tests.conftest import stack_data
+from tests.components.test_settings_errors import with_change
 
 ACCOUNT = "111111111111"
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -35,7 +36,7 @@ CLOUDWATCH = botocore.session.get_session().get_service_model("cloudwatch")
 
 
 def prod_with(**approval: Any):
-    base = stack_settings("prod")["approval"]
+    base = stack_data("prod")["approval"]
     return cached_plan("prod", {"delivery-pipeline:approval": {**base, **approval}})
 
 
