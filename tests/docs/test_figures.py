@@ -17,7 +17,6 @@ from rich.console import Console
 
 from offline import render
 from policy.access.planned import evaluate_paths, summary
-from tests.conftest import cached_plan
 from tests.docs.pages import ROOT, excerpt_mismatch, marked_blocks, pages, prose_lines
 
 PLAN_FIGURE = re.compile(r"\d[\d,]* resources \(\d+ components\)|access: \d+ required paths")
@@ -35,8 +34,9 @@ PLAN_OUTPUTS = marked_blocks("plan-output")
 
 
 @pytest.mark.parametrize("block", PLAN_OUTPUTS, ids=lambda b: b.where())
-def test_quoted_plan_output_is_what_the_plan_prints(block):
-    mismatch = excerpt_mismatch(block.lines, printed(cached_plan(block.argument)))
+def test_quoted_plan_output_is_what_the_plan_prints(block, request):
+    # The marker names the stack; its plan is the session's (tests/conftest.py's fixture of that name).
+    mismatch = excerpt_mismatch(block.lines, printed(request.getfixturevalue(block.argument)))
     assert mismatch is None, f"{block.where()}: {mismatch}"
 
 
@@ -47,10 +47,10 @@ def test_the_docs_quote_the_excerpt_and_the_access_counts_of_both_stacks():
     assert any(s == "prod" and " resources (" in line for s, line in quoted)
 
 
-def test_the_access_failure_example_is_what_the_plan_prints_for_that_weakening():
+def test_the_access_failure_example_is_what_the_plan_prints_for_that_weakening(request):
     [block] = marked_blocks("access-failure-example")
     stack, key_name, sid, operator, condition_key = block.argument.split()
-    plan = cached_plan(stack)
+    plan = request.getfixturevalue(stack)
     key = next(r for r in plan.resources if r.type == "aws:kms/key:Key" and r.name == key_name)
     policy = json.loads(key.inputs["policy"])
     statement = next(s for s in policy["Statement"] if s.get("Sid") == sid)
@@ -61,10 +61,10 @@ def test_the_access_failure_example_is_what_the_plan_prints_for_that_weakening()
     assert excerpt_mismatch(block.lines, lines) is None, excerpt_mismatch(block.lines, lines)
 
 
-def test_the_plan_json_example_has_the_real_documents_keys():
+def test_the_plan_json_example_has_the_real_documents_keys(request):
     [block] = marked_blocks("plan-json-example")
     example = json.loads("\n".join(block.lines))
-    real = cached_plan(block.argument).to_json()
+    real = request.getfixturevalue(block.argument).to_json()
     assert example.keys() == real.keys()
     for key in ("resources", "access"):
         assert example[key][0].keys() == real[key][0].keys(), key
