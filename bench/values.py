@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gitops import yamldoc  # noqa: E402
+from gitops.yaml import document# noqa: E402
 from gitops.errors import ValuesError  # noqa: E402
-from gitops.values import parse_image, read_image, set_image  # noqa: E402
+from gitops.repo.values import parse_image, read_image, set_image  # noqa: E402
 
 HEAD = 'image:\n  repository: r\n  tag: "1.0.0"  # set by the pipeline\n  digest: ""\n'
 
@@ -64,7 +64,7 @@ def main() -> None:
     print("| size (KiB) | lines | parse (s) | edit (s) | parse per MiB (s) | edit per MiB (s) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for kib in (32, 64, 128, 256, 512):
-        text = comment_heavy(kib * 1024 - (1 if kib * 1024 > yamldoc.MAX_BYTES else 0))
+        text = comment_heavy(kib * 1024 - (1 if kib * 1024 > document.MAX_BYTES else 0))
         parse = best(args.runs, lambda: parse_image(text, "bench"))
         edit = best(args.runs, lambda: set_image(text, "1.0.1", None, "bench"))
         mib = len(text) / 2 ** 20

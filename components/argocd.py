@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.argocd_settings import ArgoCdSettings, SsoSettings
-from gitops import layout
+from gitops.repo import layout
 from components.settings import Settings
 from components.validators import arn_region
 
@@ -334,7 +334,7 @@ def verify_role_rules(services: Sequence[str]) -> list[dict[str, Any]]:
 def token_from_secret_string(secret_id: str, value: str) -> str:
     """The GitOps token from its Secrets Manager value: the raw token or JSON {"token": ...}.
 
-    Same convention as `gitops.credentials.load_token`; errors name the secret, never the value.
+    Same convention as `gitops.clients.credentials.load_token`; errors name the secret, never the value.
     """
     token: Any = value
     if value.lstrip().startswith("{"):

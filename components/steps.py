@@ -33,7 +33,7 @@ from components.pipeline_model import BUILD, TEST
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
 from gitops.errors import VerifyDegraded, VerifyTimeout
-from gitops.layout import service_trigger_glob, values_file
+from gitops.repo.layout import service_trigger_glob, values_file
 
 # Tag the policy pack reads: only projects carrying it may run privileged (Docker builds).
 PURPOSE_TAG = "delivery:purpose"

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from gitops import layout
+from gitops.repo import layout
 
 PROJECT = "delivery-pipeline"
 

@@ -1,7 +1,6 @@
-"""`gitops` (or `python -m gitops`): one argparse subcommand per module listed in SUBCOMMANDS.
+"""`gitops` (or `python -m gitops`): the commands of gitops.commands.COMMANDS.
 
-Each module exposes `register(subparsers)` (adds its parser with `set_defaults(func=run)`) and
-`run(args) -> int`. A GitopsError becomes `error: <message>` on stderr and its exit code; with
+A GitopsError becomes `error: <message>` on stderr and its exit code; with
 `--output json` the error is also a JSON object on stdout, so a pipeline reading stdout always gets
 one. A usage mistake is exit 2 and never echoes a token: argument values that may be one (what
 follows a `--token…` option, a word equal to the value of an environment variable) are masked.
@@ -22,16 +21,10 @@ import threading
 from typing import NoReturn
 
 from gitops import output
-from gitops.credentials import REDACTED
+from gitops.clients.credentials import REDACTED
+from gitops.commands import COMMANDS, MODULES
 from gitops.errors import GitopsError, UsageError
 
-SUBCOMMANDS = ("gitops.promote", "gitops.status", "gitops.show", "gitops.verify", "gitops.init",
-               "gitops.revert")
-# `freeze` also registers `unfreeze`; `history` and `dora` read the audit trail.
-SUBCOMMANDS += ("gitops.freeze", "gitops.history", "gitops.dora", "gitops.check_repo")
-# Commands registered by a module of another name.
-ALIASES = {"block": "gitops.revert", "unblock": "gitops.revert", "unfreeze": "gitops.freeze",
-           "check-repo": "gitops.check_repo"}
 OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
                'on failure too ({"error": …, "exit_code": …})')
 # Signals that stop the command the way Ctrl-C (SIGINT) does.
@@ -72,8 +65,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     promotion does not pay for what verify imports (and the reverse)."""
     parser = GitopsParser(prog="gitops", description="GitOps tooling of the delivery pipelines")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    module = ALIASES.get(argv[0], f"gitops.{argv[0]}") if argv else None
-    chosen = [module] if module in SUBCOMMANDS else SUBCOMMANDS
+    command = COMMANDS.get(argv[0]) if argv else None
+    chosen = [command.module] if command else MODULES
     for name in chosen:
         importlib.import_module(name).register(subparsers)
     for command in subparsers.choices.values():

@@ -84,6 +84,16 @@ class DigestBlocked(GitopsError):
     exit_code = 14
 
 
+class FrozenError(GitopsError):
+    """A freeze or window applies: promotions wait. `active` holds each freeze that applies."""
+
+    exit_code = 15
+
+    def __init__(self, message: str, active: list) -> None:
+        super().__init__(message)
+        self.active = active
+
+
 class ProposalRaceLost(GitopsError):
     """Pull-request mode: another run changed the proposal branch in between; this run's proposal
     is not what the branch (and the pull request, written from it) holds."""

@@ -648,7 +648,7 @@ def test_each_application_follows_the_layout_rule(each):
 
 
 def test_application_source_matches_the_gitops_layout_module(each):
-    layout = pytest.importorskip("gitops.layout", reason="gitops/layout.py is on the gitops branch until merged")
+    layout = pytest.importorskip("gitops.repo.layout", reason="gitops/layout.py is on the gitops branch until merged")
     stack, plan = each
     for region in clusters(stack):
         template = plan.one(APPSET, f"argocd-{region}").inputs["spec"]["template"]

@@ -117,9 +117,9 @@ def test_the_lock_reader_refuses_what_pip_require_hashes_would(text, wrong):
 
 def test_bundle_holds_the_package_and_nothing_compiled():
     names = set(tools_bundle.bundle_archive().assets)
-    assert {"gitops/__main__.py", "gitops/promote.py", "gitops/verify.py", "gitops/requirements.txt",
-            "gitops/requirements.lock"} <= names
-    assert any(n.startswith("gitops/template/charts/") for n in names)
+    assert {"gitops/__main__.py", "gitops/promotion/promote.py", "gitops/verification/verify.py",
+            "gitops/requirements.txt", "gitops/requirements.lock"} <= names
+    assert any(n.startswith("gitops/repo/template/charts/") for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 

@@ -1,6 +1,6 @@
-"""A GitHub-API-like HTTP server on 127.0.0.1 for tests of gitops.forge (and of promote/verify).
+"""A GitHub-API-like HTTP server on 127.0.0.1 for tests of gitops.clients.forge (and of promote/verify).
 
-It serves exactly the endpoints PyGithub calls from gitops.forge, with the status codes, JSON shapes,
+It serves exactly the endpoints PyGithub calls from gitops.clients.forge, with the status codes, JSON shapes,
 `Link` pagination and error bodies of the real REST API (v2022-11-28), plus the GraphQL mutation
 `enablePullRequestAutoMerge`. State lives in memory; tests inspect it and act as a reviewer would.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gitops import trailers
+from gitops.governance import trailers
 
 
 @dataclass

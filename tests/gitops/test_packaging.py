@@ -16,7 +16,9 @@ DISTRIBUTIONS = {"yaml": "PyYAML", "ruamel": "ruamel.yaml", "github": "PyGithub"
 def test_the_console_script_is_the_cli_entry_point() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["scripts"] == {"gitops": "gitops.cli:main"}
-    assert project["tool"]["setuptools"]["packages"] == ["gitops"]
+    packages = {str(p.parent.relative_to(ROOT)).replace("/", ".")
+                for p in (ROOT / "gitops").rglob("__init__.py")}
+    assert sorted(project["tool"]["setuptools"]["packages"]) == sorted(packages)
     from gitops.cli import main  # what the script calls, with sys.exit(main())
 
     assert callable(main)
@@ -27,7 +29,7 @@ def test_the_bundle_requirements_cover_every_third_party_import() -> None:
               (ROOT / "gitops/requirements.txt").read_text().splitlines()
               if line and not line.startswith("#")}
     imported = set()
-    for path in (ROOT / "gitops").glob("*.py"):
+    for path in (ROOT / "gitops").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
                      [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
@@ -47,10 +49,10 @@ def test_no_module_reaches_into_another_modules_private_names() -> None:
     """What one module uses of another is that module's public API, so a module's private
     helpers can change without breaking a caller elsewhere."""
     uses = []
-    for path in sorted((ROOT / "gitops").glob("*.py")):
+    for path in sorted((ROOT / "gitops").rglob("*.py")):
         tree = ast.parse(path.read_text())
         modules = {alias.asname or alias.name for node in ast.walk(tree)
-                   if isinstance(node, ast.ImportFrom) and node.module == "gitops"
+                   if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gitops")
                    for alias in node.names}
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gitops"):

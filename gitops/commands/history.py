@@ -1,0 +1,81 @@
+"""`gitops history`: the changes of an environment as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import UTC, datetime
+
+from gitops import output
+from gitops.clients.git import GitRunner
+from gitops.clients.revisions import HistoryClient
+from gitops.commands import add_command
+from gitops.commands.options import (add_output, add_scope_arguments, add_window_arguments,
+                                     token_from_args, validate_scope, window)
+from gitops.governance.history import MANUAL, Change, read_history
+
+
+CSV_FIELDS = ("landed_at", "action", "env", "service", "tag", "digest", "previous_digest",
+              "source_commit", "source_time", "execution", "approver", "pull_request", "reason",
+              "override_freeze", "author", "commit", "merged_commit", "subject")
+
+
+def print_csv(changes: list[Change]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for change in changes:
+        data = change.to_json()
+        writer.writerow({key: _csv_cell(data[key]) for key in CSV_FIELDS})
+
+
+def _csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: no formula from a commit's `=cmd|…` reason."""
+    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def print_table(changes: list[Change]) -> None:
+    rows, overrides = [], set()
+    for i, c in enumerate(reversed(changes)):   # newest first, like git log
+        if c.override_freeze:
+            overrides.add(i)
+        scope = "/".join(part for part in (c.env, c.service) if part) or "-"
+        what = c.tag or ""
+        if c.digest:
+            what += f" @{c.digest.removeprefix('sha256:')[:12]}"
+        note = c.reason or ""
+        if c.override_freeze:
+            note = f"OVERRIDE-FREEZE: {note}"
+        if c.action in ("freeze", "unfreeze", MANUAL):
+            note = f"{c.subject}{' - ' + c.reason if c.reason else ''}"
+        rows.append([c.landed_at.strftime("%Y-%m-%d %H:%M"), c.action, scope, what.strip(),
+                     note, c.author, c.commit[:12]])
+    output.print_table(["landed (UTC)", "action", "scope", "image", "note", "author", "commit"],
+                       rows, overrides, title=f"{len(changes)} changes")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(
+        subparsers, "history",
+        description="List the changes that landed in the environment's paths on the branch, from "
+                    "the trailers of their commits (docs/governance.md).")
+    add_scope_arguments(p, env_required=False)
+    add_window_arguments(p, default_since=None)
+    add_output(p, choices=("text", "json", "csv"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    validate_scope(args)
+    since, until = window(args, datetime.now(UTC))
+    token = token_from_args(args)
+    changes = read_history(args.repo, args.branch, HistoryClient(GitRunner(token)), env=args.env,
+                           service=args.service, since=since, until=until)
+    if args.output == "json":
+        output.print_json([c.to_json() for c in changes])
+    elif args.output == "csv":
+        print_csv(changes)
+    else:
+        print_table(changes)
+    return 0

@@ -1,0 +1,61 @@
+"""`gitops status`: which tag and digest each service runs in each environment, and where
+environments differ (drift). Reads only `envs/*/*/values.yaml` from a blobless, shallow, sparse
+clone of the branch.
+
+One bad file never stops the table: whatever is wrong with a values file (a symlink, a directory or
+submodule in its place, malformed YAML, nesting or aliases past the limits, a tag Helm cannot read)
+becomes that cell's error, and each file is read within the limits of gitops.yaml.document, so no file can
+hold up the others."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops.repo import files
+from gitops.errors import UsageError, ValuesError
+from gitops.clients.git import GitClient
+from gitops.repo.layout import VALUES_GLOB
+from gitops.repo.values import ImageRef, parse_image
+
+
+@dataclass(frozen=True)
+class Cell:
+    image: ImageRef | None = None
+    error: str | None = None      # the values file exists but cannot be read
+
+
+@dataclass(frozen=True)
+class Status:
+    commit: str
+    environments: list[str]
+    services: dict[str, dict[str, Cell]]     # service -> env -> cell (absent env: no key)
+
+    def drift(self, service: str) -> bool:
+        """True when the environments running `service` do not all run the same tag and digest."""
+        cells = self.services[service].values()
+        return len({(c.image.tag, c.image.digest) if c.image else c.error for c in cells}) > 1
+
+
+def collect(repo_url: str, branch: str, git: GitClient) -> Status:
+    if not git.valid_branch_name(branch):
+        raise UsageError(f"--branch {branch!r} is not a valid branch name")
+    with tempfile.TemporaryDirectory(prefix="gitops-status-") as tmp:
+        workdir = Path(tmp) / "repo"
+        git.clone_sparse(repo_url, branch, workdir, ["/" + VALUES_GLOB])
+        services: dict[str, dict[str, Cell]] = {}
+        environments: set[str] = set()
+        for path in sorted(workdir.glob(VALUES_GLOB)):
+            env, service = path.parts[-3], path.parts[-2]
+            environments.add(env)
+            services.setdefault(service, {})[env] = _cell(workdir, path.relative_to(workdir).as_posix())
+        return Status(git.head(workdir), sorted(environments), dict(sorted(services.items())))
+
+
+def _cell(workdir: Path, relative: str) -> Cell:
+    try:
+        text = files.read_text(workdir.joinpath(*relative.split("/")), relative, root=workdir)
+        return Cell(image=parse_image(text, relative))
+    except ValuesError as e:
+        return Cell(error=str(e))

@@ -1,0 +1,619 @@
+"""`python -m gitops verify`: prove that one cluster runs a GitOps revision, and say so on the commit.
+
+Argo CD is read through the Kubernetes API of the EKS cluster, not through the Argo CD API (no
+public Argo CD server, no Argo CD token; access is IAM through the deployment role's EKS access
+entry; see gitops/kube.py for the exact grants).
+
+"Verified" means, at one poll, all of:
+
+* the Application's sync revision is the revision, or a later commit that contains it and keeps the
+  service's files (`envs/<env>/<svc>/`, `charts/<svc>/`) as they are at the revision; a later commit
+  that changed them supersedes the revision (exit 12: its own verification decides);
+* its last sync operation Succeeded, applied that content, and finished after the revision was
+  committed; no operation is running; and the health was computed after that operation finished
+  (`reconciledAt` ≥ `finishedAt`), so a Healthy from before the new revision never counts;
+* health Healthy; a Rollout among the Application's resources is Healthy at its current generation,
+  not paused (Argo CD's `Suspended` is a paused Rollout, not success);
+* every ready pod of the workload runs the promoted digest (the container's `imageID`, not its tag).
+
+A paused canary step waits up to `--pause-timeout`, or is promoted with `--promote-paused`; an
+aborted Rollout fails at once with its message; Degraded or a wrong digest that lasts
+DEGRADED_GRACE_S fails. The revision's promoted image is read from the GitOps repository at the
+revision (chart defaults, then the env values file, then the region's), in a bare clone without
+file contents. When the revision is the merge commit of a promotion pull request, the image it sets
+must be the one the pull request's block says was approved.
+
+The result is reported on the revision (gitops/report.py): commit status `delivery/<env>/<region>`
+and a Deployment to `<env>-<region>`, linking to `--details-url`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitops.clients.git import check_commit_sha
+from gitops.governance import trailers
+from gitops.repo import layout
+from gitops.errors import (
+    EndpointUnreachable,
+    GitopsError,
+    UsageError,
+    ValuesError,
+    VerifyDegraded,
+    VerifySuperseded,
+    VerifyTimeout,
+)
+
+if TYPE_CHECKING:
+    from gitops.clients.revisions import HistoryClient
+    from gitops.clients.kube import KubeClient
+
+POLL_S = 10.0
+# A rollout can pass through Degraded (a pod failing its first probe, an HPA catching up), and old
+# pods can linger a moment after Healthy: fail only when either lasts this long.
+DEGRADED_GRACE_S = 120.0
+# Consecutive failed requests (connection refused, timeout, 5xx, 429) before giving up.
+UNREACHABLE_ATTEMPTS = 5
+DEFAULT_TIMEOUT = "30m"
+DEFAULT_PAUSE_TIMEOUT = "10m"
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_FAILED_PHASES = {"Failed", "Error"}
+_ROLLOUT = ("argoproj.io", "Rollout")
+_DEPLOYMENT = ("apps", "Deployment")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+# --- what Argo CD and Argo Rollouts report --------------------------------------------------------
+
+@dataclass(frozen=True)
+class AppState:
+    """The parts of an Application's status that decide whether a deployment is done."""
+
+    found: bool
+    sync: str | None = None                # status.sync.status: Synced | OutOfSync | Unknown
+    revision: str | None = None            # status.sync.revision: the commit last compared/synced
+    health: str | None = None              # status.health.status: Healthy | Progressing | Suspended …
+    phase: str | None = None               # status.operationState.phase: Running | Succeeded | Failed …
+    operation_revision: str | None = None  # the revision that operation synced
+    finished_at: float | None = None       # status.operationState.finishedAt, epoch seconds
+    reconciled_at: float | None = None     # status.reconciledAt: when health was last computed
+    pending_operation: bool = False        # .operation set: a sync is requested, not started
+    message: str | None = None
+    condition: str | None = None           # an error condition, e.g. ComparisonError: <why>
+    namespace: str | None = None           # spec.destination.namespace: where the service runs
+    workloads: tuple[tuple[str, str, str], ...] = ()  # (group, kind, name) of Rollouts/Deployments
+
+    @classmethod
+    def from_application(cls, app: dict[str, Any]) -> AppState:
+        status = app.get("status") or {}
+        sync = status.get("sync") or {}
+        health = status.get("health") or {}
+        operation = status.get("operationState") or {}
+        operation_revision = (operation.get("syncResult") or {}).get("revision") or (
+            ((operation.get("operation") or {}).get("sync") or {}).get("revision"))
+        # Argo CD reports a chart it cannot render (values breaking the schema, a missing value
+        # file) as a ComparisonError condition with sync status Unknown: worth showing.
+        errors = [c for c in status.get("conditions") or [] if c.get("type", "").endswith("Error")]
+        workloads = tuple(
+            (r.get("group", ""), r.get("kind", ""), r.get("name", ""))
+            for r in status.get("resources") or []
+            if (r.get("group", ""), r.get("kind")) in (_ROLLOUT, _DEPLOYMENT))
+        return cls(
+            found=True,
+            sync=sync.get("status"),
+            revision=sync.get("revision"),
+            health=health.get("status"),
+            phase=operation.get("phase"),
+            operation_revision=operation_revision,
+            finished_at=_timestamp(operation.get("finishedAt")),
+            reconciled_at=_timestamp(status.get("reconciledAt")),
+            pending_operation=bool(app.get("operation")),
+            message=operation.get("message") or health.get("message"),
+            condition=f"{errors[0]['type']}: {errors[0].get('message', '')}" if errors else None,
+            namespace=((app.get("spec") or {}).get("destination") or {}).get("namespace"),
+            workloads=workloads,
+        )
+
+    def describe(self) -> str:
+        if not self.found:
+            return "Application not found (yet)"
+        text = f"sync {self.sync or 'Unknown'} at {(self.revision or 'no revision')[:12]}, " \
+               f"health {self.health or 'Unknown'}"
+        if self.phase and self.phase != "Succeeded":
+            text += f", operation {self.phase}"
+        if self.condition:
+            text += f", {self.condition}"
+        return text
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    name: str
+    phase: str | None        # status.phase: Progressing | Paused | Healthy | Degraded
+    message: str | None
+    aborted: bool
+    paused: bool             # pause conditions or spec.paused
+    step: str | None         # status.currentStepIndex
+    current: bool            # the controller has seen the current spec (observedGeneration)
+
+    @classmethod
+    def from_rollout(cls, name: str, rollout: dict[str, Any]) -> RolloutState:
+        status = rollout.get("status") or {}
+        generation = (rollout.get("metadata") or {}).get("generation")
+        return cls(name=name, phase=status.get("phase"), message=status.get("message"),
+                   aborted=bool(status.get("abort")),
+                   paused=bool(status.get("pauseConditions")) or
+                   bool((rollout.get("spec") or {}).get("paused")),
+                   step=None if status.get("currentStepIndex") is None
+                   else str(status["currentStepIndex"]),
+                   # Argo Rollouts writes observedGeneration as a string.
+                   current=generation is None or str(status.get("observedGeneration")) ==
+                   str(generation))
+
+
+def _timestamp(text: Any) -> float | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# --- the promoted revision, from the GitOps repository --------------------------------------------
+
+@dataclass(frozen=True)
+class PromotedImage:
+    repository: str | None
+    tag: str | None
+    digest: str | None
+
+
+class PromotedRevision:
+    """The commit being verified: its full sha, commit time and promoted image, and how a revision
+    Argo CD reports relates to it. Reads a bare clone with commits and trees but no blobs."""
+
+    def __init__(self, git: HistoryClient, url: str, workdir: Path, revision: str, env: str,
+                 region: str, service: str) -> None:
+        self._git = git
+        self._url = url
+        self._dir = workdir / "gitops.clients.git"
+        git.clone_history(url, self._dir)
+        self._ensure(revision, f"revision {revision} is not in {url}; check --revision")
+        self.sha = git.resolve(self._dir, revision)
+        self.committed_at = git.commit_time(self._dir, self.sha)
+        self._paths = [layout.service_dir(env, service) + "/", layout.chart_dir(service) + "/"]
+        self.image = self._image(layout.application_source(env, region, service))
+        self._relations: dict[str, str] = {}
+
+    def relation(self, revision: str) -> str:
+        """"same" (this commit, or a later one keeping the service's files), "superseded" (a
+        later one that changed them), or "other" (older, diverged or unrelated)."""
+        if revision not in self._relations:
+            self._ensure(revision, f"Argo CD reports revision {revision}, which is not in "
+                                   f"{self._url}; give the Application's repository with --repo")
+            full = self._git.resolve(self._dir, revision)
+            if full == self.sha:
+                answer = "same"
+            elif self._git.is_ancestor(self._dir, self.sha, full):
+                answer = "same" if self._git.same_paths(self._dir, self.sha, full, self._paths) \
+                    else "superseded"
+            else:
+                answer = "other"
+            self._relations[revision] = answer
+        return self._relations[revision]
+
+    def applied_by(self, revision: str) -> str | None:
+        """How an operation at `revision` applied this commit's content: "this" (this commit or a
+        later one keeping the files), "earlier" (an earlier commit with the same files: a no-op
+        promotion), or None."""
+        if self.relation(revision) == "same":
+            return "this"
+        full = self._git.resolve(self._dir, revision)
+        if self._git.is_ancestor(self._dir, full, self.sha) and \
+                self._git.same_paths(self._dir, full, self.sha, self._paths):
+            return "earlier"
+        return None
+
+    def _image(self, source: layout.ApplicationSource) -> PromotedImage:
+        from gitops.repo.schema import coalesce
+
+        values: dict[str, Any] = {}
+        for path in (layout.chart_values_file(source.application), *source.value_files):
+            text = self._git.read_file(self._dir, self.sha, path)
+            if text is not None:
+                values = coalesce(values, _mapping(text, f"{path} at {self.sha[:12]}"))
+        image = values.get("image") if isinstance(values.get("image"), dict) else {}
+        return PromotedImage(*(str(image[key]) if image.get(key) else None
+                               for key in ("repository", "tag", "digest")))
+
+    def _ensure(self, sha: str, missing: str) -> None:
+        if self._git.has_commit(self._dir, sha):
+            return
+        # Argo CD may have synced a commit pushed after the clone.
+        self._git.fetch_branches(self._dir)
+        if not self._git.has_commit(self._dir, sha):
+            raise UsageError(missing)
+
+
+def _mapping(text: str, where: str) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise ValuesError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValuesError(f"{where} is not a mapping at the top")
+    return data
+
+
+# --- the running digest ---------------------------------------------------------------------------
+
+def running_digests(kube: KubeClient, namespace: str, workload: tuple[str, str, str],
+                    repository: str | None) -> dict[str, str | None]:
+    """{pod name: digest its container of `repository` runs (None: no such container)} for every
+    ready pod of the workload's ReplicaSets; terminating pods are leaving and not counted."""
+    _, kind, name = workload
+    owned_sets = {rs["metadata"]["name"] for rs in kube.list_replica_sets(namespace)
+                  if _owned_by(rs, kind, name)}
+    digests: dict[str, str | None] = {}
+    for pod in kube.list_pods(namespace):
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp") or not any(
+                _owned_by(pod, "ReplicaSet", rs) for rs in owned_sets) or not _ready(pod):
+            continue
+        digests[meta.get("name", "?")] = _pod_digest(pod, repository)
+    return digests
+
+
+def _owned_by(obj: dict[str, Any], kind: str, name: str) -> bool:
+    return any(ref.get("kind") == kind and ref.get("name") == name
+               for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _pod_digest(pod: dict[str, Any], repository: str | None) -> str | None:
+    names = {c.get("name") for c in (pod.get("spec") or {}).get("containers") or []
+             if repository is None or re.match(rf"^{re.escape(repository)}[:@]", c.get("image", ""))}
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        image_id = status.get("imageID") or ""
+        if status.get("name") in names and "@sha256:" in image_id:
+            return image_id[image_id.rindex("@") + 1:]
+    return None
+
+
+# --- one poll -------------------------------------------------------------------------------------
+
+@dataclass
+class _Progress:
+    """What the wait remembers between polls."""
+
+    bad_since: dict[str, float] = field(default_factory=dict)  # problem -> first seen
+    paused_since: dict[str, float] = field(default_factory=dict)  # rollout step -> first seen
+    promoted_steps: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Verified:
+    state: AppState
+    rollout: RolloutState | None
+    pods: dict[str, str | None]
+
+
+class _Check:
+    """One look at the cluster: Verified, or a reason to keep waiting (a string), or an error."""
+
+    def __init__(self, req: VerifyRequest, kube: KubeClient, target: PromotedRevision,
+                 clock: Clock, report: Callable[[AppState], None], where: str,
+                 degraded_grace_s: float) -> None:
+        self.req, self.kube, self.target = req, kube, target
+        self.clock, self.report, self.where = clock, report, where
+        self.grace_s = degraded_grace_s
+        self.progress = _Progress()
+        self.last = AppState(found=False)
+
+    def __call__(self) -> Verified | str:
+        app = self.kube.get_application(self.req.namespace, layout.application_source(
+            self.req.env, self.req.region, self.req.service).application)
+        state = AppState.from_application(app) if app is not None else AppState(found=False)
+        self.last = state
+        self.report(state)
+        if not state.found:
+            return state.describe()
+        if state.phase in _FAILED_PHASES and (
+                state.operation_revision is None or self.target.applied_by(state.operation_revision)):
+            raise VerifyDegraded(f"{self.where}: sync of {state.operation_revision or self.target.sha} "
+                                 f"{state.phase.lower()}: {state.message or 'no message'}")
+        if not state.revision:
+            return state.describe()
+        relation = self.target.relation(state.revision)
+        if relation == "superseded":
+            raise VerifySuperseded(
+                f"{self.where}: Argo CD synced {state.revision[:12]}, a later commit that changed "
+                f"the service's files, before {self.target.sha[:12]} could be seen running; the "
+                "later promotion's verification decides")
+        if relation == "other":
+            return f"{state.describe()} (not yet {self.target.sha[:12]})"
+        if state.sync != "Synced" or state.phase == "Running" or state.pending_operation:
+            return state.describe()
+        applied = state.operation_revision and self.target.applied_by(state.operation_revision)
+        if state.phase != "Succeeded" or not applied:
+            return f"{state.describe()}; the last sync operation did not apply this revision"
+        if state.finished_at is None or (applied == "this" and
+                                         state.finished_at < self.target.committed_at):
+            return f"{state.describe()}; the last sync operation finished before the commit"
+        if state.reconciled_at is None or state.reconciled_at < state.finished_at:
+            return f"{state.describe()}; health not yet computed since the sync"
+        rollout = self._rollout(state)
+        if rollout is not None and rollout.aborted:
+            raise VerifyDegraded(f"{self.where}: Rollout {rollout.name} aborted: "
+                                 f"{rollout.message or 'no message'}")
+        if state.health == "Suspended" or (rollout is not None and rollout.paused):
+            return self._paused(state, rollout)
+        if state.health == "Degraded":
+            return self._bad("degraded", f"Degraded at {state.revision[:12]}: "
+                             f"{(rollout and rollout.message) or state.message or 'no message'}; "
+                             "see the Application's resources in Argo CD")
+        if state.health != "Healthy" or (rollout is not None and (
+                rollout.phase != "Healthy" or not rollout.current)):
+            self.progress.bad_since.pop("degraded", None)
+            return state.describe() + (f", Rollout {rollout.phase}" if rollout else "")
+        self.progress.bad_since.pop("degraded", None)
+        pods = self._pods(state)
+        wrong = {pod: digest for pod, digest in pods.items() if digest != self.target.image.digest}
+        if self.target.image.digest and wrong:
+            pod, digest = sorted(wrong.items())[0]
+            return self._bad("digest", f"{len(wrong)} of {len(pods)} ready pods do not run the "
+                             f"promoted {self.target.image.digest}: {pod} runs "
+                             f"{digest or 'no container of ' + str(self.target.image.repository)}")
+        return Verified(state, rollout, pods)
+
+    def _rollout(self, state: AppState) -> RolloutState | None:
+        names = [name for group, kind, name in state.workloads if (group, kind) == _ROLLOUT]
+        if not names or not state.namespace:
+            return None
+        rollout = self.kube.get_rollout(state.namespace, names[0])
+        return None if rollout is None else RolloutState.from_rollout(names[0], rollout)
+
+    def _paused(self, state: AppState, rollout: RolloutState | None) -> str:
+        step = rollout.step if rollout else None
+        key = f"{rollout.name if rollout else 'app'}@{step}"
+        if rollout is not None and self.req.promote_paused and key not in self.progress.promoted_steps:
+            self.kube.promote_rollout(state.namespace or "", rollout.name)
+            self.progress.promoted_steps.add(key)
+            return f"{state.describe()}; promoted Rollout {rollout.name} past step {step}"
+        since = self.progress.paused_since.setdefault(key, self.clock())
+        if self.clock() - since >= self.req.pause_timeout_s:
+            raise VerifyTimeout(
+                f"{self.where}: Rollout {rollout.name if rollout else '(unknown)'} paused at step "
+                f"{step} for {self.clock() - since:.0f} s; promote it (kubectl argo rollouts "
+                "promote), or verify with --promote-paused or a longer --pause-timeout")
+        return f"{state.describe()}; paused at step {step}"
+
+    def _bad(self, problem: str, text: str) -> str:
+        since = self.progress.bad_since.setdefault(problem, self.clock())
+        if self.clock() - since >= self.grace_s:
+            raise VerifyDegraded(f"{self.where}: {text} (for {self.clock() - since:.0f} s)")
+        return text
+
+    def _pods(self, state: AppState) -> dict[str, str | None]:
+        if not state.namespace:
+            raise GitopsError(f"{self.where}: the Application names no destination namespace")
+        pods: dict[str, str | None] = {}
+        for workload in state.workloads:
+            pods.update(running_digests(self.kube, state.namespace, workload,
+                                        self.target.image.repository))
+        return pods
+
+
+def wait(check: Callable[[], Verified | str], *, where: str, deadline: float, clock: Clock,
+         sleep: Sleep, poll_s: float = POLL_S, unreachable_attempts: int = UNREACHABLE_ATTEMPTS
+         ) -> Verified:
+    """Poll `check` until it returns Verified; retry what the API server may fix, bounded."""
+    from gitops.clients.kube import Unavailable
+
+    failures = 0
+    last, last_failure = "nothing read yet", ""
+    while True:
+        try:
+            outcome = check()
+        except Unavailable as exc:
+            failures += 1
+            if failures >= unreachable_attempts:
+                raise EndpointUnreachable(
+                    f"{where}: the API server did not answer {failures} times in a row (last: "
+                    f"{exc}); check the cluster endpoint is reachable from here (a private "
+                    "endpoint needs the CodeBuild project in the cluster's VPC)") from None
+            last_failure = str(exc)
+        else:
+            failures = 0
+            if isinstance(outcome, Verified):
+                return outcome
+            last = outcome
+        now = clock()
+        if now >= deadline:
+            if failures:
+                raise EndpointUnreachable(f"{where}: the API server did not answer before the "
+                                          f"timeout (last: {last_failure})")
+            raise VerifyTimeout(f"{where}: not verified before the timeout; last seen: {last}")
+        sleep(min(poll_s * (2 ** (failures - 1)) if failures else poll_s, deadline - now))
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    env: str
+    region: str
+    service: str
+    cluster: str
+    revision: str                       # the GitOps commit to verify (7 to 40 hex)
+    repo_url: str                       # the GitOps repository
+    role_arn: str | None = None         # role to assume for EKS (default: current credentials)
+    namespace: str = "argocd"           # namespace of the Argo CD Applications
+    timeout_s: float = 1800.0
+    pause_timeout_s: float = 600.0      # how long a paused canary step may stay paused
+    promote_paused: bool = False        # promote a paused canary step instead of waiting
+    github_api_url: str | None = None
+    details_url: str | None = None      # the link in the commit status and deployment
+
+
+@dataclass(frozen=True)
+class Result:
+    env: str
+    region: str
+    service: str
+    cluster: str
+    namespace: str
+    application: str
+    revision: str
+    synced_revision: str | None
+    sync: str | None
+    health: str | None
+    tag: str | None
+    digest: str | None
+    rollout: str | None                 # the Rollout's phase, when the service is a Rollout
+    ready_pods: int
+    digest_checked: bool
+    reported: bool                      # commit status and deployment written
+    elapsed_s: float
+    notes: list[str]
+
+
+def validate_request(req: VerifyRequest) -> None:
+    for flag, name in (("--env", req.env), ("--service", req.service), ("--region", req.region)):
+        layout.check_name(flag, name)
+    check_commit_sha("--revision", req.revision)
+    if req.timeout_s <= 0 or req.pause_timeout_s <= 0:
+        raise UsageError("--timeout and --pause-timeout must be longer than 0 s")
+
+
+def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.monotonic,
+           sleep: Sleep = time.sleep, http: Any = None,
+           report: Callable[[AppState], None] = lambda state: None,
+           note: Callable[[str], None] = lambda text: None,
+           degraded_grace_s: float = DEGRADED_GRACE_S) -> Result:
+    """Verify `req.revision` on one cluster and report the outcome on the commit. `clock` and
+    `sleep` measure the waits (tests pass a fake clock); timestamps are compared as written."""
+    validate_request(req)
+    # Imported here: `--help` and usage errors never pay for boto3, requests or PyGithub.
+    from gitops.clients.git import GitRunner
+    from gitops.clients.revisions import HistoryClient
+    from gitops.clients.kube import EksAccess, KubeClient
+    from gitops.verification.report import GitHubRepository, status_context
+
+    start = clock()
+    deadline = start + req.timeout_s
+    where = f"{req.service} on {req.cluster} ({req.env}, {req.region})"
+    notes: list[str] = []
+
+    def add_note(text: str) -> None:
+        notes.append(text)
+        note(text)
+
+    with tempfile.TemporaryDirectory(prefix="gitops-verify-") as tmp:
+        target = PromotedRevision(HistoryClient(GitRunner(token)), req.repo_url, Path(tmp),
+                                  req.revision, req.env, req.region, req.service)
+        if not target.image.digest:
+            add_note(f"{target.sha[:12]} promotes no digest (pull by tag): the running digest "
+                     "cannot be checked")
+        forge = GitHubRepository.at(req.repo_url, req.github_api_url, token)
+        if isinstance(forge, str):
+            add_note(forge)
+            forge = None
+        context = status_context(req.env, req.region)
+        image = f"{req.service} {target.image.tag or '(no tag)'}"
+        finish_deployment = None
+        if forge is not None:
+            forge.set_status(target.sha, context, "pending", f"{image}: verifying",
+                             req.details_url)
+            finish_deployment = forge.start_deployment(
+                target.sha, f"{req.env}-{req.region}", req.service, f"{image}: verifying",
+                production=req.env == "prod")
+        try:
+            if forge is not None:
+                _check_approval(forge, target, req, where, add_note)
+            access = EksAccess(cluster=req.cluster, region=req.region, role_arn=req.role_arn,
+                               clock=clock)
+            endpoint, ca = access.describe()
+            ca_file = Path(tmp) / "cluster-ca.pem"
+            ca_file.write_bytes(ca)
+            kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
+            check = _Check(req, kube, target, clock, report, where, degraded_grace_s)
+            verified = wait(check, where=where, deadline=deadline, clock=clock, sleep=sleep)
+        except GitopsError as exc:
+            if forge is not None:
+                state = "error" if isinstance(exc, (VerifySuperseded, EndpointUnreachable)) \
+                    else "failure"
+                text = f"{image}: {exc}".replace(where + ": ", "")
+                forge.set_status(target.sha, context, state, text, req.details_url)
+                assert finish_deployment is not None
+                finish_deployment("error" if state == "error" else "failure", text,
+                                  req.details_url)
+            raise
+        if forge is not None:
+            text = f"{image}: verified, {len(verified.pods)} ready pods"
+            forge.set_status(target.sha, context, "success", text, req.details_url)
+            assert finish_deployment is not None
+            finish_deployment("success", text, req.details_url)
+    state = verified.state
+    return Result(env=req.env, region=req.region, service=req.service, cluster=req.cluster,
+                  namespace=req.namespace,
+                  application=layout.application_source(req.env, req.region,
+                                                        req.service).application,
+                  revision=target.sha, synced_revision=state.revision, sync=state.sync,
+                  health=state.health, tag=target.image.tag, digest=target.image.digest,
+                  rollout=verified.rollout.phase if verified.rollout else None,
+                  ready_pods=len(verified.pods), digest_checked=bool(target.image.digest),
+                  reported=forge is not None, elapsed_s=round(clock() - start, 1), notes=notes)
+
+
+def _check_approval(forge: Any, target: PromotedRevision, req: VerifyRequest, where: str,
+                    note: Callable[[str], None]) -> None:
+    """A merged promotion pull request must have merged exactly the image it was approved with."""
+    approved = forge.approved_image(target.sha)
+    if approved is None:
+        return
+    wanted = (approved.values.get(trailers.TAG), approved.values.get(trailers.DIGEST))
+    if wanted == (None, None):
+        # A pull request written by hand: its reviewed diff is what merged; no claim to check.
+        note(f"{target.sha[:12]} merges {approved.pull_request}, which has no promotion block: "
+             "the approved image is not checked")
+        return
+    if (approved.values.get(trailers.SERVICE), approved.values.get(trailers.ENVIRONMENT)) != (
+            req.service, req.env):
+        return  # another service's or environment's promotion
+    if wanted != (target.image.tag, target.image.digest):
+        raise VerifyDegraded(
+            f"{where}: {target.sha[:12]} merges {approved.pull_request} but sets "
+            f"{target.image.tag} {target.image.digest}; the pull request approved "
+            f"{wanted[0]} {wanted[1]}. Nobody reviewed what this commit deploys")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "30m", "1h30m", "90s" or a bare number of seconds."""
+    if text.isdigit():
+        return float(text)
+    match = _DURATION.match(text)
+    if not text or not match:
+        raise UsageError(f"bad duration {text!r}: write it like 30m, 1h30m or 90s")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)

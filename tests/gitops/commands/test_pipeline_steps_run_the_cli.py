@@ -1,0 +1,318 @@
+"""The prod pipeline's Resolve step and both pipelines' Promote step, run the way CodeBuild runs
+them: the buildspec's install and build commands in one bash session, the tool bundle made from
+the same files the program uploads, and the real gitops CLI against the real test git server.
+
+Only what belongs to the CodeBuild host is stood in for: `aws s3 cp` hands over the bundle,
+`pip install` checks the requirements file is in the bundle (the packages are in this virtualenv
+already), and the host paths /opt/tools and /tmp are temporary directories.
+
+The Verify step needs an EKS cluster, so there `python -m gitops verify` and `revert` are stood in
+for (an exit code, a record of the arguments): what is tested is the buildspec's own logic, which
+verify outcomes revert and that the action fails either way.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import tools_bundle
+from components.steps import REVERT_EXIT_CODES
+from gitops.repo import layout
+from gitops.errors import CredentialsError, VerifyDegraded, VerifyTimeout
+from tests.conftest import program_step
+from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A CodeBuild-like PATH (python, aws, pip shims) and the tool bundle as the program builds it."""
+    root = tmp_path_factory.mktemp("codebuild-host")
+    bundle = root / "tools.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for path in tools_bundle._files():
+            archive.write(path, f"gitops/{path.relative_to(tools_bundle.GITOPS_DIR).as_posix()}")
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    scripts = {
+        # A wrapper, not a symlink: a virtualenv's python must run from its own directory.
+        "python": f'exec "{sys.executable}" "$@"\n',
+        "aws": f'[ "$1 $2" = "s3 cp" ] || {{ echo "unexpected aws $*" >&2; exit 2; }}\ncp "{bundle}" "${{@: -1}}"\n',
+        "pip": '[ -f "${@: -1}" ] || { echo "no requirements file ${@: -1}" >&2; exit 2; }\n',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text("#!/usr/bin/env bash\nset -eu\n" + body)
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "TOOLS_BUNDLE": "s3://artifacts/tools/gitops-0.zip"}
+
+
+def _script(spec: dict, phases: tuple[str, ...], tools: Path) -> str:
+    commands = [c for phase in phases for c in spec["phases"].get(phase, {}).get("commands", [])]
+    return "\n".join(commands).replace("/tmp/", f"{tools}-tmp/").replace("/opt/tools", str(tools))
+
+
+def run_step(buildspec: str, env: dict[str, str], workdir: Path, tools: Path) -> tuple[int, dict[str, str], str]:
+    """Run install and build phases in one shell, as CodeBuild does; return the exported variables."""
+    spec = yaml.safe_load(program_step(buildspec).buildspec_text)
+    exported = workdir / ".exported"
+    Path(f"{tools}-tmp").mkdir(exist_ok=True)
+    script = _script(spec, ("install", "build"), tools) + "\n" + "".join(
+        f'printf "%s=%s\\n" {name} "${{{name}}}" >> "{exported}"\n'
+        for name in spec.get("env", {}).get("exported-variables", []))
+    result = subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
+                            timeout=120)
+    variables = dict(line.split("=", 1) for line in exported.read_text().splitlines()) if exported.exists() else {}
+    return result.returncode, variables, result.stdout + result.stderr
+
+
+def run_build(buildspec: str, env: dict[str, str], workdir: Path, tools: Path) -> tuple[bool, str]:
+    """Install and build, then post_build with CODEBUILD_BUILD_SUCCEEDING as CodeBuild sets it (it
+    runs post_build after a failed build phase); True when the build succeeds."""
+    code, _, output = run_step(buildspec, env, workdir, tools)
+    spec = yaml.safe_load(program_step(buildspec).buildspec_text)
+    post = subprocess.run(["bash", "-c", "set -euo pipefail\n" + _script(spec, ("post_build",), tools)],
+                          cwd=workdir, env={**env, "CODEBUILD_BUILD_SUCCEEDING": "1" if code == 0 else "0"},
+                          capture_output=True, text=True, timeout=120)
+    return code == 0 and post.returncode == 0, output + post.stdout + post.stderr
+
+
+def resolve_env(host: dict[str, str]) -> dict[str, str]:
+    # What the program sets on the Resolve project (components.steps).
+    return {**host, "UPSTREAM_ENV": "staging", "UPSTREAM_VALUES_FILE": layout.values_file("staging", "api"),
+            "SERVICE": "api"}
+
+
+def test_resolve_exports_the_tag_and_digest_of_the_upstream_values(host, tmp_path):
+    source = tmp_path / "source"
+    (source / "envs/staging/api").mkdir(parents=True)
+    (source / "envs/staging/api/values.yaml").write_text(values_yaml("api", "4f2a9c1", DIGEST_B))
+    code, exported, output = run_step("resolve.yml", resolve_env(host), source, tmp_path / "tools")
+    assert code == 0, output
+    assert exported == {"TAG": "4f2a9c1", "DIGEST": DIGEST_B}
+
+
+def test_resolve_refuses_an_upstream_image_without_digest(host, tmp_path):
+    source = tmp_path / "source"
+    (source / "envs/staging/api").mkdir(parents=True)
+    (source / "envs/staging/api/values.yaml").write_text(values_yaml("api", "4f2a9c1", ""))
+    code, exported, output = run_step("resolve.yml", resolve_env(host), source, tmp_path / "tools")
+    assert code != 0
+    assert "has no image.digest" in output and "TAG" not in exported
+
+
+def promote_env(host: dict[str, str], repo, tag: str, digest: str) -> dict[str, str]:
+    return {**host, "GITOPS_URL": repo.url, "GITOPS_BRANCH": "main", "ENVIRONMENT": "staging",
+            "SERVICE": "api", "PROMOTION_MODE": "commit", "PROMOTION_FLAGS": "", "GITOPS_TOKEN": repo.token,
+            "IMAGE_TAG": tag, "IMAGE_DIGEST": digest, "SOURCE_COMMIT": SHA,
+            "SOURCE_COMMIT_TIME": "2026-11-30T08:15:00Z", "EXECUTION_ID": "exec-1",
+            "HOME": os.environ.get("HOME", "/root")}
+
+
+def test_promote_step_commits_and_exports_what_verify_waits_for(host, gitops_repo, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    code, exported, output = run_step("promote.yml", promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B),
+                                      work, tmp_path / "tools")
+    assert code == 0, output
+    head = gitops_repo.refs()["refs/heads/main"]
+    assert exported == {"COMMIT_SHA": head, "PR_URL": "none"}
+    assert gitops_repo.file("envs/staging/api/values.yaml") == values_yaml("api", "4f2a9c1", DIGEST_B).encode()
+    assert f"Source-Commit: {SHA}\nSource-Commit-Time: 2026-11-30T08:15:00Z\n" in gitops_repo.show("%B")
+    assert gitops_repo.token not in output
+
+
+@pytest.mark.parametrize("staging_recorded", [True, False])
+def test_promote_step_of_a_promote_pipeline_takes_the_source_commit_from_the_upstream_promotion(
+        host, gitops_repo, tmp_path, staging_recorded):
+    # A promote pipeline's action passes no SOURCE_COMMIT (its source commit is a GitOps commit);
+    # its project names the upstream environment, whose promotion of the image recorded it.
+    if staging_recorded:
+        gitops_repo.commit({"envs/staging/api/values.yaml": values_yaml("api", "4f2a9c1", DIGEST_B)},
+                           "promote(staging/api)\n\nDelivery-Action: promote\nDelivery-Service: api\n"
+                           f"Delivery-Environment: staging\nImage-Tag: 4f2a9c1\nImage-Digest: {DIGEST_B}\n"
+                           f"Source-Commit: {SHA}\nSource-Commit-Time: 2026-11-30T08:15:00Z\n")
+    env = {k: v for k, v in promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B).items()
+           if k not in ("SOURCE_COMMIT", "SOURCE_COMMIT_TIME")}
+    env.update(ENVIRONMENT="prod", SOURCE_FROM_ENV="staging")
+    work = tmp_path / "work"
+    work.mkdir()
+    code, exported, output = run_step("promote.yml", env, work, tmp_path / "tools")
+    assert code == 0, output
+    message = gitops_repo.show("%B")
+    assert "Delivery-Environment: prod" in message and "Image-Tag: 4f2a9c1" in message
+    if staging_recorded:
+        assert f"Source-Commit: {SHA}\nSource-Commit-Time: 2026-11-30T08:15:00Z\n" in message
+    else:
+        assert "Source-Commit" not in message and "no source commit recorded" in output
+
+
+def test_promote_step_on_a_tag_already_there_changes_nothing_and_still_names_the_revision(
+        host, gitops_repo, tmp_path):
+    before = gitops_repo.refs()
+    work = tmp_path / "work"
+    work.mkdir()
+    code, exported, output = run_step("promote.yml", promote_env(host, gitops_repo, "1.0.0", DIGEST_A),
+                                      work, tmp_path / "tools")
+    assert code == 0, output
+    assert gitops_repo.refs() == before
+    assert exported == {"COMMIT_SHA": before["refs/heads/main"], "PR_URL": "none"}
+
+
+def test_promote_step_fails_the_action_when_the_promotion_fails(host, gitops_repo, tmp_path):
+    before = gitops_repo.refs()
+    work = tmp_path / "work"
+    work.mkdir()
+    code, exported, output = run_step("promote.yml", promote_env(host, gitops_repo, "bad tag!", DIGEST_B),
+                                      work, tmp_path / "tools")
+    assert code != 0 and "COMMIT_SHA" not in exported
+    assert "'bad tag!' is not a valid image tag" in output
+    assert gitops_repo.refs() == before
+
+
+class FakeCodePipeline(http.server.ThreadingHTTPServer):
+    """CodePipeline's JSON API on 127.0.0.1, answering ListActionExecutions with one approval."""
+
+    def __init__(self, approver: str) -> None:
+        self.requests: list[tuple[str, dict]] = []
+        approval = {"pipelineExecutionId": "exec-1", "actionExecutionId": "a-1", "stageName": "Approval",
+                    "actionName": "Approve", "status": "Succeeded", "updatedBy": approver,
+                    "lastUpdateTime": 1734688800, "input": {"actionTypeId": {
+                        "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}}
+        answer = json.dumps({"actionExecutionDetails": [approval]}).encode()
+        requests = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                requests.append((self.headers["X-Amz-Target"], json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_under_codepipeline_the_promotion_records_who_approved_the_execution(host, gitops_repo, tmp_path):
+    approver = "arn:aws:sts::111111111111:assumed-role/approver/jane"
+    work = tmp_path / "work"
+    work.mkdir()
+    with FakeCodePipeline(approver) as codepipeline:
+        env = {**promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B),
+               "CODEBUILD_INITIATOR": "codepipeline/shop-api-staging", "AWS_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL_CODEPIPELINE": codepipeline.url, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/nonexistent",
+               "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+        code, exported, output = run_step("promote.yml", env, work, tmp_path / "tools")
+        codepipeline.shutdown()
+    assert code == 0, output
+    assert codepipeline.requests == [("CodePipeline_20150709.ListActionExecutions",
+                                      {"pipelineName": "shop-api-staging",
+                                       "filter": {"pipelineExecutionId": "exec-1"}})]
+    assert f"Approved-By: {approver}" in gitops_repo.show("%B")
+    assert exported["COMMIT_SHA"] == gitops_repo.refs()["refs/heads/main"]
+
+
+def test_a_build_not_started_by_codepipeline_records_no_approver(host, gitops_repo, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B), "CODEBUILD_INITIATOR": "ops-admin"}
+    code, _, output = run_step("promote.yml", env, work, tmp_path / "tools")
+    assert code == 0, output
+    assert "Approved-By" not in gitops_repo.show("%B") and "approval" not in output
+
+
+# --- Verify -------------------------------------------------------------------------------------
+
+REVERT_ON = " ".join(map(str, REVERT_EXIT_CODES))
+
+
+@pytest.fixture
+def verify_host(host, tmp_path) -> dict[str, str]:
+    """The host, with `python -m gitops verify` exiting $VERIFY_RESULT and `python -m gitops revert`
+    recording its arguments (one per line) in $REVERT_RECORD and exiting $REVERT_RESULT."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    real = Path(host["PATH"].split(":")[0]) / "python"
+    (bin_dir / "python").write_text(
+        "#!/usr/bin/env bash\nset -eu\n"
+        'if [ "$1 $2 $3" = "-m gitops verify" ]; then echo "verify: stood in" >&2; exit "$VERIFY_RESULT"; fi\n'
+        'if [ "$1 $2 $3" = "-m gitops revert" ]; then printf "%s\\n" "$@" > "$REVERT_RECORD"; exit "$REVERT_RESULT"; fi\n'
+        f'exec "{real}" "$@"\n')
+    (bin_dir / "python").chmod(0o755)
+    return {**host, "PATH": f"{bin_dir}:{host['PATH']}", "ENVIRONMENT": "prod", "SERVICE": "api",
+            "CLUSTER": "shop-prod-euw1", "DEPLOYMENT_ROLE_ARN": "arn:aws:iam::333333333333:role/x",
+            "GITOPS_URL": "https://github.com/acme/shop-gitops.git", "GITOPS_BRANCH": "main",
+            "PROMOTION_MODE": "pull-request", "REVERT_EXIT_CODES": REVERT_ON, "GITOPS_TOKEN": "t0ken",
+            "AWS_REGION": "eu-west-1", "REVISION": SHA, "EXECUTION_ID": "exec-7", "REVERT_RESULT": "0",
+            "REVERT_RECORD": str(tmp_path / "revert.args")}
+
+
+def verify(env: dict[str, str], tmp_path: Path, result: int) -> tuple[bool, list[str] | None, str]:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    succeeded, output = run_build("verify.yml", {**env, "VERIFY_RESULT": str(result)}, work, tmp_path / "tools")
+    record = Path(env["REVERT_RECORD"])
+    return succeeded, record.read_text().splitlines() if record.exists() else None, output
+
+
+def test_verified_release_succeeds_and_reverts_nothing(verify_host, tmp_path):
+    succeeded, reverted, output = verify(verify_host, tmp_path, 0)
+    assert succeeded, output
+    assert reverted is None
+
+
+@pytest.mark.parametrize("result", [VerifyTimeout.exit_code, VerifyDegraded.exit_code])
+def test_a_release_proven_bad_is_reverted_and_the_action_still_fails(verify_host, tmp_path, result):
+    succeeded, reverted, output = verify(verify_host, tmp_path, result)
+    assert not succeeded
+    assert reverted == ["-m", "gitops", "revert", "--repo", "https://github.com/acme/shop-gitops.git",
+                        "--branch", "main", "--env", "prod", "--service", "api", "--revision", SHA,
+                        "--mode", "pull-request", "--reason", f"verify failed in eu-west-1 (exit {result})",
+                        "--execution-id", "exec-7", "--token-env", "GITOPS_TOKEN"]
+
+
+def test_a_failed_revert_fails_the_action_too(verify_host, tmp_path):
+    succeeded, reverted, _ = verify({**verify_host, "REVERT_RESULT": "13"}, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded and reverted is not None
+
+
+@pytest.mark.parametrize("result", [1, CredentialsError.exit_code, 12])
+def test_a_failure_that_says_nothing_about_the_release_reverts_nothing(verify_host, tmp_path, result):
+    # Credentials, an unreachable cluster, a later commit superseding this one: the release may be fine.
+    succeeded, reverted, _ = verify(verify_host, tmp_path, result)
+    assert not succeeded and reverted is None
+
+
+def test_without_revert_codes_a_bad_release_fails_without_reverting(verify_host, tmp_path):
+    env = {**verify_host, "REVERT_EXIT_CODES": ""}
+    succeeded, reverted, _ = verify(env, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded and reverted is None
+
+
+def test_outside_the_secrets_region_verify_and_revert_read_the_token_by_its_arn(verify_host, tmp_path):
+    arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gitops-token-AbCdEf"
+    env = {k: v for k, v in verify_host.items() if k != "GITOPS_TOKEN"}
+    succeeded, reverted, output = verify({**env, "GITOPS_TOKEN_SECRET_ARN": arn}, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded
+    assert reverted is not None and reverted[-2:] == ["--token-secret", arn], output
