@@ -1,7 +1,7 @@
 """Writes the table of docs/reference/exit-codes.md from the gitops CLI's typed errors.
 
-Every exit code the CLI returns is an error class carrying `exit_code` (gitops.errors and the
-modules that define their own), or a stop signal (128 + its number). The table between the
+Every exit code the CLI returns is an error class of gitops.errors carrying `exit_code`, or a
+stop signal (128 + its number). The table between the
 page's markers is generated from those, so the page cannot drift from the code:
 
     .venv/bin/python tools/exit_codes_doc.py           # rewrite the table
@@ -13,8 +13,6 @@ tests/docs/test_exit_codes.py runs the check.
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import signal
 import sys
 from pathlib import Path
@@ -26,23 +24,15 @@ END = "<!-- end of generated exit codes -->"
 
 
 def error_classes() -> list[type]:
-    """Every GitopsError subclass that sets its own exit code, from every module of the package
-    (a command may define the error only it raises)."""
+    """The error classes of gitops.errors, where every exit code of the CLI is declared."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    import gitops
-    from gitops.errors import GitopsError
+    from gitops import errors
 
-    for module in pkgutil.walk_packages(gitops.__path__, "gitops."):
-        if not module.name.endswith(".__main__"):  # that one runs the CLI
-            importlib.import_module(module.name)
-    found, pending = [], [GitopsError]
-    while pending:
-        cls = pending.pop()
-        if "exit_code" in vars(cls):
-            found.append(cls)
-        pending.extend(cls.__subclasses__())
-    return sorted(found, key=lambda cls: cls.exit_code)
+    classes = [value for value in vars(errors).values()
+               if isinstance(value, type) and issubclass(value, errors.GitopsError)
+               and "exit_code" in vars(value)]
+    return sorted(classes, key=lambda cls: cls.exit_code)
 
 
 def _summary(cls: type) -> str:

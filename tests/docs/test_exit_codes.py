@@ -3,6 +3,11 @@ classes: a new, renumbered or reworded error fails here until the page is regene
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
+import gitops
+from gitops.errors import GitopsError
 from tools import exit_codes_doc
 
 
@@ -26,3 +31,17 @@ def test_a_renumbered_error_makes_the_page_out_of_date(monkeypatch):
     renumbered = exit_codes_doc.error_classes()[-1]
     monkeypatch.setattr(renumbered, "exit_code", 99)
     assert exit_codes_doc.render(page) != page
+
+
+def test_every_exit_code_is_declared_in_gitops_errors():
+    """The page reads gitops.errors only: an error with its own code elsewhere would be missing."""
+    for module in pkgutil.walk_packages(gitops.__path__, "gitops."):
+        if not module.name.endswith(".__main__"):  # that one runs the CLI
+            importlib.import_module(module.name)
+    elsewhere, pending = [], [GitopsError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "exit_code" in vars(cls) and cls.__module__ != "gitops.errors":
+            elsewhere.append(f"{cls.__module__}.{cls.__name__}")
+    assert elsewhere == []
