@@ -16,6 +16,7 @@ TOP_LEVEL = {path.name for path in ROOT.iterdir()
              if path.is_dir() and not path.name.startswith((".", "__")) and path.name != "build"}
 _CODE_SPAN = re.compile(r"`([^`\s]+)`")
 _DOC_REFERENCE = re.compile(r"\bdocs/[\w./-]+\.(?:md|svg)\b")
+_DOC_JOINED = re.compile(r'"docs"((?:\s*/\s*"[\w.-]+")+)')  # a path joined from "docs" and its parts
 
 
 def named_paths(text: str) -> list[str]:
@@ -61,8 +62,12 @@ def _code_files() -> list[Path]:
 
 
 def test_every_docs_page_the_code_names_exists():
-    named = {(path.relative_to(ROOT), ref) for path in _code_files()
-             for ref in _DOC_REFERENCE.findall(path.read_text(errors="replace"))}
+    named = set()
+    for path in _code_files():
+        text = path.read_text(errors="replace")
+        named |= {(path.relative_to(ROOT), ref) for ref in _DOC_REFERENCE.findall(text)}
+        named |= {(path.relative_to(ROOT), "docs/" + "/".join(re.findall(r'"([\w.-]+)"', joined)))
+                  for joined in _DOC_JOINED.findall(text)}
     assert sorted(f"{path}: {ref}" for path, ref in named if not (ROOT / ref).exists()) == []
 
 
