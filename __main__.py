@@ -21,6 +21,7 @@ from components.steps import StepInputs, steps_for
 from components.tools_bundle import bundle_archive, bundle_key
 
 settings = from_pulumi_config()
+names, account, home = settings.names, settings.tooling_account, settings.home_region
 
 # The tooling account: credentials for any other account make `pulumi up` stop before it changes
 # anything. Every AWS resource of the stack carries the stack's tags through the providers.
@@ -36,24 +37,29 @@ environment = aws.Provider(
     allowed_account_ids=[settings.env_account],
     default_tags=tags,
 )
-deployment = DeploymentRole(logical.DEPLOYMENT, DeploymentRoleArgs(settings=settings),
+deployment = DeploymentRole(logical.DEPLOYMENT, DeploymentRoleArgs(
+    names=names, tooling_account=account, env_account=settings.env_account, clusters=settings.clusters),
                             opts=pulumi.ResourceOptions(providers={"aws": environment}))
 
 # One artifact store in every region where an action of the stack's pipelines runs.
 tools_key, tools_archive = bundle_key(), bundle_archive()
 stores = {
     region: ArtifactStore(logical.artifact_store(region), ArtifactStoreArgs(
-        settings=settings, region=region, tools_key=tools_key,
-        tools_archive=tools_archive,
+        names=names, tooling_account=account, region=region, tools_key=tools_key, tools_archive=tools_archive,
     ), opts=in_tooling)
     for region in settings.artifact_regions
 }
 
-notifications = Notifications(logical.NOTIFICATIONS, NotificationsArgs(settings=settings), opts=in_tooling)
+notifications = Notifications(logical.NOTIFICATIONS, NotificationsArgs(
+    names=names, tooling_account=account, home_region=home, alert_subscribers=settings.alert_subscribers,
+    approval_subscribers=settings.approval_subscribers,
+), opts=in_tooling)
 
 if settings.build_source is not None:
-    registry = ContainerRegistry(logical.REGISTRY, ContainerRegistryArgs(settings=settings, source=settings.build_source),
-                                 opts=in_tooling)
+    registry = ContainerRegistry(logical.REGISTRY, ContainerRegistryArgs(
+        names=names, tooling_account=account, home_region=home, services=tuple(s.name for s in settings.services),
+        source=settings.build_source, tags=settings.stack_tags(),
+    ), opts=in_tooling)
     pulumi.export("ecrRepositoryUrls", registry.urls)
     pulumi.export("ecrRepositoryArns", registry.arns)
 else:
@@ -63,6 +69,9 @@ else:
 
 pipelines, verify_pipelines = {}, {}
 monitored, approved = [], []
+# What a service's delivery pipeline and its verify pipeline have in common.
+pipeline_args = dict(names=names, tooling_account=account, home_region=home, connection_arn=settings.connection_arn,
+                     execution_mode=settings.execution_mode, stores=stores)
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
@@ -70,10 +79,11 @@ for service in settings.services:
         repository_arn=registry.arns[service.name] if registry else None,
     ))
     projects = BuildProjects(logical.build_projects(service.name), BuildProjectsArgs(
-        settings=settings, service=service, steps=steps.steps, stores=stores, tools_key=tools_key,
+        names=names, tooling_account=account, service=service.name, steps=steps.steps, stores=stores,
+        tools_key=tools_key, gitops_token=settings.gitops_token, log_retention_days=settings.log_retention_days,
     ), opts=in_tooling)
     pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name), DeliveryPipelineArgs(
-        settings=settings, service=service, pipeline=steps.delivery, stores=stores, projects=projects,
+        **pipeline_args, service=service.name, pipeline=steps.delivery, projects=projects,
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
@@ -83,7 +93,7 @@ for service in settings.services:
     # Pull-request mode: the merge into the environment starts the service's verification.
     if steps.verification is not None:
         verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
-            settings=settings, service=service, pipeline=steps.verification, stores=stores, projects=projects,
+            **pipeline_args, service=service.name, pipeline=steps.verification, projects=projects,
             approval_topic_arn=None, notification_key_arn=None,
         ), opts=in_tooling)
         monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,
@@ -92,15 +102,17 @@ for service in settings.services:
 # Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
 # answer the approvals, when there are any.
 monitoring = Monitoring("monitoring", MonitoringArgs(
-    settings=settings, alerts_topic_arn=notifications.alerts_topic_arn, pipelines=monitored), opts=in_tooling)
-approvers = Approvers("approvers", ApproversArgs(settings=settings, pipelines=approved),
+    names=names, home_region=home, alarms=settings.alarms, alerts_topic_arn=notifications.alerts_topic_arn, pipelines=monitored), opts=in_tooling)
+approvers = Approvers("approvers", ApproversArgs(names=names, approvers=settings.approvers, pipelines=approved),
                       opts=in_tooling) if approved else None
 
 # Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
 clusters = {
     region: ArgoCdCluster(f"argocd-{region}", ArgoCdClusterArgs(
-        settings=settings, argocd=settings.argocd, region=region, cluster_name=cluster,
-        env_provider=environment, deployment_role_arn=deployment.arn,
+        names=names, argocd=settings.argocd, region=region, cluster_name=cluster,
+        bootstrap_role_arn=settings.bootstrap_role_arn, gitops_repository=settings.gitops_repository,
+        gitops_url=settings.gitops_url, gitops_branch=settings.gitops_branch, gitops_token=settings.gitops_token,
+        service_regions=settings.service_regions, env_provider=environment, deployment_role_arn=deployment.arn,
     ), opts=in_tooling)
     for region, cluster in settings.clusters.items()
 }

@@ -30,7 +30,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import document, statement
-from components.settings import Settings
+from components.naming import Names
+from components.settings import ApproverSettings
 from components.validators import IAM_PRINCIPAL_ARN
 
 # The stage and action `DeliveryPipeline` gives its manual approval; the tests check every
@@ -56,7 +57,9 @@ class ApprovalPipeline:
 
 @dataclass(frozen=True)
 class ApproversArgs:
-    settings: Settings
+    names: Names
+    # Who may approve.
+    approvers: ApproverSettings
     # Every pipeline of the stack that has a manual approval; at least one.
     pipelines: Sequence[ApprovalPipeline]
 
@@ -95,7 +98,7 @@ class Approvers(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApproversArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:iam:Approvers", name, None, opts)
-        settings, names = args.settings, args.settings.names
+        names = args.names
         if not any(p.approvals for p in args.pipelines):
             raise ValueError("Approvers needs a pipeline with an approval: create it only when approval is enabled")
         child = pulumi.ResourceOptions(parent=self)
@@ -103,19 +106,19 @@ class Approvers(pulumi.ComponentResource):
             name,
             name=names.approver_policy,
             path=names.approver_path,
-            description=f"Answer the manual approvals of the {settings.app} {settings.env_name} pipelines",
+            description=f"Answer the manual approvals of the {names.app} {names.env} pipelines",
             policy=document(policy_statements(args.pipelines)),
             opts=child,
         )
         self.policy_arn = policy.arn
         self.role_arn = None
-        principals = settings.approvers.principals
+        principals = args.approvers.principals
         if principals:
             role = aws.iam.Role(
                 f"{name}-role",
                 name=names.approver_role,
                 path=names.approver_path,
-                description=f"Assumed by the people who approve {settings.app} {settings.env_name} promotions",
+                description=f"Assumed by the people who approve {names.app} {names.env} promotions",
                 assume_role_policy=document(trust_statements(principals)),
                 max_session_duration=3600,
                 opts=child,
@@ -125,8 +128,8 @@ class Approvers(pulumi.ComponentResource):
         self.outputs = {
             "policyArn": policy.arn,
             "roleArn": self.role_arn,
-            "permissionSet": None if settings.approvers.permission_set_arn is None else {
-                "arn": settings.approvers.permission_set_arn,
+            "permissionSet": None if args.approvers.permission_set_arn is None else {
+                "arn": args.approvers.permission_set_arn,
                 # What the operator adds to the permission set as a customer managed policy reference.
                 "customerManagedPolicyReference": {"name": names.approver_policy, "path": names.approver_path},
             },

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -25,9 +25,10 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.argocd_settings import ArgoCdSettings, SsoSettings
-from gitops.repo import layout
-from components.settings import Settings
+from components.naming import Names
+from components.settings import GitOpsToken
 from components.validators import arn_region
+from gitops.repo import layout
 
 NAMESPACE = "argocd"
 CHART = "argo-cd"
@@ -77,23 +78,38 @@ def access_entry_cluster(cluster_name: str, region: str, access_configs: Sequenc
 
 @dataclass(frozen=True)
 class ArgoCdClusterArgs:
-    settings: Settings
+    names: Names
     argocd: ArgoCdSettings
     region: str
     cluster_name: str
+    # The environment account's role the Kubernetes provider authenticates as (`aws eks get-token`).
+    bootstrap_role_arn: str
+    # The GitOps repository (owner/name, clone URL, branch) and the token Argo CD reads it with.
+    gitops_repository: str
+    gitops_url: str
+    gitops_branch: str
+    gitops_token: GitOpsToken
+    # The environment's services, each with the regions it runs in.
+    service_regions: Mapping[str, tuple[str, ...]]
     # Assumes the bootstrap role in the environment account. A second AWS provider beside the
     # tooling one of `opts`: the cluster and its access entry are there, the GitOps token is not.
     env_provider: aws.Provider
     # The role `gitops verify` runs as (DeploymentRole.arn).
     deployment_role_arn: pulumi.Input[str]
 
+    @property
+    def services(self) -> list[str]:
+        """The services running on this cluster."""
+        return [service for service, regions in self.service_regions.items() if self.region in regions]
+
+    @property
+    def services_elsewhere(self) -> list[str]:
+        """The environment's services that run in its other regions only."""
+        return [service for service, regions in self.service_regions.items() if self.region not in regions]
+
 
 # ----------------------------------------------------------------------------------------------
 # What gets applied, as data (tested without the runtime)
-
-
-def services_in_region(settings: Settings, region: str) -> list[str]:
-    return [service.name for service in settings.services if region in service.regions]
 
 
 def kubeconfig(*, cluster_name: str, region: str, endpoint: str, certificate_authority: str,
@@ -195,12 +211,13 @@ def helm_values(argocd: ArgoCdSettings) -> dict[str, Any]:
     }
 
 
-def app_project_spec(settings: Settings, services: Sequence[str], rollouts: bool) -> dict[str, Any]:
+def app_project_spec(args: ArgoCdClusterArgs) -> dict[str, Any]:
+    names = args.names
     spec = {
-        "description": f"{settings.app} services of {settings.env_name}, synced from {settings.gitops_repository}",
-        "sourceRepos": [settings.gitops_url],
+        "description": f"{names.app} services of {names.env}, synced from {args.gitops_repository}",
+        "sourceRepos": [args.gitops_url],
         # One namespace per service, named after it, on this cluster only.
-        "destinations": [{"server": IN_CLUSTER, "namespace": service} for service in services],
+        "destinations": [{"server": IN_CLUSTER, "namespace": service} for service in args.services],
         # CreateNamespace=true needs Namespace; nothing else cluster-wide (no CRDs, no ClusterRoles).
         "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
         "orphanedResources": {"warn": True},
@@ -208,25 +225,25 @@ def app_project_spec(settings: Settings, services: Sequence[str], rollouts: bool
     # Without a whitelist every namespaced kind is permitted, the Rollout kinds included. Without a
     # controller to run them, a Rollout would never start a pod: refuse the kinds, so the sync says
     # "not permitted in project" instead of waiting on nothing.
-    if not rollouts:
+    if not args.argocd.rollouts.enabled:
         spec["namespaceResourceBlacklist"] = [{"group": "argoproj.io", "kind": kind} for kind in ROLLOUT_KINDS]
     return spec
 
 
-def application_set_spec(settings: Settings, region: str, project: str) -> dict[str, Any]:
-    env = settings.env_name
+def application_set_spec(args: ArgoCdClusterArgs) -> dict[str, Any]:
+    """One Application per service directory of the environment, in the AppProject named after the app."""
+    env = args.names.env
     # Services configured for other regions of the environment still have a directory here.
-    elsewhere = [s.name for s in settings.services if region not in s.regions]
     directories = [{"path": layout.env_glob(env)}] + [
-        {"path": layout.service_dir(env, name), "exclude": True} for name in elsewhere
+        {"path": layout.service_dir(env, name), "exclude": True} for name in args.services_elsewhere
     ]
-    source = layout.application_source(env, region, SERVICE)
+    source = layout.application_source(env, args.region, SERVICE)
     return {
         "goTemplate": True,
         "goTemplateOptions": ["missingkey=error"],
         "generators": [{"git": {
-            "repoURL": settings.gitops_url,
-            "revision": settings.gitops_branch,
+            "repoURL": args.gitops_url,
+            "revision": args.gitops_branch,
             "directories": directories,
         }}],
         # Deleting the ApplicationSet (or renaming it) must not take the running services with it.
@@ -234,10 +251,10 @@ def application_set_spec(settings: Settings, region: str, project: str) -> dict[
         "template": {
             "metadata": {"name": SERVICE},
             "spec": {
-                "project": project,
+                "project": args.names.app,
                 "source": {
-                    "repoURL": settings.gitops_url,
-                    "targetRevision": settings.gitops_branch,
+                    "repoURL": args.gitops_url,
+                    "targetRevision": args.gitops_branch,
                     "path": source.chart,
                     "helm": {
                         # Relative to the chart directory, as Argo CD resolves them.
@@ -381,18 +398,37 @@ class ArgoCdCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArgoCdClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:argocd:ArgoCdCluster", name, None, opts)
-        settings, region = args.settings, args.region
-        services = services_in_region(settings, region)
-
         cluster = aws.eks.get_cluster_output(
-            name=args.cluster_name, region=region,
+            name=args.cluster_name, region=args.region,
             opts=pulumi.InvokeOptions(parent=self, provider=args.env_provider))
-        self.provider = k8s.Provider(
+        self.provider = self._kubernetes(name, args, cluster)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        self.release = _release(f"{name}-argocd", RELEASE_NAME, CHART, args.argocd.chart_version, NAMESPACE,
+                                helm_values(args.argocd), on_cluster)
+        if args.argocd.rollouts.enabled:
+            _release(f"{name}-rollouts", ROLLOUTS_RELEASE_NAME, ROLLOUTS_CHART, args.argocd.rollouts.chart_version,
+                     ROLLOUTS_NAMESPACE, rollouts_helm_values(args.argocd), on_cluster)
+        # Everything below lives in the chart's namespace and (for argoproj.io) uses its CRDs.
+        after_release = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
+        self.repository_secret = self._secrets(name, args, after_release)
+        self.application_set = self._applications(name, args, after_release)
+        self.access_entry = self._verify_access(name, args, cluster, on_cluster, after_release)
+
+        self.server_endpoint = pulumi.Output.from_input(SERVER_ENDPOINT)
+        self.application_set_name = self.application_set.metadata.apply(lambda metadata: metadata["name"])
+        self.register_outputs({
+            "serverEndpoint": self.server_endpoint,
+            "applicationSetName": self.application_set_name,
+        })
+
+    def _kubernetes(self, name: str, args: ArgoCdClusterArgs, cluster: pulumi.Output[aws.eks.GetClusterResult]) -> k8s.Provider:
+        return k8s.Provider(
             f"{name}-k8s",
             kubeconfig=pulumi.Output.all(cluster.endpoint, cluster.certificate_authorities).apply(
                 lambda parts: kubeconfig(
-                    cluster_name=args.cluster_name, region=region, endpoint=parts[0],
-                    certificate_authority=parts[1][0]["data"], role_arn=settings.bootstrap_role_arn)),
+                    cluster_name=args.cluster_name, region=args.region, endpoint=parts[0],
+                    certificate_authority=parts[1][0]["data"], role_arn=args.bootstrap_role_arn)),
             # Only a different cluster replaces the provider (and everything on it); a kubeconfig
             # change such as a new bootstrap role is an update.
             cluster_identifier=cluster.arn,
@@ -405,30 +441,24 @@ class ArgoCdCluster(pulumi.ComponentResource):
             enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        self.release = _release(f"{name}-argocd", RELEASE_NAME, CHART, args.argocd.chart_version, NAMESPACE,
-                                helm_values(args.argocd), on_cluster)
-        if args.argocd.rollouts.enabled:
-            _release(f"{name}-rollouts", ROLLOUTS_RELEASE_NAME, ROLLOUTS_CHART, args.argocd.rollouts.chart_version,
-                     ROLLOUTS_NAMESPACE, rollouts_helm_values(args.argocd), on_cluster)
-        # Everything below lives in the chart's namespace and (for argoproj.io) uses its CRDs.
-        after_release = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
+    def _secrets(self, name: str, args: ArgoCdClusterArgs, after_release: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        """The GitOps repository's credentials and, with SSO, the OIDC client secret: read from
+        Secrets Manager at `pulumi up`, kept secret in state."""
         secret_opts = pulumi.ResourceOptions.merge(
             after_release, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"]))
-
-        token_arn = settings.gitops_token_secret_arn
+        token_arn = args.gitops_token.secret_arn
         token_value = aws.secretsmanager.get_secret_version_output(
-            secret_id=token_arn, region=settings.gitops_token_region, opts=pulumi.InvokeOptions(parent=self))
+            secret_id=token_arn, region=args.gitops_token.region, opts=pulumi.InvokeOptions(parent=self))
         token = pulumi.Output.secret(
             token_value.secret_string.apply(lambda value: token_from_secret_string(token_arn, value)))
-        self.repository_secret = k8s.core.v1.Secret(
+        repository_secret = k8s.core.v1.Secret(
             f"{name}-gitops-repository",
-            metadata={"name": settings.names.gitops_repository_secret, "namespace": NAMESPACE,
+            metadata={"name": args.names.gitops_repository_secret, "namespace": NAMESPACE,
                       "labels": {"argocd.argoproj.io/secret-type": "repository"}},
             type="Opaque",
             string_data=pulumi.Output.secret({
-                "url": settings.gitops_url, "type": "git", "username": "x-access-token", "password": token}),
+                "url": args.gitops_url, "type": "git", "username": "x-access-token", "password": token}),
             opts=secret_opts,
         )
         if args.argocd.sso:
@@ -443,55 +473,54 @@ class ArgoCdCluster(pulumi.ComponentResource):
                 string_data=pulumi.Output.secret({OIDC_SECRET_KEY: client_secret.secret_string}),
                 opts=secret_opts,
             )
+        return repository_secret
 
+    def _applications(self, name: str, args: ArgoCdClusterArgs,
+                      after_release: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """The AppProject and the ApplicationSet, both named after the app."""
         project = k8s.apiextensions.CustomResource(
             f"{name}-project",
             api_version="argoproj.io/v1alpha1",
             kind="AppProject",
-            metadata={"name": settings.app, "namespace": NAMESPACE},
-            spec=app_project_spec(settings, services, args.argocd.rollouts.enabled),
+            metadata={"name": args.names.app, "namespace": NAMESPACE},
+            spec=app_project_spec(args),
             opts=after_release,
         )
-        self.application_set = k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{name}-applications",
             api_version="argoproj.io/v1alpha1",
             kind="ApplicationSet",
-            metadata={"name": settings.app, "namespace": NAMESPACE},
-            spec=application_set_spec(settings, region, settings.app),
+            metadata={"name": args.names.app, "namespace": NAMESPACE},
+            spec=application_set_spec(args),
             opts=pulumi.ResourceOptions.merge(
                 after_release, pulumi.ResourceOptions(depends_on=[project, self.repository_secret])),
         )
 
-        # Read access for `gitops verify` (Kubernetes API, deployment role). EKS access policies
-        # cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy.
-        _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(services), after_release)
+    def _verify_access(self, name: str, args: ArgoCdClusterArgs, cluster: pulumi.Output[aws.eks.GetClusterResult],
+                       on_cluster: pulumi.ResourceOptions, after_release: pulumi.ResourceOptions) -> aws.eks.AccessEntry:
+        """Read access for `gitops verify` (Kubernetes API, deployment role). EKS access policies
+        cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy."""
+        _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(args.services), after_release)
         # In each service's namespace, the reads that prove what runs. The namespace is ensured here
         # (the Role needs it before Argo CD's first sync) as a patch, retained: it is the running
         # service's, and neither removing a service nor destroying the stack may delete it.
-        for service in services:
+        for service in args.services:
             namespace = k8s.core.v1.NamespacePatch(
                 f"{name}-namespace-{service}",
-                metadata={"name": service, "labels": {"app.kubernetes.io/part-of": settings.app}},
+                metadata={"name": service, "labels": {"app.kubernetes.io/part-of": args.names.app}},
                 opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(retain_on_delete=True)),
             )
             in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
             _verify_reads(f"{name}-verify", service, verify_namespace_rules(args.argocd.rollouts.enabled),
                           in_namespace, suffix=f"-{service}")
-        self.access_entry = aws.eks.AccessEntry(
+        return aws.eks.AccessEntry(
             f"{name}-verify-access",
             # Checked: a cluster in CONFIG_MAP mode would accept the entry and ignore it.
             cluster_name=cluster.access_configs.apply(
-                lambda configs: access_entry_cluster(args.cluster_name, region, configs)),
-            region=region,
+                lambda configs: access_entry_cluster(args.cluster_name, args.region, configs)),
+            region=args.region,
             principal_arn=args.deployment_role_arn,
             type="STANDARD",
             kubernetes_groups=[VERIFY_GROUP],
             opts=pulumi.ResourceOptions(parent=self, provider=args.env_provider),
         )
-
-        self.server_endpoint = pulumi.Output.from_input(SERVER_ENDPOINT)
-        self.application_set_name = self.application_set.metadata.apply(lambda metadata: metadata["name"])
-        self.register_outputs({
-            "serverEndpoint": self.server_endpoint,
-            "applicationSetName": self.application_set_name,
-        })

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from components import logical_names as logical
 from components.iam import document
-from components.settings import Settings
+from components.naming import Names
 
 # Key administration, without the data-plane actions: IAM policies in the tooling account cannot
 # grant encrypt/decrypt on these keys, only the statements below can.
@@ -23,15 +23,16 @@ KEY_ADMIN_ACTIONS = [
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
 
 
-def key_policy(settings: Settings, extra_statements: list) -> pulumi.Input[str]:
-    """Key policy shared by the program's keys: tooling root administers, this stack's roles use."""
-    root = f"arn:aws:iam::{settings.tooling_account}:root"
+def key_policy(names: Names, account: str, extra_statements: list) -> pulumi.Input[str]:
+    """Key policy shared by the program's keys: the tooling account's root administers, this
+    stack's roles (`names.role_arn_pattern`) use."""
+    root = f"arn:aws:iam::{account}:root"
     return document([
         {"Sid": "ToolingAccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
          "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
         {"Sid": "StackRolesUseKey", "Effect": "Allow", "Principal": {"AWS": root},
          "Action": KEY_USE_ACTIONS, "Resource": "*",
-         "Condition": {"ArnLike": {"aws:PrincipalArn": settings.names.role_arn_pattern(settings.tooling_account)}}},
+         "Condition": {"ArnLike": {"aws:PrincipalArn": names.role_arn_pattern(account)}}},
         *extra_statements,
     ])
 
@@ -135,7 +136,8 @@ class SecureBucket(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class ArtifactStoreArgs:
-    settings: Settings
+    names: Names
+    tooling_account: str
     region: str
     # Days a superseded artifact version is kept.
     noncurrent_days: int = 30
@@ -156,19 +158,19 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:store:ArtifactStore", name, None, opts)
-        settings = args.settings
+        names = args.names
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
-        account = settings.tooling_account
+        account = args.tooling_account
         root = f"arn:aws:iam::{account}:root"
 
         key = aws.kms.Key(
             logical.key(name),
             region=region,
-            description=f"{settings.app} {settings.env_name} pipeline artifacts in {region}",
+            description=f"{names.app} {names.env} pipeline artifacts in {region}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=key_policy(settings, [
+            policy=key_policy(names, account, [
                 {
                     # `pulumi up` uploads the tool bundle with SSE-KMS: S3 asks for a data key as
                     # the operator, whoever that is in the tooling account, and only through S3.
@@ -183,7 +185,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     "Principal": {"Service": f"logs.{region}.amazonaws.com"},
                     "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
                     "Resource": "*",
-                    "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": settings.names.log_group_arn_pattern(
+                    "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": names.log_group_arn_pattern(
                         region, account)}},
                 },
                 {
@@ -196,13 +198,13 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", region=region, target_key_id=key.key_id,
-                      name=settings.names.key_alias("artifacts"), opts=child)
+                      name=names.key_alias("artifacts"), opts=child)
 
         # The log bucket's policy names the artifact bucket, which is made after it (it logs there).
         artifacts_arn, resolve_artifacts_arn = pulumi.deferred_output()
         logs = SecureBucket(logical.log_bucket(name), SecureBucketArgs(
             region=region, kms_key_arn=None, noncurrent_days=30,
-            expire_days=args.log_retention_days, log_source_account=settings.tooling_account,
+            expire_days=args.log_retention_days, log_source_account=account,
             log_source_bucket_arn=artifacts_arn,
         ), opts=child)
         artifacts = SecureBucket(logical.bucket(name), SecureBucketArgs(

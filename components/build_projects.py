@@ -17,7 +17,8 @@ import pulumi_aws as aws
 from components import logical_names as logical
 from components.artifact_store import ArtifactStore
 from components.iam import ServiceRoleArgs, service_role, statement
-from components.settings import ServiceSettings, Settings
+from components.naming import Names
+from components.settings import GitOpsToken
 from components.steps import Step
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
@@ -25,13 +26,19 @@ IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
 @dataclass(frozen=True)
 class BuildProjectsArgs:
-    settings: Settings
-    service: ServiceSettings
+    names: Names
+    # The account whose CodeBuild assumes the projects' roles.
+    tooling_account: str
+    service: str
     steps: tuple[Step, ...]
     # region -> the stack's artifact store there
     stores: dict[str, ArtifactStore]
     # S3 key of the gitops tool bundle, the same in every region's artifact bucket.
     tools_key: pulumi.Input[str]
+    # The secret the steps that need the token read it from.
+    gitops_token: GitOpsToken
+    # Days the service's log groups keep build logs.
+    log_retention_days: int
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,13 @@ class BuildProjects(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BuildProjectsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:build:BuildProjects", name, None, opts)
-        settings = args.settings
         # One log group per region for the service's projects; each project writes its own streams.
         log_groups = {
             region: aws.cloudwatch.LogGroup(
                 logical.log_group(name, region),
                 region=region,
-                name=settings.names.log_group(args.service.name),
-                retention_in_days=settings.log_retention_days,
+                name=args.names.log_group(args.service),
+                retention_in_days=args.log_retention_days,
                 kms_key_id=args.stores[region].key_arn,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -75,7 +81,7 @@ class BuildProjects(pulumi.ComponentResource):
 
     def _project(self, name: str, step: Step, args: BuildProjectsArgs,
                  log_group: aws.cloudwatch.LogGroup) -> BuildProject:
-        settings = args.settings
+        names, token = args.names, args.gitops_token
         resource_name = logical.project(name, step.name)
         store = args.stores[step.region]
         statements = [
@@ -89,21 +95,20 @@ class BuildProjects(pulumi.ComponentResource):
             *step.statements,
         ]
         if step.needs_token:
-            statements.append(statement("ReadGitOpsToken", ["secretsmanager:GetSecretValue"],
-                                        settings.gitops_token_secret_arn))
-        if step.needs_token and settings.gitops_token_key_arn:
+            statements.append(statement("ReadGitOpsToken", ["secretsmanager:GetSecretValue"], token.secret_arn))
+        if step.needs_token and token.key_arn:
             # Secrets Manager decrypts the secret with the caller's permission on its key; only
             # through Secrets Manager of the secret's region, never the key directly.
             statements.append(statement(
-                "DecryptGitOpsToken", ["kms:Decrypt"], settings.gitops_token_key_arn,
-                condition={"StringEquals": {
-                    "kms:ViaService": f"secretsmanager.{settings.gitops_token_region}.amazonaws.com"}}))
+                "DecryptGitOpsToken", ["kms:Decrypt"], token.key_arn,
+                condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{token.region}.amazonaws.com"}}))
         role = service_role(logical.role(resource_name), ServiceRoleArgs(
             service="codebuild.amazonaws.com",
-            path=settings.names.role_path(step.role_subpath),
+            path=names.role_path(step.role_subpath),
             statements=statements,
-            description=f"CodeBuild {step.name} of {args.service.name} ({settings.app} {settings.env_name})",
-        ), settings, self)
+            description=f"CodeBuild {step.name} of {args.service} ({names.app} {names.env})",
+            source_account=args.tooling_account,
+        ), self)
 
         variables = [{"name": key, "value": value, "type": "PLAINTEXT"} for key, value in step.project_variables.items()]
         # CodeBuild adds this variable to every new project (report auto-discovery on), so a project
@@ -112,20 +117,20 @@ class BuildProjects(pulumi.ComponentResource):
         if step.needs_tool_bundle:
             variables.append({"name": "TOOLS_BUNDLE", "type": "PLAINTEXT",
                               "value": pulumi.Output.format("s3://{0}/{1}", store.bucket_name, args.tools_key)})
-        if step.needs_token and step.region == settings.gitops_token_region:
+        if step.needs_token and step.region == token.region:
             # Resolved by CodeBuild at build start; the token never appears in the project definition.
             variables.append({"name": "GITOPS_TOKEN", "type": "SECRETS_MANAGER",
-                              "value": settings.gitops_token_secret_arn})
+                              "value": token.secret_arn})
         elif step.needs_token:
             # AWS documents no cross-region resolution of a SECRETS_MANAGER variable: a step in
             # another region gets the ARN and the CLI reads the secret in the ARN's own region.
             variables.append({"name": "GITOPS_TOKEN_SECRET_ARN", "type": "PLAINTEXT",
-                              "value": settings.gitops_token_secret_arn})
+                              "value": token.secret_arn})
 
         project = aws.codebuild.Project(
             resource_name,
             region=step.region,
-            name=settings.names.project(args.service.name, step.name),
+            name=names.project(args.service, step.name),
             description=step.description,
             service_role=role.arn,
             encryption_key=store.key_arn,
@@ -145,7 +150,7 @@ class BuildProjects(pulumi.ComponentResource):
                 "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name, "stream_name": step.name},
                 "s3_logs": {"status": "DISABLED"},
             },
-            tags={"service": args.service.name, **step.tags},
+            tags={"service": args.service, **step.tags},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         return BuildProject(step=step, name=project.name, arn=project.arn, role_arn=role.arn)

@@ -6,15 +6,21 @@ import pulumi
 import pulumi_aws as aws
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from components.iam import document, statement
-from components.settings import Settings
+from components.naming import Names
 from components.steps import VERIFY_ROLE_SUBPATH
 
 
 @dataclass(frozen=True)
 class DeploymentRoleArgs:
-    settings: Settings
+    names: Names
+    # The tooling account, whose verify roles assume this one.
+    tooling_account: str
+    # The environment account, where the role lives, and its EKS clusters (region -> name).
+    env_account: str
+    clusters: Mapping[str, str]
 
 
 class DeploymentRole(pulumi.ComponentResource):
@@ -32,27 +38,27 @@ class DeploymentRole(pulumi.ComponentResource):
     def __init__(self, name: str, args: DeploymentRoleArgs, opts: pulumi.ResourceOptions | None = None):
         """`opts` carries the environment account's provider: the role lives there."""
         super().__init__("delivery:iam:DeploymentRole", name, None, opts)
-        settings = args.settings
+        names = args.names
         child = pulumi.ResourceOptions(parent=self)
         trust = document([{
             "Sid": "AssumedByVerifyRoles",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{settings.tooling_account}:root"},
+            "Principal": {"AWS": f"arn:aws:iam::{args.tooling_account}:root"},
             "Action": "sts:AssumeRole",
-            "Condition": {"ArnLike": {"aws:PrincipalArn": settings.names.role_arn_pattern(settings.tooling_account, VERIFY_ROLE_SUBPATH)}},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": names.role_arn_pattern(args.tooling_account, VERIFY_ROLE_SUBPATH)}},
         }])
         self.role = aws.iam.Role(
             name,
-            name=settings.names.deployment_role,
-            path=settings.names.role_path(),
-            description=f"Assumed by the {settings.app} {settings.env_name} delivery pipelines to verify deployments",
+            name=names.deployment_role,
+            path=names.role_path(),
+            description=f"Assumed by the {names.app} {names.env} delivery pipelines to verify deployments",
             assume_role_policy=trust,
             max_session_duration=3600,
             opts=child,
         )
         clusters = [
-            f"arn:aws:eks:{region}:{settings.env_account}:cluster/{cluster}"
-            for region, cluster in settings.clusters.items()
+            f"arn:aws:eks:{region}:{args.env_account}:cluster/{cluster}"
+            for region, cluster in args.clusters.items()
         ]
         aws.iam.RolePolicy(
             f"{name}-policy",

@@ -15,8 +15,6 @@ from typing import Any, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import Settings
-
 
 def statement(sid: str, actions: Sequence[str], resources: Any, *, effect: str = "Allow",
               condition: dict | None = None, principal: dict | None = None) -> dict:
@@ -94,10 +92,10 @@ class ServiceRoleArgs:
     path: str
     statements: Sequence[Any]
     description: str
-    # Narrow the trust to requests made for this account (aws:SourceAccount). Off only for a
-    # service whose documented trust has no source keys (ECR's replica creation role): there the
-    # condition could never match and every request would be refused.
-    source_account_condition: bool = True
+    # The account the trust is narrowed to (aws:SourceAccount): the service acts for it. None only
+    # for a service whose documented trust has no source keys (ECR's replica creation role): there
+    # the condition could never match and every request would be refused.
+    source_account: str | None
 
 
 @dataclass(frozen=True)
@@ -121,14 +119,13 @@ class ServiceRole:
         return [self.role, self.policy]
 
 
-def service_role(name: str, args: ServiceRoleArgs, settings: Settings, parent: pulumi.Resource) -> ServiceRole:
+def service_role(name: str, args: ServiceRoleArgs, parent: pulumi.Resource) -> ServiceRole:
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         name,
         path=args.path,
         description=args.description,
-        assume_role_policy=service_trust(
-            args.service, settings.tooling_account if args.source_account_condition else None),
+        assume_role_policy=service_trust(args.service, args.source_account),
         max_session_duration=3600,
         opts=child,
     )

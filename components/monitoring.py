@@ -36,7 +36,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.build_projects import BuildProject
-from components.settings import Settings
+from components.naming import Names
+from components.settings import AlarmSettings
 
 PIPELINE_NAMESPACE = "AWS/CodePipeline"
 BUILD_NAMESPACE = "AWS/CodeBuild"
@@ -57,7 +58,10 @@ class MonitoredPipeline:
 
 @dataclass(frozen=True)
 class MonitoringArgs:
-    settings: Settings
+    names: Names
+    # The pipelines' region: their alarms and the dashboard are there.
+    home_region: str
+    alarms: AlarmSettings
     alerts_topic_arn: pulumi.Input[str]
     pipelines: Sequence[MonitoredPipeline]
 
@@ -77,10 +81,9 @@ def _project_metric(metric_id: str, metric: str, stat: str, project: pulumi.Inpu
         "period": period, "stat": stat}}
 
 
-def dashboard_widgets(settings: Settings, pipelines: Sequence[dict[str, Any]]) -> list[dict]:
+def dashboard_widgets(home: str, pipelines: Sequence[dict[str, Any]]) -> list[dict]:
     """Widgets of the dashboard from resolved names: `pipelines` is
-    [{"key", "name", "projects": [{"name", "step", "stage", "region"}]}]."""
-    home = settings.home_region
+    [{"key", "name", "projects": [{"name", "step", "stage", "region"}]}]; `home` the pipelines' region."""
 
     def graph(title: str, region: str, metrics: list[list], stat: str) -> dict:
         return {"type": "metric", "properties": {
@@ -122,14 +125,14 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:monitor:Monitoring", name, None, opts)
-        settings, names, alarms = args.settings, args.settings.names, args.settings.alarms
+        names, alarms = args.names, args.alarms
         child = pulumi.ResourceOptions(parent=self)
         period = alarms.period_minutes * 60
         if alarms.enabled:
             for pipeline in args.pipelines:
                 self._pipeline_alarm(name, pipeline, args, period, child)
                 for project in pipeline.projects:
-                    if project.step.region == settings.home_region:
+                    if project.step.region == args.home_region:
                         self._project_alarm(name, pipeline, project, args, period, child)
 
         resolved = pulumi.Output.all(*[
@@ -143,7 +146,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard_name=alarms.dashboard_name or names.dashboard,
             dashboard_body=resolved.apply(
-                lambda pipelines: json.dumps({"start": "-P7D", "widgets": dashboard_widgets(settings, pipelines)})),
+                lambda pipelines: json.dumps({"start": "-P7D", "widgets": dashboard_widgets(args.home_region, pipelines)})),
             opts=child,
         )
         self.dashboard_name = dashboard.dashboard_name
@@ -151,11 +154,11 @@ class Monitoring(pulumi.ComponentResource):
 
     def _pipeline_alarm(self, name: str, pipeline: MonitoredPipeline, args: MonitoringArgs, period: int,
                         child: pulumi.ResourceOptions) -> None:
-        threshold = args.settings.alarms.failed_executions
+        threshold = args.alarms.failed_executions
         aws.cloudwatch.MetricAlarm(
             f"{name}-{pipeline.key}-failed-executions",
             name=pulumi.Output.from_input(pipeline.name).apply(
-                lambda n: args.settings.names.alarm(n, "failed-executions")),
+                lambda n: args.names.alarm(n, "failed-executions")),
             alarm_description=f"{threshold} or more failed executions of the pipeline in {period // 60} minutes",
             namespace=PIPELINE_NAMESPACE, metric_name="FailedPipelineExecutions",
             dimensions={"PipelineName": pipeline.name}, statistic="Sum", period=period,
@@ -166,11 +169,11 @@ class Monitoring(pulumi.ComponentResource):
 
     def _project_alarm(self, name: str, pipeline: MonitoredPipeline, project: BuildProject, args: MonitoringArgs,
                        period: int, child: pulumi.ResourceOptions) -> None:
-        alarms, step = args.settings.alarms, project.step
+        alarms, step = args.alarms, project.step
         limit = duration_limit_seconds(step.timeout_minutes, alarms.duration_percent)
         aws.cloudwatch.MetricAlarm(
             f"{name}-{pipeline.key}-{step.name}-builds",
-            name=project.name.apply(lambda n: args.settings.names.alarm(n, "builds")),
+            name=project.name.apply(lambda n: args.names.alarm(n, "builds")),
             alarm_description=(f"{alarms.failed_builds} or more failed builds in {period // 60} minutes, or a build "
                                f"longer than {limit} s ({alarms.duration_percent}% of the "
                                f"{step.timeout_minutes}-minute timeout)"),

@@ -18,8 +18,8 @@ from components import logical_names as logical
 from components.artifact_store import ArtifactStore
 from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
+from components.naming import Names
 from components.pipeline_model import APPROVAL, SOURCE, Action, PipelineDefinition, Stage
-from components.settings import ServiceSettings, Settings
 from components.steps import (SOURCE_EXPORTS, SOURCE_NAMESPACE, Approval, PipelineSource, PipelineSteps, Step,
                               console_url)
 
@@ -28,8 +28,15 @@ SOURCE_ARTIFACT = "SourceOutput"
 
 @dataclass(frozen=True)
 class DeliveryPipelineArgs:
-    settings: Settings
-    service: ServiceSettings
+    names: Names
+    # The account and region the pipeline lives in.
+    tooling_account: str
+    home_region: str
+    # The CodeConnections connection its source action reads through.
+    connection_arn: str
+    # QUEUED, SUPERSEDED or PARALLEL.
+    execution_mode: str
+    service: str
     pipeline: PipelineSteps
     stores: dict[str, ArtifactStore]
     # The service's projects; the pipeline runs (and may start) those of its own steps only.
@@ -50,14 +57,14 @@ def _codebuild(step: Step, project: pulumi.Input[str], home: str) -> Action:
                   namespace=step.namespace, exports=step.exports)
 
 
-def describe(settings: Settings, pipeline: PipelineSteps, projects: dict[Step, pulumi.Input[str]],
+def describe(home: str, connection_arn: str, pipeline: PipelineSteps, projects: dict[Step, pulumi.Input[str]],
              approval_topic_arn: pulumi.Input[str] | None, store_regions: frozenset[str]) -> PipelineDefinition:
-    """One pipeline as data: the source action, then one stage per run of steps of the same stage."""
-    home = settings.home_region
+    """One pipeline in region `home` as data: the source action, then one stage per run of steps of
+    the same stage."""
     source = Action(
         name="Source", category=SOURCE, provider="CodeStarSourceConnection", namespace=SOURCE_NAMESPACE,
         exports=SOURCE_EXPORTS,
-        configuration={"ConnectionArn": settings.connection_arn, "FullRepositoryId": pipeline.source.repository,
+        configuration={"ConnectionArn": connection_arn, "FullRepositoryId": pipeline.source.repository,
                        "BranchName": pipeline.source.branch, "OutputArtifactFormat": "CODE_ZIP"},
         output_artifacts=(SOURCE_ARTIFACT,),
     )
@@ -114,18 +121,18 @@ class DeliveryPipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DeliveryPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:pipeline:DeliveryPipeline", name, None, opts)
-        settings, service, steps = args.settings, args.service, args.pipeline.build_steps
-        regions_used = {settings.home_region, *(step.region for step in steps)}
+        steps = args.pipeline.build_steps
+        regions_used = {args.home_region, *(step.region for step in steps)}
         stores = {region: store for region, store in args.stores.items() if region in regions_used}
         projects = [args.projects.of(step) for step in steps]
         has_approval = any(isinstance(step, Approval) for step in args.pipeline.steps)
-        definition = describe(settings, args.pipeline, {project.step: project.name for project in projects},
+        definition = describe(args.home_region, args.connection_arn, args.pipeline, {project.step: project.name for project in projects},
                               args.approval_topic_arn, frozenset(stores))
 
         statements = [
             # The action's prefix follows the ARN's service (codeconnections or codestar-connections).
-            statement("UseSourceConnection", [f"{settings.connection_arn.split(':')[2]}:UseConnection"],
-                      settings.connection_arn),
+            statement("UseSourceConnection", [f"{args.connection_arn.split(':')[2]}:UseConnection"],
+                      args.connection_arn),
             statement("RunOwnBuilds", ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
                       [project.arn for project in projects]),
             statement("ReadWriteArtifacts", ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
@@ -140,9 +147,9 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statements.append(statement("EncryptApprovalNotices", ["kms:Decrypt", "kms:GenerateDataKey*"],
                                         args.notification_key_arn))
         role = service_role(logical.role(name), ServiceRoleArgs(
-            service="codepipeline.amazonaws.com", path=settings.names.role_path(), statements=statements,
-            description=f"CodePipeline {definition.name}",
-        ), settings, self)
+            service="codepipeline.amazonaws.com", path=args.names.role_path(), statements=statements,
+            description=f"CodePipeline {definition.name}", source_account=args.tooling_account,
+        ), self)
 
         several = len(stores) > 1
         artifact_stores = [
@@ -156,16 +163,16 @@ class DeliveryPipeline(pulumi.ComponentResource):
             name,
             name=definition.name,
             pipeline_type="V2",
-            execution_mode=settings.execution_mode,
+            execution_mode=args.execution_mode,
             role_arn=role.arn,
             artifact_stores=artifact_stores,
             stages=render_stages(definition),
             triggers=[trigger(args.pipeline.source)],
-            tags={"service": service.name},
+            tags={"service": args.service},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.name = pipeline.name
         self.arn = pipeline.arn
         self.role_arn = role.arn
-        self.console_url = console_url(settings.home_region, definition.name)
+        self.console_url = console_url(args.home_region, definition.name)
         self.register_outputs({"name": self.name, "arn": self.arn, "console_url": self.console_url})

@@ -110,7 +110,6 @@ def validate(p: PipelineDefinition) -> None:
     stage_names: set[str] = set()
     namespaces: dict[str, Action] = {}
     produced: set[str] = set()
-
     for index, stage in enumerate(p.stages):
         where = f"stage {stage.name!r}"
         if not NAME.match(stage.name):
@@ -120,69 +119,80 @@ def validate(p: PipelineDefinition) -> None:
         stage_names.add(stage.name)
         if not 1 <= len(stage.actions) <= MAX_ACTIONS_PER_STAGE:
             raise _error(p, where, f"a stage has 1 to {MAX_ACTIONS_PER_STAGE} actions")
+        produced |= _validate_actions(p, stage, index == 0, namespaces, produced)
 
-        is_first = index == 0
-        action_names: set[str] = set()
-        # Artifacts produced in this stage, by run order: visible to later run orders only.
-        produced_in_stage: dict[int, set[str]] = {}
 
-        for action in sorted(stage.actions, key=lambda a: a.run_order):
-            where = f"stage {stage.name!r}, action {action.name!r}"
-            if not NAME.match(action.name):
-                raise _error(p, where, "action names use 1-100 of A-Z a-z 0-9 . @ - _")
-            if action.name in action_names:
-                raise _error(p, where, "action names must be unique in their stage")
-            action_names.add(action.name)
-            if not 1 <= action.run_order <= MAX_RUN_ORDER:
-                raise _error(p, where, f"runOrder {action.run_order} is outside 1..{MAX_RUN_ORDER}")
+def _validate_actions(p: PipelineDefinition, stage: Stage, is_first: bool, namespaces: dict[str, Action],
+                      produced: set[str]) -> set[str]:
+    """Check a stage's actions in run order against what earlier stages and run orders declare and
+    produce; declare its namespaces; return the artifacts it produces."""
+    action_names: set[str] = set()
+    # Artifacts produced in this stage, by run order: visible to later run orders only.
+    produced_in_stage: dict[int, set[str]] = {}
+    for action in sorted(stage.actions, key=lambda a: a.run_order):
+        where = f"stage {stage.name!r}, action {action.name!r}"
+        if not NAME.match(action.name):
+            raise _error(p, where, "action names use 1-100 of A-Z a-z 0-9 . @ - _")
+        if action.name in action_names:
+            raise _error(p, where, "action names must be unique in their stage")
+        action_names.add(action.name)
+        _validate_action(p, where, action, is_first)
 
-            is_source = action.category == SOURCE
-            if is_first and not is_source:
-                raise _error(p, where, "the first stage may contain only source actions")
-            if is_source and not is_first:
-                raise _error(p, where, "source actions belong in the first stage only")
-            region = action.region or p.region
-            if is_source and region != p.region:
-                raise _error(p, where, f"source actions run in the pipeline's region {p.region}, not {region}")
-            if region not in p.artifact_store_regions:
-                raise _error(p, where, f"runs in {region}, which has no artifact store: add one for {region}")
+        # Namespaces and artifacts of this stage's earlier run orders are visible from here on.
+        for earlier in [a for a in stage.actions if a.run_order < action.run_order]:
+            _declare_namespace(p, earlier, namespaces)
+        visible = produced | {a for order, names in produced_in_stage.items() if order < action.run_order for a in names}
+        for artifact in action.input_artifacts:
+            if artifact not in visible:
+                raise _error(p, where, f"input artifact {artifact!r} is not produced by an earlier action")
+        for artifact in action.output_artifacts:
+            if not ARTIFACT_NAME.match(artifact):
+                raise _error(p, where, f"artifact {artifact!r}: names use 1-100 of A-Z a-z 0-9 - _")
+            if artifact in produced or any(artifact in s for s in produced_in_stage.values()):
+                raise _error(p, where, f"output artifact {artifact!r} is already produced by another action")
+            produced_in_stage.setdefault(action.run_order, set()).add(artifact)
+        _validate_references(p, where, action, namespaces)
 
-            bounds = ARTIFACT_BOUNDS.get((action.category, action.provider))
-            if bounds is None:
-                raise _error(p, where, f"unsupported action type {action.category}/{action.provider}")
-            min_in, max_in, min_out, max_out = bounds
-            if not min_in <= len(action.input_artifacts) <= max_in:
-                raise _error(p, where, f"{action.provider} {action.category} actions take {min_in} to {max_in} input artifacts")
-            if not min_out <= len(action.output_artifacts) <= max_out:
-                raise _error(p, where, f"{action.provider} {action.category} actions produce {min_out} to {max_out} output artifacts")
+    for action in stage.actions:
+        _declare_namespace(p, action, namespaces)
+    return {artifact for names in produced_in_stage.values() for artifact in names}
 
-            # Namespaces and artifacts of this stage's earlier run orders are visible from here on.
-            for earlier in [a for a in stage.actions if a.run_order < action.run_order]:
-                _declare_namespace(p, earlier, namespaces)
-            visible = produced | {a for order, names in produced_in_stage.items() if order < action.run_order for a in names}
-            for artifact in action.input_artifacts:
-                if artifact not in visible:
-                    raise _error(p, where, f"input artifact {artifact!r} is not produced by an earlier action")
-            for artifact in action.output_artifacts:
-                if not ARTIFACT_NAME.match(artifact):
-                    raise _error(p, where, f"artifact {artifact!r}: names use 1-100 of A-Z a-z 0-9 - _")
-                if artifact in produced or any(artifact in s for s in produced_in_stage.values()):
-                    raise _error(p, where, f"output artifact {artifact!r} is already produced by another action")
-                produced_in_stage.setdefault(action.run_order, set()).add(artifact)
 
-            for namespace, variable in _referenced_variables(action.configuration):
-                if namespace in BUILT_IN_NAMESPACES:
-                    continue
-                if namespace not in namespaces:
-                    raise _error(p, where, f"#{{{namespace}.{variable}}} names a namespace no earlier action declares")
-                declared = namespaces[namespace].exports
-                if declared and variable not in declared:
-                    raise _error(p, where, f"#{{{namespace}.{variable}}}: {namespace} exports only {', '.join(declared)}")
+def _validate_action(p: PipelineDefinition, where: str, action: Action, is_first: bool) -> None:
+    """The rules one action obeys on its own: run order, place, region, artifact counts."""
+    if not 1 <= action.run_order <= MAX_RUN_ORDER:
+        raise _error(p, where, f"runOrder {action.run_order} is outside 1..{MAX_RUN_ORDER}")
+    is_source = action.category == SOURCE
+    if is_first and not is_source:
+        raise _error(p, where, "the first stage may contain only source actions")
+    if is_source and not is_first:
+        raise _error(p, where, "source actions belong in the first stage only")
+    region = action.region or p.region
+    if is_source and region != p.region:
+        raise _error(p, where, f"source actions run in the pipeline's region {p.region}, not {region}")
+    if region not in p.artifact_store_regions:
+        raise _error(p, where, f"runs in {region}, which has no artifact store: add one for {region}")
 
-        for action in stage.actions:
-            _declare_namespace(p, action, namespaces)
-        for names in produced_in_stage.values():
-            produced |= names
+    bounds = ARTIFACT_BOUNDS.get((action.category, action.provider))
+    if bounds is None:
+        raise _error(p, where, f"unsupported action type {action.category}/{action.provider}")
+    min_in, max_in, min_out, max_out = bounds
+    if not min_in <= len(action.input_artifacts) <= max_in:
+        raise _error(p, where, f"{action.provider} {action.category} actions take {min_in} to {max_in} input artifacts")
+    if not min_out <= len(action.output_artifacts) <= max_out:
+        raise _error(p, where, f"{action.provider} {action.category} actions produce {min_out} to {max_out} output artifacts")
+
+
+def _validate_references(p: PipelineDefinition, where: str, action: Action, namespaces: dict[str, Action]) -> None:
+    """Every `#{Namespace.Variable}` of the action's configuration names an earlier export."""
+    for namespace, variable in _referenced_variables(action.configuration):
+        if namespace in BUILT_IN_NAMESPACES:
+            continue
+        if namespace not in namespaces:
+            raise _error(p, where, f"#{{{namespace}.{variable}}} names a namespace no earlier action declares")
+        declared = namespaces[namespace].exports
+        if declared and variable not in declared:
+            raise _error(p, where, f"#{{{namespace}.{variable}}}: {namespace} exports only {', '.join(declared)}")
 
 
 def _declare_namespace(p: PipelineDefinition, action: Action, namespaces: dict[str, Action]) -> None:

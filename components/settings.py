@@ -21,7 +21,7 @@ from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
-__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "PromoteSource", "ServiceSettings",
+__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "GitOpsToken", "PromoteSource", "ServiceSettings",
            "Settings", "parse", "from_config", "from_pulumi_config"]
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
@@ -111,6 +111,23 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class GitOpsToken:
+    """The secret holding the token the steps write to the GitOps repository with."""
+
+    # `gitops.tokenSecretArn`, in the tooling account.
+    secret_arn: str
+    # The customer-managed KMS key the secret is encrypted with (`gitops.tokenKeyArn`); the roles
+    # that read the token may decrypt with it through Secrets Manager only. Default: none (the
+    # secret uses the account's `aws/secretsmanager` key, which needs no grant).
+    key_arn: str | None = None
+
+    @property
+    def region(self) -> str:
+        """The secret's region (from its ARN): where CodeBuild can resolve it as a variable."""
+        return v.arn_region(self.secret_arn)
+
+
+@dataclass(frozen=True)
 class Settings:
     app: str
     tooling_account: str
@@ -125,7 +142,7 @@ class Settings:
     gitops_repository: str
     gitops_url: str
     gitops_branch: str
-    gitops_token_secret_arn: str
+    gitops_token: GitOpsToken
     promotion_mode: str
     auto_merge: bool
     approval_enabled: bool
@@ -141,15 +158,6 @@ class Settings:
     # Days the CodeBuild log groups keep build logs. Default: 365 (a year of audit history: PCI DSS
     # 10.5.1, Checkov CKV_AWS_338).
     log_retention_days: int = 365
-    # The customer-managed KMS key the token secret is encrypted with (`gitops.tokenKeyArn`); the
-    # roles that read the token may decrypt with it through Secrets Manager only. Default: none
-    # (the secret uses the account's `aws/secretsmanager` key, which needs no grant).
-    gitops_token_key_arn: str | None = None
-
-    @property
-    def gitops_token_region(self) -> str:
-        """The region of the GitOps token secret (from its ARN)."""
-        return v.arn_region(self.gitops_token_secret_arn)
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -160,6 +168,11 @@ class Settings:
         """Where an action of the stack's pipelines runs, each with an artifact store: the home
         region and every service's regions, sorted."""
         return tuple(sorted({self.home_region, *(r for s in self.services for r in s.regions)}))
+
+    @property
+    def service_regions(self) -> dict[str, tuple[str, ...]]:
+        """service -> the regions it runs in."""
+        return {service.name: service.regions for service in self.services}
 
     def service_clusters(self, service: ServiceSettings) -> dict[str, str]:
         """region -> EKS cluster, for the regions the service runs in."""
@@ -296,18 +309,8 @@ def _alarms(root: v.Reader) -> AlarmSettings:
     return settings
 
 
-def parse(data: Mapping[str, Any]) -> Settings:
-    """Validate a stack's settings (keys without the project prefix, structured values decoded).
-
-    Every error is collected and raised at the end, all in one `SettingsError`."""
-    root = v.Reader("", data)
-    app = root.get("app", v.dns_name)
-
-    tooling = root.section("tooling")
-    tooling_account = tooling.get("account", v.account)
-    home_region = tooling.get("region", v.region)
-    tooling.finish()
-
+def _environment(root: v.Reader) -> tuple[str, str, str, dict[str, str]]:
+    """The `environment` section: its name, account, bootstrap role and clusters (region -> name)."""
     env = root.section("environment")
     env_name = env.get("name", v.dns_name)
     env_account = env.get("account", v.account)
@@ -318,21 +321,15 @@ def parse(data: Mapping[str, Any]) -> Settings:
     )
     clusters = env.get("clusters", _clusters) or {}
     env.finish()
+    return env_name, env_account, bootstrap_role, clusters
 
-    connection_arn = root.get(
-        "connectionArn",
-        v.arn_in(v.CONNECTION_ARN, "a CodeConnections ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid>",
-                account=tooling_account, region=home_region,
-                where="source actions run in the pipeline's account and region"),
-    )
 
-    source = _source(root, env_name=env_name, env_account=env_account, home_region=home_region,
-                     clusters=tuple(clusters))
-
+def _gitops(root: v.Reader, tooling_account: str) -> tuple[str, str, str, GitOpsToken]:
+    """The `gitops` section: the repository (owner/name), its clone URL and branch, and the token."""
     gitops = root.section("gitops")
-    gitops_repository = gitops.get("repository", v.pattern(v.REPO_ID, "owner/name of the GitOps repository"))
-    gitops_url = gitops.get("url", v.pattern(v.HTTPS_URL, "the HTTPS clone URL of the GitOps repository"))
-    gitops_branch = gitops.get("branch", v.branch, default="main")
+    repository = gitops.get("repository", v.pattern(v.REPO_ID, "owner/name of the GitOps repository"))
+    url = gitops.get("url", v.pattern(v.HTTPS_URL, "the HTTPS clone URL of the GitOps repository"))
+    branch = gitops.get("branch", v.branch, default="main")
     token_secret = gitops.get(
         "tokenSecretArn",
         v.arn_in(v.SECRET_ARN, "a Secrets Manager secret ARN, arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 chars>",
@@ -345,32 +342,69 @@ def parse(data: Mapping[str, Any]) -> Settings:
                  where="the token secret's account and region: Secrets Manager encrypts with a key of its own region"),
         default=None)
     gitops.finish()
+    return repository, url, branch, GitOpsToken(secret_arn=token_secret, key_arn=token_key)
 
+
+def _promotion(root: v.Reader) -> tuple[str, bool]:
+    """The `promotion` section: the mode and whether pull requests merge themselves."""
     promotion = root.section("promotion", required=False)
-    promotion_mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
+    mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
     auto_merge = promotion.get("autoMerge", v.boolean, default=False)
-    if auto_merge and promotion_mode and promotion_mode != "pull-request":
+    if auto_merge and mode and mode != "pull-request":
         root.errors.add(v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request"))
     promotion.finish()
+    return mode, auto_merge
 
+
+def _approval(root: v.Reader) -> tuple[bool, tuple[str, ...], ApproverSettings]:
+    """The `approval` section: whether promotions wait for one, who is told, who may give it."""
     approval = root.section("approval", required=False)
-    approval_enabled = approval.get("enabled", v.boolean, default=False)
-    approval_subscribers = approval.get("subscribers", v.list_of(v.email), default=())
-    approvers = _approvers(approval, approval_enabled)
+    enabled = approval.get("enabled", v.boolean, default=False)
+    subscribers = approval.get("subscribers", v.list_of(v.email), default=())
+    approvers = _approvers(approval, enabled)
     approval.finish()
+    return enabled, subscribers, approvers
+
+
+def _optional(root: v.Reader, section: str, key: str, check: Any, default: Any) -> Any:
+    """The one key of an optional section (`logs`, `alerts`, `scan`)."""
+    reader = root.section(section, required=False)
+    value = reader.get(key, check, default=default)
+    reader.finish()
+    return value
+
+
+def parse(data: Mapping[str, Any]) -> Settings:
+    """Validate a stack's settings (keys without the project prefix, structured values decoded).
+
+    Every error is collected and raised at the end, all in one `SettingsError`."""
+    root = v.Reader("", data)
+    app = root.get("app", v.dns_name)
+
+    tooling = root.section("tooling")
+    tooling_account = tooling.get("account", v.account)
+    home_region = tooling.get("region", v.region)
+    tooling.finish()
+
+    env_name, env_account, bootstrap_role, clusters = _environment(root)
+
+    connection_arn = root.get(
+        "connectionArn",
+        v.arn_in(v.CONNECTION_ARN, "a CodeConnections ARN, arn:aws:codeconnections:<region>:<account>:connection/<uuid>",
+                account=tooling_account, region=home_region,
+                where="source actions run in the pipeline's account and region"),
+    )
+
+    source = _source(root, env_name=env_name, env_account=env_account, home_region=home_region,
+                     clusters=tuple(clusters))
+
+    gitops_repository, gitops_url, gitops_branch, gitops_token = _gitops(root, tooling_account)
+    promotion_mode, auto_merge = _promotion(root)
+    approval_enabled, approval_subscribers, approvers = _approval(root)
     alarms = _alarms(root)
-
-    logs = root.section("logs", required=False)
-    log_retention_days = logs.get("retentionDays", v.integer_in(LOG_RETENTION_VALUES), default=365)
-    logs.finish()
-
-    alerts = root.section("alerts", required=False)
-    alert_subscribers = alerts.get("subscribers", v.list_of(v.email), default=())
-    alerts.finish()
-
-    scan = root.section("scan", required=False)
-    scan_severity = scan.get("severityThreshold", v.one_of(SEVERITIES), default="HIGH")
-    scan.finish()
+    log_retention_days = _optional(root, "logs", "retentionDays", v.integer_in(LOG_RETENTION_VALUES), 365)
+    alert_subscribers = _optional(root, "alerts", "subscribers", v.list_of(v.email), ())
+    scan_severity = _optional(root, "scan", "severityThreshold", v.one_of(SEVERITIES), "HIGH")
 
     execution_mode = root.get("executionMode", v.one_of(EXECUTION_MODES), default="QUEUED")
     tags = root.get("tags", v.tags(BUILT_IN_TAGS), default={})
@@ -386,11 +420,12 @@ def parse(data: Mapping[str, Any]) -> Settings:
         bootstrap_role_arn=bootstrap_role, connection_arn=connection_arn,
         source=source,
         gitops_repository=gitops_repository, gitops_url=gitops_url, gitops_branch=gitops_branch,
-        gitops_token_secret_arn=token_secret, promotion_mode=promotion_mode, auto_merge=auto_merge,
+        gitops_token=gitops_token,
+        promotion_mode=promotion_mode, auto_merge=auto_merge,
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
-        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days, gitops_token_key_arn=token_key,
+        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days,
     )
 
 

@@ -214,12 +214,15 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
         ),)
     promote = _promote_step(settings, service, common, tag, digest)
     names = settings.names
+
+    def verify(revision: str) -> tuple[Step, ...]:
+        return tuple(_verify_step(settings, service, inputs, common, revision, region, cluster)
+                     for region, cluster in settings.service_clusters(service).items())
+
     if settings.promotion_mode == "commit":
         # The commit is on the branch as promote ends: verify it in the same pipeline.
-        verify = tuple(_verify_step(settings, service, inputs, common, promote.ref("COMMIT_SHA"), region)
-                       for region in service.regions)
         delivery = PipelineSteps(names.pipeline(service.name), pipeline_source,
-                                 (*image_steps, *approval, promote, *verify))
+                                 (*image_steps, *approval, promote, *verify(promote.ref("COMMIT_SHA"))))
         return ServiceSteps(delivery=delivery, verification=None)
     # A pull request reaches the branch when someone merges it, which is what starts verification:
     # the merge commit, under the service's directory of this environment, on the GitOps branch.
@@ -228,7 +231,7 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
         names.verify_pipeline(service.name),
         PipelineSource(settings.gitops_repository, settings.gitops_branch,
                        (service_trigger_glob(settings.env_name, service.name),)),
-        tuple(_verify_step(settings, service, inputs, common, SOURCE_COMMIT, region) for region in service.regions),
+        verify(SOURCE_COMMIT),
     )
     return ServiceSteps(delivery=delivery, verification=verification)
 
@@ -316,8 +319,9 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
 
 
 def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict,
-                 revision: str, region: str) -> Step:
-    """Verify REVISION in one region; on failure, revert the environment to its last verified version."""
+                 revision: str, region: str, cluster: str) -> Step:
+    """Verify REVISION in one region's cluster; on failure, revert the environment to its last
+    verified version."""
     return Step(
         name=f"verify-{region}", stage="Verify", action=f"Verify-{region}", category=TEST, region=region,
         # gitops verify gives up after 30 minutes, leaving the revert time before the build's timeout:
@@ -325,7 +329,7 @@ def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInput
         buildspec="verify.yml", timeout_minutes=45, needs_token=True, needs_tool_bundle=True,
         role_subpath=VERIFY_ROLE_SUBPATH,
         description=f"Proves that {region} runs the promoted {service.name}; reverts it if not",
-        project_variables={**common, "CLUSTER": settings.clusters[region], "GITOPS_URL": settings.gitops_url,
+        project_variables={**common, "CLUSTER": cluster, "GITOPS_URL": settings.gitops_url,
                            "GITOPS_BRANCH": settings.gitops_branch, "PROMOTION_MODE": settings.promotion_mode,
                            "REVERT_EXIT_CODES": " ".join(map(str, REVERT_EXIT_CODES)),
                            "DEPLOYMENT_ROLE_ARN": inputs.deployment_role_arn},

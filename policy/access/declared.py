@@ -242,17 +242,17 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
     if step.needs_tool_bundle:
         paths.append(required(role, "s3:GetObject", store.tools, f"{what} downloads the tool bundle", TLS))
     token = required if step.needs_token else forbidden
-    paths.append(token(role, "secretsmanager:GetSecretValue", settings.gitops_token_secret_arn,
+    paths.append(token(role, "secretsmanager:GetSecretValue", settings.gitops_token.secret_arn,
                        f"{what} reads the GitOps token"))
-    if settings.gitops_token_key_arn:
-        paths.append(token(role, "kms:Decrypt", settings.gitops_token_key_arn,
+    if settings.gitops_token.key_arn:
+        paths.append(token(role, "kms:Decrypt", settings.gitops_token.key_arn,
                            f"{what} decrypts the GitOps token through Secrets Manager",
-                           {"kms:ViaService": f"secretsmanager.{settings.gitops_token_region}.amazonaws.com"}))
+                           {"kms:ViaService": f"secretsmanager.{settings.gitops_token.region}.amazonaws.com"}))
         if step.needs_token:
-            paths.append(forbidden(role, "kms:Decrypt", settings.gitops_token_key_arn,
+            paths.append(forbidden(role, "kms:Decrypt", settings.gitops_token.key_arn,
                                    f"{what} decrypts with the GitOps token's key directly"))
     if step.role_subpath == VERIFY_ROLE_SUBPATH:
-        cluster = f"arn:aws:eks:{region}:{settings.env_account}:cluster/{settings.clusters[region]}"
+        cluster = f"arn:aws:eks:{region}:{settings.env_account}:cluster/{settings.service_clusters(service)[region]}"
         paths += [
             required(role, "sts:AssumeRole", DEPLOYMENT_ROLE, f"{what} assumes the deployment role"),
             required(Role(DEPLOYMENT_ROLE), "eks:DescribeCluster", cluster,

@@ -28,7 +28,6 @@ from .documents import (
     grants, names_everyone, principals, sid, values,
 )
 
-ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 ROLE_ATTACHMENT_TYPES = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                          "aws:iam/policyAttachment:PolicyAttachment")
 PARLIAMENT_SEVERITIES = ("MEDIUM", "HIGH", "CRITICAL")

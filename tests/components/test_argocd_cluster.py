@@ -27,6 +27,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from components import argocd
 from components.argocd_settings import CHART_VERSION, ROLLOUTS_CHART_VERSION, ArgoCdSettings, RolloutsSettings, SsoSettings
+from components.settings import Settings
 from tests.conftest import stack_settings
 
 TOKEN = "ghp_MockedGitopsToken0123456789abcdef"
@@ -129,6 +130,17 @@ class _Monitor(MockMonitor):
         return response
 
 
+def cluster_args(settings: Settings, region: str, argocd_settings: ArgoCdSettings | None = None,
+                 env_provider: aws.Provider | None = None, deployment_role_arn: str = "") -> argocd.ArgoCdClusterArgs:
+    """The component's args for one cluster of the stack, from its settings as __main__.py makes them."""
+    return argocd.ArgoCdClusterArgs(
+        names=settings.names, argocd=argocd_settings or settings.argocd, region=region,
+        cluster_name=settings.clusters[region], bootstrap_role_arn=settings.bootstrap_role_arn,
+        gitops_repository=settings.gitops_repository, gitops_url=settings.gitops_url,
+        gitops_branch=settings.gitops_branch, gitops_token=settings.gitops_token,
+        service_regions=settings.service_regions, env_provider=env_provider, deployment_role_arn=deployment_role_arn)
+
+
 def run(stack: str, argocd_settings: ArgoCdSettings | None = None, settings=None) -> Run:
     """Run one ArgoCdCluster per cluster of the stack on the mock runtime; return what registered."""
     settings = settings or stack_settings(stack)
@@ -143,10 +155,9 @@ def run(stack: str, argocd_settings: ArgoCdSettings | None = None, settings=None
         env = aws.Provider("env", region=settings.home_region,
                            assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=settings.bootstrap_role_arn)])
         results = []
-        for region, cluster in settings.clusters.items():
-            component = argocd.ArgoCdCluster(f"argocd-{region}", argocd.ArgoCdClusterArgs(
-                settings=settings, argocd=argocd_settings, region=region, cluster_name=cluster,
-                env_provider=env, deployment_role_arn=DEPLOYMENT_ROLE[stack]))
+        for region in settings.clusters:
+            component = argocd.ArgoCdCluster(f"argocd-{region}", cluster_args(
+                settings, region, argocd_settings, env_provider=env, deployment_role_arn=DEPLOYMENT_ROLE[stack]))
             results.append(pulumi.Output.all(component.server_endpoint, component.application_set_name)
                            .apply(lambda values, region=region: outputs.__setitem__(region, values)))
         return pulumi.Output.all(*results)
@@ -471,7 +482,7 @@ def test_repository_secret_is_an_argocd_repository_with_the_token(each):
             "url": settings.gitops_url, "type": "git", "username": "x-access-token", "password": TOKEN}
     reads = [(args["secretId"], args["region"], provider) for token, args, provider in plan.calls
              if token == "aws:secretsmanager/getSecretVersion:getSecretVersion"
-             and args["secretId"] == settings.gitops_token_secret_arn]
+             and args["secretId"] == settings.gitops_token.secret_arn]
     # Read in the tooling account (default provider), in the secret's own region.
     assert reads and all(region == "us-east-1" and provider == "" for _, region, provider in reads)
 
@@ -586,7 +597,8 @@ def test_project_permits_reads_lists_as_argo_cd_does():
 @pytest.mark.parametrize("enabled", [False, True])
 def test_project_permits_the_rollout_kinds_exactly_when_the_controller_is_installed(enabled):
     settings = stack_settings("prod")
-    spec = argocd.app_project_spec(settings, ["api"], rollouts=enabled)
+    rollouts = replace(settings.argocd.rollouts, enabled=enabled)
+    spec = argocd.app_project_spec(cluster_args(settings, "us-east-1", replace(settings.argocd, rollouts=rollouts)))
     for kind in ("Rollout", "AnalysisTemplate", "AnalysisRun", "Experiment"):
         assert project_permits(spec, "argoproj.io", kind) is enabled, kind
     # What every service deploys stays permitted either way; Argo CD's own kinds are not rollout kinds.
@@ -698,11 +710,12 @@ def test_a_region_without_services_grants_nothing():
     assert argocd.verify_role_rules([]) == []
     settings = stack_settings("prod")
     only_east = replace(settings, services=tuple(replace(s, regions=("us-east-1",)) for s in settings.services))
-    assert argocd.services_in_region(only_east, "eu-west-1") == []
-    assert argocd.app_project_spec(only_east, [], rollouts=False)["destinations"] == []
+    west = cluster_args(only_east, "eu-west-1")
+    assert west.services == []
+    assert argocd.app_project_spec(west)["destinations"] == []
     assert not [r for r in run("prod", settings=only_east).under(ROLE, "argocd-eu-west-1")
                 if r.inputs["metadata"]["namespace"] != "argocd"]
-    excluded = argocd.application_set_spec(only_east, "eu-west-1", "shop")["generators"][0]["git"]["directories"]
+    excluded = argocd.application_set_spec(west)["generators"][0]["git"]["directories"]
     assert excluded == [{"path": "envs/prod/*"}] + [
         {"path": f"envs/prod/{name}", "exclude": True} for name in ("api", "web", "worker")]
 

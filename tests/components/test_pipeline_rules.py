@@ -122,12 +122,12 @@ def _verification(stack: str = "prod"):
 def test_the_verify_pipeline_validates_with_a_store_in_each_region_of_its_actions():
     settings, steps = _verification()
     projects = {step: f"project-{step.name}" for step in steps.steps}
-    definition = describe(settings, steps.verification, projects, None, frozenset({"us-east-1", "eu-west-1"}))
+    definition = describe(settings.home_region, settings.connection_arn, steps.verification, projects, None, frozenset({"us-east-1", "eu-west-1"}))
     assert definition.name == "shop-api-prod-verify"
     assert [stage.name for stage in definition.stages] == ["Source", "Verify"]
     assert {a.region for a in definition.stages[1].actions} == {None, "eu-west-1"}
     with pytest.raises(PipelineDefinitionError, match="runs in eu-west-1, which has no artifact store"):
-        describe(settings, steps.verification, projects, None, frozenset({"us-east-1"}))
+        describe(settings.home_region, settings.connection_arn, steps.verification, projects, None, frozenset({"us-east-1"}))
 
 
 def test_a_verify_step_referring_to_promote_fails_validation_in_the_verify_pipeline():
@@ -137,4 +137,4 @@ def test_a_verify_step_referring_to_promote_fails_validation_in_the_verify_pipel
         "REVISION": "#{Promote.COMMIT_SHA}"})
     broken = dataclasses.replace(steps.verification, steps=(commit_verify,))
     with pytest.raises(PipelineDefinitionError, match=r"#\{Promote.COMMIT_SHA\} names a namespace no earlier action"):
-        describe(settings, broken, {commit_verify: "p"}, None, frozenset({"us-east-1", "eu-west-1"}))
+        describe(settings.home_region, settings.connection_arn, broken, {commit_verify: "p"}, None, frozenset({"us-east-1", "eu-west-1"}))
