@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
                     "the revision (or a later one keeping the service's files), is Healthy, its "
                     "Rollout done, and every ready pod runs the promoted digest; then set the "
                     "commit status delivery/<env>/<region> and a GitHub Deployment. Exit codes: "
-                    "see docs/gitops-argocd.md.")
+                    "see docs/reference/cli/verify.md.")
     add_env(parser, help="environment, e.g. staging")
     parser.add_argument("--region", required=True, help="AWS region of the cluster")
     add_service(parser, help="service = Argo CD Application name")
