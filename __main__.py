@@ -1,6 +1,6 @@
 """delivery-pipeline: the CodePipeline V2 delivery pipelines of one environment, in the tooling account.
 
-Settings in, components composed, outputs exported. docs/architecture.md describes the architecture.
+Settings in, components composed, outputs exported. docs/contributing/architecture.md describes the architecture.
 """
 
 import pulumi

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gitops.yaml import document# noqa: E402
+from gitops.yaml import document  # noqa: E402
 from gitops.errors import ValuesError  # noqa: E402
 from gitops.repo.values import parse_image, read_image, set_image  # noqa: E402
 

@@ -4,7 +4,7 @@ Every key lives under the project namespace (`delivery-pipeline:<key>`); keys of
 are the providers' (`aws:region`) and the engine's, any other namespace is refused as a typo. Bad
 values raise one `SettingsError` listing every error of the stack, each a line naming the key, the
 value and what is expected; the program stops there, so a stack is never half registered because
-of a typo. Defaults are stated where each field is declared and in the README's settings table. The validators are `components.validators`; the `argocd`
+of a typo. Defaults are stated where each field is declared and in docs/guide/settings.md. The validators are `components.validators`; the `argocd`
 section is `components.argocd_settings`, parsed here into `Settings.argocd`.
 """
 

@@ -111,7 +111,7 @@ class Errors:
 
 
 def _missing(key: str) -> str:
-    return f"{PROJECT}:{key} is missing: set it in Pulumi.<stack>.yaml (see the README's settings table)"
+    return f"{PROJECT}:{key} is missing: set it in Pulumi.<stack>.yaml (see docs/guide/settings.md)"
 
 
 class Reader:

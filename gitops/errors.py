@@ -47,6 +47,9 @@ class CredentialsError(GitopsError):
 
 
 class VerifyTimeout(GitopsError):
+    """Verify: the revision was not seen running, Healthy, within --timeout (or a paused step past
+    --pause-timeout)."""
+
     exit_code = 8
 
 
@@ -57,6 +60,8 @@ class VerifyDegraded(GitopsError):
 
 
 class EndpointUnreachable(GitopsError):
+    """Verify: the cluster's API endpoint could not be reached (or its TLS certificate not verified)."""
+
     exit_code = 10
 
 

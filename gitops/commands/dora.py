@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "dora",
         description="DORA metrics of an environment, per service and overall, from the trailers "
-                    "of the GitOps repository's history (docs/governance.md).")
+                    "of the GitOps repository's history (docs/reference/cli/dora.md).")
     add_scope_arguments(p, env_required=True)
     add_window_arguments(p, default_since="90d")
     add_output(p)

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p = add_command(
             subparsers, action,
             description=f"{summary[0].upper()}{summary[1:]}: a commit of "
-                        f"{layout.freeze_file('<env>')} with the tool's trailers. See docs/governance.md.")
+                        f"{layout.freeze_file('<env>')} with the tool's trailers. See docs/operations/governance.md.")
         add_repo(p)
         add_branch(p)
         add_env(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -11,9 +12,25 @@ from typing import Any
 from gitops.commands import add_command
 from gitops.commands.options import (add_env, add_github_api_argument, add_output, add_repo,
                                      add_service, add_token_arguments, token_from_args)
+from gitops.errors import UsageError
 from gitops.output import print_json, print_line
 from gitops.verification.verify import (DEFAULT_PAUSE_TIMEOUT, DEFAULT_TIMEOUT, AppState, VerifyRequest,
-                                        parse_duration, validate_request, verify)
+                                        validate_request, verify)
+
+
+# --timeout and --pause-timeout: hours, minutes and seconds.
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "30m", "1h30m", "90s" or a bare number of seconds."""
+    if text.isdigit():
+        return float(text)
+    match = _DURATION.match(text)
+    if not text or not match:
+        raise UsageError(f"bad duration {text!r}: write it like 30m, 1h30m or 90s")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
 
 
 class _ProgressLine:
@@ -43,14 +60,13 @@ class _ProgressLine:
 
 
 def register(subparsers: Any) -> None:
-    # No abbreviations: the old `--pr URL` must not read as `--promote-paused`.
     parser = add_command(
-        subparsers, "verify", allow_abbrev=False,
+        subparsers, "verify",
         description="Wait until the service's Argo CD Application on one EKS cluster has applied "
                     "the revision (or a later one keeping the service's files), is Healthy, its "
                     "Rollout done, and every ready pod runs the promoted digest; then set the "
                     "commit status delivery/<env>/<region> and a GitHub Deployment. Exit codes: "
-                    "see docs/gitops-argocd.md.")
+                    "see docs/reference/cli/verify.md.")
     add_env(parser, help="environment, e.g. staging")
     parser.add_argument("--region", required=True, help="AWS region of the cluster")
     add_service(parser, help="service = Argo CD Application name")

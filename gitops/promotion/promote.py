@@ -14,8 +14,6 @@ is atomic, so a promotion that dies at any point leaves the remote as it was or 
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 import tempfile
 import time
@@ -23,26 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from gitops import output
-from gitops.clients import codepipeline
 from gitops.governance import blocklist, trailers
-from gitops.promotion import guards
+from gitops.promotion import guards, provenance
+from gitops.promotion.proposal import PROPOSAL_HISTORY, Proposal, promotion_title
 from gitops.repo import layout, schema
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
 from gitops.clients.git import (GitClient, Identity, PushRejected, RemoteCommit, check_commit_sha,
-                                errors_name_repository_paths, is_commit_sha)
+                                errors_name_repository_paths)
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts, retry_push
 from gitops.repo.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
 
 # Pull-request mode: rounds of "read the branch, write the PR, read the branch again" before
-# giving up on a branch that keeps moving, and the commits read behind a proposal to find the
-# source commit of the image it replaces (commits and trees only).
+# giving up on a branch that keeps moving.
 MAX_PUBLISH_ROUNDS = 5
-PROPOSAL_HISTORY = 50
-# How far back --source-from-env looks for the upstream promotion of the image.
-PROVENANCE_HISTORY = 200
-
 
 
 @dataclass(frozen=True)
@@ -163,29 +155,12 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
         with errors_name_repository_paths(workdir):
             git.clone_sparse(req.repo_url, req.branch, workdir, _sparse_patterns(req))
             if req.source_from_env:
-                req = replace(req, **_provenance(req, git, workdir))
+                req = replace(req, **provenance.recorded_source(
+                    git, workdir, branch=req.branch, source_env=req.source_from_env,
+                    service=req.service, tag=req.tag, digest=req.digest))
             if req.mode == "pull-request":
                 return _promote_by_pull_request(req, git, workdir, token)
             return _promote_by_commit(req, git, workdir, sleep)
-
-
-def _provenance(req: PromoteRequest, git: GitClient, workdir: Path) -> dict[str, str | None]:
-    """Source-Commit and Source-Commit-Time of the newest promotion of this tag and digest into
-    `req.source_from_env`, from the last PROVENANCE_HISTORY commits of the branch (commits and trees
-    only). None of them when no such promotion is found or it recorded none: the promotion goes on
-    without them (they are a record, not a gate) and says so."""
-    assert req.source_from_env is not None
-    git.deepen(workdir, req.branch, PROVENANCE_HISTORY)
-    path = layout.values_file(req.source_from_env, req.service)
-    said = _newest_setting(git, workdir, "HEAD", path, PROVENANCE_HISTORY, req.tag, req.digest, action="promote")
-    commit = said.get(trailers.SOURCE_COMMIT)
-    if commit is not None and is_commit_sha(commit):
-        when = said.get(trailers.SOURCE_COMMIT_TIME)
-        return {"source_commit": commit,
-                "source_commit_time": when if trailers.source_time(when) is not None else None}
-    output.print_notice(f"note: no source commit recorded for {req.tag} {req.digest} in {path} within the "
-                        f"last {PROVENANCE_HISTORY} commits: promoting without Source-Commit")
-    return {}
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
@@ -323,7 +298,9 @@ def _publish(req: PromoteRequest, git: GitClient, workdir: Path, token: str | No
         if current is None:
             raise GitError(f"{req.pr_branch} no longer exists on the remote (deleted after its "
                            "pull request was merged or closed?); run the promotion again")
-        proposal = _Proposal.of(req, git, workdir, current)
+        proposal = Proposal.of(current, service=req.service, env=req.env,
+                                 values_path=req.values_path, branch=req.pr_branch,
+                                 source_repo=req.source_repo, git=git, workdir=workdir)
         published = forge.open_or_update_pull_request(
             repo_url=req.repo_url, api_url=req.github_api_url, token=token, head=req.pr_branch,
             base=req.branch, title=proposal.title, body=proposal.body,
@@ -333,130 +310,6 @@ def _publish(req: PromoteRequest, git: GitClient, workdir: Path, token: str | No
     raise ProposalRaceLost(f"{req.pr_branch} kept moving while the pull request was written "
                            f"({MAX_PUBLISH_ROUNDS} rounds): several promotions run at once. Run "
                            "this one again when they are done")
-
-
-@dataclass(frozen=True)
-class _Proposal:
-    """What a proposal commit on the branch proposes, and the pull request text for it. Derived
-    from the commit alone (its file, its parent's file, its trailers, the history behind it), so
-    any run writes the same text for the same commit."""
-
-    commit: RemoteCommit
-    service: str
-    env: str
-    values_path: str
-    old_tag: str | None
-    old_digest: str | None
-    tag: str | None
-    digest: str | None
-    source_commit: str | None
-    previous_source_commit: str | None
-    execution_id: str | None
-    approved_by: str | None
-    source_repo: str | None
-
-    @classmethod
-    def of(cls, req: PromoteRequest, git: GitClient, workdir: Path, commit: RemoteCommit
-           ) -> _Proposal:
-        if commit.text is None:
-            raise ValuesError(f"{req.pr_branch} holds no {req.values_path}; delete the branch and "
-                              "run the promotion again")
-        new = parse_image(commit.text, f"{req.values_path} on {req.pr_branch}")
-        old = (parse_image(commit.parent_text, f"{req.values_path} before {req.pr_branch}")
-               if commit.parent_text is not None else None)
-        said = trailers.parse(commit.message)
-        return cls(commit, req.service, req.env, req.values_path, old and old.tag,
-                   old and old.digest, new.tag, new.digest, said.get(trailers.SOURCE_COMMIT),
-                   _source_commit_of(git, workdir, commit.sha, req.values_path, old),
-                   said.get(trailers.EXECUTION), said.get(trailers.APPROVER), req.source_repo)
-
-    @property
-    def title(self) -> str:
-        return _title(self.env, self.service, self.old_tag, self.tag, self.old_digest, self.digest)
-
-    @property
-    def block(self) -> dict[str, str | None]:
-        return {trailers.ACTION: "promote", trailers.SERVICE: self.service,
-                trailers.ENVIRONMENT: self.env, trailers.TAG: self.tag,
-                trailers.DIGEST: self.digest, trailers.PREVIOUS_DIGEST: self.old_digest,
-                trailers.SOURCE_COMMIT: self.source_commit, trailers.EXECUTION: self.execution_id,
-                trailers.APPROVER: self.approved_by, trailers.PROPOSAL_COMMIT: self.commit.sha}
-
-    @property
-    def body(self) -> str:
-        rows = [("Service", f"`{self.service}`"), ("Environment", f"`{self.env}`"),
-                ("Tag", f"`{self.old_tag or '(none)'}` → `{self.tag}`"),
-                ("Digest", f"`{self.old_digest or '(none)'}` → `{self.digest or '(none)'}`")]
-        commits = self._commit_range()
-        if commits:
-            rows.append(("Application commits", commits))
-        if self.execution_id:
-            rows.append(("Pipeline execution", _execution_link(self.execution_id)))
-        if self.approved_by:
-            rows.append(("Approved by", f"`{self.approved_by}`"))
-        rows.append(("Proposal commit", f"`{self.commit.sha}`"))
-        diff = "".join(line if line.endswith("\n") else line + "\n" for line in difflib.unified_diff(
-            (self.commit.parent_text or "").replace("\r\n", "\n").splitlines(True),
-            (self.commit.text or "").replace("\r\n", "\n").splitlines(True),
-            f"a/{self.values_path}", f"b/{self.values_path}"))
-        table = "\n".join(f"| {key} | {value} |" for key, value in rows)
-        same_tag = (f"\n\nSame tag `{self.tag}`, **new digest**: the image behind the tag changed."
-                    if self.tag == self.old_tag and self.digest != self.old_digest else "")
-        return (f"Promotes **{self.service}** in **{self.env}** to `{self.tag}`.{same_tag}\n\n"
-                f"| | |\n|---|---|\n{table}\n\n```diff\n{diff}```\n\n"
-                f"{trailers.render_block(self.block)}\n")
-
-    def _commit_range(self) -> str | None:
-        new, old = self.source_commit, self.previous_source_commit
-        if not new:
-            return None
-        if not old or old == new:
-            return f"`{new}` (the previous image's source commit is not recorded)" if not old \
-                else f"`{new}` (same source commit)"
-        text = f"`{old[:12]}...{new[:12]}`"
-        if self.source_repo:
-            from gitops.clients import forge
-
-            link = forge.compare_url(forge.parse_repo_url(self.source_repo), base=old, head=new)
-            text = f"[{text}]({link})"
-        return text
-
-    def supersedes(self, previous_body: str | None) -> str | None:
-        """The comment for a pull request whose body described another proposal, else None."""
-        before = trailers.parse_block(previous_body)
-        if before is None or before.get(trailers.PROPOSAL_COMMIT) == self.commit.sha:
-            return None
-
-        def describe(values: dict[str, str | None]) -> str:
-            execution = values.get(trailers.EXECUTION)
-            return (f"`{values.get(trailers.TAG)}` ({values.get(trailers.DIGEST) or 'no digest'}; "
-                    f"proposal {str(values.get(trailers.PROPOSAL_COMMIT))[:12]}"
-                    + (f", execution {execution}" if execution else "") + ")")
-
-        return (f"Superseded: this pull request now proposes {describe(self.block)} instead of "
-                f"{describe(before)}.")
-
-
-def _source_commit_of(git: GitClient, workdir: Path, sha: str, path: str, image) -> str | None:
-    """The source commit of the image the proposal replaces: the Source-Commit trailer of the
-    newest commit behind the proposal that set that image, when recorded (within the history
-    fetched)."""
-    if image is None or not image.tag:
-        return None
-    return _newest_setting(git, workdir, f"{sha}^", path, PROPOSAL_HISTORY, image.tag,
-                           image.digest or None).get(trailers.SOURCE_COMMIT)
-
-
-def _newest_setting(git: GitClient, workdir: Path, rev: str, path: str, limit: int, tag: str | None,
-                    digest: str | None, action: str | None = None) -> dict[str, str]:
-    """The trailers of the newest of `limit` commits behind `rev` changing `path` whose trailers
-    name this tag and digest (and `action`, when given); {} when none does."""
-    for message in git.log_trailers(workdir, rev, path, limit):
-        said = trailers.parse(message)
-        if (said.get(trailers.TAG) == tag and said.get(trailers.DIGEST) == digest
-                and (action is None or said.get(trailers.ACTION) == action)):
-            return said
-    return {}
 
 
 def _image_summary(req: PromoteRequest, commit: RemoteCommit) -> str:
@@ -471,14 +324,8 @@ def _write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
-def _title(env: str, service: str, old_tag: str | None, tag: str | None, old_digest: str | None,
-           digest: str | None) -> str:
-    new_digest = " (new digest)" if tag == old_tag and digest != old_digest else ""
-    return f"promote({env}/{service}): {old_tag or '(none)'} → {tag}{new_digest}"
-
-
 def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None = None) -> str:
-    title = _title(req.env, req.service, edit.old_tag, edit.new_tag, edit.old_digest, edit.digest)
+    title = promotion_title(req.env, req.service, edit.old_tag, edit.new_tag, edit.old_digest, edit.digest)
     summary = (f"Set image.tag of {req.service} in {req.env} to {edit.new_tag}"
                + (f" from {req.from_env}" if req.from_env else "") + ".")
     if edit.new_tag == edit.old_tag:
@@ -493,17 +340,6 @@ def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None =
         trailers.PULL_REQUEST: pull_request,
         **guards.override_trailers(req.override_freeze_reason)})
     return f"{title}\n\n{summary}\n\n{trailer_block}\n"
-
-
-def _execution_link(execution_id: str) -> str:
-    """A console link when running in CodeBuild under CodePipeline, else the id itself."""
-    initiator = os.environ.get("CODEBUILD_INITIATOR", "")
-    region = os.environ.get("AWS_REGION")
-    if initiator.startswith("codepipeline/") and region:
-        pipeline = initiator.removeprefix("codepipeline/")
-        return (f"[{execution_id}](https://{region}.console.aws.amazon.com/codesuite/codepipeline/"
-                f"pipelines/{pipeline}/executions/{execution_id}/timeline?region={region})")
-    return f"`{execution_id}`"
 
 
 def _result(req: PromoteRequest, edit: _Edit, action: str, *, attempts: int, revision: str,

@@ -64,7 +64,6 @@ UNREACHABLE_ATTEMPTS = 5
 DEFAULT_TIMEOUT = "30m"
 DEFAULT_PAUSE_TIMEOUT = "10m"
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _FAILED_PHASES = {"Failed", "Error"}
 _ROLLOUT = ("argoproj.io", "Rollout")
 _DEPLOYMENT = ("apps", "Deployment")
@@ -517,7 +516,6 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
     # Imported here: `--help` and usage errors never pay for boto3, requests or PyGithub.
     from gitops.clients.git import GitRunner
     from gitops.clients.revisions import HistoryClient
-    from gitops.clients.kube import EksAccess, KubeClient
     from gitops.verification.report import GitHubRepository, status_context
 
     start = clock()
@@ -539,41 +537,21 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
         if isinstance(forge, str):
             add_note(forge)
             forge = None
-        context = status_context(req.env, req.region)
         image = f"{req.service} {target.image.tag or '(no tag)'}"
-        finish_deployment = None
-        if forge is not None:
-            forge.set_status(target.sha, context, "pending", f"{image}: verifying",
-                             req.details_url)
-            finish_deployment = forge.start_deployment(
-                target.sha, f"{req.env}-{req.region}", req.service, f"{image}: verifying",
-                production=req.env == "prod")
+        outcome = _Outcome(forge, req, target.sha, status_context(req.env, req.region), image)
+        outcome.start()
         try:
             if forge is not None:
                 _check_approval(forge, target, req, where, add_note)
-            access = EksAccess(cluster=req.cluster, region=req.region, role_arn=req.role_arn,
-                               clock=clock)
-            endpoint, ca = access.describe()
-            ca_file = Path(tmp) / "cluster-ca.pem"
-            ca_file.write_bytes(ca)
-            kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
-            check = _Check(req, kube, target, clock, report, where, degraded_grace_s)
-            verified = wait(check, where=where, deadline=deadline, clock=clock, sleep=sleep)
+            verified = _wait_on_cluster(req, target, Path(tmp), where, deadline=deadline, clock=clock,
+                                        sleep=sleep, http=http, report=report,
+                                        degraded_grace_s=degraded_grace_s)
         except GitopsError as exc:
-            if forge is not None:
-                state = "error" if isinstance(exc, (VerifySuperseded, EndpointUnreachable)) \
-                    else "failure"
-                text = f"{image}: {exc}".replace(where + ": ", "")
-                forge.set_status(target.sha, context, state, text, req.details_url)
-                assert finish_deployment is not None
-                finish_deployment("error" if state == "error" else "failure", text,
-                                  req.details_url)
+            state = "error" if isinstance(exc, (VerifySuperseded, EndpointUnreachable)) \
+                else "failure"
+            outcome.end(state, f"{image}: {exc}".replace(where + ": ", ""))
             raise
-        if forge is not None:
-            text = f"{image}: verified, {len(verified.pods)} ready pods"
-            forge.set_status(target.sha, context, "success", text, req.details_url)
-            assert finish_deployment is not None
-            finish_deployment("success", text, req.details_url)
+        outcome.end("success", f"{image}: verified, {len(verified.pods)} ready pods")
     state = verified.state
     return Result(env=req.env, region=req.region, service=req.service, cluster=req.cluster,
                   namespace=req.namespace,
@@ -584,6 +562,48 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
                   rollout=verified.rollout.phase if verified.rollout else None,
                   ready_pods=len(verified.pods), digest_checked=bool(target.image.digest),
                   reported=forge is not None, elapsed_s=round(clock() - start, 1), notes=notes)
+
+
+def _wait_on_cluster(req: VerifyRequest, target: PromotedRevision, tmp: Path, where: str, *,
+                     deadline: float, clock: Clock, sleep: Sleep, http: Any, report: Callable[[AppState], None],
+                     degraded_grace_s: float) -> Verified:
+    """Reach the cluster through EKS and poll until the revision is seen running (or fails)."""
+    from gitops.clients.kube import EksAccess, KubeClient
+
+    access = EksAccess(cluster=req.cluster, region=req.region, role_arn=req.role_arn, clock=clock)
+    endpoint, ca = access.describe()
+    ca_file = tmp / "cluster-ca.pem"
+    ca_file.write_bytes(ca)
+    kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
+    check = _Check(req, kube, target, clock, report, where, degraded_grace_s)
+    return wait(check, where=where, deadline=deadline, clock=clock, sleep=sleep)
+
+
+class _Outcome:
+    """The commit status `delivery/<env>/<region>` and the GitHub Deployment of one verification:
+    pending while it runs, then its end state on both. Nothing without a repository to write to."""
+
+    def __init__(self, forge: Any, req: VerifyRequest, sha: str, context: str, image: str) -> None:
+        self._forge, self._req, self._sha, self._context, self._image = forge, req, sha, context, image
+        self._finish_deployment: Callable[[str, str, str | None], None] | None = None
+
+    def start(self) -> None:
+        if self._forge is None:
+            return
+        req = self._req
+        self._forge.set_status(self._sha, self._context, "pending", f"{self._image}: verifying",
+                               req.details_url)
+        self._finish_deployment = self._forge.start_deployment(
+            self._sha, f"{req.env}-{req.region}", req.service, f"{self._image}: verifying",
+            production=req.env == "prod")
+
+    def end(self, state: str, text: str) -> None:
+        """`state` is success, failure or error: the status's and the deployment's alike."""
+        if self._forge is None:
+            return
+        self._forge.set_status(self._sha, self._context, state, text, self._req.details_url)
+        assert self._finish_deployment is not None
+        self._finish_deployment(state, text, self._req.details_url)
 
 
 def _check_approval(forge: Any, target: PromotedRevision, req: VerifyRequest, where: str,
@@ -606,14 +626,3 @@ def _check_approval(forge: Any, target: PromotedRevision, req: VerifyRequest, wh
             f"{where}: {target.sha[:12]} merges {approved.pull_request} but sets "
             f"{target.image.tag} {target.image.digest}; the pull request approved "
             f"{wanted[0]} {wanted[1]}. Nobody reviewed what this commit deploys")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in "30m", "1h30m", "90s" or a bare number of seconds."""
-    if text.isdigit():
-        return float(text)
-    match = _DURATION.match(text)
-    if not text or not match:
-        raise UsageError(f"bad duration {text!r}: write it like 30m, 1h30m or 90s")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return float(hours * 3600 + minutes * 60 + seconds)

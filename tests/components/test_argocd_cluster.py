@@ -807,7 +807,7 @@ ROLLOUTS_CHART_DIR = os.environ.get("ROLLOUTS_CHART_DIR")
 
 
 @pytest.mark.skipif(not ROLLOUTS_CHART_DIR, reason="set ROLLOUTS_CHART_DIR to the pinned chart's directory, "
-                                                   "charts/argo-rollouts (docs/argocd.md)")
+                                                   "charts/argo-rollouts (docs/contributing/testing.md)")
 @pytest.mark.parametrize("ha", [False, True])
 def test_every_rollouts_value_key_exists_in_the_pinned_chart(ha):
     chart_dir = Path(ROLLOUTS_CHART_DIR)
@@ -821,7 +821,7 @@ def test_every_rollouts_value_key_exists_in_the_pinned_chart(ha):
 
 
 # ----------------------------------------------------------------------------------------------
-# The values against the pinned chart's own values.yaml (no Helm binary needed; docs/argocd.md)
+# The values against the pinned chart's own values.yaml (no Helm binary needed; docs/contributing/testing.md)
 
 # Free-form in the chart (argocd-cm / argocd-rbac-cm data), or the redis-ha subchart's own values,
 # which the argo-cd chart's values.yaml lists only in part.
@@ -851,7 +851,7 @@ def test_unknown_key_check_finds_a_typo():
 
 CHART_DIR = os.environ.get("ARGOCD_CHART_DIR")
 needs_chart = pytest.mark.skipif(
-    not CHART_DIR, reason="set ARGOCD_CHART_DIR to the pinned chart's directory, charts/argo-cd (docs/argocd.md)")
+    not CHART_DIR, reason="set ARGOCD_CHART_DIR to the pinned chart's directory, charts/argo-cd (docs/contributing/testing.md)")
 
 
 @needs_chart

@@ -248,7 +248,7 @@ def test_a_value_that_failed_is_not_reported_again_through_what_depends_on_it():
     with pytest.raises(SettingsError) as caught:
         parse(with_change("staging", "gitops", DELETE))
     assert caught.value.messages == ("delivery-pipeline:gitops is missing: set it in Pulumi.<stack>.yaml "
-                                     "(see the README's settings table)",)
+                                     "(see docs/guide/settings.md)",)
 
 
 def test_build_logs_are_kept_a_year_by_default_and_the_stack_may_choose_a_period_cloudwatch_accepts():

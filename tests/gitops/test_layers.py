@@ -42,6 +42,23 @@ def import_graph(root: Path) -> dict[str, set[str]]:
     return {name: imports_of(path, modules) - {name} for name, path in paths.items()}
 
 
+# The layers top to bottom, as gitops/__init__.py lists them: a module imports only from its own
+# layer or one below.
+ORDER = ("gitops.cli", "gitops.commands", "gitops.promotion", "gitops.verification",
+         "gitops.governance", "gitops.repo", "gitops.yaml", "gitops.clients", "gitops.errors",
+         "gitops.output")
+
+
+def rank(module: str) -> int:
+    return next(i for i, layer in enumerate(ORDER) if in_layer(module, (layer,)))
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{module} imports {target}" for module, imported in sorted(graph.items())
+            if module not in ("gitops", "gitops.__main__")
+            for target in sorted(imported) if rank(target) < rank(module)]
+
+
 def in_layer(module: str, layer: tuple[str, ...]) -> bool:
     return any(module == prefix or module.startswith(prefix + ".") for prefix in layer)
 
@@ -93,13 +110,23 @@ def test_lower_layers_never_import_use_cases_or_commands_and_use_cases_never_imp
     assert layer_violations(import_graph(ROOT)) == []
 
 
+def test_every_import_goes_to_the_same_layer_or_one_below():
+    assert upward_imports(import_graph(ROOT)) == []
+
+
+def test_the_order_check_finds_an_import_upwards():
+    graph = {"gitops.repo.x": {"gitops.governance.trailers", "gitops.yaml.document"},
+             "gitops.governance.trailers": set(), "gitops.yaml.document": set()}
+    assert upward_imports(graph) == ["gitops.repo.x imports gitops.governance.trailers"]
+
+
 def test_no_gitops_module_imports_another_in_a_cycle():
     assert cycles(import_graph(ROOT)) == []
 
 
 def test_every_gitops_module_is_in_a_layer():
-    layers = USE_CASES + COMMANDS + BELOW_USE_CASES + ("gitops.__main__",)
-    assert [m for m in import_graph(ROOT) if m != "gitops" and not in_layer(m, layers)] == []
+    assert [m for m in import_graph(ROOT) if m not in ("gitops", "gitops.__main__")
+            and not in_layer(m, ORDER)] == []
 
 
 @pytest.mark.parametrize("source, expected", [

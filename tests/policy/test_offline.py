@@ -167,7 +167,7 @@ def test_pack_under_the_cli_protocol_reports_what_the_offline_evaluation_reports
 
 
 def test_docs_table_lists_every_policy():
-    table = (POLICY_DIR.parent / "docs" / "policy.md").read_text()
+    table = (POLICY_DIR.parent / "docs" / "reference" / "policy-rules.md").read_text()
     assert [p.name for p in POLICIES if f"| `{p.name}` |" not in table] == []
 
 

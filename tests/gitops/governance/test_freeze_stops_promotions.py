@@ -76,6 +76,11 @@ def test_window_within_a_day_and_for_some_services_only():
     ("freezes:\n  - {until: soon, reason: x, by: a, since: '2024-01-01T00:00:00Z'}\n", "until must be an ISO 8601 time"),
     ("freezes:\n  - {service: ../x, until: '2030-01-01T00:00:00Z', reason: x, by: a, since: '2024-01-01T00:00:00Z'}\n",
      "service '../x' is not a service name"),
+    # The one name rule of every command (a DNS-1123 label): no promotion could name this service.
+    ("freezes:\n  - {service: Api_1, until: '2030-01-01T00:00:00Z', reason: x, by: a, since: '2024-01-01T00:00:00Z'}\n",
+     "service 'Api_1' is not a service name"),
+    ("windows:\n  - {start: Fri 16:00, end: Mon 08:00, reason: x, services: [Api]}\n",
+     "services must be a non-empty list of service names"),
     ("freezes: {a: 1}\n", "freezes must be a list of mappings"),
     ("freeze: []\n", "unknown key 'freeze'"),
     ("- a\n", "the top level must be a mapping"),

@@ -36,7 +36,7 @@ PROD_PATHS = {"type": "file_path_restriction", "parameters": {"restricted_file_p
 
 
 def _safe(github: FakeGitHub) -> FakeRepo:
-    """The setup docs/gitops-forge.md describes."""
+    """The setup docs/operations/security.md describes."""
     repo = github.add_repo("acme/gitops")
     github.add_ruleset(repo, "gitops-main", rules=[REVIEW, {"type": "non_fast_forward"}, {"type": "deletion"}],
                        bypass=[_bypass(STAGING_APP)])

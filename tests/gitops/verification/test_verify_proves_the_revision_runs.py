@@ -37,8 +37,8 @@ from gitops.errors import (
     VerifySuperseded,
     VerifyTimeout,
 )
-from gitops.commands.verify import request_from_args
-from gitops.verification.verify import AppState, parse_duration, verify
+from gitops.commands.verify import parse_duration, request_from_args
+from gitops.verification.verify import AppState, verify
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from tests.gitops.fake_github import FakeGitHub
 from tests.gitops.fake_kube import (
@@ -697,9 +697,9 @@ def test_cli_reports_a_failed_sync_with_its_exit_code(cluster: Cluster, repo,
 
 
 def test_the_pr_wait_is_gone(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        parse("--env", "e", "--region", REGION, "--service", "s", "--cluster", "c", "--repo", "r",
-              "--revision", "a" * 40, "--pr", "https://github.com/o/r/pull/1")
+    """No abbreviation either: `--pr` is not read as `--promote-paused`."""
+    assert main(["verify", "--env", "e", "--region", REGION, "--service", "s", "--cluster", "c",
+                 "--repo", "r", "--revision", "a" * 40, "--pr", "https://github.com/o/r/pull/1"]) == 2
     assert "unrecognized arguments: --pr" in capsys.readouterr().err
 
 
