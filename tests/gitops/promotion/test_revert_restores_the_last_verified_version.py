@@ -215,6 +215,31 @@ def test_a_block_list_not_in_its_shape_stops_promote(gitops_repo) -> None:
                 GitClient(GitRunner(gitops_repo.token)))
 
 
+@pytest.mark.parametrize("written", [
+    "SHA256:" + "AB" * 32,              # upper case
+    "'sha256:" + "ab" * 32 + " '",      # a trailing space
+    "ab" * 32,                          # no sha256: prefix
+    "' Sha256:" + "aB" * 32 + "'",
+])
+def test_a_hand_written_block_list_entry_still_blocks_its_digest(gitops_repo, written) -> None:
+    gitops_repo.commit({BLOCKLIST: f"blocked:\n  - service: ' api'\n    digest: {written}\n"
+                                   "    reason: CVE-2026-1\n"}, "block by hand")
+    with pytest.raises(DigestBlocked, match="is blocked in staging: CVE-2026-1"):
+        promote(PromoteRequest(repo_url=gitops_repo.url, env="prod", service="api", tag="v2",
+                               digest="sha256:" + "ab" * 32), GitClient(GitRunner(gitops_repo.token)))
+
+
+@pytest.mark.parametrize(("field", "written"), [("digest", "sha256:abc"), ("digest", "latest"),
+                                                 ("service", "API/../web")])
+def test_a_block_list_entry_that_names_no_digest_or_service_stops_promote(gitops_repo, field, written):
+    entry = {"service": "api", "digest": "sha256:" + "ab" * 32, field: written}
+    gitops_repo.commit({BLOCKLIST: "blocked:\n  - " + "\n    ".join(f"{k}: '{v}'" for k, v in entry.items())
+                                   + "\n    reason: CVE\n"}, "block by hand")
+    with pytest.raises(ValuesError, match=f"envs/staging/blocklist.yaml: {field + ' ' if field == 'service' else ''}'"):
+        promote(PromoteRequest(repo_url=gitops_repo.url, env="prod", service="api", tag="v2"),
+                GitClient(GitRunner(gitops_repo.token)))
+
+
 @pytest.mark.parametrize("argv,message", [
     (["revert", "--reason", ""], "--reason must be one line"),
     (["revert", "--reason", "x", "--revision", "HEAD"], "is not a commit sha"),
