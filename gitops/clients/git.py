@@ -131,15 +131,19 @@ class GitRunner:
                              "for a loopback host)")
 
     def run(self, args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `git <args>`; raise GitError (redacted) when git fails (with `check`) or hangs."""
+            check: bool = True, errors: str = "strict") -> subprocess.CompletedProcess[str]:
+        """Run `git <args>`; raise GitError (redacted) when git fails (with `check`) or hangs.
+
+        stdout is decoded as UTF-8 with `errors`: "strict" (a file's content must be UTF-8; the
+        caller says which file was not) or "replace" (commit messages, authors and paths, which
+        git stores as bytes: one that is not UTF-8 is shown with U+FFFD, never a traceback)."""
         argv = ["git", *args]
         # A session of its own: the process group holds git and every helper it starts.
-        proc = subprocess.Popen(argv, cwd=cwd, env={**self._env, **(env or {})}, text=True,
+        proc = subprocess.Popen(argv, cwd=cwd, env={**self._env, **(env or {})},
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
         try:
-            stdout, stderr = proc.communicate(timeout=self.timeout_s)
+            raw_stdout, raw_stderr = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise GitTimeout(f"git {args[0]} did not finish within {self.timeout_s:g} s and was "
@@ -147,7 +151,10 @@ class GitRunner:
         except BaseException:
             _kill_group(proc)
             raise
-        done = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+        # Only a successful run's output is content; a failure's is read for its messages.
+        stdout = raw_stdout.decode("utf-8", errors if proc.returncode == 0 else "replace")
+        done = subprocess.CompletedProcess(argv, proc.returncode, stdout,
+                                           raw_stderr.decode("utf-8", "replace"))
         if check and done.returncode != 0:
             raise GitError(self.failure(args, done))
         return done
