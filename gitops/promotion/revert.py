@@ -196,10 +196,15 @@ def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_dig
     values_path = layout.values_file(req.env, req.service)
     head = f"refs/heads/{req.branch}"
     for entry in git.first_parent_log(history, head, [values_path], HISTORY_LIMIT):
-        text = git.read_file(history, entry.sha, values_path)
-        if text is None:
+        # A version that cannot be read (not UTF-8, malformed, a duplicated key) is passed over:
+        # Helm could not read it either, so it never ran and is no version to go back to.
+        try:
+            text = git.read_file(history, entry.sha, values_path)
+            if text is None:
+                continue
+            image = parse_image(text, f"{values_path} at {entry.sha[:12]}")
+        except ValuesError:
             continue
-        image = parse_image(text, f"{values_path} at {entry.sha[:12]}")
         if not image.digest or not image.tag or image.digest == bad_digest or \
                 blocklist.find(blocked, req.service, image.digest, None):
             continue

@@ -107,6 +107,20 @@ def test_a_blocked_version_is_passed_over(history) -> None:
     assert (result.restored_tag, result.restored_from) == ("v1", shas[1])
 
 
+def test_versions_that_cannot_be_read_are_passed_over(gitops_repo) -> None:
+    statuses = Statuses()
+    good = set_version(gitops_repo, 1)
+    statuses.set(good, us_east_1="success")
+    gitops_repo.commit({VALUES: "image: [\n"}, "broken by hand")
+    gitops_repo.commit({VALUES: values_yaml("api", "v2", digest(2)) + "image:\n  tag: v3\n"},
+                       "a duplicated key")
+    gitops_repo.commit({VALUES: values_yaml("api", "v4", digest(4)).encode() + b"# caf\xe9\n"},
+                       "not UTF-8 in the file, nor in this message: caf\udce9")
+    set_version(gitops_repo, 5)
+    result = revert(request(gitops_repo), client(gitops_repo), states=statuses)
+    assert (result.restored_tag, result.restored_from) == ("v1", good)
+
+
 def test_revert_again_changes_nothing(history) -> None:
     repo, shas, statuses = history
     revert(request(repo, revision=shas[5]), client(repo), states=statuses)
