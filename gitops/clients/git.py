@@ -116,7 +116,9 @@ class GitRunner:
         return redact(text, self._token)
 
     def check_remote(self, url: str) -> None:
-        """Refuse to send the token unencrypted: plain http:// only to a loopback host."""
+        """Refuse credentials in the URL, and to send the token unencrypted: plain http:// only to
+        a loopback host."""
+        refuse_credentials(url)
         parts = urllib.parse.urlsplit(url)
         if not self._token or parts.scheme != "http":
             return
@@ -180,6 +182,18 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
+
+
+def refuse_credentials(url: str) -> None:
+    """One rule for every command, before anything connects: a repository URL carries no
+    credentials (git would send them, and they would reach logs). A password in it, or any user on
+    http(s):// (where the user part of a URL is a token), is refused; `ssh://git@host/…` and
+    `git@host:owner/repo` name the SSH user, not a credential."""
+    parts = urllib.parse.urlsplit(url.strip())
+    userinfo, at, _ = parts.netloc.rpartition("@") if "://" in url else ("", "", "")
+    if at and (":" in userinfo or parts.scheme.lower() in ("http", "https")):
+        raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
+                         "token with --token-env or --token-secret")
 
 
 def _without_userinfo(url: str) -> str:

@@ -83,11 +83,13 @@ class HistoryClient(GitClient):
 
     def clone_branch_history(self, url: str, branch: str, dest: Path) -> None:
         """A bare clone of `branch` alone with commits and trees but no blobs."""
+        self.runner.check_remote(url)
         self.runner.run(["clone", "--quiet", "--bare", "--filter=blob:none", "--single-branch",
                          "--branch", branch, "--", url, str(dest)])
 
     def clone_history(self, url: str, dest: Path) -> None:
         """A bare clone of every branch with commits and trees but no blobs."""
+        self.runner.check_remote(url)
         self.runner.run(["clone", "--quiet", "--bare", "--filter=blob:none", "--", url, str(dest)])
 
     def fetch_branches(self, gitdir: Path) -> None:

@@ -20,8 +20,8 @@ from gitops.commands.history import warn_if_missing
 from gitops.governance.history import read_history
 
 
-# The longest window dora reports on: its weekly series has a point per week.
-MAX_WINDOW = timedelta(days=3653)
+# The longest window dora reports on (its weekly series has a point per week): a century.
+MAX_WINDOW = timedelta(days=36525)
 
 
 def write_chart(path: Path, svg: str) -> None:
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "dora",
         description="DORA metrics of an environment, per service and overall, from the trailers "
-                    "of the GitOps repository's history (docs/reference/cli/dora.md).")
+                    "of the GitOps repository's history.")
     add_scope_arguments(p, env_required=True)
     add_window_arguments(p, default_since="90d")
     add_output(p)

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "history",
         description="List the changes that landed in the environment's paths on the branch, from "
-                    "the trailers of their commits (docs/reference/cli/history.md).")
+                    "the files their commits changed, described by the commits' trailers.")
     add_scope_arguments(p, env_required=False)
     add_window_arguments(p, default_since=None)
     add_output(p, choices=("text", "json", "csv"))

@@ -21,7 +21,6 @@ and an auto-mergeable pull request; the block takes effect when it merges.
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.governance import blocklist, trailers
-from gitops.repo import files, layout
+from gitops.repo import files, inventory, layout
 from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
-from gitops.clients.git import Identity, check_commit_sha
+from gitops.clients.git import Identity, check_commit_sha, refuse_credentials
 from gitops.clients.revisions import HistoryClient
 from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts,
                                  retry_push)
@@ -112,9 +111,7 @@ def validate_request(req: RevertRequest) -> None:
     if req.mode not in ("commit", "pull-request"):
         raise UsageError(f"--mode {req.mode!r}: use commit or pull-request")
     check_max_attempts(req.max_attempts)
-    if re.match(r"[a-z][a-z0-9+.-]*://[^/]*@", req.repo_url):
-        raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
-                         "token with --token-env or --token-secret")
+    refuse_credentials(req.repo_url)
 
 
 def github_verification_states(req: RevertRequest, token: str | None) -> VerificationStates | str:
@@ -172,6 +169,9 @@ def _bad_version(req: RevertRequest, git: HistoryClient, workdir: Path, history:
         return ImageRef(None, req.tag, req.digest)
     if req.revision is None:
         text = git.read_file(workdir, "HEAD", values_path)
+        if text is None:
+            raise UsageError(f"{inventory.missing(git, workdir, values_path, req.branch)}; check "
+                             "--env/--service")
         where = f"{values_path} on {req.branch}"
     else:
         if not git.has_commit(history, req.revision):
@@ -225,8 +225,8 @@ def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
     def attempt(number: int) -> RevertResult | Push[RevertResult]:
         values_text = files.read_repo_file(workdir, values_path)
         if values_text is None:
-            raise ValuesError(f"{values_path} does not exist on the branch; check --env and "
-                              "--service")
+            raise ValuesError(f"{inventory.missing(git, workdir, values_path, req.branch)}; check "
+                              "--env and --service")
         current = parse_image(values_text, values_path)
         entries = blocklist.read(workdir, req.env)
         listed = blocklist.find(entries, req.service, bad.digest, None)

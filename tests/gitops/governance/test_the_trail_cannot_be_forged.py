@@ -185,7 +185,7 @@ def test_a_dora_window_of_centuries_is_a_one_line_error(serve, token_env, capsys
     code, out, err = _run(capsys, "dora", "--repo", url, "--token-env", token_env, "--env", "prod",
                           "--since", "0001-01-01")
     assert code == 2 and err.count("\n") == 1
-    assert err.startswith("error: --since '0001-01-01' is more than 10 years before --until")
+    assert err.startswith("error: --since '0001-01-01' is more than 100 years before --until")
 
 
 @pytest.mark.parametrize("command", ["history", "dora"])
