@@ -71,7 +71,7 @@ pipelines, verify_pipelines = {}, {}
 monitored, approved = [], []
 # What a service's delivery pipeline and its verify pipeline have in common.
 pipeline_args = dict(names=names, tooling_account=account, home_region=home, connection_arn=settings.connection_arn,
-                     execution_mode=settings.execution_mode, stores=stores)
+                     execution_mode=settings.execution_mode, stores=stores, gates=settings.gates)
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
