@@ -21,8 +21,8 @@ from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.naming import Names
 from components.pipeline_model import APPROVAL, SOURCE, Action, PipelineDefinition, Stage
-from components.release_gates import ReleaseGates, gate
-from components.stage_conditions import CLOUDWATCH_ALARM, render as render_condition
+from components.release_gates import ReleaseGates, gate, watches_alarms
+from components.stage_conditions import render as render_condition
 from components.steps import (SOURCE_EXPORTS, SOURCE_NAMESPACE, Approval, PipelineSource, PipelineSteps, Step,
                               console_url)
 
@@ -122,12 +122,6 @@ def render_stages(definition: PipelineDefinition) -> list[dict]:
     ]
 
 
-def watches_alarms(definition: PipelineDefinition) -> bool:
-    """Whether a stage condition of the pipeline reads CloudWatch alarms."""
-    return any(rule.provider == CLOUDWATCH_ALARM for stage in definition.stages
-               for condition in (stage.before_entry, stage.on_success) if condition for rule in condition.rules)
-
-
 class DeliveryPipeline(pulumi.ComponentResource):
     """The pipeline, its service role (only what its actions need), artifact stores per region."""
 
@@ -158,7 +152,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statement("UseArtifactKeys", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
                                           "kms:ReEncrypt*"], [s.key_arn for s in stores.values()]),
         ]
-        if watches_alarms(definition):
+        if watches_alarms(c for stage in definition.stages for c in (stage.before_entry, stage.on_success)):
             # The CloudWatchAlarm rules of the stage conditions read the alarms' state.
             statements.append(statement("ReadBlockingAlarms", ["cloudwatch:DescribeAlarms"],
                                         args.gates.alarm_arns(args.tooling_account)))

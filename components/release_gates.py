@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from components import validators as v
 from components.stage_conditions import (CLOUDWATCH_ALARM, DEPLOYMENT_WINDOW, MAX_RULE_TIMEOUT, MAX_RULES, Condition,
@@ -101,6 +101,21 @@ def gate(stage_name: str, gates: ReleaseGates, home_region: str) -> dict[str, Co
     if stage_name == VERIFY_STAGE:
         return {"on_success": gates.bake_condition(home_region)}
     return {}
+
+
+def watches_alarms(conditions: Iterable[Condition | None]) -> bool:
+    """Whether any of these conditions reads CloudWatch alarms (its pipeline's role must)."""
+    return any(rule.provider == CLOUDWATCH_ALARM for condition in conditions if condition for rule in condition.rules)
+
+
+def stage_conditions(stage_names: Iterable[str], gates: ReleaseGates, home_region: str) -> list[Condition | None]:
+    """The conditions the release gates give stages of these names."""
+    return [condition for name in stage_names for condition in gate(name, gates, home_region).values()]
+
+
+def gated_stages(stage_names: Iterable[str], gates: ReleaseGates, home_region: str) -> list[str]:
+    """Which of these stages the release gates give a condition (in order, once each)."""
+    return [name for name in dict.fromkeys(stage_names) if any(gate(name, gates, home_region).values())]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ pipeline role's read of the alarms, checked against CodePipeline's own API model
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gzip
 import json
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from components import stage_conditions
 from components.release_gates import PROMOTE_STAGE, VERIFY_STAGE
 from components.settings import SettingsError, parse
 from components.stage_conditions import BEFORE_ENTRY, ON_SUCCESS, Condition, Rule, problems
+from policy.access.model import REQUIRED
+from policy.access.planned import evaluate_paths
 from tests.conftest import cached_plan, stack_data
 
 ACCOUNT = "111111111111"
@@ -222,3 +225,58 @@ def test_without_a_bake_the_verify_pipeline_reads_no_alarm():
 def test_an_ungated_stack_has_no_condition_and_no_alarm_read(staging):
     assert "beforeEntry" not in str([r.inputs["stages"] for r in pipelines(staging).values()])
     assert "ReadBlockingAlarms" not in role_statements(staging, "api-pipeline")
+
+
+# --- access paths -----------------------------------------------------------------------------
+
+def alarm_paths(plan):
+    return [result for result in plan.access if result.path.action == "cloudwatch:DescribeAlarms"]
+
+
+def test_the_alarm_read_is_declared_and_holds_over_the_planned_policies(gated):
+    results = alarm_paths(gated)
+    required = {(r.path.description) for r in results if r.path.expect == REQUIRED}
+    assert f"shop-api-prod reads the blocking alarm arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:shop-prod-euw1-health" \
+        in required
+    assert f"shop-api-prod-verify reads the blocking alarm arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:shop-prod-health" \
+        in required
+    assert any(r.path.expect != REQUIRED and "reads an alarm that gates nothing" in r.path.description for r in results)
+    assert results and all(r.ok for r in results), [r for r in results if not r.ok]
+
+
+def test_without_the_read_statement_the_required_alarm_paths_fail(gated):
+    edited = [r for r in gated.resources]
+    policy = next(r for r in edited if r.name == "api-pipeline-role-policy")
+    document = json.loads(policy.inputs["policy"])
+    document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "ReadBlockingAlarms"]
+    edited[edited.index(policy)] = dataclasses.replace(policy, inputs={**policy.inputs, "policy": json.dumps(document)})
+    failed = [r.path.description for r in evaluate_paths(edited, [r.path for r in alarm_paths(gated)]) if not r.ok]
+    assert sorted(failed) == sorted(f"shop-api-prod reads the blocking alarm {arn}" for arn in (
+        f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:shop-prod-health",
+        f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:shop-prod-euw1-health"))
+
+
+def test_an_ungated_pipeline_may_not_read_the_alarms():
+    plan = cached_plan("prod", {"delivery-pipeline:promotion": {**GATED, "bakeMinutes": None}})
+    verify = [r for r in alarm_paths(plan) if r.path.description.startswith("shop-api-prod-verify")]
+    assert [(r.path.expect, r.ok) for r in verify] == [("forbidden", True)]
+
+
+# --- who may override ---------------------------------------------------------------------------
+
+def test_approvers_may_override_exactly_the_gated_stages(gated):
+    policy = next(r for r in gated.resources if r.type == "aws:iam/policy:Policy" and r.name == "approvers")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    override = statements["OverrideReleaseGates"]
+    assert override["Action"] == ["codepipeline:OverrideStageCondition"]
+    pipeline = f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:shop-{{}}-prod"
+    assert sorted(override["Resource"]) == sorted(
+        [pipeline.format(s) + "/Promote" for s in ("api", "web", "worker")]
+        + [pipeline.format(s) + "-verify/Verify" for s in ("api", "web", "worker")])
+    # Overriding needs the execution's id: the approvers read the gated verify pipelines too.
+    assert pipeline.format("api") + "-verify" in statements["ReadApprovalPipelines"]["Resource"]
+
+
+def test_without_gates_approvers_override_nothing(prod):
+    policy = next(r for r in prod.resources if r.type == "aws:iam/policy:Policy" and r.name == "approvers")
+    assert "OverrideStageCondition" not in policy.inputs["policy"]
