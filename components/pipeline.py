@@ -21,7 +21,7 @@ from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.naming import Names
 from components.pipeline_model import APPROVAL, SOURCE, Action, PipelineDefinition, Stage
-from components.release_gates import ReleaseGates, gate, watches_alarms
+from components.release_gates import GATES_TAG, ReleaseGates, gate, watches_alarms
 from components.stage_conditions import render as render_condition
 from components.steps import (SOURCE_EXPORTS, SOURCE_NAMESPACE, Approval, PipelineSource, PipelineSteps, Step,
                               console_url)
@@ -182,7 +182,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             artifact_stores=artifact_stores,
             stages=render_stages(definition),
             triggers=[trigger(args.pipeline.source)],
-            tags={"service": args.service},
+            tags={"service": args.service, **({GATES_TAG: args.gates.tag} if args.gates else {})},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.name = pipeline.name

@@ -34,6 +34,9 @@ from gitops.governance.release_windows import LONGEST_WAIT_MINUTES, ReleaseWindo
 # stage whose success the bake holds.
 PROMOTE_STAGE = "Promote"
 VERIFY_STAGE = "Verify"
+# The tag a gated stack's pipelines carry: what the settings ask for (`window alarms=2 bake=30`), so
+# the policy pack can check every promoting stage has it (policy/rules/codepipeline.py).
+GATES_TAG = "delivery:release-gates"
 # CloudWatch alarm names: 1-255 characters (PutMetricAlarm).
 MAX_ALARM_NAME = 255
 ALARM_ARN = re.compile(r"^arn:aws:cloudwatch:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):alarm:(?P<name>.+)$")
@@ -80,6 +83,12 @@ class ReleaseGates:
         return Condition(result="FAIL", rules=tuple(
             _alarm_rule("Bake", index, alarm, home_region, wait=self.bake_minutes, timeout=timeout)
             for index, alarm in enumerate(self.alarms)))
+
+    @property
+    def tag(self) -> str:
+        """The value of GATES_TAG: the gates configured, without names (tag values are short)."""
+        parts = (["window"] if self.window else []) + ([f"alarms={len(self.alarms)}"] if self.alarms else [])
+        return " ".join(parts + ([f"bake={self.bake_minutes}"] if self.bake_minutes else []))
 
     def alarm_arns(self, account: str) -> list[str]:
         return [alarm.arn(account) for alarm in self.alarms]

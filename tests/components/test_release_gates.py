@@ -16,11 +16,13 @@ from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from components import stage_conditions
-from components.release_gates import PROMOTE_STAGE, VERIFY_STAGE
+from components.release_gates import GATES_TAG, PROMOTE_STAGE, VERIFY_STAGE
 from components.settings import SettingsError, parse
 from components.stage_conditions import BEFORE_ENTRY, ON_SUCCESS, Condition, Rule, problems
 from policy.access.model import REQUIRED
 from policy.access.planned import evaluate_paths
+from policy.offline import evaluate
+from policy.rules import codepipeline as codepipeline_rules
 from tests.conftest import cached_plan, stack_data
 
 ACCOUNT = "111111111111"
@@ -280,3 +282,35 @@ def test_approvers_may_override_exactly_the_gated_stages(gated):
 def test_without_gates_approvers_override_nothing(prod):
     policy = next(r for r in prod.resources if r.type == "aws:iam/policy:Policy" and r.name == "approvers")
     assert "OverrideStageCondition" not in policy.inputs["policy"]
+
+
+# --- the policy pack ----------------------------------------------------------------------------
+
+def test_a_gated_plan_passes_the_release_gates_rule(gated):
+    assert gated.policy_ran and [v for v in gated.violations if v.policy == "codepipeline-release-gates"] == []
+    assert pipelines(gated)["shop-api-prod"].inputs["tags"]["delivery:release-gates"] == "window alarms=2 bake=30"
+
+
+def without_condition(plan, pipeline: str, stage_name: str, kind: str):
+    target = pipelines(plan)[pipeline]
+    stages = [{k: v for k, v in s.items() if not (s["name"] == stage_name and k == kind)}
+              for s in target.inputs["stages"]]
+    changed = dataclasses.replace(target, inputs={**target.inputs, "stages": stages})
+    return [changed if r is target else r for r in plan.resources]
+
+
+@pytest.mark.parametrize("pipeline, stage, kind, fragment", [
+    ("shop-web-prod", PROMOTE_STAGE, "beforeEntry", "has no release window"),
+    ("shop-web-prod", PROMOTE_STAGE, "beforeEntry", "checks 0 alarms on entry, the stack's settings name 2"),
+    ("shop-worker-prod-verify", VERIFY_STAGE, "onSuccess", "does not bake 30 minutes"),
+])
+def test_a_promoting_stage_without_the_stacks_gates_is_a_violation(gated, pipeline, stage, kind, fragment):
+    found = [v for v in evaluate(without_condition(gated, pipeline, stage, kind))
+             if v.policy == "codepipeline-release-gates"]
+    assert any(fragment in v.message for v in found), [v.message for v in found]
+    assert all(v.mandatory for v in found)
+
+
+def test_the_tag_is_the_policys():
+    assert GATES_TAG == codepipeline_rules.GATES_TAG
+    assert (PROMOTE_STAGE, VERIFY_STAGE) == (codepipeline_rules.PROMOTE_STAGE, codepipeline_rules.VERIFY_STAGE)
