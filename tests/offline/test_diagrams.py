@@ -89,6 +89,6 @@ def test_the_diagrams_and_the_tree_show_the_release_gates():
 
 
 def test_an_ungated_pipeline_draws_no_condition():
-    plain = pipeline("prod", "shop-api-prod")
+    plain = pipeline("staging", "shop-api-staging")
     assert "{{" not in render.pipeline_diagram(plain)
     assert not render.gate_lines(plain)
