@@ -16,7 +16,7 @@ from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from components import stage_conditions
-from components.release_gates import GATES_TAG, PROMOTE_STAGE, VERIFY_STAGE
+from components.release_gates import GATES_TAG, PROMOTE_STAGE, PROVE_STAGE, VERIFY_STAGE
 from components.settings import SettingsError, parse
 from components.stage_conditions import BEFORE_ENTRY, ON_SUCCESS, Condition, Rule, problems
 from policy.access.model import REQUIRED
@@ -315,3 +315,22 @@ def test_a_promoting_stage_without_the_stacks_gates_is_a_violation(gated, pipeli
 def test_the_tag_is_the_policys():
     assert GATES_TAG == codepipeline_rules.GATES_TAG
     assert (PROMOTE_STAGE, VERIFY_STAGE) == (codepipeline_rules.PROMOTE_STAGE, codepipeline_rules.VERIFY_STAGE)
+
+
+# --- the bake and the proof ---------------------------------------------------------------------
+
+def test_with_a_bake_each_region_is_verified_again_after_it(gated):
+    stages = pipelines(gated)["shop-api-prod-verify"].inputs["stages"]
+    assert [s["name"] for s in stages] == ["Source", VERIFY_STAGE, PROVE_STAGE]
+    assert [a["name"] for a in stages[2]["actions"]] == ["Prove-us-east-1", "Prove-eu-west-1"]
+    assert "beforeEntry" not in stages[2] and "onSuccess" not in stages[2]
+    projects = {r.inputs["name"]: r for r in gated.resources if r.type == "aws:codebuild/project:Project"}
+    variables = {name: {v["name"]: v["value"] for v in p.inputs["environment"]["environmentVariables"]}
+                 for name, p in projects.items()}
+    assert variables["shop-api-prod-verify-eu-west-1"]["BAKE_MINUTES"] == "30"
+    assert "BAKE_MINUTES" not in variables["shop-api-prod-prove-eu-west-1"]
+
+
+def test_the_gated_plan_holds_every_access_path_and_policy(gated):
+    assert [r for r in gated.access if not r.ok] == []
+    assert gated.violations == []
