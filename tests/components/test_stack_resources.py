@@ -295,6 +295,11 @@ def test_replicas_get_the_same_policy_immutability_and_a_key_in_their_region(sta
     keys = {k.outputs["arn"]: k for k in of_type(staging, "aws:kms/key:Key")}
     (repository_policy, *_) = of_type(staging, "aws:ecr/repositoryPolicy:RepositoryPolicy")
     assert template.region == "eu-west-1" and template.inputs["appliedFors"] == ["REPLICATION"]
+    # ECR stores the prefix without a trailing `/` (it always assumes one): an input with it would
+    # differ from what AWS returns, and every later `pulumi up` would plan a replacement.
+    assert template.inputs["prefix"] == "shop"
+    for repository in of_type(staging, "aws:ecr/repository:Repository"):
+        assert repository.inputs["name"].startswith(template.inputs["prefix"] + "/")
     assert template.inputs["imageTagMutability"] == "IMMUTABLE"
     assert template.inputs["repositoryPolicy"] == repository_policy.inputs["policy"]
     (encryption,) = template.inputs["encryptionConfigurations"]
