@@ -325,11 +325,11 @@ def test_topics_are_encrypted_and_only_the_stacks_rules_publish_alerts(plan):
 
 
 def test_alert_rules_cover_failure_success_and_pending_approval(plan):
-    patterns = {r.name.rsplit("-", 1)[-1] if not r.name.endswith("needed") else "approval-needed":
+    patterns = {r.name.rsplit("-", 1)[-1]:
                 json.loads(r.inputs["eventPattern"]) for r in of_type(plan, "aws:cloudwatch/eventRule:EventRule")}
     assert patterns["failed"]["detail"]["state"] == ["FAILED"]
     assert patterns["succeeded"]["detail"]["state"] == ["SUCCEEDED"]
-    assert patterns["approval-needed"]["detail"]["type"] == {"category": ["Approval"]}
+    assert patterns["approval"]["detail"]["type"] == {"category": ["Approval"]}
     for pattern in patterns.values():
         assert pattern["detail"]["pipeline"] == [{"wildcard": f"shop-*-{plan.stack}"},
                                                  {"wildcard": f"shop-*-{plan.stack}-verify"}]
