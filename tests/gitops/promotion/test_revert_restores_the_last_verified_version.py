@@ -20,7 +20,7 @@ from gitops.clients.revisions import HistoryClient
 from gitops.promotion.promote import PromoteRequest, promote
 from gitops.promotion.revert import RevertRequest, revert
 from tests.gitops.conftest import seed_files, values_yaml
-from tests.gitops.fake_github import FakeGitHub
+from sandbox.github_api import FakeGitHub
 
 VALUES = "envs/staging/api/values.yaml"
 BLOCKLIST = "envs/staging/blocklist.yaml"

@@ -40,8 +40,8 @@ from gitops.errors import (
 from gitops.commands.verify import parse_duration, request_from_args
 from gitops.verification.verify import AppState, verify
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
-from tests.gitops.fake_github import FakeGitHub
-from tests.gitops.fake_kube import (
+from sandbox.github_api import FakeGitHub
+from sandbox.kube_api import (
     NAMESPACE,
     FakeKube,
     Moment,
