@@ -27,6 +27,10 @@ BUILT_IN_NAMESPACES = frozenset({"codepipeline", "variables"})
 MAX_STAGES = 50
 MAX_ACTIONS_PER_STAGE = 50
 MAX_RUN_ORDER = 999
+# A V2 trigger's file path filter (GitFilePathFilterCriteria): at most this many patterns of at
+# most this many characters each.
+MAX_TRIGGER_FILE_PATHS = 8
+MAX_TRIGGER_FILE_PATH_CHARS = 255
 
 SOURCE = "Source"
 BUILD = "Build"

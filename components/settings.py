@@ -19,6 +19,7 @@ from components import argocd_settings, release_gates
 from components import validators as v
 from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
+from components.pipeline_model import MAX_TRIGGER_FILE_PATH_CHARS, MAX_TRIGGER_FILE_PATHS
 from components.release_gates import ReleaseGates
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
@@ -215,7 +216,7 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Erro
         name = reader.get("name", v.dns_name)
         service = ServiceSettings(
             name=name,
-            paths=reader.get("paths", v.list_of(v.path_filter, non_empty=True), default=()),
+            paths=reader.get("paths", _trigger_paths, default=()),
             dockerfile=reader.get("dockerfile", v.path_filter, default=f"services/{name}/Dockerfile"),
             context=reader.get("context", v.path_filter, default=f"services/{name}"),
             test_command=reader.get("testCommand", v.text, default="make test"),
@@ -228,6 +229,21 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Erro
     if duplicate:
         raise v.fail(key, names, f"unique service names ({duplicate!r} appears twice)")
     return tuple(services)
+
+
+def _trigger_paths(key: str, value: Any) -> tuple[str, ...]:
+    """`services[].paths`: the file path patterns of the service's pipeline trigger, within what
+    CodePipeline accepts (CreatePipeline refuses more patterns, or longer ones, half-way through
+    `pulumi up`)."""
+    paths = v.list_of(v.path_filter, non_empty=True)(key, value)
+    if len(paths) > MAX_TRIGGER_FILE_PATHS:
+        raise v.fail(key, value, f"at most {MAX_TRIGGER_FILE_PATHS} paths (a CodePipeline trigger takes at most "
+                                 f"{MAX_TRIGGER_FILE_PATHS} file path patterns): join some with a wider glob")
+    for index, path in enumerate(paths):
+        if len(path) > MAX_TRIGGER_FILE_PATH_CHARS:
+            raise v.fail(f"{key}[{index}]", path, f"a glob of at most {MAX_TRIGGER_FILE_PATH_CHARS} characters "
+                                                  f"(CodePipeline's limit for a trigger's file path pattern), not {len(path)}")
+    return paths
 
 
 def _clusters(key: str, value: Any) -> dict[str, str]:
