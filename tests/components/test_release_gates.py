@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import gzip
 import json
 from datetime import UTC, datetime
-from pathlib import Path
-
-import botocore
 import pytest
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
@@ -23,6 +19,7 @@ from policy.access.model import REQUIRED
 from policy.access.planned import evaluate_paths
 from policy.offline import evaluate
 from policy.rules import codepipeline as codepipeline_rules
+from tests import aws_models
 from tests.conftest import cached_plan, stack_data
 
 ACCOUNT = "111111111111"
@@ -33,8 +30,7 @@ PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 
 
 def service_model() -> ServiceModel:
-    path = Path(botocore.__file__).parent / "data" / "codepipeline" / "2015-07-09" / "service-2.json.gz"
-    return ServiceModel(json.loads(gzip.decompress(path.read_bytes())), "codepipeline")
+    return ServiceModel(aws_models.model("codepipeline"), "codepipeline")
 
 
 def settings_with(**promotion):
