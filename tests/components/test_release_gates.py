@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from datetime import UTC, datetime
 import pytest
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
