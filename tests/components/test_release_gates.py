@@ -329,3 +329,8 @@ def test_with_a_bake_each_region_is_verified_again_after_it(gated):
 def test_the_gated_plan_holds_every_access_path_and_policy(gated):
     assert [r for r in gated.access if not r.ok] == []
     assert gated.violations == []
+
+
+def test_a_long_alarm_list_is_refused_before_its_items_are_read():
+    message = error_of(blockingAlarms=["arn:aws:cloudwatch:bad"] * 10_000)
+    assert "promotion.blockingAlarms" in message and "at most 5 alarms" in message
