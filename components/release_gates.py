@@ -167,7 +167,7 @@ def _alarms(key: str, value: Any, tooling_account: str, home_region: str) -> tup
     if not isinstance(value, list) or not value:
         raise v.fail(key, value, "a non-empty list of CloudWatch alarm names or ARNs")
     if len(value) > MAX_RULES:
-        raise v.fail(key, value, f"at most {MAX_RULES} alarms: CodePipeline's condition holds {MAX_RULES} rules "
+        raise v.fail(key, f"{len(value)} alarms", f"at most {MAX_RULES} alarms: CodePipeline's condition holds {MAX_RULES} rules "
                                  f"(use a composite alarm)")
     alarms = [_alarm(f"{key}[{index}]", item, tooling_account, home_region) for index, item in enumerate(value)]
     if len(set(alarms)) < len(alarms):
