@@ -21,6 +21,8 @@ class PlannedResource:
     outputs: dict[str, Any]
     custom: bool
     provider: str | None  # the explicit provider's URN; None for the default provider
+    # The URNs the resource had before (its `aliases` option): the engine moves their state to it.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass

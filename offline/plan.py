@@ -264,6 +264,23 @@ class PlanMonitor(MockMonitor):
         self._record(urn, request, inputs, secret, id_, state, custom, placement.account, placement.region)
         return id_, state
 
+    def _aliases(self, request: Any) -> tuple[str, ...]:
+        """The URNs of the resource's aliases, as the engine resolves an alias spec: its name, type
+        and parent where given, the resource's own otherwise."""
+        urns = list(getattr(request, "aliasURNs", ()))
+        for alias in getattr(request, "aliases", ()):
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+            if spec.stack or spec.project:
+                _, _, rest = urn.split("::", 2)
+                urn = f"urn:pulumi:{spec.stack or self.stack}::{spec.project or self.project}::{rest}"
+            urns.append(urn)
+        return tuple(sorted(set(urns)))
+
     def _record(self, urn: str, request: Any, inputs: dict[str, Any], secret: bool, id_: str | None,
                 outputs: dict[str, Any], custom: bool, account: str | None = None,
                 region: str | None = None) -> None:
@@ -273,6 +290,7 @@ class PlanMonitor(MockMonitor):
             region=region, inputs=_redacted(inputs) if secret else inputs,
             outputs=_redacted(outputs) if secret else outputs,
             custom=custom, provider=(request.provider.rsplit("::", 1)[0] if request.provider else None),
+            aliases=self._aliases(request),
         )
         with self._lock:
             if urn in self.planned:

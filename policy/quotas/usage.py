@@ -341,3 +341,36 @@ def other_plan(text: str, where: str, stack: str) -> tuple[str, Mapping[str, Any
         raise OtherPlanError(f"{where} is a plan of stack {stack} itself: give the plans of the other stacks "
                              "in the same accounts")
     return other, quotas
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How many services fit before a count reaches a limit, and which limit that is."""
+
+    services: int | None  # None: no documented limit stops the counts
+    limit: Limit | None
+    where: str | None
+
+
+def services_that_fit(one: Sequence[QuotaResult], two: Sequence[QuotaResult], *, increased: bool) -> Fit:
+    """From the verdicts of the same stacks with one service and with two (counts grow by the same
+    amount with every service of the same regions), the most services every count allows: under
+    the defaults, or `increased` to the documented maxima (an adjustable quota without one does
+    not stop it). Sizes do not grow with services (the program names resources by pattern and
+    pages its dashboard) and are not extrapolated."""
+    before = {(r.limit.id, r.account, r.region): r for r in one if r.limit.scope != RESOURCE}
+    best = Fit(None, None, None)
+    for result in two:
+        key = (result.limit.id, result.account, result.region)
+        if key not in before or result.total <= before[key].total:
+            continue
+        per_service = result.total - before[key].total
+        fixed = before[key].total - per_service
+        limit = result.limit
+        bound = limit.value if not increased or not limit.adjustable else limit.maximum
+        if bound is None:
+            continue
+        fits = (bound - fixed) // per_service
+        if best.services is None or fits < best.services:
+            best = Fit(fits, limit, result.where)
+    return best
