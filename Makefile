@@ -9,7 +9,7 @@ PLAN_JSON ?=
 DIAGRAM_DIR ?=
 WITH ?=
 
-.PHONY: venv plan test lock bench bench-promote bench-values clean
+.PHONY: venv plan test lock bench bench-scale bench-promote bench-values clean
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,9 @@ lock:
 
 bench: venv
 	$(PY) bench/plan.py
+
+bench-scale: venv
+	$(PY) bench/scale.py
 
 bench-promote: venv
 	$(PY) bench/promote.py
