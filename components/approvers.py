@@ -53,6 +53,16 @@ READ_ACTIONS = ("codepipeline:GetPipeline", "codepipeline:GetPipelineExecution",
 
 
 @dataclass(frozen=True)
+class GatedStages:
+    """The stages of the stack's pipelines that release gates give a condition
+    (components.release_gates): approvers may let an execution past them."""
+
+    delivery: tuple[str, ...] = ()
+    # Of the verify pipelines (`<pipeline>-verify`).
+    verification: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ApproversArgs:
     names: Names
     # Where the stack's pipelines are.
@@ -62,17 +72,30 @@ class ApproversArgs:
     identity_tags: Mapping[str, str]
     # Who may approve.
     approvers: ApproverSettings
+    # The stages whose conditions approvers may override (OverrideStageCondition). Default: none.
+    gated: GatedStages = GatedStages()
 
 
-def policy_statements(names: Names, region: str, account: str, identity_tags: Mapping[str, str]) -> list[dict]:
+def policy_statements(names: Names, region: str, account: str, identity_tags: Mapping[str, str],
+                      gated: GatedStages = GatedStages()) -> list[dict]:
     """The same size for any number of pipelines: they are named by pattern."""
     pipelines = names.pipeline_arn_pattern(region, account)
+    verify_pipelines = names.verify_pipeline_arn_pattern(region, account)
     stack = {"StringEqualsIfExists": {f"aws:ResourceTag/{key}": value for key, value in identity_tags.items()}}
-    return [
+    statements = [
         statement("AnswerStackApprovals", ["codepipeline:PutApprovalResult"],
                   f"{pipelines}/{APPROVAL_STAGE}/{APPROVAL_ACTION}", condition=stack),
-        statement("ReadApprovalPipelines", READ_ACTIONS, pipelines, condition=stack),
+        statement("ReadApprovalPipelines", READ_ACTIONS,
+                  [pipelines, verify_pipelines] if gated.verification else pipelines, condition=stack),
     ]
+    stages = [f"{pipelines}/{stage}" for stage in gated.delivery] + \
+             [f"{verify_pipelines}/{stage}" for stage in gated.verification]
+    if stages:
+        # Letting an execution past a closed window, a firing alarm or an unfinished bake is the
+        # approvers' call, as `--override-freeze` is for the freeze file; CloudTrail records it.
+        statements.append(statement("OverrideReleaseGates", ["codepipeline:OverrideStageCondition"],
+                                    stages if len(stages) > 1 else stages[0], condition=stack))
+    return statements
 
 
 def trust_statements(principals: Sequence[str]) -> list[dict]:
@@ -108,7 +131,8 @@ class Approvers(pulumi.ComponentResource):
             name=names.approver_policy,
             path=names.approver_path,
             description=f"Answer the manual approvals of the {names.app} {names.env} pipelines",
-            policy=document(policy_statements(names, args.home_region, args.tooling_account, args.identity_tags)),
+            policy=document(policy_statements(names, args.home_region, args.tooling_account, args.identity_tags,
+                                              args.gated)),
             opts=child,
         )
         self.policy_arn = policy.arn

@@ -30,6 +30,7 @@ import pulumi
 
 from components import buildspec
 from components.pipeline_model import BUILD, TEST
+from components.release_gates import PROVE_STAGE, VERIFY_STAGE
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
 from gitops.errors import VerifyDegraded, VerifyTimeout
@@ -226,8 +227,15 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
     names = settings.names
 
     def verify(revision: str) -> tuple[Step, ...]:
-        return tuple(_verify_step(settings, service, inputs, common, revision, region, cluster)
-                     for region, cluster in settings.service_clusters(service).items())
+        bake = settings.gates.bake_minutes
+        verified = tuple(_verify_step(settings, service, inputs, common, revision, region, cluster, VERIFY_STAGE, bake)
+                         for region, cluster in settings.service_clusters(service).items())
+        if not bake:
+            return verified
+        # The bake holds the Verify stage (its on-success condition); then each region is verified
+        # again, and that verification gives the proof (the success status) later environments need.
+        return verified + tuple(_verify_step(settings, service, inputs, common, revision, region, cluster, PROVE_STAGE)
+                                for region, cluster in settings.service_clusters(service).items())
 
     if settings.promotion_mode == "commit":
         # The commit is on the branch as promote ends: verify it in the same pipeline.
@@ -329,17 +337,21 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
 
 
 def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict,
-                 revision: str, region: str, cluster: str) -> Step:
+                 revision: str, region: str, cluster: str, stage: str, bake_minutes: int | None = None) -> Step:
     """Verify REVISION in one region's cluster; on failure, revert the environment to its last
-    verified version."""
+    verified version. With `bake_minutes` the verification is reported pending (verified, baking):
+    the Prove stage after the bake verifies again and reports success."""
     return Step(
-        name=f"verify-{region}", stage="Verify", action=f"Verify-{region}", category=TEST, region=region,
+        name=f"{stage.lower()}-{region}", stage=stage, action=f"{stage}-{region}", category=TEST, region=region,
         # gitops verify gives up after 30 minutes, leaving the revert time before the build's timeout:
         # CodeBuild stops a timed-out build without running its post_build phase.
         buildspec="verify.yml", timeout_minutes=45, needs_token=True, needs_tool_bundle=True,
         role_subpath=VERIFY_ROLE_SUBPATH, role="verify",
-        description=f"Proves that {region} runs the promoted {service.name}; reverts it if not",
+        description=(f"Proves that {region} runs the promoted {service.name}; reverts it if not"
+                     + (f" (then a {bake_minutes}-minute bake)" if bake_minutes else
+                        " (after the bake)" if stage == PROVE_STAGE else "")),
         project_variables={**common, "CLUSTER": cluster, "GITOPS_URL": settings.gitops_url,
+                           **({"BAKE_MINUTES": str(bake_minutes)} if bake_minutes else {}),
                            "GITOPS_BRANCH": settings.gitops_branch, "PROMOTION_MODE": settings.promotion_mode,
                            "REVERT_EXIT_CODES": " ".join(map(str, REVERT_EXIT_CODES)),
                            "DEPLOYMENT_ROLE_ARN": inputs.deployment_role_arn},

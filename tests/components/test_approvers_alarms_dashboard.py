@@ -71,6 +71,9 @@ def test_prod_approver_policy_is_approvals_and_reading_the_stacks_pipelines_by_p
          "Action": ["codepipeline:GetPipeline", "codepipeline:GetPipelineExecution", "codepipeline:GetPipelineState",
                     "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"],
          "Resource": pipelines, "Condition": stack},
+        # The stack's release window gates Promote: approvers may let an execution past it.
+        {"Sid": "OverrideReleaseGates", "Effect": "Allow", "Action": ["codepipeline:OverrideStageCondition"],
+         "Resource": pipelines + "/Promote", "Condition": stack},
     ]}
     assert cached_plan("prod").outputs["approvers"] == {
         "policyArn": "arn:aws:iam::111111111111:policy/delivery-approvers/shop/prod/shop-prod-approvers",
@@ -83,12 +86,12 @@ def planned_actions(plan) -> set[str]:
             for p in plan.by_type(PIPELINE_TYPE) for stage in p.inputs["stages"] for action in stage["actions"]}
 
 
-def answerable(plan, arns: set[str]) -> set[str]:
-    """Which of `arns` a holder of the stack's approver policy may answer, as IAM decides it with
+def answerable(plan, arns: set[str], action: str = "codepipeline:PutApprovalResult") -> set[str]:
+    """Which of `arns` a holder of the stack's approver policy may `action`, as IAM decides it with
     the pipelines' tags (the stack's identity tags, which every pipeline carries)."""
     tags = {"aws:ResourceTag/app": "shop", "aws:ResourceTag/environment": plan.stack}
     approver = Holder(Ref(POLICY_TYPE, "approvers"), f"arn:aws:iam::{ACCOUNT}:role/approver", "an approver")
-    paths = [required(approver, "codepipeline:PutApprovalResult", arn, arn, tags) for arn in sorted(arns)]
+    paths = [required(approver, action, arn, arn, tags) for arn in sorted(arns)]
     return {result.resource for result in evaluate_paths(plan.resources, paths) if result.allowed}
 
 
