@@ -62,8 +62,9 @@ class StepError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """One CodeBuild step: one project, one role, one action. Compared by identity: two steps are
-    two projects even if they happen to be alike."""
+    """One CodeBuild step: one project, one action, and a role (its own, or one shared with the
+    service's steps of the same `role`). Compared by identity: two steps are two projects even if
+    they happen to be alike."""
 
     # Names the project (`<pipeline>-<name>`), its role and its log stream.
     name: str
@@ -85,10 +86,19 @@ class Step:
     needs_token: bool = False
     needs_tool_bundle: bool = False
     role_subpath: str = ""
+    # Steps of a service with the same `role` share one role whose statements are the union of
+    # theirs, each still naming only its own step's resources (the verify steps of every region:
+    # one role instead of one per region). Empty: a role of the step's own.
+    role: str = ""
     privileged: bool = False
     compute_type: str = "BUILD_GENERAL1_SMALL"
     timeout_minutes: int = 20
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def role_name(self) -> str:
+        """Names the step's role (`<service>-<role_name>-role`)."""
+        return self.role or self.name
 
     @property
     def namespace(self) -> str | None:
@@ -336,7 +346,7 @@ def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInput
         # gitops verify gives up after 30 minutes, leaving the revert time before the build's timeout:
         # CodeBuild stops a timed-out build without running its post_build phase.
         buildspec="verify.yml", timeout_minutes=45, needs_token=True, needs_tool_bundle=True,
-        role_subpath=VERIFY_ROLE_SUBPATH,
+        role_subpath=VERIFY_ROLE_SUBPATH, role="verify",
         description=(f"Proves that {region} runs the promoted {service.name}; reverts it if not"
                      + (f" (then a {bake_minutes}-minute bake)" if bake_minutes else
                         " (after the bake)" if stage == PROVE_STAGE else "")),
