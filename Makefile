@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 STACK ?= staging
 PLAN_JSON ?=
 DIAGRAM_DIR ?=
+WITH ?=
 
-.PHONY: venv plan test lock bench bench-promote bench-values clean
+.PHONY: venv plan test lock bench bench-scale bench-promote bench-values clean
 
 venv: $(VENV)/.installed
 
@@ -24,9 +25,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml gitops/requirements.lock
 	@touch $@
 	@echo "make: $(VENV) is ready"
 
-# make plan STACK=prod [SUMMARY=1 | DIAGRAMS=0] [PLAN_JSON=file] [DIAGRAM_DIR=dir]
+# make plan STACK=prod [SUMMARY=1 | DIAGRAMS=0] [PLAN_JSON=file] [DIAGRAM_DIR=dir] [WITH="other.json ..."]
+# WITH: the JSON plans of the other stacks in the same accounts, whose counts add up against AWS's quotas.
 plan: venv
-	$(PY) -m offline.plan --stack $(STACK) $(if $(filter 1,$(SUMMARY)),--summary) $(if $(filter 0,$(DIAGRAMS)),--no-diagrams) $(if $(PLAN_JSON),--json $(PLAN_JSON)) $(if $(DIAGRAM_DIR),--diagram-dir $(DIAGRAM_DIR))
+	$(PY) -m offline.plan --stack $(STACK) $(if $(filter 1,$(SUMMARY)),--summary) $(if $(filter 0,$(DIAGRAMS)),--no-diagrams) $(if $(PLAN_JSON),--json $(PLAN_JSON)) $(if $(DIAGRAM_DIR),--diagram-dir $(DIAGRAM_DIR)) $(foreach f,$(WITH),--with-plan $(f))
 
 test: venv
 	$(PY) -m pytest -q -n 2
@@ -41,6 +43,9 @@ lock:
 
 bench: venv
 	$(PY) bench/plan.py
+
+bench-scale: venv
+	$(PY) bench/scale.py
 
 bench-promote: venv
 	$(PY) bench/promote.py

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.promote import CACHE, HISTORIES, TOKEN, build_repo, git_env, measure  # noqa: E402
 from gitops.governance import trailers  # noqa: E402
-from tests.gitops.gitserver import GitServer  # noqa: E402
+from sandbox.git_http import GitServer  # noqa: E402
 
 _BUMP = re.compile(rb"bump (\w+)/(\w+) to ([\w.]+)")
 REVERT_EVERY = 25

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.gitops.gitserver import GitServer, file_at  # noqa: E402
+from sandbox.git_http import GitServer, file_at  # noqa: E402
 
 SERVICES = [f"svc{i:04d}" for i in range(2000)]
 ENVIRONMENTS = ["dev", "staging", "prod"]

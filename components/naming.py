@@ -30,9 +30,17 @@ class Names:
         """EventBridge wildcard matching the names of this stack's pipelines."""
         return f"{self.app}-*-{self.env}"
 
+    def pipeline_arn_pattern(self, region: str, account: str) -> str:
+        """IAM resource pattern of the ARNs of this stack's pipelines (not its verify pipelines)."""
+        return self.pipeline_arn("*", region, account)
+
     # --- Verify pipelines: `<app>-<service>-<env>-verify`, started by a merge into the environment -
     def verify_pipeline(self, service: str) -> str:
         return f"{self.pipeline(service)}-verify"
+
+    def verify_pipeline_arn_pattern(self, region: str, account: str) -> str:
+        """IAM resource pattern of the ARNs of this stack's verify pipelines."""
+        return f"{self.pipeline_arn_pattern(region, account)}-verify"
 
     @property
     def verify_pipeline_pattern(self) -> str:
@@ -69,8 +77,15 @@ class Names:
 
     @property
     def repository_prefix(self) -> str:
-        """The prefix of every repository of the app: replication filter and creation templates."""
-        return f"{self.app}/"
+        """The prefix of every repository of the app, as the replication filter matches names."""
+        return f"{self.creation_template_prefix}/"
+
+    @property
+    def creation_template_prefix(self) -> str:
+        """The same namespace as a repository creation template's prefix: ECR always assumes the
+        trailing `/` and stores the prefix without it, so the input must not have one (it would
+        never match what ECR returns: a replacement planned on every `pulumi up`)."""
+        return self.app
 
     def repository_arn(self, region: str, account: str, service: str) -> str:
         return f"arn:{PARTITION}:ecr:{region}:{account}:repository/{self.repository(service)}"

@@ -15,10 +15,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from components import argocd_settings
+from components import argocd_settings, release_gates
 from components import validators as v
 from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
+from components.pipeline_model import MAX_TRIGGER_FILE_PATH_CHARS, MAX_TRIGGER_FILE_PATHS
+from components.release_gates import ReleaseGates
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
 __all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "GitOpsToken", "PromoteSource", "ServiceSettings",
@@ -158,6 +160,9 @@ class Settings:
     # Days the CodeBuild log groups keep build logs. Default: 365 (a year of audit history: PCI DSS
     # 10.5.1, Checkov CKV_AWS_338).
     log_retention_days: int = 365
+    # Release windows, blocking alarms and bake (`promotion.windows`, `.blockingAlarms`,
+    # `.bakeMinutes`; components.release_gates). Default: none.
+    gates: ReleaseGates = ReleaseGates()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -188,8 +193,12 @@ class Settings:
     def names(self) -> Names:
         return Names(self.app, self.env_name)
 
+    def identity_tags(self) -> dict[str, str]:
+        """The built-in tags that tell this stack's resources from any other stack's."""
+        return {"app": self.app, "environment": self.env_name}
+
     def stack_tags(self) -> dict[str, str]:
-        return {**dict(zip(BUILT_IN_TAGS, (self.app, self.env_name, PROJECT))), **self.tags}
+        return {**self.identity_tags(), BUILT_IN_TAGS[2]: PROJECT, **self.tags}
 
 
 def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Errors) -> tuple[ServiceSettings, ...]:
@@ -211,7 +220,7 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Erro
         name = reader.get("name", v.dns_name)
         service = ServiceSettings(
             name=name,
-            paths=reader.get("paths", v.list_of(v.path_filter, non_empty=True), default=()),
+            paths=reader.get("paths", _trigger_paths, default=()),
             dockerfile=reader.get("dockerfile", v.path_filter, default=f"services/{name}/Dockerfile"),
             context=reader.get("context", v.path_filter, default=f"services/{name}"),
             test_command=reader.get("testCommand", v.text, default="make test"),
@@ -224,6 +233,21 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Erro
     if duplicate:
         raise v.fail(key, names, f"unique service names ({duplicate!r} appears twice)")
     return tuple(services)
+
+
+def _trigger_paths(key: str, value: Any) -> tuple[str, ...]:
+    """`services[].paths`: the file path patterns of the service's pipeline trigger, within what
+    CodePipeline accepts (CreatePipeline refuses more patterns, or longer ones, half-way through
+    `pulumi up`)."""
+    paths = v.list_of(v.path_filter, non_empty=True)(key, value)
+    if len(paths) > MAX_TRIGGER_FILE_PATHS:
+        raise v.fail(key, value, f"at most {MAX_TRIGGER_FILE_PATHS} paths (a CodePipeline trigger takes at most "
+                                 f"{MAX_TRIGGER_FILE_PATHS} file path patterns): join some with a wider glob")
+    for index, path in enumerate(paths):
+        if len(path) > MAX_TRIGGER_FILE_PATH_CHARS:
+            raise v.fail(f"{key}[{index}]", path, f"a glob of at most {MAX_TRIGGER_FILE_PATH_CHARS} characters "
+                                                  f"(CodePipeline's limit for a trigger's file path pattern), not {len(path)}")
+    return paths
 
 
 def _clusters(key: str, value: Any) -> dict[str, str]:
@@ -303,7 +327,7 @@ def _alarms(root: v.Reader) -> AlarmSettings:
         # CloudWatch evaluates at most one day (period x evaluation periods, here one period).
         period_minutes=alarms.get("periodMinutes", v.integer(1, 1440), default=5),
         dashboard_name=alarms.get("dashboardName", v.pattern(
-            v.DASHBOARD_NAME, "a dashboard name of 1-255 characters: A-Z, a-z, 0-9, '-' and '_'"), default=None),
+            v.DASHBOARD_NAME, "a dashboard name of 1-250 characters (pages add -2, -3, …): A-Z, a-z, 0-9, '-' and '_'"), default=None),
     )
     alarms.finish()
     return settings
@@ -345,15 +369,16 @@ def _gitops(root: v.Reader, tooling_account: str) -> tuple[str, str, str, GitOps
     return repository, url, branch, GitOpsToken(secret_arn=token_secret, key_arn=token_key)
 
 
-def _promotion(root: v.Reader) -> tuple[str, bool]:
-    """The `promotion` section: the mode and whether pull requests merge themselves."""
+def _promotion(root: v.Reader, tooling_account: str, home_region: str) -> tuple[str, bool, ReleaseGates]:
+    """The `promotion` section: the mode, whether pull requests merge themselves, the release gates."""
     promotion = root.section("promotion", required=False)
     mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
     auto_merge = promotion.get("autoMerge", v.boolean, default=False)
     if auto_merge and mode and mode != "pull-request":
         root.errors.add(v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request"))
+    gates = release_gates.parse(promotion, tooling_account=tooling_account, home_region=home_region)
     promotion.finish()
-    return mode, auto_merge
+    return mode, auto_merge, gates
 
 
 def _approval(root: v.Reader) -> tuple[bool, tuple[str, ...], ApproverSettings]:
@@ -399,7 +424,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
                      clusters=tuple(clusters))
 
     gitops_repository, gitops_url, gitops_branch, gitops_token = _gitops(root, tooling_account)
-    promotion_mode, auto_merge = _promotion(root)
+    promotion_mode, auto_merge, gates = _promotion(root, tooling_account, home_region)
     approval_enabled, approval_subscribers, approvers = _approval(root)
     alarms = _alarms(root)
     log_retention_days = _optional(root, "logs", "retentionDays", v.integer_in(LOG_RETENTION_VALUES), 365)
@@ -425,7 +450,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
-        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days,
+        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days, gates=gates,
     )
 
 

@@ -113,6 +113,20 @@ class GuardRailsMissing(GitopsError):
     exit_code = 18
 
 
+class NotProven(GitopsError):
+    """Promote (or proof) refused a version its upstream environment has not proven: a region
+    lacks a success status for it, or the soak still runs. The message names which, or until when."""
+
+    exit_code = 19
+
+
+class NothingVerified(GitopsError):
+    """Revert found no version of the service ever verified in the environment: without that
+    evidence it changes nothing (no block, no rewrite)."""
+
+    exit_code = 20
+
+
 def exit_codes() -> list[tuple[int, str, str]]:
     """(exit code, error class, what it means) of every error class of this module, in code order:
     what `gitops --help` and the exit-code reference list."""

@@ -86,6 +86,10 @@ def register(subparsers: Any) -> None:
                              "instead of waiting for someone to")
     add_token_arguments(parser)
     add_github_api_argument(parser)
+    parser.add_argument("--bake-minutes", type=int, metavar="N",
+                        help="a bake of N minutes follows (the pipeline's on-success condition): the commit "
+                             "status stays pending (verified, baking) and the verification after the bake "
+                             "sets success (default: no bake, success now)")
     parser.add_argument("--details-url", default=os.environ.get("CODEBUILD_BUILD_URL"),
                         help="link of the commit status and deployment, e.g. the pipeline "
                              "execution (default: $CODEBUILD_BUILD_URL)")
@@ -99,7 +103,7 @@ def request_from_args(args: argparse.Namespace) -> VerifyRequest:
         revision=args.revision, repo_url=args.repo, role_arn=args.role_arn,
         namespace=args.namespace, timeout_s=parse_duration(args.timeout),
         pause_timeout_s=parse_duration(args.pause_timeout), promote_paused=args.promote_paused,
-        github_api_url=args.github_api_url, details_url=args.details_url)
+        github_api_url=args.github_api_url, details_url=args.details_url, bake_minutes=args.bake_minutes)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -66,6 +66,8 @@ FREEZE_FILE = "freeze.yaml"
 BLOCKLIST_FILE = "blocklist.yaml"
 # Every environment's values file of every service, as a glob relative to the root.
 VALUES_GLOB = f"{ENVS_DIR}/*/*/{VALUES_FILE}"
+# Every environment's freeze file.
+FREEZE_GLOB = f"{ENVS_DIR}/*/{FREEZE_FILE}"
 # Every environment's block list (promote refuses a digest blocked in any of them).
 BLOCKLIST_GLOB = f"{ENVS_DIR}/*/{BLOCKLIST_FILE}"
 

@@ -28,7 +28,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.gitops import gitserver
+from sandbox import git_http
 
 ENVIRONMENTS = ("staging", "prod")
 SERVICES = ("api", "web", "worker")
@@ -66,25 +66,25 @@ class GitopsRepo:
     url: str
     bare: Path
     token: str
-    server: gitserver.GitServer
+    server: git_http.GitServer
 
     def file(self, path: str, ref: str = "main") -> bytes | None:
-        return gitserver.file_at(self.bare, path, ref)
+        return git_http.file_at(self.bare, path, ref)
 
     def commit(self, files: dict[str, str | bytes | None], message: str = "test change",
                branch: str = "main", symlinks: dict[str, str] | None = None) -> str:
-        return gitserver.commit_files(self.bare, files, message, branch, symlinks)
+        return git_http.commit_files(self.bare, files, message, branch, symlinks)
 
     def refs(self) -> dict[str, str]:
-        return gitserver.refs(self.bare)
+        return git_http.refs(self.bare)
 
     def log(self, ref: str = "main", fmt: str = "%H %s") -> list[str]:
         """One line per commit, newest first."""
-        return gitserver.log(self.bare, ref, fmt)
+        return git_http.log(self.bare, ref, fmt)
 
     def show(self, fmt: str, ref: str = "main") -> str:
         """`git log -1 --format=<fmt> <ref>`, whole (multi-line formats such as %B)."""
-        return gitserver.show(self.bare, fmt, ref)
+        return git_http.show(self.bare, fmt, ref)
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +94,9 @@ def git_token() -> str:
 
 @pytest.fixture(scope="session")
 def git_server(tmp_path_factory: pytest.TempPathFactory, git_token: str
-               ) -> Iterator[gitserver.GitServer]:
+               ) -> Iterator[git_http.GitServer]:
     """One server per test process; each test gets its own repository on it."""
-    with gitserver.GitServer(tmp_path_factory.mktemp("git-server"), token=git_token) as server:
+    with git_http.GitServer(tmp_path_factory.mktemp("git-server"), token=git_token) as server:
         yield server
 
 
@@ -104,14 +104,14 @@ _repo_numbers = itertools.count()
 
 
 @pytest.fixture
-def make_gitops_repo(git_server: gitserver.GitServer, git_token: str
+def make_gitops_repo(git_server: git_http.GitServer, git_token: str
                      ) -> Iterator[Callable[..., GitopsRepo]]:
     """Factory: `make_gitops_repo(files=None)` seeds a new repository on the server with `files`
     ({path: content}, default `seed_files()`)."""
     def make(files: dict[str, str] | None = None) -> GitopsRepo:
         # owner/name like a forge's, so forge code (and FakeGitHub) can parse the URL.
         name = f"acme/gitops-{next(_repo_numbers)}"
-        bare = gitserver.make_bare_repo(git_server.root / f"{name}.git",
+        bare = git_http.make_bare_repo(git_server.root / f"{name}.git",
                                         seed_files() if files is None else files)
         return GitopsRepo(git_server.url(name), bare, git_token, git_server)
 

@@ -17,8 +17,8 @@ from ruamel.yaml import YAML
 from gitops.cli import main
 from gitops.repo.layout import application_source
 from gitops.repo.schema import coalesce, validate_stack
-from tests.gitops.fake_github import FakeGitHub
-from tests.gitops.fake_kube import Moment, application, pods_of
+from sandbox.github_api import FakeGitHub
+from sandbox.kube_api import Moment, application, pods_of
 from tests.gitops.verification.test_verify_proves_the_revision_runs import CLUSTER, REGION, Cluster, cluster  # noqa: F401 (fixture)
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"

@@ -20,7 +20,7 @@ from gitops.clients.forge import (
     open_or_update_pull_request,
     parse_repo_url,
 )
-from tests.gitops.fake_github import FakeGitHub, FakeRepo
+from sandbox.github_api import FakeGitHub, FakeRepo
 
 HEAD = "promote/prod/orders"
 

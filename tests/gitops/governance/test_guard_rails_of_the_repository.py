@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from gitops import cli
-from tests.gitops.fake_github import FakeGitHub, FakeRepo
+from sandbox.github_api import FakeGitHub, FakeRepo
 
 STAGING_TOKEN, PROD_TOKEN = "ghs_stagingApp000000000000000000000000", "ghs_prodApp00000000000000000000000000"
 STAGING_APP, PROD_APP, RELEASE_MANAGERS = ("Integration", 101), ("Integration", 202), ("Team", 7)

@@ -148,7 +148,7 @@ def test_an_unknown_approver_never_stops_the_promotion(gitops_repo, token_env, c
 
 
 def test_the_pull_request_carries_the_approver(gitops_repo, token_env, capsys, stubbed):
-    from tests.gitops.fake_github import FakeGitHub
+    from sandbox.github_api import FakeGitHub
 
     _, stubber = stubbed
     stubber.add_response("list_action_executions", {"actionExecutionDetails": [

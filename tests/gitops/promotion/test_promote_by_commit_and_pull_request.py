@@ -18,7 +18,7 @@ from gitops.clients.git import GitClient, GitRunner
 from gitops.promotion.promote import PromoteRequest, promote
 from gitops.clients.push import BACKOFF_BASE_S
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
-from tests.gitops.fake_github import FakeGitHub
+from sandbox.github_api import FakeGitHub
 
 STAGING_API = "envs/staging/api/values.yaml"
 PROD_API = "envs/prod/api/values.yaml"

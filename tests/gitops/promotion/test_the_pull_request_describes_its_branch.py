@@ -19,7 +19,7 @@ from gitops.clients.git import GitClient, GitRunner
 from gitops.promotion.promote import PromoteRequest, PromoteResult, promote
 from gitops.repo.values import parse_image
 from tests.gitops.conftest import DIGEST_A, DIGEST_B
-from tests.gitops.fake_github import FakeGitHub
+from sandbox.github_api import FakeGitHub
 
 PROD_API = "envs/prod/api/values.yaml"
 BRANCH = "refs/heads/promote/prod/api"

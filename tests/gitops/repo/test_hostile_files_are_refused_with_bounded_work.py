@@ -19,7 +19,7 @@ from gitops.cli import main
 from gitops.errors import ValuesError
 from gitops.repo.schema import validate_values
 from gitops.repo.values import parse_image, set_image
-from tests.gitops import gitserver
+from sandbox import git_http
 from tests.gitops.conftest import DIGEST_A, values_yaml
 
 WORKTREE = Path(__file__).resolve().parents[3]
@@ -84,13 +84,13 @@ def _commit_gitlink(bare: Path, path: str) -> None:
     """A submodule entry (mode 160000) at `path` on main."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        parent = gitserver.ref_sha(bare, "refs/heads/main")
-        gitserver._git(bare, "read-tree", parent, env=env)
-        gitserver._git(bare, "update-index", "--add", "--index-info", env=env,
+        parent = git_http.ref_sha(bare, "refs/heads/main")
+        git_http._git(bare, "read-tree", parent, env=env)
+        git_http._git(bare, "update-index", "--add", "--index-info", env=env,
                        input=f"160000 {parent}\t{path}\n".encode())
-        tree = gitserver._git(bare, "write-tree", env=env).strip()
-        sha = gitserver._git(bare, "commit-tree", tree, "-p", parent, "-m", "gitlink").strip()
-    gitserver._git(bare, "update-ref", "refs/heads/main", sha, parent)
+        tree = git_http._git(bare, "write-tree", env=env).strip()
+        sha = git_http._git(bare, "commit-tree", tree, "-p", parent, "-m", "gitlink").strip()
+    git_http._git(bare, "update-ref", "refs/heads/main", sha, parent)
 
 
 def test_status_reports_each_bad_file_in_its_cell_and_exits_0(gitops_repo, token_env, capsys) -> None:

@@ -1,4 +1,5 @@
-"""A GitHub-API-like HTTP server on 127.0.0.1 for tests of gitops.clients.forge (and of promote/verify).
+"""A GitHub-API-like HTTP server on 127.0.0.1: the sandbox's GitHub (`make sandbox`), and what the tests
+of gitops.clients.forge, promote, verify, revert and check-repo talk to.
 
 It serves exactly the endpoints PyGithub calls from gitops.clients.forge, with the status codes, JSON shapes,
 `Link` pagination and error bodies of the real REST API (v2022-11-28), plus the GraphQL mutation
@@ -6,7 +7,7 @@ It serves exactly the endpoints PyGithub calls from gitops.clients.forge, with t
 
 Usage::
 
-    from tests.gitops.fake_github import FakeGitHub
+    from sandbox.github_api import FakeGitHub
 
     with FakeGitHub() as github:                       # starts on an ephemeral port, stops on exit
         repo = github.add_repo("acme/gitops")          # "main" exists; every other branch too

@@ -1,4 +1,5 @@
-"""A Kubernetes-API-like server on 127.0.0.1 serving what verify reads, for the verify tests.
+"""A Kubernetes-API-like server on 127.0.0.1 serving what verify reads: the sandbox's clusters
+(`make sandbox`) and the verify tests'.
 
 It answers like an EKS API server: GET of an Argo CD Application or an Argo Rollouts Rollout, LIST
 of pods and ReplicaSets (paged with `limit`/`continue`), PATCH of a Rollout's status subresource;

@@ -1,4 +1,5 @@
-"""A smart-HTTP git server on 127.0.0.1 for tests and benchmarks.
+"""A smart-HTTP git server on 127.0.0.1: the sandbox's forge (`make sandbox`), the tests' and the
+benchmarks'.
 
 `git http-backend` runs as a CGI under a `ThreadingHTTPServer`, over the bare repositories in one
 directory, and every request must carry the Basic auth the gitops CLI sends
