@@ -12,7 +12,7 @@ DIAGRAMS ?=
 # Where the plan's files go: a relative PLAN_JSON or DIAGRAM_DIR lands in this folder, which git ignores.
 PLAN_OUTPUT := plan-output
 
-.PHONY: venv plan test lock bench bench-promote bench-values clean
+.PHONY: venv plan sandbox test lock bench bench-promote bench-values clean
 
 venv: $(VENV)/.installed
 
@@ -44,6 +44,11 @@ plan_output = $(if $(filter /%,$(1)),$(1),$(PLAN_OUTPUT)/$(1))
 # and `$(PY) -m offline.plan` exits with it (docs/guide/getting-started.md).
 plan: venv
 	$(PY) -m offline.plan --stack $(STACK) $(plan_view) $(if $(PLAN_JSON),--json $(call plan_output,$(PLAN_JSON))) $(if $(DIAGRAM_DIR),--diagram-dir $(call plan_output,$(DIAGRAM_DIR)))
+
+# The gitops CLI's whole flow on this machine: a git server, GitHub-, EKS- and Kubernetes-like APIs
+# on 127.0.0.1 and a repository from `gitops init`; prints the commands to paste; Ctrl-C stops it.
+sandbox: venv
+	$(PY) -m sandbox
 
 test: venv
 	$(PY) -m pytest -q -n 2
