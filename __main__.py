@@ -7,7 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import logical_names as logical
-from components.approvers import ApprovalPipeline, Approvers, ApproversArgs
+from components.approvers import ApprovalPipeline, Approvers, ApproversArgs, GatedStage
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.build_projects import BuildProjects, BuildProjectsArgs
@@ -16,6 +16,7 @@ from components.monitoring import MonitoredPipeline, Monitoring, MonitoringArgs
 from components.notifications import Notifications, NotificationsArgs
 from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.release_gates import gated_stages
 from components.settings import from_pulumi_config
 from components.steps import StepInputs, steps_for
 from components.tools_bundle import bundle_archive, bundle_key
@@ -68,10 +69,10 @@ else:
     registry = None
 
 pipelines, verify_pipelines = {}, {}
-monitored, approved = [], []
+monitored, approved, gated = [], [], []
 # What a service's delivery pipeline and its verify pipeline have in common.
 pipeline_args = dict(names=names, tooling_account=account, home_region=home, connection_arn=settings.connection_arn,
-                     execution_mode=settings.execution_mode, stores=stores)
+                     execution_mode=settings.execution_mode, stores=stores, gates=settings.gates)
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
@@ -90,6 +91,8 @@ for service in settings.services:
     monitored.append(MonitoredPipeline(key=service.name, name=pipelines[service.name].name, projects=projects.projects))
     if steps.delivery.approval is not None:
         approved.append(ApprovalPipeline(arn=pipelines[service.name].arn))
+    gated += [GatedStage(pipelines[service.name].arn, stage)
+              for stage in gated_stages((s.stage for s in steps.delivery.build_steps), settings.gates, home)]
     # Pull-request mode: the merge into the environment starts the service's verification.
     if steps.verification is not None:
         verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
@@ -98,12 +101,15 @@ for service in settings.services:
         ), opts=in_tooling)
         monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,
                                            projects=()))
+        gated += [GatedStage(verify_pipelines[service.name].arn, stage)
+                  for stage in gated_stages((s.stage for s in steps.verification.build_steps), settings.gates, home)]
 
 # Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
 # answer the approvals, when there are any.
 monitoring = Monitoring("monitoring", MonitoringArgs(
     names=names, home_region=home, alarms=settings.alarms, alerts_topic_arn=notifications.alerts_topic_arn, pipelines=monitored), opts=in_tooling)
-approvers = Approvers("approvers", ApproversArgs(names=names, approvers=settings.approvers, pipelines=approved),
+approvers = Approvers("approvers", ApproversArgs(names=names, approvers=settings.approvers, pipelines=approved,
+                                                 gated=gated),
                       opts=in_tooling) if approved else None
 
 # Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.

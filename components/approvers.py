@@ -56,20 +56,43 @@ class ApprovalPipeline:
 
 
 @dataclass(frozen=True)
+class GatedStage:
+    """A stage with a release gate (components.release_gates): a window, alarms or a bake."""
+
+    pipeline_arn: pulumi.Input[str]
+    stage: str
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        # The `stage` resource type of OverrideStageCondition: <pipeline arn>/<stage>.
+        return pulumi.Output.concat(self.pipeline_arn, f"/{self.stage}")
+
+
+@dataclass(frozen=True)
 class ApproversArgs:
     names: Names
     # Who may approve.
     approvers: ApproverSettings
     # Every pipeline of the stack that has a manual approval; at least one.
     pipelines: Sequence[ApprovalPipeline]
+    # The stages whose conditions approvers may override (OverrideStageCondition). Default: none.
+    gated: Sequence[GatedStage] = ()
 
 
-def policy_statements(pipelines: Sequence[ApprovalPipeline]) -> list[dict]:
-    return [
+def policy_statements(pipelines: Sequence[ApprovalPipeline], gated: Sequence[GatedStage] = ()) -> list[dict]:
+    # A pipeline ARN once, even when its approval and its gated stages both name it.
+    read = list({id(arn): arn for arn in [*(p.arn for p in pipelines), *(g.pipeline_arn for g in gated)]}.values())
+    statements = [
         statement("AnswerStackApprovals", ["codepipeline:PutApprovalResult"],
                   [arn for p in pipelines for arn in p.approval_arns()]),
-        statement("ReadApprovalPipelines", READ_ACTIONS, [p.arn for p in pipelines]),
+        statement("ReadApprovalPipelines", READ_ACTIONS, read),
     ]
+    if gated:
+        # Letting an execution past a closed window, a firing alarm or an unfinished bake is the
+        # approvers' call, as `--override-freeze` is for the freeze file; CloudTrail records it.
+        statements.append(statement("OverrideReleaseGates", ["codepipeline:OverrideStageCondition"],
+                                    [g.arn for g in gated]))
+    return statements
 
 
 def trust_statements(principals: Sequence[str]) -> list[dict]:
@@ -107,7 +130,7 @@ class Approvers(pulumi.ComponentResource):
             name=names.approver_policy,
             path=names.approver_path,
             description=f"Answer the manual approvals of the {names.app} {names.env} pipelines",
-            policy=document(policy_statements(args.pipelines)),
+            policy=document(policy_statements(args.pipelines, args.gated)),
             opts=child,
         )
         self.policy_arn = policy.arn

@@ -28,6 +28,7 @@ from components.argocd_settings import ArgoCdSettings, SsoSettings
 from components.naming import Names
 from components.settings import GitOpsToken
 from components.validators import arn_region
+from gitops.clients.credentials import token_from_secret_string
 from gitops.repo import layout
 
 NAMESPACE = "argocd"
@@ -348,23 +349,6 @@ def verify_role_rules(services: Sequence[str]) -> list[dict[str, Any]]:
     }]
 
 
-def token_from_secret_string(secret_id: str, value: str) -> str:
-    """The GitOps token from its Secrets Manager value: the raw token or JSON {"token": ...}.
-
-    Same convention as `gitops.clients.credentials.load_token`; errors name the secret, never the value.
-    """
-    token: Any = value
-    if value.lstrip().startswith("{"):
-        try:
-            token = json.loads(value).get("token")
-        except (json.JSONDecodeError, AttributeError):
-            token = None
-    if not isinstance(token, str) or not token.strip():
-        raise ValueError(f"Secrets Manager secret {secret_id} must hold the GitOps token, either as the "
-                         f'raw string or as JSON {{"token": "..."}}; store it with `aws secretsmanager put-secret-value`')
-    return token.strip()
-
-
 def _release(resource_name: str, release: str, chart: str, version: str, namespace: str, values: dict[str, Any],
              opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
     """A pinned chart of argoproj's Helm repository, installed atomically: a failed install or
@@ -451,7 +435,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
         token_value = aws.secretsmanager.get_secret_version_output(
             secret_id=token_arn, region=args.gitops_token.region, opts=pulumi.InvokeOptions(parent=self))
         token = pulumi.Output.secret(
-            token_value.secret_string.apply(lambda value: token_from_secret_string(token_arn, value)))
+            token_value.secret_string.apply(lambda value: token_from_secret_string(value, f"secret {token_arn}")))
         repository_secret = k8s.core.v1.Secret(
             f"{name}-gitops-repository",
             metadata={"name": args.names.gitops_repository_secret, "namespace": NAMESPACE,

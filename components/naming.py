@@ -69,8 +69,15 @@ class Names:
 
     @property
     def repository_prefix(self) -> str:
-        """The prefix of every repository of the app: replication filter and creation templates."""
-        return f"{self.app}/"
+        """The prefix of every repository of the app, as the replication filter matches names."""
+        return f"{self.creation_template_prefix}/"
+
+    @property
+    def creation_template_prefix(self) -> str:
+        """The same namespace as a repository creation template's prefix: ECR always assumes the
+        trailing `/` and stores the prefix without it, so the input must not have one (it would
+        never match what ECR returns: a replacement planned on every `pulumi up`)."""
+        return self.app
 
     def repository_arn(self, region: str, account: str, service: str) -> str:
         return f"arn:{PARTITION}:ecr:{region}:{account}:repository/{self.repository(service)}"

@@ -26,12 +26,14 @@ class NotificationsArgs:
     approval_subscribers: tuple[str, ...]
 
 
-# EventBridge rule -> (detail-type, detail filter). `pipeline` is filled per stack.
+# EventBridge rule -> (detail-type, detail filter). `pipeline` is filled per stack. The keys end
+# the rules' names (`Names.notification`), which EventBridge holds to 64 characters: at the longest
+# app and environment names a key has 15 characters left ("approval-needed" had 17).
 RULES = {
     "failed": ("CodePipeline Pipeline Execution State Change", {"state": ["FAILED"]}),
     "succeeded": ("CodePipeline Pipeline Execution State Change", {"state": ["SUCCEEDED"]}),
-    "approval-needed": ("CodePipeline Action Execution State Change",
-                        {"state": ["STARTED"], "type": {"category": ["Approval"]}}),
+    "approval": ("CodePipeline Action Execution State Change",
+                 {"state": ["STARTED"], "type": {"category": ["Approval"]}}),
 }
 
 

@@ -8,6 +8,7 @@ data (`components.pipeline_model`), validated as CodePipeline would, then render
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.naming import Names
 from components.pipeline_model import APPROVAL, SOURCE, Action, PipelineDefinition, Stage
+from components.release_gates import GATES_TAG, ReleaseGates, gate, watches_alarms
+from components.stage_conditions import render as render_condition
 from components.steps import (SOURCE_EXPORTS, SOURCE_NAMESPACE, Approval, PipelineSource, PipelineSteps, Step,
                               console_url)
 
@@ -45,6 +48,8 @@ class DeliveryPipelineArgs:
     approval_topic_arn: pulumi.Input[str] | None
     # Key of the approval topic: publishing to an encrypted topic needs it.
     notification_key_arn: pulumi.Input[str] | None
+    # Release windows, blocking alarms and bake: conditions of the Promote and Verify stages.
+    gates: ReleaseGates = ReleaseGates()
 
 
 def _codebuild(step: Step, project: pulumi.Input[str], home: str) -> Action:
@@ -58,9 +63,10 @@ def _codebuild(step: Step, project: pulumi.Input[str], home: str) -> Action:
 
 
 def describe(home: str, connection_arn: str, pipeline: PipelineSteps, projects: dict[Step, pulumi.Input[str]],
-             approval_topic_arn: pulumi.Input[str] | None, store_regions: frozenset[str]) -> PipelineDefinition:
+             approval_topic_arn: pulumi.Input[str] | None, store_regions: frozenset[str],
+             gates: ReleaseGates = ReleaseGates()) -> PipelineDefinition:
     """One pipeline in region `home` as data: the source action, then one stage per run of steps of
-    the same stage."""
+    the same stage, the Promote and Verify stages with the release gates' conditions."""
     source = Action(
         name="Source", category=SOURCE, provider="CodeStarSourceConnection", namespace=SOURCE_NAMESPACE,
         exports=SOURCE_EXPORTS,
@@ -82,6 +88,7 @@ def describe(home: str, connection_arn: str, pipeline: PipelineSteps, projects: 
             stages[-1] = Stage(stage, (*stages[-1].actions, action))
         else:
             stages.append(Stage(stage, (action,)))
+    stages = [dataclasses.replace(stage, **gate(stage.name, gates, home)) for stage in stages]
     return PipelineDefinition(name=pipeline.name, region=home, stages=tuple(stages),
                               artifact_store_regions=store_regions).validate()
 
@@ -97,7 +104,10 @@ def trigger(source: PipelineSource) -> dict:
 
 def render_stages(definition: PipelineDefinition) -> list[dict]:
     return [
-        {"name": stage.name, "actions": [
+        {"name": stage.name,
+         **({"before_entry": {"condition": render_condition(stage.before_entry)}} if stage.before_entry else {}),
+         **({"on_success": {"condition": render_condition(stage.on_success)}} if stage.on_success else {}),
+         "actions": [
             {key: value for key, value in {
                 "name": action.name, "category": action.category, "owner": action.owner,
                 "provider": action.provider, "version": action.version, "run_order": action.run_order,
@@ -127,7 +137,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
         projects = [args.projects.of(step) for step in steps]
         has_approval = any(isinstance(step, Approval) for step in args.pipeline.steps)
         definition = describe(args.home_region, args.connection_arn, args.pipeline, {project.step: project.name for project in projects},
-                              args.approval_topic_arn, frozenset(stores))
+                              args.approval_topic_arn, frozenset(stores), args.gates)
 
         statements = [
             # The action's prefix follows the ARN's service (codeconnections or codestar-connections).
@@ -142,6 +152,10 @@ class DeliveryPipeline(pulumi.ComponentResource):
             statement("UseArtifactKeys", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
                                           "kms:ReEncrypt*"], [s.key_arn for s in stores.values()]),
         ]
+        if watches_alarms(c for stage in definition.stages for c in (stage.before_entry, stage.on_success)):
+            # The CloudWatchAlarm rules of the stage conditions read the alarms' state.
+            statements.append(statement("ReadBlockingAlarms", ["cloudwatch:DescribeAlarms"],
+                                        args.gates.alarm_arns(args.tooling_account)))
         if has_approval:
             statements.append(statement("NotifyApprovers", ["sns:Publish"], args.approval_topic_arn))
             statements.append(statement("EncryptApprovalNotices", ["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -168,7 +182,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             artifact_stores=artifact_stores,
             stages=render_stages(definition),
             triggers=[trigger(args.pipeline.source)],
-            tags={"service": args.service},
+            tags={"service": args.service, **({GATES_TAG: args.gates.tag} if args.gates else {})},
             opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
         )
         self.name = pipeline.name

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from components.stage_conditions import BEFORE_ENTRY, ON_SUCCESS, Condition, problems
+
 NAME = re.compile(r"^[A-Za-z0-9.@_-]{1,100}$")
 ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 NAMESPACE = re.compile(r"^[A-Za-z0-9@_-]{1,100}$")
@@ -25,6 +27,10 @@ BUILT_IN_NAMESPACES = frozenset({"codepipeline", "variables"})
 MAX_STAGES = 50
 MAX_ACTIONS_PER_STAGE = 50
 MAX_RUN_ORDER = 999
+# A V2 trigger's file path filter (GitFilePathFilterCriteria): at most this many patterns of at
+# most this many characters each.
+MAX_TRIGGER_FILE_PATHS = 8
+MAX_TRIGGER_FILE_PATH_CHARS = 255
 
 SOURCE = "Source"
 BUILD = "Build"
@@ -68,6 +74,9 @@ class Action:
 class Stage:
     name: str
     actions: tuple[Action, ...]
+    # What must hold before the stage starts, and after its actions succeed (components.stage_conditions).
+    before_entry: Condition | None = None
+    on_success: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,10 @@ def validate(p: PipelineDefinition) -> None:
         stage_names.add(stage.name)
         if not 1 <= len(stage.actions) <= MAX_ACTIONS_PER_STAGE:
             raise _error(p, where, f"a stage has 1 to {MAX_ACTIONS_PER_STAGE} actions")
+        for kind, condition in ((BEFORE_ENTRY, stage.before_entry), (ON_SUCCESS, stage.on_success)):
+            found = problems(kind, condition) if condition is not None else []
+            if found:
+                raise _error(p, f"{where}, condition {kind}", found[0])
         produced |= _validate_actions(p, stage, index == 0, namespaces, produced)
 
 

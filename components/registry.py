@@ -151,7 +151,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-replica-template-{region}",
                 region=region,
-                prefix=names.repository_prefix,
+                prefix=names.creation_template_prefix,
                 applied_fors=["REPLICATION"],
                 description=f"{names.app} image replicas",
                 custom_role_arn=role.arn,

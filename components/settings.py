@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Mapping
 
-from components import argocd_settings
+from components import argocd_settings, release_gates
 from components import validators as v
 from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
+from components.pipeline_model import MAX_TRIGGER_FILE_PATH_CHARS, MAX_TRIGGER_FILE_PATHS
+from components.release_gates import ReleaseGates
 from components.stack_files import project_environments, unquoted_numbers
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
@@ -178,6 +180,9 @@ class Settings:
     # Days the CodeBuild log groups keep build logs. Default: 365 (a year of audit history: PCI DSS
     # 10.5.1, Checkov CKV_AWS_338).
     log_retention_days: int = 365
+    # Release windows, blocking alarms and bake (`promotion.windows`, `.blockingAlarms`,
+    # `.bakeMinutes`; components.release_gates). Default: none.
+    gates: ReleaseGates = ReleaseGates()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -231,7 +236,7 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Erro
         name = reader.get("name", v.dns_name)
         service = ServiceSettings(
             name=name,
-            paths=reader.get("paths", v.list_of(v.path_filter, non_empty=True), default=()),
+            paths=reader.get("paths", _trigger_paths, default=()),
             dockerfile=reader.get("dockerfile", v.path_filter, default=f"services/{name}/Dockerfile"),
             context=reader.get("context", v.path_filter, default=f"services/{name}"),
             test_command=reader.get("testCommand", v.text, default="make test"),
@@ -244,6 +249,21 @@ def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Erro
     if duplicate:
         raise v.fail(key, names, f"unique service names ({duplicate!r} appears twice)")
     return tuple(services)
+
+
+def _trigger_paths(key: str, value: Any) -> tuple[str, ...]:
+    """`services[].paths`: the file path patterns of the service's pipeline trigger, within what
+    CodePipeline accepts (CreatePipeline refuses more patterns, or longer ones, half-way through
+    `pulumi up`)."""
+    paths = v.list_of(v.path_filter, non_empty=True)(key, value)
+    if len(paths) > MAX_TRIGGER_FILE_PATHS:
+        raise v.fail(key, value, f"at most {MAX_TRIGGER_FILE_PATHS} paths (a CodePipeline trigger takes at most "
+                                 f"{MAX_TRIGGER_FILE_PATHS} file path patterns): join some with a wider glob")
+    for index, path in enumerate(paths):
+        if len(path) > MAX_TRIGGER_FILE_PATH_CHARS:
+            raise v.fail(f"{key}[{index}]", path, f"a glob of at most {MAX_TRIGGER_FILE_PATH_CHARS} characters "
+                                                  f"(CodePipeline's limit for a trigger's file path pattern), not {len(path)}")
+    return paths
 
 
 def _clusters(key: str, value: Any) -> dict[str, str]:
@@ -368,15 +388,16 @@ def _gitops(root: v.Reader, tooling_account: str) -> tuple[str, str, str, GitOps
     return repository, url, branch, GitOpsToken(secret_arn=token_secret, key_arn=token_key)
 
 
-def _promotion(root: v.Reader) -> tuple[str, bool]:
-    """The `promotion` section: the mode and whether pull requests merge themselves."""
+def _promotion(root: v.Reader, tooling_account: str, home_region: str) -> tuple[str, bool, ReleaseGates]:
+    """The `promotion` section: the mode, whether pull requests merge themselves, the release gates."""
     promotion = root.section("promotion", required=False)
     mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
     auto_merge = promotion.get("autoMerge", v.boolean, default=False)
     if auto_merge and mode and mode != "pull-request":
         root.errors.add(v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request"))
+    gates = release_gates.parse(promotion, tooling_account=tooling_account, home_region=home_region)
     promotion.finish()
-    return mode, auto_merge
+    return mode, auto_merge, gates
 
 
 def _approval(root: v.Reader) -> tuple[bool, tuple[str, ...], ApproverSettings]:
@@ -481,7 +502,7 @@ def parse(data: Mapping[str, Any], *, environments: Collection[str] | None = Non
                      clusters=tuple(clusters), environments=environments)
 
     gitops_repository, gitops_url, gitops_branch, gitops_token = _gitops(root, tooling_account)
-    promotion_mode, auto_merge = _promotion(root)
+    promotion_mode, auto_merge, gates = _promotion(root, tooling_account, home_region)
     approval_enabled, approval_subscribers, approvers = _approval(root)
     alarms = _alarms(root)
     log_retention_days = _optional(root, "logs", "retentionDays", v.integer_in(LOG_RETENTION_VALUES), 365)
@@ -511,7 +532,7 @@ def parse(data: Mapping[str, Any], *, environments: Collection[str] | None = Non
         approval_enabled=approval_enabled, approval_subscribers=approval_subscribers,
         execution_mode=execution_mode, alert_subscribers=alert_subscribers,
         scan_severity=scan_severity, tags=tags, services=services, argocd=argocd,
-        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days,
+        approvers=approvers, alarms=alarms, log_retention_days=log_retention_days, gates=gates,
     )
 
 

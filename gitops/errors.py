@@ -111,3 +111,17 @@ class GuardRailsMissing(GitopsError):
     """check-repo: a guard rail of the GitOps repository is missing or bypassable."""
 
     exit_code = 18
+
+
+class NotProven(GitopsError):
+    """Promote (or proof) refused a version its upstream environment has not proven: a region
+    lacks a success status for it, or the soak still runs. The message names which, or until when."""
+
+    exit_code = 19
+
+
+class NothingVerified(GitopsError):
+    """Revert found no version of the service ever verified in the environment: without that
+    evidence it changes nothing (no block, no rewrite)."""
+
+    exit_code = 20

@@ -12,6 +12,7 @@ will be given, not a model of it.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -115,6 +116,19 @@ def _children(plan: Plan) -> tuple[list[PlannedResource], dict[str, list[Planned
     return sorted(top, key=order), children
 
 
+def gate_lines(resource: PlannedResource) -> list[str]:
+    """A pipeline's stage conditions, one line each (`gate <stage> <kind>: <rules>`), for the tree."""
+    if resource.type != PIPELINE_TYPE:
+        return []
+    lines = []
+    for stage in resource.inputs.get("stages") or []:
+        for kind, _ in CONDITION_KINDS:
+            head, *rules = condition_lines(stage, kind) or [""]
+            if rules:
+                lines.append(f"gate {stage.get('name', '?')} {head}: {'; '.join(rules)}")
+    return lines
+
+
 def tree_lines(plan: Plan) -> list[str]:
     """The tree as plain text: one resource per line, children indented under their component."""
     top, children = _children(plan)
@@ -124,6 +138,7 @@ def tree_lines(plan: Plan) -> list[str]:
     def walk(resources: list[PlannedResource], depth: int) -> None:
         for resource in resources:
             lines.append("  " * depth + _line(resource, clusters))
+            lines.extend("  " * (depth + 1) + gate for gate in gate_lines(resource))
             walk(children.get(resource.urn, []), depth + 1)
 
     walk(top, 1)
@@ -142,7 +157,10 @@ def _rich_tree(plan: Plan) -> Tree:
             where, physical = _where(resource, clusters), physical_name(resource)
             label = (f"{kind}  {escape(resource.name)}" + (f" ({escape(physical)})" if physical else "")
                      + (f"  [dim]{escape(where)}[/]" if where else ""))
-            walk(node.add(label), children.get(resource.urn, []))
+            branch = node.add(label)
+            for gate in gate_lines(resource):
+                branch.add(f"[yellow]{escape(gate)}[/]")
+            walk(branch, children.get(resource.urn, []))
 
     walk(root, top)
     return root
@@ -194,6 +212,33 @@ def action_lines(action: dict[str, Any], pipeline_region: str | None) -> list[st
     return lines
 
 
+# A stage's conditions as registered (pulumi's camelCase inputs) and how the diagrams name them.
+CONDITION_KINDS = (("beforeEntry", "entry"), ("onSuccess", "on success"))
+
+
+def condition_lines(stage: dict[str, Any], kind: str) -> list[str]:
+    """What a diagram says of a stage's condition of this kind: its result, then one line per rule
+    (a window's cron and zone, an alarm and the wait it watches for)."""
+    condition = (stage.get(kind) or {}).get("condition") or {}
+    rules = condition.get("rules") or []
+    if not rules:
+        return []
+    label = dict(CONDITION_KINDS)[kind]
+    lines = [f"{label}: all pass, else {str(condition.get('result', '?')).lower()}"]
+    for rule in rules:
+        provider = (rule.get("ruleTypeId") or {}).get("provider", "?")
+        config = rule.get("configuration") or {}
+        if provider == "DeploymentWindow":
+            lines.append(f"window {config.get('Cron', '?')} {config.get('TimeZone', 'UTC')}, waits for it")
+        elif provider == "CloudWatchAlarm":
+            wait = f" for {config['WaitTime']}m" if config.get("WaitTime") else ""
+            region = f" ({rule['region']})" if rule.get("region") else ""
+            lines.append(f"alarm {config.get('AlarmName', '?')}{region} not in ALARM{wait}")
+        else:
+            lines.append(f"{provider} {rule.get('name', '?')}")
+    return lines
+
+
 def run_order_groups(stage: dict[str, Any]) -> list[tuple[int, list[tuple[int, dict[str, Any]]]]]:
     """A stage's actions as (runOrder, [(index, action)]) in run order: a group runs in parallel."""
     groups: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
@@ -231,6 +276,13 @@ def pipeline_diagram(pipeline: PlannedResource) -> str:
             for a, action in group:
                 lines.append(f"      {stage_id}A{a}[{_action_label(action, pipeline.region)}]")
             lines.append("    end")
+        entry, on_success = (condition_lines(stage, kind) for kind, _ in CONDITION_KINDS)
+        if entry:
+            group_ids.insert(0, f"{stage_id}E")
+            lines.append(f"    {stage_id}E{{{{{_label(*entry)}}}}}")
+        if on_success:
+            group_ids.append(f"{stage_id}K")
+            lines.append(f"    {stage_id}K{{{{{_label(*on_success)}}}}}")
         for before, after in zip(group_ids, group_ids[1:]):
             lines.append(f"    {before} --> {after}")
         lines.append("  end")
@@ -265,6 +317,8 @@ def write_diagrams(plan: Plan, directory: Path) -> list[Path]:
 # The same diagram as an image (SVG, drawn here: no renderer to install)
 
 _STAGE_WIDTH, _GAP, _MARGIN, _LINE = 250, 46, 20, 15
+# Characters of 12px Helvetica that fit a condition box (about 6.5px each).
+_CONDITION_CHARS = 36
 _FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="12"'
 
 
@@ -274,6 +328,19 @@ def _text(x: float, y: float, lines: list[str], *, bold_first: bool = False, anc
         weight = ' font-weight="bold"' if bold_first and i == 0 else ""
         spans.append(f'<tspan x="{x}" dy="{_LINE if i else 0}"{weight}>{xml_escape(line)}</tspan>')
     return f'<text x="{x}" y="{y}" {_FONT} text-anchor="{anchor}">{"".join(spans)}</text>'
+
+
+def _condition_box(boxes: list[str], x: float, y: float, lines: list[str]) -> float:
+    """A stage condition drawn as a box of its own (amber), at `y`; returns where the next item goes."""
+    if not lines:
+        return y
+    # Condition lines are longer than action lines: wrapped to the stage's width.
+    lines = [part for line in lines for part in textwrap.wrap(line, _CONDITION_CHARS, subsequent_indent="  ")]
+    height = _LINE * len(lines) + 12
+    boxes.append(f'<rect x="{x + 4}" y="{y}" width="{_STAGE_WIDTH - 8}" height="{height}" rx="10" '
+                 f'fill="#fdf1d6" stroke="#b7791f"/>')
+    boxes.append(_text(x + 12, y + 17, lines, bold_first=True))
+    return y + height + 10
 
 
 def pipeline_svg(pipeline: PlannedResource) -> str:
@@ -292,6 +359,8 @@ def pipeline_svg(pipeline: PlannedResource) -> str:
         x = _MARGIN + s * (_STAGE_WIDTH + _GAP)
         y = top + 34
         boxes: list[str] = []
+        entry, on_success = (condition_lines(stage, kind) for kind, _ in CONDITION_KINDS)
+        y = _condition_box(boxes, x, y, entry)
         for run_order, group in run_order_groups(stage):
             label = f"runOrder {run_order}" + (" (parallel)" if len(group) > 1 else "")
             group_top = y
@@ -309,6 +378,7 @@ def pipeline_svg(pipeline: PlannedResource) -> str:
                             f'height="{y - group_top}" rx="4" fill="#eef3f8" stroke="#9fb3c8" stroke-dasharray="4 3"/>')
             boxes.insert(1, _text(x + 10, group_top + 16, [label]))
             y += 10
+        y = _condition_box(boxes, x, y, on_success)
         body.append(f'<rect x="{x}" y="{top}" width="{_STAGE_WIDTH}" height="{y - top}" rx="6" '
                     f'fill="#f7f9fb" stroke="#33414d"/>')
         body.append(_text(x + _STAGE_WIDTH / 2, top + 22, [str(stage.get("name", "?"))], bold_first=True,

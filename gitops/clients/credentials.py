@@ -34,8 +34,11 @@ def load_token(*, token_env: str | None, token_secret: str | None) -> str | None
     """Return the token named by `token_env` (an environment variable) or `token_secret` (a Secrets
     Manager secret id or ARN), or None when neither is given.
 
-    A secret's SecretString is either the raw token or a JSON object with a "token" key. Surrounding
-    whitespace is dropped (secrets created from files often end with a newline). The secret's region
+    Both hold the token in one format (`token_from_secret_string`): the raw token, or a JSON object
+    with a "token" key, what the Secrets Manager console makes of a key/value secret. A pipeline's
+    variable filled from the secret (CodeBuild's SECRETS_MANAGER type, which hands over the whole
+    SecretString) is read like the secret itself. Surrounding whitespace is dropped (secrets created
+    from files often end with a newline). The secret's region
     is the one in its ARN (a secret is readable only in its own region), else AWS_REGION /
     AWS_DEFAULT_REGION, else boto3's configuration. So an action running in another region (verify)
     reads the home region's secret by its ARN whatever region it runs in.
@@ -83,10 +86,9 @@ def _token_from_env(name: str) -> str:
                                    "value does not look like a variable name (not shown, in case "
                                    "it is the token); pass the variable's name, e.g. GITHUB_TOKEN")
         raise CredentialsError(f"environment variable {name} is not set; export the forge token in it")
-    token = os.environ[name].strip()
-    if not token:
+    if not os.environ[name].strip():
         raise CredentialsError(f"environment variable {name} is empty; export the forge token in it")
-    return token
+    return token_from_secret_string(os.environ[name], f"environment variable {name}")
 
 
 def _token_from_secret(secret_id: str) -> str:
@@ -129,7 +131,7 @@ def _token_from_secret(secret_id: str) -> str:
             f"{where} holds binary data (SecretBinary); store the token as a secret string, "
             'either the raw token or JSON {"token": "..."}'
         )
-    return _token_from_secret_string(response["SecretString"], where)
+    return token_from_secret_string(response["SecretString"], where)
 
 
 def _arn_region(secret_id: str) -> str | None:
@@ -169,7 +171,11 @@ def is_access_denied(exc: botocore.exceptions.ClientError) -> bool:
     return code in ("AccessDeniedException", "AccessDenied") or status == 403
 
 
-def _token_from_secret_string(value: str, where: str) -> str:
+def token_from_secret_string(value: str, where: str) -> str:
+    """The forge token in `value`, the one format every reader of the token applies (the CLI's
+    `--token-secret` and `--token-env`, the Argo CD repository credentials of the Pulumi program):
+    the raw token, or a JSON object whose string "token" is it. Errors name `where`, never the
+    value."""
     value = value.strip()
     if value.startswith("{"):
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from gitops import output
@@ -17,8 +17,8 @@ from gitops.commands.options import (add_branch, add_env, add_output, add_reason
                                      parse_author, token_from_args)
 from gitops.errors import GitopsError, UsageError
 from gitops.governance.freeze import FreezeRequest, FreezeResult, freeze, unfreeze, validate_request
-from gitops.governance.transitions import (PROMOTE_STAGE, TransitionChange, pipeline_name,
-                                           switch_transitions, transition_reason)
+from gitops.governance.transitions import (PROMOTE_STAGE, TransitionChange, held_execution_notes,
+                                           pipeline_name, switch_transitions, transition_reason)
 from gitops.repo import layout
 from gitops.repo.layout import check_name
 
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     git = GitClient(GitRunner(token))
     result = (freeze if args.action == "freeze" else unfreeze)(req, git)
     changes: list[TransitionChange] = []
+    notes: list[str] = []
     if args.pipelines:
         client = codepipeline_client(args.region)
         if result.action == "freeze":
@@ -73,17 +74,21 @@ def run(args: argparse.Namespace) -> int:
                                        ZoneInfo(result.timezone))
             changes = switch_transitions(client, [pipeline_name(args.app, s, req.env)
                                                   for s in result.services], enable=False, reason=reason)
+            notes = held_execution_notes(False, datetime.now(UTC), until)
         else:
             reopen = [s for s in result.services if s not in result.still_frozen]
             changes = switch_transitions(client, [pipeline_name(args.app, s, req.env) for s in reopen],
                                          enable=True)
+            notes = held_execution_notes(True, datetime.now(UTC)) if changes else []
     if args.output == "json":
-        output.print_json({**asdict(result), "transitions": [asdict(c) for c in changes]})
+        output.print_json({**asdict(result), "transitions": [asdict(c) for c in changes], "notes": notes})
     else:
         output.print_line(_describe(result, req))
         for change in changes:
             output.print_line(f"  {change.pipeline}: {change.outcome}"
                               + (f" ({change.detail})" if change.detail else ""))
+        for note in notes:
+            output.print_notice(note)
     failed = [c.pipeline for c in changes if c.outcome == "failed"]
     if failed:
         raise GitopsError(f"the transition of {len(failed)} pipeline(s) was not switched: "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,9 @@ PROMOTE_STAGE = "Promote"
 _REASON_CHARS = re.compile(r"[^a-zA-Z0-9!@ ().*?-]+")
 MAX_TRANSITION_REASON = 300
 TRANSITION_MARKER = "gitops freeze"
+# CodePipeline ("Working with stage transitions"): re-enabling a transition runs only the latest
+# revision waiting at it, and nothing resumes through a transition disabled longer than this.
+RESUME_LIMIT = timedelta(days=30)
 
 
 def pipeline_name(app: str, service: str, env: str) -> str:
@@ -35,6 +38,24 @@ def transition_reason(env: str, service: str | None, until: datetime, reason: st
     text = f"{TRANSITION_MARKER} {service or 'every service'} in {env} until {end} - {reason}"
     cleaned = re.sub(r" {2,}", " ", _REASON_CHARS.sub(" ", text)).strip()
     return cleaned[:MAX_TRANSITION_REASON].rstrip()
+
+
+def held_execution_notes(enable: bool, now: datetime, until: datetime | None = None) -> list[str]:
+    """What a held execution becomes, said beside the transitions switched: CodePipeline resumes
+    only the latest revision, and none after RESUME_LIMIT; a warning when the freeze (`until`)
+    outlasts that."""
+    days = RESUME_LIMIT.days
+    if enable:
+        notes = [f"note: each re-enabled transition runs only the latest revision waiting at it; a transition "
+                 f"disabled more than {days} days resumes nothing: start those pipelines again (Release change)"]
+    else:
+        notes = [f"note: executions wait before {PROMOTE_STAGE}; re-enabling (unfreeze --pipelines) runs only the "
+                 f"latest revision waiting there, and nothing after {days} days disabled"]
+    if until is not None and until - now > RESUME_LIMIT:
+        notes.append(f"warning: the freeze lasts {(until - now).days} days, more than the {days} days after which "
+                     f"CodePipeline resumes nothing through a disabled transition: when it ends, start the "
+                     f"pipelines again (Release change) or unfreeze --pipelines before day {days}")
+    return notes
 
 
 @dataclass(frozen=True)

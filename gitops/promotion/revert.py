@@ -30,7 +30,7 @@ from pathlib import Path
 
 from gitops.governance import blocklist, trailers
 from gitops.repo import files, layout
-from gitops.errors import NoVerifiedVersion, UsageError, ValuesError
+from gitops.errors import NothingVerified, NoVerifiedVersion, UsageError, ValuesError
 from gitops.clients.git import Identity, check_commit_sha
 from gitops.clients.revisions import HistoryClient
 from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts,
@@ -151,10 +151,14 @@ def revert(req: RevertRequest, git: HistoryClient, *, token: str | None = None,
             if states is None:
                 states = github_verification_states(req, token)
             if isinstance(states, str):
-                why_none = f"verification results are GitHub commit statuses and {states}"
+                _refuse_without_evidence(req, bad, f"verification results are GitHub commit statuses and {states}")
             else:
+                states = _remembered(states)
                 target = last_verified(git, history, req, bad.digest or "", states,
                                        blocklist.read(workdir, req.env))
+                if target is None and not ever_verified(git, history, req, states):
+                    _refuse_without_evidence(req, bad, f"no version of {req.service} ever passed verification in "
+                                                       f"{req.env} within the last {HISTORY_LIMIT} changes of {values_path}")
                 if target is None:
                     why_none = (f"no earlier version of {req.service} passed verification in "
                                 f"{req.env} within the last {HISTORY_LIMIT} changes of {values_path}")
@@ -206,6 +210,38 @@ def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_dig
         if verified(states(entry.sha)):
             return Verified(entry.sha, image.tag, image.digest)
     return None
+
+
+def ever_verified(git: HistoryClient, history: Path, req: RevertRequest, states: VerificationStates) -> bool:
+    """Whether any version of the service (the bad one and blocked ones included) passed
+    verification in the environment: the evidence that the environment can run the service, so
+    that a failed verification says something about the release rather than about the environment
+    (a first `pulumi up` whose Argo CD is not installed yet times out every verify)."""
+    from gitops.verification.report import verified
+
+    head = f"refs/heads/{req.branch}"
+    return any(verified(states(entry.sha)) for entry in git.first_parent_log(
+        history, head, [layout.values_file(req.env, req.service)], HISTORY_LIMIT))
+
+
+def _refuse_without_evidence(req: RevertRequest, bad: ImageRef, why: str) -> None:
+    raise NothingVerified(
+        f"{why}; nothing is blocked or rewritten without that evidence ({bad.tag or bad.digest} may have failed "
+        f"for the environment's sake, e.g. Argo CD not running yet). Make the environment verify a version "
+        f"first, or block this one by hand: gitops block --env {req.env} --service {req.service} "
+        f"--digest {bad.digest} --reason \"…\"")
+
+
+def _remembered(states: VerificationStates) -> VerificationStates:
+    """`states`, asked once per commit (each answer is a forge API call)."""
+    answers: dict[str, dict[str, str]] = {}
+
+    def ask(sha: str) -> dict[str, str]:
+        if sha not in answers:
+            answers[sha] = states(sha)
+        return answers[sha]
+
+    return ask
 
 
 def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,

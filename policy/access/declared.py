@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from components import logical_names as logical
 from components.notifications import RULES
+from components.release_gates import stage_conditions, watches_alarms
 from components.settings import ServiceSettings, Settings, from_pulumi_config
 from components.steps import VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, steps_for
 from policy.access.model import AccessPath, External, Ref, Role, Service, forbidden, required
@@ -205,6 +206,7 @@ def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSt
     if other is not None:
         paths.append(forbidden(role, "codebuild:StartBuild", project(other.name, "promote"),
                                f"{name} starts the promote build of {other.name}"))
+    paths += _reads_alarms(settings, pipeline, role)
     if pipeline.approval is None:
         paths.append(forbidden(role, "sns:Publish", APPROVAL_TOPIC,
                                f"{name}, which has no approval, asks for one"))
@@ -217,6 +219,18 @@ def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSt
                       "kms:CallerAccount": settings.tooling_account}),
         ]
     return paths
+
+
+def _reads_alarms(settings: Settings, pipeline: PipelineSteps, role: Role) -> list[AccessPath]:
+    """The stage conditions' CloudWatchAlarm rules read the blocking alarms, those and no other."""
+    gates, name = settings.gates, pipeline.name
+    arns = gates.alarm_arns(settings.tooling_account)
+    if not watches_alarms(stage_conditions({step.stage for step in pipeline.build_steps}, gates, settings.home_region)):
+        return [forbidden(role, "cloudwatch:DescribeAlarms", arn, f"{name}, which no alarm gates, reads {arn}")
+                for arn in arns[:1]]
+    elsewhere = f"arn:aws:cloudwatch:{settings.home_region}:{settings.tooling_account}:alarm:someone-elses-alarm"
+    return [*(required(role, "cloudwatch:DescribeAlarms", arn, f"{name} reads the blocking alarm {arn}") for arn in arns),
+            forbidden(role, "cloudwatch:DescribeAlarms", elsewhere, f"{name} reads an alarm that gates nothing")]
 
 
 def _project(settings: Settings, service: ServiceSettings, step: Step,

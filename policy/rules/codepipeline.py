@@ -1,11 +1,12 @@
-"""CodePipeline: V2 pipelines whose every artifact store is encrypted with a customer-managed key."""
+"""CodePipeline: V2 pipelines whose every artifact store is encrypted with a customer-managed key, and
+whose promoting stages carry the stack's release gates."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Iterator
 
-from .base import Finding, is_aws_managed_key, items, label, mapping, resource_policy
+from .base import Finding, dig, is_aws_managed_key, items, label, mapping, resource_policy
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 
@@ -45,4 +46,42 @@ CODEPIPELINE_V2 = resource_policy(
     "file paths, which the delivery design relies on).",
     (PIPELINE_TYPE,), check_pipeline_type)
 
-POLICIES = [CODEPIPELINE_ARTIFACT_CMK, CODEPIPELINE_V2]
+# The tag components/release_gates.py puts on the pipelines of a stack with release gates:
+# `window`, `alarms=<n>`, `bake=<minutes>`, the gates the stack's settings ask for.
+GATES_TAG = "delivery:release-gates"
+PROMOTE_STAGE, VERIFY_STAGE = "Promote", "Verify"
+
+
+def _rules(stage: Mapping[str, Any], kind: str, provider: str) -> list[Mapping[str, Any]]:
+    return [mapping(rule) for rule in items(dig(mapping(stage), kind, "condition", "rules"))
+            if dig(mapping(rule), "ruleTypeId", "provider") == provider]
+
+
+def check_release_gates(resource_type: str, props: Mapping[str, Any], urn: str, name: str) -> Iterator[Finding]:
+    asked = dict(part.partition("=")[::2] for part in str(mapping(props.get("tags")).get(GATES_TAG) or "").split())
+    for stage in (mapping(s) for s in items(props.get("stages"))):
+        where = f"{label(resource_type, name)}: stage {stage.get('name')}"
+        if stage.get("name") == PROMOTE_STAGE:
+            if "window" in asked and not _rules(stage, "beforeEntry", "DeploymentWindow"):
+                yield Finding(f"{where} has no release window, which the stack's settings ask for",
+                              "give the stage the entry condition components/release_gates.py builds")
+            alarms = len(_rules(stage, "beforeEntry", "CloudWatchAlarm"))
+            if "alarms" in asked and str(alarms) != asked["alarms"]:
+                yield Finding(f"{where} checks {alarms} alarms on entry, the stack's settings name {asked['alarms']}",
+                              "give the stage one CloudWatchAlarm entry rule per blocking alarm")
+        if stage.get("name") == VERIFY_STAGE and "bake" in asked:
+            baking = [r for r in _rules(stage, "onSuccess", "CloudWatchAlarm")
+                      if str(mapping(r.get("configuration")).get("WaitTime")) == asked["bake"]]
+            if not baking or len(baking) != int(asked.get("alarms", "0") or 0):
+                yield Finding(f"{where} does not bake {asked['bake']} minutes watching every blocking alarm",
+                              "give the stage the on-success condition components/release_gates.py builds")
+
+
+CODEPIPELINE_RELEASE_GATES = resource_policy(
+    "codepipeline-release-gates",
+    "In a stack with release windows or blocking alarms, every promoting stage (Promote) has them as its entry "
+    "condition, and with a bake every Verify stage holds its success for it. No public rule; the program's "
+    "baseline (a gate on some pipelines only is no gate).",
+    (PIPELINE_TYPE,), check_release_gates)
+
+POLICIES = [CODEPIPELINE_ARTIFACT_CMK, CODEPIPELINE_V2, CODEPIPELINE_RELEASE_GATES]

@@ -68,6 +68,9 @@ def test_prod_approver_policy_is_exactly_approvals_and_reading_their_pipelines()
          "Action": ["codepipeline:GetPipeline", "codepipeline:GetPipelineExecution", "codepipeline:GetPipelineState",
                     "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"],
          "Resource": [pipeline.format(s) for s in ("api", "web", "worker")]},
+        # The stack's release window gates Promote: approvers may let an execution past it.
+        {"Sid": "OverrideReleaseGates", "Effect": "Allow", "Action": ["codepipeline:OverrideStageCondition"],
+         "Resource": [pipeline.format(s) + "/Promote" for s in ("api", "web", "worker")]},
     ]}
     assert cached_plan("prod").outputs["approvers"] == {
         "policyArn": "arn:aws:iam::111111111111:policy/delivery-approvers/shop/prod/shop-prod-approvers",

@@ -26,6 +26,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from components import argocd
+from gitops.clients import credentials
 from components.argocd_settings import CHART_VERSION, ROLLOUTS_CHART_VERSION, ArgoCdSettings, RolloutsSettings, SsoSettings
 from components.settings import Settings
 from tests.conftest import stack_settings
@@ -487,22 +488,10 @@ def test_repository_secret_is_an_argocd_repository_with_the_token(each):
     assert reads and all(region == "us-east-1" and provider == "" for _, region, provider in reads)
 
 
-@pytest.mark.parametrize("value, token", [
-    ("ghp_raw", "ghp_raw"),
-    ("  ghp_raw\n", "ghp_raw"),
-    ('{"token": "ghp_json"}', "ghp_json"),
-])
-def test_token_is_read_raw_or_from_json(value, token):
-    assert argocd.token_from_secret_string("arn:secret", value) == token
-
-
-@pytest.mark.parametrize("value", ["", "   ", '{"password": "ghp_x"}', '{"token": ""}', "{not json"])
-def test_unusable_token_secret_names_the_secret_never_the_value(value):
-    with pytest.raises(ValueError) as error:
-        argocd.token_from_secret_string("arn:aws:secretsmanager:us-east-1:111111111111:secret:t-AbC123", value)
-    message = str(error.value)
-    assert "arn:aws:secretsmanager:us-east-1:111111111111:secret:t-AbC123" in message
-    assert "ghp_x" not in message
+def test_the_repository_credentials_read_the_token_by_the_clis_rule():
+    # One rule for every reader (gitops.clients.credentials, tested there raw and as JSON): the
+    # program applies the CLI's own function to the secret's value, no copy of it.
+    assert argocd.token_from_secret_string is credentials.token_from_secret_string
 
 
 # ----------------------------------------------------------------------------------------------

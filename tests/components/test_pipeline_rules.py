@@ -138,3 +138,11 @@ def test_a_verify_step_referring_to_promote_fails_validation_in_the_verify_pipel
     broken = dataclasses.replace(steps.verification, steps=(commit_verify,))
     with pytest.raises(PipelineDefinitionError, match=r"#\{Promote.COMMIT_SHA\} names a namespace no earlier action"):
         describe(settings.home_region, settings.connection_arn, broken, {commit_verify: "p"}, None, frozenset({"us-east-1", "eu-west-1"}))
+
+
+def test_the_trigger_limits_are_codepipelines():
+    from components.pipeline_model import MAX_TRIGGER_FILE_PATH_CHARS, MAX_TRIGGER_FILE_PATHS
+    from tests.aws_models import shape
+
+    assert shape("codepipeline", "GitFilePathPatternList")["max"] == MAX_TRIGGER_FILE_PATHS
+    assert shape("codepipeline", "GitFilePathPattern")["max"] == MAX_TRIGGER_FILE_PATH_CHARS

@@ -59,3 +59,36 @@ def test_readme_images_are_what_the_plan_draws(stack, name):
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(current)
     assert path.read_text() == current, "pipeline changed: redraw with UPDATE_SNAPSHOTS=1 make test"
+
+
+GATES = {"delivery-pipeline:promotion": {
+    "mode": "pull-request", "windows": {"cron": "* * 9-16 ? * MON-THU *", "timeZone": "Europe/Berlin"},
+    "blockingAlarms": ["shop-prod-health"], "bakeMinutes": 30}}
+
+
+def gated_pipeline(name: str):
+    return next(p for p in render.pipelines(cached_plan("prod", GATES)) if p.inputs["name"] == name)
+
+
+def test_the_diagrams_and_the_tree_show_the_release_gates():
+    promote = gated_pipeline("shop-api-prod")
+    mermaid = render.pipeline_diagram(promote)
+    # The entry condition is a node of the Promote stage, before its actions.
+    assert ('S3E{{"entry: all pass, else fail<br/>window * * 9-16 ? * MON-THU * Europe/Berlin, waits for it'
+            '<br/>alarm shop-prod-health not in ALARM"}}') in mermaid
+    assert "S3E --> S3R1" in mermaid
+    shown = " ".join(texts(render.pipeline_svg(promote)))
+    assert "entry: all pass, else fail" in shown and "shop-prod-health" in shown and "Europe/Berlin" in shown
+    verify = gated_pipeline("shop-api-prod-verify")
+    assert 'S1K{{"on success: all pass, else fail<br/>alarm shop-prod-health not in ALARM for 30m"}}' in \
+        render.pipeline_diagram(verify)
+    assert "S1R1 --> S1K" in render.pipeline_diagram(verify)
+    tree = render.tree_lines(cached_plan("prod", GATES))
+    assert ("      gate Verify on success: all pass, else fail: alarm shop-prod-health not in ALARM for 30m"
+            in tree)
+
+
+def test_an_ungated_pipeline_draws_no_condition():
+    plain = pipeline("staging", "shop-api-staging")
+    assert "{{" not in render.pipeline_diagram(plain)
+    assert not render.gate_lines(plain)

@@ -98,6 +98,10 @@ FAILING = [
      "svc-staging", "AWS-managed key alias/aws/s3"),
     ("codepipeline-v2", replace(STACK, "svc-staging", pipelineType="V1"), "svc-staging", "is a V1 pipeline"),
     ("codepipeline-v2", replace(STACK, "svc-staging", pipelineType=None), "svc-staging", "V1 (default)"),
+    # The tag says the stack has a release window; the promoting stage has no entry condition.
+    ("codepipeline-release-gates", replace(STACK, "svc-staging", tags={"delivery:release-gates": "window"}, stages=[
+        {"name": "Source", "actions": []}, {"name": "Promote", "actions": []}]),
+     "svc-staging", "stage Promote has no release window"),
     ("codebuild-customer-key", replace(STACK, "svc-test", encryptionKey=None), "svc-test", "AWS-managed aws/s3 key"),
     ("codebuild-customer-key", replace(STACK, "svc-test", encryptionKey="alias/aws/s3"), "svc-test", "alias/aws/s3"),
     ("codebuild-customer-key", replace(STACK, "svc-test", artifacts={"type": "S3", "encryptionDisabled": True}),

@@ -36,6 +36,26 @@ def test_env_var_is_read_and_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_token(token_env="GITOPS_TOKEN", token_secret=None) == TOKEN
 
 
+@pytest.mark.parametrize("stored", [TOKEN, json.dumps({"token": TOKEN}), json.dumps({"user": "bot", "token": TOKEN})])
+def test_a_variable_filled_from_the_secret_is_read_like_the_secret(aws: None, monkeypatch: pytest.MonkeyPatch,
+                                                                    stored: str) -> None:
+    # CodeBuild's SECRETS_MANAGER variable holds the whole SecretString, a console-made key/value
+    # secret's JSON included: promote and home-region verify (--token-env) read the token by the
+    # same rule as cross-region verify (--token-secret) and Argo CD.
+    arn = _secret(region="us-east-1", SecretString=stored)
+    monkeypatch.setenv("GITOPS_TOKEN", stored)
+    assert load_token(token_env="GITOPS_TOKEN", token_secret=None) == TOKEN
+    assert load_token(token_env=None, token_secret=arn) == TOKEN
+
+
+def test_json_variable_without_a_token_names_the_variable_and_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPS_TOKEN", json.dumps({"password": TOKEN}))
+    with pytest.raises(CredentialsError, match='environment variable GITOPS_TOKEN is JSON without a string "token" '
+                                               r"key \(keys: password\)") as caught:
+        load_token(token_env="GITOPS_TOKEN", token_secret=None)
+    assert TOKEN not in str(caught.value)
+
+
 def test_empty_env_var_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITOPS_TOKEN", " \n")
     with pytest.raises(CredentialsError, match="GITOPS_TOKEN is empty"):

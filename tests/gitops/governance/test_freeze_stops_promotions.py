@@ -144,7 +144,7 @@ def test_freeze_commits_the_file_with_trailers_and_promote_refuses(gitops_repo, 
     assert result == {"action": "freeze", "scope": "prod", "commit": head,
                       "until": "2099-12-27T07:00:00+00:00", "timezone": "UTC",
                       "services": ["api", "web", "worker"], "still_frozen": [], "attempts": 1,
-                      "transitions": []}
+                      "transitions": [], "notes": []}
     message = gitops_repo.show("%B")
     assert message.startswith("freeze(prod): until 2099-12-27T07:00:00+00:00\n\nyear-end freeze\n")
     assert trailers.parse(message) == {"Delivery-Action": "freeze", "Delivery-Environment": "prod",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -17,7 +17,8 @@ from botocore.stub import Stubber
 from gitops.cli import main
 from gitops.commands import freeze as freeze_command
 from gitops.governance.transitions import (MAX_TRANSITION_REASON, PROMOTE_STAGE, TRANSITION_MARKER,
-                                           pipeline_name, switch_transitions, transition_reason)
+                                           held_execution_notes, pipeline_name, switch_transitions,
+                                           transition_reason)
 
 MODEL = botocore.session.get_session().get_service_model("codepipeline")
 
@@ -142,6 +143,11 @@ def test_cli_freeze_and_unfreeze_switch_the_transitions(gitops_repo, token_env, 
         f"  shop-{s}-prod: disabled (gitops freeze every service in prod until 2099-01-01 00.00 UTC - holiday freeze)"
         for s in ("api", "web", "worker")]
     assert regions == ["us-east-1"]
+    # What CodePipeline does with what waits there, and that a freeze this long outlasts it.
+    note, warning = err.splitlines()
+    assert note.startswith("note: executions wait before Promote; re-enabling (unfreeze --pipelines) runs only "
+                           "the latest revision waiting there, and nothing after 30 days disabled")
+    assert warning.startswith("warning: the freeze lasts ") and "more than the 30 days" in warning
 
     # Unfreezing api alone: its environment-wide freeze stays, so nothing is re-enabled.
     assert main(["freeze", "--repo", gitops_repo.url, "--token-env", token_env, "--env", "prod",
@@ -167,6 +173,18 @@ def test_cli_freeze_and_unfreeze_switch_the_transitions(gitops_repo, token_env, 
     assert out.splitlines()[1:] == ["  shop-api-prod: enabled", "  shop-web-prod: enabled",
                                     "  shop-worker-prod: failed (no such pipeline; check --app and "
                                     "--region (no pipeline))"]
-    assert err == ("error: the transition of 1 pipeline(s) was not switched: shop-worker-prod (see "
-                   "above); the unfreeze itself is recorded\n")
+    assert err.splitlines() == [
+        "note: each re-enabled transition runs only the latest revision waiting at it; a transition disabled "
+        "more than 30 days resumes nothing: start those pipelines again (Release change)",
+        "error: the transition of 1 pipeline(s) was not switched: shop-worker-prod (see above); the unfreeze "
+        "itself is recorded"]
     assert gitops_repo.show("%s") == "unfreeze(prod)\n"
+
+
+def test_a_freeze_longer_than_codepipeline_resumes_is_warned_about():
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert len(held_execution_notes(False, now, now + timedelta(days=30))) == 1
+    (note, warning) = held_execution_notes(False, now, now + timedelta(days=31, hours=1))
+    assert "runs only the latest revision" in note
+    assert warning.startswith("warning: the freeze lasts 31 days, more than the 30 days")
+    assert held_execution_notes(True, now)[0].startswith("note: each re-enabled transition runs only the latest")

@@ -14,7 +14,7 @@ import yaml
 
 from gitops.governance import trailers
 from gitops.cli import main
-from gitops.errors import DigestBlocked, GitError, NoVerifiedVersion, ValuesError
+from gitops.errors import DigestBlocked, GitError, NothingVerified, NoVerifiedVersion, ValuesError
 from gitops.clients.git import GitClient, GitRunner
 from gitops.clients.revisions import HistoryClient
 from gitops.promotion.promote import PromoteRequest, promote
@@ -126,22 +126,46 @@ def test_a_newer_promotion_is_kept_and_the_bad_digest_still_blocked(history) -> 
     assert repo.log()[1].split()[0] == newer
 
 
-def test_no_verified_version_blocks_and_says_so(gitops_repo) -> None:
+def test_no_earlier_verified_version_blocks_and_says_so(gitops_repo) -> None:
+    # v7 verified once (the environment ran it), then failed a later verification: it is the bad one.
     bad = set_version(gitops_repo, 7)
+    statuses = Statuses()
+    statuses.set(bad, us_east_1="success")
     with pytest.raises(NoVerifiedVersion, match="no earlier version of api passed verification") \
             as caught:
-        revert(request(gitops_repo, revision=bad), client(gitops_repo), states=Statuses())
+        revert(request(gitops_repo, revision=bad), client(gitops_repo), states=statuses)
     assert caught.value.exit_code == 13
     assert [e["digest"] for e in blocked(gitops_repo)] == [digest(7)]
     assert gitops_repo.file(VALUES).decode() == values_yaml("api", "v7", digest(7))
 
 
-def test_on_a_forge_that_is_not_github_revert_blocks_and_explains(history) -> None:
+def test_without_any_version_ever_verified_revert_changes_nothing(gitops_repo, token_env, capsys) -> None:
+    # The first day: every verify times out while Argo CD is being installed. No version was ever
+    # verified in the environment, so the timeout is no evidence against the release.
+    bad = set_version(gitops_repo, 7)
+    statuses = Statuses()
+    statuses.set(bad, us_east_1="failure")
+    head = gitops_repo.refs()["refs/heads/main"]
+    with pytest.raises(NothingVerified, match="no version of api ever passed verification in staging within the "
+                                              "last 200 changes of envs/staging/api/values.yaml; nothing is "
+                                              "blocked or rewritten") as caught:
+        revert(request(gitops_repo, revision=bad), client(gitops_repo), states=statuses)
+    assert caught.value.exit_code == 20
+    assert "gitops block --env staging --service api --digest " + digest(7) in str(caught.value)
+    assert gitops_repo.refs()["refs/heads/main"] == head and blocked(gitops_repo) == []
+    # The CLI (on a forge that is not GitHub there is no evidence at all): exit 20, nothing pushed.
+    code = main(["revert", "--repo", gitops_repo.url, "--env", "staging", "--service", "api", "--revision", bad,
+                 "--reason", "verify failed", "--token-env", token_env, "--mode", "pull-request"])
+    assert code == 20 and "nothing is blocked or rewritten" in capsys.readouterr().err
+    assert gitops_repo.refs() == {"refs/heads/main": head}
+
+
+def test_on_a_forge_that_is_not_github_revert_has_no_evidence_and_changes_nothing(history) -> None:
     repo, shas, _ = history
-    with pytest.raises(NoVerifiedVersion, match="verification results are GitHub commit statuses "
-                                                "and 127.0.0.1 is not GitHub"):
+    with pytest.raises(NothingVerified, match="verification results are GitHub commit statuses "
+                                              "and 127.0.0.1 is not GitHub.*; nothing is blocked"):
         revert(request(repo, revision=shas[5]), client(repo))
-    assert [e["digest"] for e in blocked(repo)] == [digest(5)]
+    assert blocked(repo) == []
 
 
 def test_revert_reads_the_statuses_verify_wrote_on_github(history, git_token, token_env,
