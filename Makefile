@@ -9,10 +9,11 @@ PLAN_JSON ?=
 DIAGRAM_DIR ?=
 SUMMARY ?=
 DIAGRAMS ?=
+WITH ?=
 # Where the plan's files go: a relative PLAN_JSON or DIAGRAM_DIR lands in this folder, which git ignores.
 PLAN_OUTPUT := plan-output
 
-.PHONY: venv plan sandbox test lock bench bench-promote bench-values clean
+.PHONY: venv plan sandbox test lock bench bench-scale bench-promote bench-values clean
 
 venv: $(VENV)/.installed
 
@@ -39,11 +40,13 @@ plan_view = $(if $(if $(DIAGRAMS),$(call switch,DIAGRAMS),yes),\
 # A relative output path, under $(PLAN_OUTPUT)/; an absolute one as given.
 plan_output = $(if $(filter /%,$(1)),$(1),$(PLAN_OUTPUT)/$(1))
 
-# make plan STACK=prod [SUMMARY=yes | DIAGRAMS=no] [PLAN_JSON=prod.json] [DIAGRAM_DIR=diagrams]
+# make plan STACK=prod [SUMMARY=yes | DIAGRAMS=no] [PLAN_JSON=prod.json] [DIAGRAM_DIR=diagrams] [WITH="other.json ..."]
+# WITH: the JSON plans of the other stacks in the same accounts, whose counts add up against AWS's quotas
+# (relative ones read from $(PLAN_OUTPUT)/, where PLAN_JSON wrote them).
 # GNU make exits 2 whenever a recipe fails: its "Error N" line carries the plan's own exit code N,
 # and `$(PY) -m offline.plan` exits with it (docs/guide/getting-started.md).
 plan: venv
-	$(PY) -m offline.plan --stack $(STACK) $(plan_view) $(if $(PLAN_JSON),--json $(call plan_output,$(PLAN_JSON))) $(if $(DIAGRAM_DIR),--diagram-dir $(call plan_output,$(DIAGRAM_DIR)))
+	$(PY) -m offline.plan --stack $(STACK) $(plan_view) $(if $(PLAN_JSON),--json $(call plan_output,$(PLAN_JSON))) $(if $(DIAGRAM_DIR),--diagram-dir $(call plan_output,$(DIAGRAM_DIR))) $(foreach f,$(WITH),--with-plan $(call plan_output,$(f)))
 
 # The gitops CLI's whole flow on this machine: a git server, GitHub-, EKS- and Kubernetes-like APIs
 # on 127.0.0.1 and a repository from `gitops init`; prints the commands to paste; Ctrl-C stops it.
@@ -63,6 +66,9 @@ lock:
 
 bench: venv
 	$(PY) bench/plan.py
+
+bench-scale: venv
+	$(PY) bench/scale.py
 
 bench-promote: venv
 	$(PY) bench/promote.py

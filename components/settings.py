@@ -213,8 +213,12 @@ class Settings:
     def names(self) -> Names:
         return Names(self.app, self.env_name)
 
+    def identity_tags(self) -> dict[str, str]:
+        """The built-in tags that tell this stack's resources from any other stack's."""
+        return {"app": self.app, "environment": self.env_name}
+
     def stack_tags(self) -> dict[str, str]:
-        return {**dict(zip(BUILT_IN_TAGS, (self.app, self.env_name, PROJECT))), **self.tags}
+        return {**self.identity_tags(), BUILT_IN_TAGS[2]: PROJECT, **self.tags}
 
 
 def _services(key: str, value: Any, env_regions: tuple[str, ...], errors: v.Errors) -> tuple[ServiceSettings, ...]:
@@ -346,7 +350,7 @@ def _alarms(root: v.Reader) -> AlarmSettings:
         # CloudWatch evaluates at most one day (period x evaluation periods, here one period).
         period_minutes=alarms.get("periodMinutes", v.integer(1, 1440), default=5),
         dashboard_name=alarms.get("dashboardName", v.pattern(
-            v.DASHBOARD_NAME, "a dashboard name of 1-255 characters: A-Z, a-z, 0-9, '-' and '_'"), default=None),
+            v.DASHBOARD_NAME, "a dashboard name of 1-250 characters (pages add -2, -3, …): A-Z, a-z, 0-9, '-' and '_'"), default=None),
     )
     alarms.finish()
     return settings

@@ -303,7 +303,8 @@ def arn_in(regex: re.Pattern[str], expected: str, *, account: str | None = None,
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):(?P<kind>user|role)/[A-Za-z0-9+=,.@_/-]{1,512}$")
 # IAM Identity Center's format (sso-admin's PermissionSetArn shape), in the aws partition.
 PERMISSION_SET_ARN = re.compile(r"^arn:aws:sso:::permissionSet/(?P<instance>(sso)?ins-[A-Za-z0-9.-]{16})/ps-[A-Za-z0-9./-]{16}$")
-DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# CloudWatch takes 255 characters; a stack with many pipelines adds `-<page>` (components.monitoring).
+DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,250}$")
 
 
 def integer_in(allowed: tuple[int, ...]) -> Callable[[str, Any], int]:

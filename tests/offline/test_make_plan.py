@@ -43,9 +43,13 @@ def test_any_other_value_stops_make_naming_the_variable(variable: str) -> None:
 
 
 def test_relative_output_paths_land_in_plan_output_and_absolute_ones_stay(tmp_path: Path) -> None:
-    words = planned_command("PLAN_JSON=prod.json", f"DIAGRAM_DIR={tmp_path}").split()
+    words = planned_command("PLAN_JSON=prod.json", f"DIAGRAM_DIR={tmp_path}",
+                            f"WITH=staging.json {tmp_path}/qa.json").split()
     assert words[words.index("--json") + 1] == "plan-output/prod.json"
     assert words[words.index("--diagram-dir") + 1] == str(tmp_path)
+    # The other stacks' plans are read where PLAN_JSON wrote them.
+    assert [words[i + 1] for i, word in enumerate(words) if word == "--with-plan"] == [
+        "plan-output/staging.json", f"{tmp_path}/qa.json"]
 
 
 def test_git_ignores_what_make_plan_writes() -> None:
