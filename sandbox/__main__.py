@@ -106,7 +106,7 @@ class Sandbox:
         self.github.add_ruleset(repo, "gitops-main", rules=[review, {"type": "non_fast_forward"}, {"type": "deletion"}],
                                 bypass=[_bypass(STAGING_APP)])
         self.github.add_ruleset(repo, "prod-paths", target="push", rules=[
-            {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**"]}}],
+            {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**/*"]}}],
             bypass=[_bypass(RELEASE_MANAGERS, "pull_request")])
 
     def _merge(self, repo: FakeRepo, pull: FakePull, method: str) -> str:
