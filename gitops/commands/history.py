@@ -18,7 +18,7 @@ from gitops.governance.history import MANUAL, Change, read_history
 
 CSV_FIELDS = ("landed_at", "action", "env", "service", "tag", "digest", "previous_digest",
               "source_commit", "source_time", "execution", "approver", "pull_request", "reason",
-              "override_freeze", "author", "commit", "merged_commit", "subject")
+              "override_freeze", "skip_proof", "author", "commit", "merged_commit", "subject")
 
 
 def print_csv(changes: list[Change]) -> None:
@@ -38,13 +38,15 @@ def _csv_cell(value: object) -> str:
 def print_table(changes: list[Change]) -> None:
     rows, overrides = [], set()
     for i, c in enumerate(reversed(changes)):   # newest first, like git log
-        if c.override_freeze:
+        if c.override_freeze or c.skip_proof:
             overrides.add(i)
         scope = "/".join(part for part in (c.env, c.service) if part) or "-"
         what = c.tag or ""
         if c.digest:
             what += f" @{c.digest.removeprefix('sha256:')[:12]}"
         note = c.reason or ""
+        if c.skip_proof:
+            note = f"SKIP-PROOF: {note}"
         if c.override_freeze:
             note = f"OVERRIDE-FREEZE: {note}"
         if c.action in ("freeze", "unfreeze", MANUAL):

@@ -48,6 +48,7 @@ class Change:
     pull_request: str | None = None
     reason: str | None = None
     override_freeze: bool = False
+    skip_proof: bool = False          # promoted without its upstream's proof (--skip-proof)
     merged_commit: str | None = None  # for a merge commit: the merged tip carrying the trailers
 
     def to_json(self) -> dict:
@@ -114,4 +115,5 @@ def _change(commit: Commit, merged: dict[str, tuple[str, str]], env: str | None)
         source_time=trailers.source_time(found.get(trailers.SOURCE_COMMIT_TIME)),
         execution=found.get(trailers.EXECUTION), approver=found.get(trailers.APPROVER),
         pull_request=found.get(trailers.PULL_REQUEST), reason=found.get(trailers.REASON),
-        override_freeze=found.get(trailers.OVERRIDE_FREEZE) == "true", merged_commit=merged_commit)
+        override_freeze=found.get(trailers.OVERRIDE_FREEZE) == "true",
+        skip_proof=found.get(trailers.SKIP_PROOF) == "true", merged_commit=merged_commit)
