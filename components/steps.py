@@ -282,14 +282,24 @@ def _scan_step(settings: Settings, service: ServiceSettings, inputs: StepInputs,
 
 
 def _resolve_step(settings: Settings, service: ServiceSettings, source: PromoteSource, common: dict) -> Step:
+    # Before anyone is asked to approve: the image must be proven in the upstream (gitops proof).
     return Step(
         name="resolve", stage="Resolve", action="ResolveImage", category=BUILD, region=settings.home_region,
-        buildspec="resolve.yml", timeout_minutes=10, needs_tool_bundle=True,
-        description=f"Reads the {service.name} image {source.upstream} runs",
+        buildspec="resolve.yml", timeout_minutes=10, needs_token=True, needs_tool_bundle=True,
+        description=f"Reads the {service.name} image {source.upstream} runs and checks {source.upstream} proved it",
         project_variables={**common, "UPSTREAM_ENV": source.upstream,
-                           "UPSTREAM_VALUES_FILE": values_file(source.upstream, service.name)},
+                           "UPSTREAM_VALUES_FILE": values_file(source.upstream, service.name),
+                           "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
+                           "PROOF_FLAGS": proof_flags(source)},
         exports=("TAG", "DIGEST"),
     )
+
+
+def proof_flags(source: PromoteSource) -> str:
+    """The CLI options of what the upstream's proof must hold (`gitops proof`, `promote`): its
+    required regions and soak, from `source.upstreamRegions` and `promotion.soakMinutes`."""
+    regions = f"--upstream-regions {','.join(source.upstream_regions)} " if source.upstream_regions else ""
+    return f"{regions}--soak-minutes {source.soak_minutes}"
 
 
 def _promote_step(settings: Settings, service: ServiceSettings, common: dict, tag: str, digest: str) -> Step:
@@ -300,8 +310,10 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
         description=f"Promotes {service.name} to {settings.env_name} in the GitOps repository",
         project_variables={**common, "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
                            "PROMOTION_MODE": settings.promotion_mode, "PROMOTION_FLAGS": flags,
-                           # There the upstream's promotion of the image recorded them.
-                           **({"SOURCE_FROM_ENV": settings.source.upstream}
+                           # There the upstream's promotion of the image recorded them, and there it
+                           # must be proven (checked again: a revert or block may have come since Resolve).
+                           **({"SOURCE_FROM_ENV": settings.source.upstream,
+                               "PROOF_FLAGS": f"--proof-from {settings.source.upstream} {proof_flags(settings.source)}"}
                               if isinstance(settings.source, PromoteSource) else {})},
         # The application commit and its time (Source-Commit, Source-Commit-Time: where DORA's lead
         # time starts) where the pipeline's source is the application repository. A promote

@@ -17,6 +17,7 @@ from gitops.clients.credentials import load_token
 from gitops.clients.git import Identity
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS
 from gitops.errors import UsageError
+from gitops.promotion.soak import MAX_SOAK_MINUTES
 from gitops.governance.times import parse_time
 from gitops.repo.layout import check_name
 
@@ -139,9 +140,6 @@ def add_proof_arguments(parser: argparse.ArgumentParser) -> None:
 
 def proof_options(args: argparse.Namespace) -> tuple[tuple[str, ...], timedelta]:
     """The regions and soak `add_proof_arguments` asked for."""
-    # Imported here: every command imports this module, and the proof's reads GitHub's client.
-    from gitops.promotion.proof import MAX_SOAK_MINUTES
-
     regions = tuple(r.strip() for r in (args.upstream_regions or "").split(",") if r.strip())
     bad = next((r for r in regions if not _REGION.fullmatch(r)), None)
     if bad is not None:

@@ -32,21 +32,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from gitops.clients.git import GitClient
 from gitops.clients.revisions import HistoryClient
 from gitops.errors import NotProven
 from gitops.governance import blocklist
+from gitops.promotion.soak import soak_left
 from gitops.repo import layout
 from gitops.repo.values import parse_image
-from gitops.verification.report import CommitStatus, GitHubRepository, status_prefix
+
+if TYPE_CHECKING:
+    # The statuses' module imports GitHub's client, a sixth of a second the Pulumi program (which
+    # reads MAX_SOAK_MINUTES) must not pay: imported where statuses are read.
+    from gitops.verification.report import CommitStatus
 
 # Changes of the upstream's values file read back to find the commits that set the version.
 HISTORY = 200
-# The longest soak asked for: a week (Kargo's soak times are minutes to days).
-MAX_SOAK_MINUTES = 7 * 24 * 60
 
 # sha -> {status context: the latest status of that context on the commit}
-Statuses = Callable[[str], dict[str, CommitStatus]]
+Statuses = Callable[[str], "dict[str, CommitStatus]"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Proof:
 
 def github_statuses(req: ProofRequest, token: str | None) -> Statuses:
     """The statuses verify wrote, read from GitHub; on another forge, NotProven saying why."""
+    from gitops.verification.report import GitHubRepository
+
     forge = GitHubRepository.at(req.repo_url, req.github_api_url, token)
     if isinstance(forge, str):
         raise NotProven(f"{req.service} {req.tag} cannot be proven in {req.upstream}: its verifications are "
@@ -115,18 +122,17 @@ def check(req: ProofRequest, git: HistoryClient, history: Path, statuses: Status
     required = sorted(set(req.regions) | set(decided))
     if not required:
         raise NotProven(f"{what} is not proven in {req.upstream}: no region reported a verification of it (no "
-                        f"{status_prefix(req.upstream)}<region> status); wait for {req.upstream}'s verify")
+                        f"delivery/{req.upstream}/<region> status); wait for {req.upstream}'s verify")
     lacking = [_lack(region, decided.get(region)) for region in required
                if region not in decided or decided[region][1].state != "success"]
     if lacking:
         raise NotProven(f"{what} is not proven in {req.upstream}: {'; '.join(lacking)}")
     proof = Proof(req.upstream, tuple(RegionProof(region, decided[region][0], decided[region][1].at)
                                       for region in required))
-    ends = proof.newest + req.soak
-    # Without a soak no clock is compared (GitHub's and this machine's may disagree a little).
-    if req.soak and now < ends:
-        raise NotProven(f"{what} is proven in {req.upstream} and soaking: {_duration(ends - now)} more, until "
-                        f"{ends.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({_duration(req.soak)} after its last "
+    left = soak_left(proof.newest, req.soak, now)
+    if left is not None:
+        raise NotProven(f"{what} is proven in {req.upstream} and soaking: {_duration(left)} more, until "
+                        f"{(now + left).astimezone(UTC):%Y-%m-%d %H:%M} UTC ({_duration(req.soak)} after its last "
                         f"verification); promote it after that")
     return proof
 
@@ -142,6 +148,8 @@ def _sets_version(git: HistoryClient, history: Path, sha: str, path: str, req: P
 def _latest_by_region(candidates: list[str], statuses: Statuses, upstream: str
                       ) -> dict[str, tuple[str, CommitStatus]]:
     """Per region, the status of the newest candidate (newest first) that has one."""
+    from gitops.verification.report import status_prefix
+
     prefix = status_prefix(upstream)
     decided: dict[str, tuple[str, CommitStatus]] = {}
     for sha in candidates:

@@ -202,10 +202,12 @@ def test_each_build_role_pushes_only_to_its_own_repository(staging):
             assert "ecr:PutImage" in s["Action"]
 
 
-def test_only_promote_and_verify_roles_read_the_gitops_token(plan):
+def test_only_resolve_promote_and_verify_roles_read_the_gitops_token(plan):
+    # Resolve reads the upstream's proof (commit statuses, with the token) before the approval.
     readers = {r.name for r, s in all_identity_statements(plan) if "secretsmanager:GetSecretValue" in as_list(s["Action"])}
     assert readers
-    assert all("-promote-" in n or "-verify-" in n for n in readers), readers
+    assert all("-promote-" in n or "-verify-" in n or "-resolve-" in n for n in readers), readers
+    assert any("-resolve-" in n for n in readers) == (plan.stack == "prod")
 
 
 # ---------------------------------------------------------------------------------------------
