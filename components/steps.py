@@ -32,6 +32,7 @@ from components import buildspec
 from components.pipeline_model import BUILD, TEST
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
+from components.naming import Names
 from gitops.errors import VerifyDegraded, VerifyTimeout
 from gitops.repo.layout import service_trigger_glob, values_file
 
@@ -119,12 +120,15 @@ class Approval:
 
 @dataclass(frozen=True)
 class PipelineSource:
-    """Where the pipeline's source action reads and which pushes start it."""
+    """Where the pipeline's source action reads and what starts it: pushes to the branch (touching
+    `trigger_paths`), or the success of the upstream pipelines named in `started_by`."""
 
     repository: str
     branch: str
     # Paths whose changes trigger the pipeline; empty: every path.
     trigger_paths: tuple[str, ...]
+    # Pipelines whose successful execution starts this one (an EventBridge rule), instead of pushes.
+    started_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,12 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
         # Reviewers of a build pipeline land on the pipeline itself.
         review_link = console_url(home, settings.names.pipeline(service.name))
     elif isinstance(source, PromoteSource):
-        pipeline_source = PipelineSource(settings.gitops_repository, settings.gitops_branch,
-                                         (service_trigger_glob(source.upstream, service.name),))
+        # Started by the upstream's proof: the success of the upstream pipelines that verify the
+        # service (the delivery pipeline in commit mode, the verify pipeline a merge starts in
+        # pull-request mode), never by the push of an image not yet verified.
+        upstream = Names(settings.app, source.upstream)
+        pipeline_source = PipelineSource(settings.gitops_repository, settings.gitops_branch, (), started_by=(
+            upstream.pipeline(service.name), upstream.verify_pipeline(service.name)))
         resolve = _resolve_step(settings, service, source, common)
         image_steps = (resolve,)
         tag, digest = resolve.ref("TAG"), resolve.ref("DIGEST")
