@@ -50,6 +50,9 @@ class DeliveryPipelineArgs:
     notification_key_arn: pulumi.Input[str] | None
     # Release windows, blocking alarms and bake: conditions of the Promote and Verify stages.
     gates: ReleaseGates = ReleaseGates()
+    # What the pipeline is created after: the Argo CD of each cluster its Verify actions read (a new
+    # pipeline runs once at once, and nothing can be verified before Argo CD runs).
+    waits_for: tuple[pulumi.Resource, ...] = ()
 
 
 def _codebuild(step: Step, project: pulumi.Input[str], home: str) -> Action:
@@ -198,7 +201,7 @@ class DeliveryPipeline(pulumi.ComponentResource):
             stages=render_stages(definition),
             triggers=triggers(args.pipeline.source),
             tags={"service": args.service, **({GATES_TAG: args.gates.tag} if args.gates else {})},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*role.resources, *args.waits_for]),
         )
         if args.pipeline.source.started_by:
             self._start_on_upstream_success(name, definition.name, pipeline, args)

@@ -155,6 +155,11 @@ class PipelineSteps:
         return tuple(step for step in self.steps if isinstance(step, Step))
 
     @property
+    def verified_regions(self) -> tuple[str, ...]:
+        """The regions whose cluster a Verify step of this pipeline reads, in step order."""
+        return tuple(dict.fromkeys(step.region for step in self.build_steps if step.stage == "Verify"))
+
+    @property
     def approval(self) -> Approval | None:
         return next((step for step in self.steps if isinstance(step, Approval)), None)
 

@@ -271,6 +271,7 @@ class PlanMonitor(MockMonitor):
             region=region, inputs=_redacted(inputs) if secret else inputs,
             outputs=_redacted(outputs) if secret else outputs,
             custom=custom, provider=(request.provider.rsplit("::", 1)[0] if request.provider else None),
+            dependencies=tuple(getattr(request, "dependencies", ())),
         )
         with self._lock:
             if urn in self.planned:
