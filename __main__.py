@@ -7,7 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import logical_names as logical
-from components.approvers import ApprovalPipeline, Approvers, ApproversArgs, GatedStage
+from components.approvers import Approvers, ApproversArgs, GatedStages
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.build_projects import BuildProjects, BuildProjectsArgs
@@ -80,7 +80,10 @@ clusters = {
 }
 
 pipelines, verify_pipelines = {}, {}
-monitored, approved, gated = [], [], []
+monitored = []
+# The stages release gates give a condition, in the delivery and in the verify pipelines (ordered sets).
+gated_delivery: dict[str, None] = {}
+gated_verification: dict[str, None] = {}
 # What a service's delivery pipeline and its verify pipeline have in common.
 pipeline_args = dict(names=names, tooling_account=account, home_region=home, connection_arn=settings.connection_arn,
                      execution_mode=settings.execution_mode, stores=stores, gates=settings.gates)
@@ -106,10 +109,8 @@ for service in settings.services:
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
     monitored.append(MonitoredPipeline(key=service.name, name=pipelines[service.name].name, projects=projects.projects))
-    if steps.delivery.approval is not None:
-        approved.append(ApprovalPipeline(arn=pipelines[service.name].arn))
-    gated += [GatedStage(pipelines[service.name].arn, stage)
-              for stage in gated_stages((s.stage for s in steps.delivery.build_steps), settings.gates, home)]
+    gated_delivery.update(dict.fromkeys(gated_stages((s.stage for s in steps.delivery.build_steps), settings.gates,
+                                                     home)))
     # Pull-request mode: the merge into the environment starts the service's verification.
     if steps.verification is not None:
         verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
@@ -119,16 +120,17 @@ for service in settings.services:
         ), opts=in_tooling)
         monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,
                                            projects=()))
-        gated += [GatedStage(verify_pipelines[service.name].arn, stage)
-                  for stage in gated_stages((s.stage for s in steps.verification.build_steps), settings.gates, home)]
+        gated_verification.update(dict.fromkeys(gated_stages((s.stage for s in steps.verification.build_steps),
+                                                             settings.gates, home)))
 
 # Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
 # answer the approvals, when there are any.
 monitoring = Monitoring("monitoring", MonitoringArgs(
     names=names, home_region=home, alarms=settings.alarms, alerts_topic_arn=notifications.alerts_topic_arn, pipelines=monitored), opts=in_tooling)
-approvers = Approvers("approvers", ApproversArgs(names=names, approvers=settings.approvers, pipelines=approved,
-                                                 gated=gated),
-                      opts=in_tooling) if approved else None
+approvers = Approvers(logical.APPROVERS, ApproversArgs(
+    names=names, home_region=home, tooling_account=account, identity_tags=settings.identity_tags(),
+    approvers=settings.approvers, gated=GatedStages(tuple(gated_delivery), tuple(gated_verification)),
+), opts=in_tooling) if settings.approval_enabled else None
 
 pulumi.export("pipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}
                             for name, p in pipelines.items()})
@@ -140,6 +142,7 @@ pulumi.export("deploymentRoleArn", deployment.arn)
 pulumi.export("alertsTopicArn", notifications.alerts_topic_arn)
 pulumi.export("approvalTopicArn", notifications.approval_topic_arn)
 pulumi.export("dashboardName", monitoring.dashboard_name)
+pulumi.export("dashboardNames", monitoring.dashboard_names)
 if approvers is not None:
     pulumi.export("approvers", approvers.outputs)
 pulumi.export("argocd", {region: {"serverEndpoint": c.server_endpoint, "applicationSet": c.application_set_name}

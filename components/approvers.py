@@ -1,9 +1,17 @@
 """Approvers: who may answer the stack's manual approvals, and nothing else.
 
-One IAM managed policy per stack allows `codepipeline:PutApprovalResult` on exactly the stack's
-approval actions (`arn:aws:codepipeline:<region>:<account>:<pipeline>/<stage>/<action>`, the
-`action` resource type of the Service Authorization Reference) and the read-only calls a reviewer
-needs on those pipelines. Who gets it:
+One IAM managed policy per stack allows `codepipeline:PutApprovalResult` on the stack's approval
+actions (`arn:aws:codepipeline:<region>:<account>:<pipeline>/<stage>/<action>`, the `action`
+resource type of the Service Authorization Reference) and the read-only calls a reviewer needs on
+those pipelines. The policy names them by the pipelines' name pattern (`Names.pipeline_arn_pattern`),
+not one by one: a managed policy holds at most 6,144 characters, which one ARN per pipeline passed
+at 41 services. The pattern `<app>-*-<env>` alone would also match the pipelines of an app whose
+name starts with `<app>-`; both statements therefore require the stack's identity tags on the
+pipeline (`aws:ResourceTag/app`, `aws:ResourceTag/environment`, which the `action` and `pipeline`
+resource types support), which every stack of this program carries through its providers' default
+tags. `IfExists`: a pipeline without the tags is decided by its name alone, so the stack's own
+approvals never depend on AWS sending the tags. Verify pipelines (`<pipeline>-verify`) do not
+match. Who gets it:
 
 * `approval.approverPrincipals`: a role, `Names.approver_role`, trusting exactly those IAM users
   and roles. Users must have signed in with MFA (`aws:MultiFactorAuthPresent`); roles are trusted
@@ -24,7 +32,7 @@ nothing that trusts "the roles of this stack" trusts an approver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -45,53 +53,48 @@ READ_ACTIONS = ("codepipeline:GetPipeline", "codepipeline:GetPipelineExecution",
 
 
 @dataclass(frozen=True)
-class ApprovalPipeline:
-    """One of the stack's pipelines with manual approvals, and their (stage, action) names."""
+class GatedStages:
+    """The stages of the stack's pipelines that release gates give a condition
+    (components.release_gates): approvers may let an execution past them."""
 
-    arn: pulumi.Input[str]
-    approvals: tuple[tuple[str, str], ...] = ((APPROVAL_STAGE, APPROVAL_ACTION),)
-
-    def approval_arns(self) -> list[pulumi.Output[str]]:
-        return [pulumi.Output.concat(self.arn, f"/{stage}/{action}") for stage, action in self.approvals]
-
-
-@dataclass(frozen=True)
-class GatedStage:
-    """A stage with a release gate (components.release_gates): a window, alarms or a bake."""
-
-    pipeline_arn: pulumi.Input[str]
-    stage: str
-
-    @property
-    def arn(self) -> pulumi.Output[str]:
-        # The `stage` resource type of OverrideStageCondition: <pipeline arn>/<stage>.
-        return pulumi.Output.concat(self.pipeline_arn, f"/{self.stage}")
+    delivery: tuple[str, ...] = ()
+    # Of the verify pipelines (`<pipeline>-verify`).
+    verification: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ApproversArgs:
     names: Names
+    # Where the stack's pipelines are.
+    home_region: str
+    tooling_account: str
+    # The tags every pipeline of the stack carries and no other stack's does (`Settings.identity_tags`).
+    identity_tags: Mapping[str, str]
     # Who may approve.
     approvers: ApproverSettings
-    # Every pipeline of the stack that has a manual approval; at least one.
-    pipelines: Sequence[ApprovalPipeline]
     # The stages whose conditions approvers may override (OverrideStageCondition). Default: none.
-    gated: Sequence[GatedStage] = ()
+    gated: GatedStages = GatedStages()
 
 
-def policy_statements(pipelines: Sequence[ApprovalPipeline], gated: Sequence[GatedStage] = ()) -> list[dict]:
-    # A pipeline ARN once, even when its approval and its gated stages both name it.
-    read = list({id(arn): arn for arn in [*(p.arn for p in pipelines), *(g.pipeline_arn for g in gated)]}.values())
+def policy_statements(names: Names, region: str, account: str, identity_tags: Mapping[str, str],
+                      gated: GatedStages = GatedStages()) -> list[dict]:
+    """The same size for any number of pipelines: they are named by pattern."""
+    pipelines = names.pipeline_arn_pattern(region, account)
+    verify_pipelines = names.verify_pipeline_arn_pattern(region, account)
+    stack = {"StringEqualsIfExists": {f"aws:ResourceTag/{key}": value for key, value in identity_tags.items()}}
     statements = [
         statement("AnswerStackApprovals", ["codepipeline:PutApprovalResult"],
-                  [arn for p in pipelines for arn in p.approval_arns()]),
-        statement("ReadApprovalPipelines", READ_ACTIONS, read),
+                  f"{pipelines}/{APPROVAL_STAGE}/{APPROVAL_ACTION}", condition=stack),
+        statement("ReadApprovalPipelines", READ_ACTIONS,
+                  [pipelines, verify_pipelines] if gated.verification else pipelines, condition=stack),
     ]
-    if gated:
+    stages = [f"{pipelines}/{stage}" for stage in gated.delivery] + \
+             [f"{verify_pipelines}/{stage}" for stage in gated.verification]
+    if stages:
         # Letting an execution past a closed window, a firing alarm or an unfinished bake is the
         # approvers' call, as `--override-freeze` is for the freeze file; CloudTrail records it.
         statements.append(statement("OverrideReleaseGates", ["codepipeline:OverrideStageCondition"],
-                                    [g.arn for g in gated]))
+                                    stages if len(stages) > 1 else stages[0], condition=stack))
     return statements
 
 
@@ -122,15 +125,14 @@ class Approvers(pulumi.ComponentResource):
     def __init__(self, name: str, args: ApproversArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:iam:Approvers", name, None, opts)
         names = args.names
-        if not any(p.approvals for p in args.pipelines):
-            raise ValueError("Approvers needs a pipeline with an approval: create it only when approval is enabled")
         child = pulumi.ResourceOptions(parent=self)
         policy = aws.iam.Policy(
             name,
             name=names.approver_policy,
             path=names.approver_path,
             description=f"Answer the manual approvals of the {names.app} {names.env} pipelines",
-            policy=document(policy_statements(args.pipelines, args.gated)),
+            policy=document(policy_statements(names, args.home_region, args.tooling_account, args.identity_tags,
+                                              args.gated)),
             opts=child,
         )
         self.policy_arn = policy.arn

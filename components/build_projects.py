@@ -1,4 +1,9 @@
-"""BuildProjects: one CodeBuild project, with its own least-privilege role, per step of a service.
+"""BuildProjects: one CodeBuild project per step of a service, each with a least-privilege role.
+
+A role is the step's own, except for steps sharing one (`Step.role`: the verify steps of every
+region): their role's statements are the union of the steps', each naming only its step's region's
+log streams, artifacts and key, so together they grant exactly what the per-step roles granted, in
+one role instead of one per region (IAM's roles per account is the quota a large stack meets first).
 
 What each step runs, with which variables and permissions, is its `Step` (`components.steps`);
 this component adds what every project has: the region's artifact bucket and key, the service's
@@ -16,7 +21,7 @@ import pulumi_aws as aws
 
 from components import logical_names as logical
 from components.artifact_store import ArtifactStore
-from components.iam import ServiceRoleArgs, service_role, statement
+from components.iam import ServiceRole, ServiceRoleArgs, merged_statements, service_role, statement
 from components.naming import Names
 from components.settings import GitOpsToken
 from components.steps import Step
@@ -53,7 +58,7 @@ class BuildProject:
 
 class BuildProjects(pulumi.ComponentResource):
     """CodeBuild projects (encrypted with the region's artifact key, logged, time-bounded) and
-    one least-privilege role per project."""
+    their least-privilege roles."""
 
     # One per step, in the steps' order.
     projects: tuple[BuildProject, ...]
@@ -72,25 +77,40 @@ class BuildProjects(pulumi.ComponentResource):
             )
             for region in sorted({step.region for step in args.steps})
         }
-        self.projects = tuple(self._project(name, step, args, log_groups[step.region]) for step in args.steps)
+        roles = self._roles(name, args, log_groups)
+        self.projects = tuple(self._project(name, step, args, log_groups[step.region], roles[step.role_name])
+                              for step in args.steps)
         self.register_outputs({"projects": {p.step.name: p.name for p in self.projects},
                                "roles": {p.step.name: p.role_arn for p in self.projects}})
 
     def of(self, step: Step) -> BuildProject:
         return next(project for project in self.projects if project.step is step)
 
+    def _roles(self, name: str, args: BuildProjectsArgs,
+               log_groups: dict[str, aws.cloudwatch.LogGroup]) -> dict[str, ServiceRole]:
+        """One role per `Step.role_name`, for the steps that use it."""
+        groups: dict[str, list[Step]] = {}
+        for step in args.steps:
+            groups.setdefault(step.role_name, []).append(step)
+        roles = {}
+        for role_name, steps in groups.items():
+            statements = [s for step in steps
+                          for s in _statements(step, args.stores[step.region], log_groups[step.region], args.gitops_token)]
+            first = steps[0]
+            roles[role_name] = service_role(logical.role(logical.project(name, role_name)), ServiceRoleArgs(
+                service="codebuild.amazonaws.com",
+                path=args.names.role_path(first.role_subpath),
+                statements=merged_statements(statements) if len(steps) > 1 else statements,
+                description=f"CodeBuild {role_name} of {args.service} ({args.names.app} {args.names.env})",
+                source_account=args.tooling_account,
+            ), self, formerly=logical.role(logical.project(name, first.name)))
+        return roles
+
     def _project(self, name: str, step: Step, args: BuildProjectsArgs,
-                 log_group: aws.cloudwatch.LogGroup) -> BuildProject:
+                 log_group: aws.cloudwatch.LogGroup, role: ServiceRole) -> BuildProject:
         names = args.names
         resource_name = logical.project(name, step.name)
         store = args.stores[step.region]
-        role = service_role(logical.role(resource_name), ServiceRoleArgs(
-            service="codebuild.amazonaws.com",
-            path=names.role_path(step.role_subpath),
-            statements=_statements(step, store, log_group, args.gitops_token),
-            description=f"CodeBuild {step.name} of {args.service} ({names.app} {names.env})",
-            source_account=args.tooling_account,
-        ), self)
         project = aws.codebuild.Project(
             resource_name,
             region=step.region,

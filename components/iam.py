@@ -119,15 +119,45 @@ class ServiceRole:
         return [self.role, self.policy]
 
 
-def service_role(name: str, args: ServiceRoleArgs, parent: pulumi.Resource) -> ServiceRole:
-    child = pulumi.ResourceOptions(parent=parent)
+def service_role(name: str, args: ServiceRoleArgs, parent: pulumi.Resource, *,
+                 formerly: str | None = None) -> ServiceRole:
+    """`formerly`: the logical name the role had before (its policy's likewise): an alias keeps the
+    deployed role and policy instead of replacing them."""
+
+    def opts(suffix: str = "") -> pulumi.ResourceOptions:
+        aliases = [pulumi.Alias(name=f"{formerly}{suffix}")] if formerly and formerly != name else None
+        return pulumi.ResourceOptions(parent=parent, aliases=aliases)
+
     role = aws.iam.Role(
         name,
         path=args.path,
         description=args.description,
         assume_role_policy=service_trust(args.service, args.source_account),
         max_session_duration=3600,
-        opts=child,
+        opts=opts(),
     )
-    policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document(args.statements), opts=child)
+    policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=document(args.statements),
+                                opts=opts("-policy"))
     return ServiceRole(role, policy)
+
+
+def merged_statements(statements: Sequence[dict]) -> list[dict]:
+    """Statements of several policies as one policy's: those alike but for their resources (same
+    Sid, effect, actions and condition) become one statement naming all their resources, so the
+    union grants exactly what the parts granted. Sids stay unique, as IAM requires."""
+    merged: dict[str, dict] = {}
+    for item in statements:
+        sid = item["Sid"]
+        resources = item["Resource"] if isinstance(item["Resource"], list) else [item["Resource"]]
+        if sid not in merged:
+            merged[sid] = {**item, "Resource": list(resources)}
+            continue
+        known = merged[sid]
+        if {k: v for k, v in known.items() if k != "Resource"} != {k: v for k, v in item.items() if k != "Resource"}:
+            raise ValueError(f"statements {sid} differ in more than their resources: they cannot be one statement")
+        known["Resource"] += [r for r in resources
+                              if not any(r is k or (isinstance(r, str) and r == k) for k in known["Resource"])]
+    # A statement that still names one resource keeps the form it was written in.
+    firsts = {item["Sid"]: item for item in reversed(statements)}
+    return [{**item, "Resource": firsts[item["Sid"]]["Resource"]} if len(item["Resource"]) == 1 else item
+            for item in merged.values()]

@@ -9,6 +9,7 @@ come from one function.
 
 from __future__ import annotations
 
+APPROVERS = "approvers"
 DEPLOYMENT = "deployment"
 NOTIFICATIONS = "notifications"
 REGISTRY = "registry"

@@ -23,7 +23,10 @@ read any region.
 
 The dashboard: pipeline executions (failed, completed) and durations, then one widget per stage and
 region with the duration of each project in it, so build, test, scan, resolve and promote durations
-are per step and Verify's per region.
+are per step and Verify's per region. CloudWatch takes at most 500 metrics in a widget and 2,500 on
+a dashboard (hard limits): a stack with more pipelines than fit gets more pages, dashboards named
+`<name>-2`, `<name>-3`, …, each with the same widgets for its share of the pipelines, in order.
+A stack that fits on one page has the one dashboard it always had.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ import pulumi_aws as aws
 from components.build_projects import BuildProject
 from components.naming import Names
 from components.settings import AlarmSettings
+from policy.quotas.limits import BY_ID
+
+WIDGET_METRICS = BY_ID["cloudwatch-widget-metrics"].value
+DASHBOARD_METRICS = BY_ID["cloudwatch-dashboard-metrics"].value
+DASHBOARD_WIDGETS = BY_ID["cloudwatch-dashboard-widgets"].value
 
 PIPELINE_NAMESPACE = "AWS/CodePipeline"
 BUILD_NAMESPACE = "AWS/CodeBuild"
@@ -81,6 +89,38 @@ def _project_metric(metric_id: str, metric: str, stat: str, project: pulumi.Inpu
         "period": period, "stat": stat}}
 
 
+def _metrics_by_widget(pipeline: dict[str, Any]) -> dict[Any, int]:
+    """How many metrics a pipeline puts in each widget of `dashboard_widgets`."""
+    counts: dict[Any, int] = {"executions": 2, "durations": 1}
+    for project in pipeline["projects"]:
+        key = (project["stage"], project["region"])
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def dashboard_pages(pipelines: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The pipelines, in order, cut into pages whose dashboards stay within CloudWatch's limits on
+    metrics per widget, metrics per dashboard and widgets per dashboard."""
+    pages: list[list[dict[str, Any]]] = []
+    page: list[dict[str, Any]] = []
+    widgets: dict[Any, int] = {}
+    for pipeline in pipelines:
+        adds = _metrics_by_widget(pipeline)
+        grown = {key: widgets.get(key, 0) + adds.get(key, 0) for key in {*widgets, *adds}}
+        if page and (max(grown.values()) > WIDGET_METRICS or sum(grown.values()) > DASHBOARD_METRICS
+                     or len(grown) > DASHBOARD_WIDGETS):
+            pages.append(page)
+            page, grown = [], adds
+        page.append(pipeline)
+        widgets = grown
+    return pages + [page] if page else pages
+
+
+def page_name(name: str, page: int) -> str:
+    """The dashboard of a page: the first is `name` itself."""
+    return name if page == 1 else f"{name}-{page}"
+
+
 def dashboard_widgets(home: str, pipelines: Sequence[dict[str, Any]]) -> list[dict]:
     """Widgets of the dashboard from resolved names: `pipelines` is
     [{"key", "name", "projects": [{"name", "step", "stage", "region"}]}]; `home` the pipelines' region."""
@@ -121,7 +161,9 @@ def dashboard_widgets(home: str, pipelines: Sequence[dict[str, Any]]) -> list[di
 class Monitoring(pulumi.ComponentResource):
     """Alarms to the alerts topic (when `alarms.enabled`) and the stack's dashboard."""
 
+    # The first page's; `dashboard_names`: every page's.
     dashboard_name: pulumi.Output[str]
+    dashboard_names: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:monitor:Monitoring", name, None, opts)
@@ -142,15 +184,25 @@ class Monitoring(pulumi.ComponentResource):
                      "region": project.step.region}
                     for project_name, project in zip(values[1:], p.projects)]})
             for p in args.pipelines])
-        dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=alarms.dashboard_name or names.dashboard,
-            dashboard_body=resolved.apply(
-                lambda pipelines: json.dumps({"start": "-P7D", "widgets": dashboard_widgets(args.home_region, pipelines)})),
-            opts=child,
-        )
-        self.dashboard_name = dashboard.dashboard_name
-        self.register_outputs({"dashboard_name": self.dashboard_name})
+        # The pages are known before the names resolve: how many metrics each pipeline has is not
+        # an Output, so each page's dashboard is a resource of its own.
+        pages = dashboard_pages([{"projects": [{"stage": project.step.stage, "region": project.step.region}
+                                               for project in p.projects]} for p in args.pipelines])
+        first = 0
+        dashboards = []
+        for number, page in enumerate(pages, start=1):
+            share = slice(first, first + len(page))
+            first += len(page)
+            dashboards.append(aws.cloudwatch.Dashboard(
+                page_name(f"{name}-dashboard", number),
+                dashboard_name=page_name(alarms.dashboard_name or names.dashboard, number),
+                dashboard_body=resolved.apply(lambda pipelines, share=share: json.dumps(
+                    {"start": "-P7D", "widgets": dashboard_widgets(args.home_region, pipelines[share])})),
+                opts=child,
+            ))
+        self.dashboard_name = dashboards[0].dashboard_name
+        self.dashboard_names = [dashboard.dashboard_name for dashboard in dashboards]
+        self.register_outputs({"dashboard_name": self.dashboard_name, "dashboard_names": self.dashboard_names})
 
     def _pipeline_alarm(self, name: str, pipeline: MonitoredPipeline, args: MonitoringArgs, period: int,
                         child: pulumi.ResourceOptions) -> None:

@@ -30,9 +30,17 @@ class Names:
         """EventBridge wildcard matching the names of this stack's pipelines."""
         return f"{self.app}-*-{self.env}"
 
+    def pipeline_arn_pattern(self, region: str, account: str) -> str:
+        """IAM resource pattern of the ARNs of this stack's pipelines (not its verify pipelines)."""
+        return self.pipeline_arn("*", region, account)
+
     # --- Verify pipelines: `<app>-<service>-<env>-verify`, started by a merge into the environment -
     def verify_pipeline(self, service: str) -> str:
         return f"{self.pipeline(service)}-verify"
+
+    def verify_pipeline_arn_pattern(self, region: str, account: str) -> str:
+        """IAM resource pattern of the ARNs of this stack's verify pipelines."""
+        return f"{self.pipeline_arn_pattern(region, account)}-verify"
 
     @property
     def verify_pipeline_pattern(self) -> str:

@@ -29,19 +29,20 @@ from components import validators as v
 from components.stage_conditions import (CLOUDWATCH_ALARM, DEPLOYMENT_WINDOW, MAX_RULE_TIMEOUT, MAX_RULES, Condition,
                                          Rule)
 from gitops.governance.release_windows import LONGEST_WAIT_MINUTES, ReleaseWindow, WindowError, parse as parse_window
+from gitops.verification.verify import MAX_BAKE_MINUTES
 
 # The stage whose entry the window and the alarms gate (it writes the GitOps repository), and the
 # stage whose success the bake holds.
 PROMOTE_STAGE = "Promote"
 VERIFY_STAGE = "Verify"
+# With a bake: the stage after it, which verifies each region again and gives the proof.
+PROVE_STAGE = "Prove"
 # The tag a gated stack's pipelines carry: what the settings ask for (`window alarms=2 bake=30`), so
 # the policy pack can check every promoting stage has it (policy/rules/codepipeline.py).
 GATES_TAG = "delivery:release-gates"
 # CloudWatch alarm names: 1-255 characters (PutMetricAlarm).
 MAX_ALARM_NAME = 255
 ALARM_ARN = re.compile(r"^arn:aws:cloudwatch:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):alarm:(?P<name>.+)$")
-# A day: longer is a soak (`promotion.soakMinutes`), not a bake.
-MAX_BAKE_MINUTES = 1440
 # The bake rule runs for its wait time; its timeout leaves it that long and a margin to answer.
 BAKE_TIMEOUT_MARGIN = 30
 _RULE_NAME_CHARS = re.compile(r"[^A-Za-z0-9.@_-]+")
@@ -165,14 +166,12 @@ def _window(key: str, value: Any, now: datetime) -> ReleaseWindow:
 def _alarms(key: str, value: Any, tooling_account: str, home_region: str) -> tuple[BlockingAlarm, ...]:
     if not isinstance(value, list) or not value:
         raise v.fail(key, value, "a non-empty list of CloudWatch alarm names or ARNs")
-    alarms = []
-    for index, item in enumerate(value):
-        alarms.append(_alarm(f"{key}[{index}]", item, tooling_account, home_region))
+    if len(value) > MAX_RULES:
+        raise v.fail(key, f"{len(value)} alarms", f"at most {MAX_RULES} alarms: CodePipeline's condition holds {MAX_RULES} rules "
+                                 f"(use a composite alarm)")
+    alarms = [_alarm(f"{key}[{index}]", item, tooling_account, home_region) for index, item in enumerate(value)]
     if len(set(alarms)) < len(alarms):
         raise v.fail(key, value, "each alarm once")
-    if len(alarms) > MAX_RULES:
-        raise v.fail(key, value, f"at most {MAX_RULES} alarms: CodePipeline's condition holds {MAX_RULES} rules "
-                                 f"(use a composite alarm)")
     return tuple(alarms)
 
 

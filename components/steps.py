@@ -30,6 +30,7 @@ import pulumi
 
 from components import buildspec
 from components.pipeline_model import BUILD, TEST
+from components.release_gates import PROVE_STAGE, VERIFY_STAGE
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
 from components.naming import Names
@@ -62,8 +63,9 @@ class StepError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """One CodeBuild step: one project, one role, one action. Compared by identity: two steps are
-    two projects even if they happen to be alike."""
+    """One CodeBuild step: one project, one action, and a role (its own, or one shared with the
+    service's steps of the same `role`). Compared by identity: two steps are two projects even if
+    they happen to be alike."""
 
     # Names the project (`<pipeline>-<name>`), its role and its log stream.
     name: str
@@ -85,10 +87,19 @@ class Step:
     needs_token: bool = False
     needs_tool_bundle: bool = False
     role_subpath: str = ""
+    # Steps of a service with the same `role` share one role whose statements are the union of
+    # theirs, each still naming only its own step's resources (the verify steps of every region:
+    # one role instead of one per region). Empty: a role of the step's own.
+    role: str = ""
     privileged: bool = False
     compute_type: str = "BUILD_GENERAL1_SMALL"
     timeout_minutes: int = 20
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def role_name(self) -> str:
+        """Names the step's role (`<service>-<role_name>-role`)."""
+        return self.role or self.name
 
     @property
     def namespace(self) -> str | None:
@@ -229,8 +240,15 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
     names = settings.names
 
     def verify(revision: str) -> tuple[Step, ...]:
-        return tuple(_verify_step(settings, service, inputs, common, revision, region, cluster)
-                     for region, cluster in settings.service_clusters(service).items())
+        bake = settings.gates.bake_minutes
+        verified = tuple(_verify_step(settings, service, inputs, common, revision, region, cluster, VERIFY_STAGE, bake)
+                         for region, cluster in settings.service_clusters(service).items())
+        if not bake:
+            return verified
+        # The bake holds the Verify stage (its on-success condition); then each region is verified
+        # again, and that verification gives the proof (the success status) later environments need.
+        return verified + tuple(_verify_step(settings, service, inputs, common, revision, region, cluster, PROVE_STAGE)
+                                for region, cluster in settings.service_clusters(service).items())
 
     if settings.promotion_mode == "commit":
         # The commit is on the branch as promote ends: verify it in the same pipeline.
@@ -344,17 +362,21 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
 
 
 def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict,
-                 revision: str, region: str, cluster: str) -> Step:
+                 revision: str, region: str, cluster: str, stage: str, bake_minutes: int | None = None) -> Step:
     """Verify REVISION in one region's cluster; on failure, revert the environment to its last
-    verified version."""
+    verified version. With `bake_minutes` the verification is reported pending (verified, baking):
+    the Prove stage after the bake verifies again and reports success."""
     return Step(
-        name=f"verify-{region}", stage="Verify", action=f"Verify-{region}", category=TEST, region=region,
+        name=f"{stage.lower()}-{region}", stage=stage, action=f"{stage}-{region}", category=TEST, region=region,
         # gitops verify gives up after 30 minutes, leaving the revert time before the build's timeout:
         # CodeBuild stops a timed-out build without running its post_build phase.
         buildspec="verify.yml", timeout_minutes=45, needs_token=True, needs_tool_bundle=True,
-        role_subpath=VERIFY_ROLE_SUBPATH,
-        description=f"Proves that {region} runs the promoted {service.name}; reverts it if not",
+        role_subpath=VERIFY_ROLE_SUBPATH, role="verify",
+        description=(f"Proves that {region} runs the promoted {service.name}; reverts it if not"
+                     + (f" (then a {bake_minutes}-minute bake)" if bake_minutes else
+                        " (after the bake)" if stage == PROVE_STAGE else "")),
         project_variables={**common, "CLUSTER": cluster, "GITOPS_URL": settings.gitops_url,
+                           **({"BAKE_MINUTES": str(bake_minutes)} if bake_minutes else {}),
                            "GITOPS_BRANCH": settings.gitops_branch, "PROMOTION_MODE": settings.promotion_mode,
                            "REVERT_EXIT_CODES": " ".join(map(str, REVERT_EXIT_CODES)),
                            "DEPLOYMENT_ROLE_ARN": inputs.deployment_role_arn},

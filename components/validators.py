@@ -68,9 +68,9 @@ class SettingsError(ValueError):
         self.messages: tuple[str, ...] = messages
 
 
-def fail(key: str, value: Any, expected: str) -> SettingsError:
+def fail(key: str, value: Any, expected: str, namespace: str = PROJECT) -> SettingsError:
     shown = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return SettingsError(f"{PROJECT}:{key} = {shown}: expected {expected}")
+    return SettingsError(f"{namespace}:{key} = {shown}: expected {expected}")
 
 
 class _Invalid:
@@ -230,7 +230,8 @@ def list_of(item: Callable[[str, Any], Any], *, non_empty: bool = False) -> Call
         if not isinstance(value, list) or (non_empty and not value):
             raise fail(key, value, "a non-empty list" if non_empty else "a list")
         errors = Errors()
-        items = tuple(errors.checked(item, f"{key}[{i}]", v) for i, v in enumerate(value))
+        # An item already reported where it was read (INVALID) is not judged again.
+        items = tuple(v if v is INVALID else errors.checked(item, f"{key}[{i}]", v) for i, v in enumerate(value))
         errors.raise_any()
         if len(set(map(str, items))) != len(items):
             raise fail(key, value, "a list without duplicates")
@@ -302,7 +303,8 @@ def arn_in(regex: re.Pattern[str], expected: str, *, account: str | None = None,
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):(?P<kind>user|role)/[A-Za-z0-9+=,.@_/-]{1,512}$")
 # IAM Identity Center's format (sso-admin's PermissionSetArn shape), in the aws partition.
 PERMISSION_SET_ARN = re.compile(r"^arn:aws:sso:::permissionSet/(?P<instance>(sso)?ins-[A-Za-z0-9.-]{16})/ps-[A-Za-z0-9./-]{16}$")
-DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# CloudWatch takes 255 characters; a stack with many pipelines adds `-<page>` (components.monitoring).
+DASHBOARD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,250}$")
 
 
 def integer_in(allowed: tuple[int, ...]) -> Callable[[str, Any], int]:

@@ -23,6 +23,8 @@ class PlannedResource:
     provider: str | None  # the explicit provider's URN; None for the default provider
     # URNs the resource waits for (depends_on and the inputs' resources), as the engine is told.
     dependencies: tuple[str, ...] = ()
+    # The URNs the resource had before (its `aliases` option): the engine moves their state to it.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -36,6 +38,10 @@ class Plan:
     policy_ran: bool = False
     # Access paths and their verdicts (policy.access.planned.PathResult); None when not declared.
     access: list[Any] | None = None
+    # AWS limits and their verdicts (policy.quotas.usage.QuotaResult); None when the project has none.
+    quotas: list[Any] | None = None
+    # The other stacks whose counts `quotas` adds (their plans' JSON, `--with-plan`).
+    quotas_added: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -52,6 +58,9 @@ class Plan:
             document["violations"] = [_violation_dict(v) for v in self.violations]
         if self.access is not None:
             document["access"] = [result.to_json() for result in self.access]
+        if self.quotas is not None:
+            document["quotas"] = {"added": list(self.quotas_added),
+                                  "results": [result.to_json() for result in self.quotas]}
         return document
 
     def by_type(self, type_: str) -> list[PlannedResource]:

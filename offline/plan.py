@@ -7,11 +7,13 @@ lands (account, region), inputs as registered and the mocked outputs. Secret val
 monitor: inputs and outputs hold "[secret]" in their place.
 
     python -m offline.plan --stack staging [--summary | --no-diagrams] [--json FILE] [--diagram-dir DIR]
+                           [--with-plan OTHER.json ...]
 
 Exit codes: 0 planned; 1 the program failed (traceback); 2 invalid settings (`error: <message>`,
-one line per error) or stack file (`error: <file>:<line>:<column>: <problem>`); 3 a mandatory
-policy was violated, or an access path failed (a required request denied or a forbidden one
-allowed by the planned policies).
+one line per error) or stack file (`error: <file>:<line>:<column>: <problem>`), or a `--with-plan`
+file that is no plan of another stack; 3 a mandatory policy was violated, an access path failed (a
+required request denied or a forbidden one allowed by the planned policies), or an AWS limit the
+quota model knows is passed (a hard limit, or an adjustable one past its documented maximum).
 """
 
 from __future__ import annotations
@@ -262,6 +264,23 @@ class PlanMonitor(MockMonitor):
         self._record(urn, request, inputs, secret, id_, state, custom, placement.account, placement.region)
         return id_, state
 
+    def _aliases(self, request: Any) -> tuple[str, ...]:
+        """The URNs of the resource's aliases, as the engine resolves an alias spec: its name, type
+        and parent where given, the resource's own otherwise."""
+        urns = list(getattr(request, "aliasURNs", ()))
+        for alias in getattr(request, "aliases", ()):
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+            if spec.stack or spec.project:
+                _, _, rest = urn.split("::", 2)
+                urn = f"urn:pulumi:{spec.stack or self.stack}::{spec.project or self.project}::{rest}"
+            urns.append(urn)
+        return tuple(sorted(set(urns)))
+
     def _record(self, urn: str, request: Any, inputs: dict[str, Any], secret: bool, id_: str | None,
                 outputs: dict[str, Any], custom: bool, account: str | None = None,
                 region: str | None = None) -> None:
@@ -272,6 +291,7 @@ class PlanMonitor(MockMonitor):
             outputs=_redacted(outputs) if secret else outputs,
             custom=custom, provider=(request.provider.rsplit("::", 1)[0] if request.provider else None),
             dependencies=tuple(getattr(request, "dependencies", ())),
+            aliases=self._aliases(request),
         )
         with self._lock:
             if urn in self.planned:
@@ -436,11 +456,13 @@ def _resolve_stack_outputs(stack: Any) -> dict[str, Any]:
 
 
 def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
-             project_dir: Path = REPO_ROOT, *, exiting: bool = False) -> Plan:
+             project_dir: Path = REPO_ROOT, *, exiting: bool = False,
+             other_plans: Mapping[str, Mapping[str, Any]] | None = None) -> Plan:
     """Run the program of `project_dir` for `stack` under mocks and return what it registered.
 
     `exiting`: the caller exits after this plan (the CLI), so the garbage collector stays paused
-    (see `_collector_paused`).
+    (see `_collector_paused`). `other_plans`: stack -> the "quotas" of its plan's JSON, for stacks
+    in the same accounts, whose counts the quotas add up.
 
     Raises the program's own exceptions (`components.settings.SettingsError` for bad settings)
     and `StackConfigError` for a missing or unreadable stack file.
@@ -471,6 +493,7 @@ def run_plan(stack: str, config_overrides: Mapping[str, Any] | None = None,
         plan = Plan(project=config.project, stack=stack, resources=resources, outputs=outputs)
         _evaluate_policies(plan, project_dir)
         _evaluate_access(plan, mocks.hooks)
+        _evaluate_quotas(plan, project_dir, other_plans or {})
     return plan
 
 
@@ -499,6 +522,17 @@ def _evaluate_access(plan: Plan, hooks: PlanHooks) -> None:
     from policy.access.planned import evaluate_paths
 
     plan.access = evaluate_paths(plan.resources, hooks.access_paths())
+
+
+def _evaluate_quotas(plan: Plan, project_dir: Path, other_plans: Mapping[str, Mapping[str, Any]]) -> None:
+    # When the project models AWS's limits (`policy/quotas`), every count and size is measured on
+    # the plan, other stacks' counts added; a hard limit passed fails the plan (exit 3).
+    if not (project_dir / "policy" / "quotas").is_dir():
+        return
+    from policy.quotas.usage import evaluate
+
+    plan.quotas = evaluate(plan.resources, list(other_plans.values()))
+    plan.quotas_added = list(other_plans)
 
 
 HOOKS_FILE = "plan_hooks.py"
@@ -543,11 +577,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="print everything but the pipelines' Mermaid diagrams")
     parser.add_argument("--project-dir", type=Path, default=REPO_ROOT,
                         help="the Pulumi project to plan (default: this repository)")
+    parser.add_argument("--with-plan", type=Path, action="append", default=[], metavar="FILE",
+                        help="the JSON plan (--json) of another stack in the same accounts: its counts add up "
+                             "with this stack's against AWS's quotas (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
 
     try:
-        plan = run_plan(args.stack, project_dir=args.project_dir, exiting=True)
+        plan = run_plan(args.stack, project_dir=args.project_dir, exiting=True,
+                        other_plans=_other_plans(args.with_plan, args.stack))
     except StackConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -573,8 +611,34 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n".join(summary(plan.access)))
         access_failed = any(not result.ok for result in plan.access)
+    quota_breached = False
+    if plan.quotas is not None:
+        from policy.quotas.usage import breaches, summary as quota_summary
+
+        print("\n".join(quota_summary(plan.quotas, plan.stack, plan.quotas_added)))
+        quota_breached = bool(breaches(plan.quotas))
     mandatory = [v for v in plan.violations if getattr(v, "enforcement", "") == "mandatory"]
-    return 3 if mandatory or access_failed else 0
+    return 3 if mandatory or access_failed or quota_breached else 0
+
+
+def _other_plans(files: list[Path], stack: str) -> dict[str, Mapping[str, Any]]:
+    """stack -> its plan's "quotas", for each `--with-plan` file."""
+    plans: dict[str, Mapping[str, Any]] = {}
+    if not files:
+        return plans
+    from policy.quotas.usage import OtherPlanError, other_plan
+
+    for file in files:
+        try:
+            other, quotas = other_plan(file.read_text(), str(file), stack)
+        except (OSError, UnicodeDecodeError) as error:
+            raise StackConfigError(f"cannot read --with-plan {file}: {getattr(error, 'strerror', None) or error}") from None
+        except OtherPlanError as error:
+            raise StackConfigError(str(error)) from None
+        if other in plans:
+            raise StackConfigError(f"--with-plan {file}: stack {other} is given twice; give each other stack once")
+        plans[other] = quotas
+    return plans
 
 
 if __name__ == "__main__":

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
+from pathlib import Path
 
 from gitops import output
 from gitops.clients.git import GitClient, GitRunner
 from gitops.commands import add_command
 from gitops.commands.options import add_branch, add_output, add_repo, add_token_arguments, token_from_args
+from gitops.governance.stack_gates import EnvironmentControls, controls
 from gitops.repo.inventory import Cell, Status, collect
 
 
-def to_json(status: Status) -> dict:
+def to_json(status: Status, environments: list[EnvironmentControls], now: datetime) -> dict:
     return {
+        "environmentControls": {c.environment: c.to_json(now) for c in environments},
         "commit": status.commit,
         "environments": status.environments,
         "services": [
@@ -44,9 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "status",
         description="Show the image tag and digest of every service in every environment "
-                    "(envs/<env>/<service>/values.yaml) and mark services whose environments differ.")
+                    "(envs/<env>/<service>/values.yaml) and mark services whose environments differ; then, per "
+                    "environment, what holds promotions now: its freezes (envs/<env>/freeze.yaml) and, with "
+                    "--stack, its release window, blocking alarms and bake.")
     add_repo(p, help="GitOps repository URL (or path)")
     add_branch(p, help="branch to read (default: main)")
+    p.add_argument("--stack", action="append", default=[], type=Path, metavar="FILE",
+                   help="a Pulumi stack file (Pulumi.<env>.yaml; repeatable): show the release window, blocking "
+                        "alarms and bake it sets for its environment, beside the environment's freezes")
     add_token_arguments(p)
     add_output(p)
     p.set_defaults(func=run)
@@ -55,8 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     token = token_from_args(args)
     status = collect(args.repo, args.branch, GitClient(GitRunner(token)))
+    now = datetime.now(UTC)
+    environments = controls(status, args.stack, now)
     if args.output == "json":
-        output.print_json(to_json(status))
+        output.print_json(to_json(status, environments, now))
         return 0
     rows, drifting = [], set()
     for i, (service, cells) in enumerate(status.services.items()):
@@ -71,4 +82,7 @@ def run(args: argparse.Namespace) -> int:
         for env, cell in cells.items():
             if cell.error:
                 output.print_line(f"{env}/{service}: {cell.error}")
+    for environment in environments:
+        for line in environment.lines(now) or ["no release gate, not frozen"]:
+            output.print_line(f"{environment.environment}: {line}")
     return 0

@@ -65,8 +65,7 @@ def register(subparsers: Any) -> None:
         description="Wait until the service's Argo CD Application on one EKS cluster has applied "
                     "the revision (or a later one keeping the service's files), is Healthy, its "
                     "Rollout done, and every ready pod runs the promoted digest; then set the "
-                    "commit status delivery/<env>/<region> and a GitHub Deployment. Exit codes: "
-                    "see docs/reference/cli/verify.md.")
+                    "commit status delivery/<env>/<region> and a GitHub Deployment.")
     add_env(parser, help="environment, e.g. staging")
     parser.add_argument("--region", required=True, help="AWS region of the cluster")
     add_service(parser, help="service = Argo CD Application name")
@@ -87,6 +86,10 @@ def register(subparsers: Any) -> None:
                              "instead of waiting for someone to")
     add_token_arguments(parser)
     add_github_api_argument(parser)
+    parser.add_argument("--bake-minutes", type=int, metavar="N",
+                        help="a bake of N minutes follows (the pipeline's on-success condition): the commit "
+                             "status stays pending (verified, baking) and the verification after the bake "
+                             "sets success (default: no bake, success now)")
     parser.add_argument("--details-url", default=os.environ.get("CODEBUILD_BUILD_URL"),
                         help="link of the commit status and deployment, e.g. the pipeline "
                              "execution (default: $CODEBUILD_BUILD_URL)")
@@ -100,7 +103,7 @@ def request_from_args(args: argparse.Namespace) -> VerifyRequest:
         revision=args.revision, repo_url=args.repo, role_arn=args.role_arn,
         namespace=args.namespace, timeout_s=parse_duration(args.timeout),
         pause_timeout_s=parse_duration(args.pause_timeout), promote_paused=args.promote_paused,
-        github_api_url=args.github_api_url, details_url=args.details_url)
+        github_api_url=args.github_api_url, details_url=args.details_url, bake_minutes=args.bake_minutes)
 
 
 def run(args: argparse.Namespace) -> int:

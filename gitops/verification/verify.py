@@ -63,6 +63,8 @@ DEGRADED_GRACE_S = 120.0
 UNREACHABLE_ATTEMPTS = 5
 DEFAULT_TIMEOUT = "30m"
 DEFAULT_PAUSE_TIMEOUT = "10m"
+# The longest bake a stack's settings accept (promotion.bakeMinutes): a day; longer is a soak.
+MAX_BAKE_MINUTES = 1440
 
 _FAILED_PHASES = {"Failed", "Error"}
 _ROLLOUT = ("argoproj.io", "Rollout")
@@ -473,6 +475,9 @@ class VerifyRequest:
     promote_paused: bool = False        # promote a paused canary step instead of waiting
     github_api_url: str | None = None
     details_url: str | None = None      # the link in the commit status and deployment
+    # A bake follows (the stage's on-success condition): the commit status stays pending, saying so,
+    # and the verification after the bake gives the proof (success). None: no bake.
+    bake_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -503,6 +508,8 @@ def validate_request(req: VerifyRequest) -> None:
     check_commit_sha("--revision", req.revision)
     if req.timeout_s <= 0 or req.pause_timeout_s <= 0:
         raise UsageError("--timeout and --pause-timeout must be longer than 0 s")
+    if req.bake_minutes is not None and not 1 <= req.bake_minutes <= MAX_BAKE_MINUTES:
+        raise UsageError(f"--bake-minutes must be 1 to {MAX_BAKE_MINUTES}")
 
 
 def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.monotonic,
@@ -551,7 +558,7 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
                 else "failure"
             outcome.end(state, f"{image}: {exc}".replace(where + ": ", ""))
             raise
-        outcome.end("success", f"{image}: verified, {len(verified.pods)} ready pods")
+        outcome.end("success", f"{image}: verified, {len(verified.pods)} ready pods", bake_minutes=req.bake_minutes)
     state = verified.state
     return Result(env=req.env, region=req.region, service=req.service, cluster=req.cluster,
                   namespace=req.namespace,
@@ -597,11 +604,16 @@ class _Outcome:
             self._sha, f"{req.env}-{req.region}", req.service, f"{self._image}: verifying",
             production=req.env == "prod")
 
-    def end(self, state: str, text: str) -> None:
-        """`state` is success, failure or error: the status's and the deployment's alike."""
+    def end(self, state: str, text: str, bake_minutes: int | None = None) -> None:
+        """`state` is success, failure or error: the status's and the deployment's alike, except that
+        a success followed by a bake leaves the status (the proof) pending until after the bake."""
         if self._forge is None:
             return
-        self._forge.set_status(self._sha, self._context, state, text, self._req.details_url)
+        status_state, status_text = state, text
+        if state == "success" and bake_minutes:
+            until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=bake_minutes)
+            status_state, status_text = "pending", f"{text}; baking until {until:%H:%M} UTC at least, proof after"
+        self._forge.set_status(self._sha, self._context, status_state, status_text, self._req.details_url)
         assert self._finish_deployment is not None
         self._finish_deployment(state, text, self._req.details_url)
 

@@ -21,7 +21,8 @@ from components.notifications import RULES
 from components.release_gates import stage_conditions, watches_alarms
 from components.settings import ServiceSettings, Settings, from_pulumi_config
 from components.steps import VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, steps_for
-from policy.access.model import AccessPath, External, Ref, Role, Service, forbidden, required
+from components.approvers import APPROVAL_ACTION, APPROVAL_STAGE
+from policy.access.model import AccessPath, External, Holder, Ref, Role, Service, forbidden, required
 
 ROLE = "aws:iam/role:Role"
 KEY = "aws:kms/key:Key"
@@ -31,6 +32,7 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 REPOSITORY = "aws:ecr/repository:Repository"
+MANAGED_POLICY = "aws:iam/policy:Policy"
 TOOLS_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 
 # A CodeBuild build id is `<project>:<uuid>`; its log stream `<streamName>/<uuid>`.
@@ -104,7 +106,8 @@ def unrelated_account(settings: Settings) -> str:
 
 
 def paths_for(settings: Settings) -> list[AccessPath]:
-    paths = [*_operator(settings), *_notifications(settings), *_registry(settings), *_outsiders(settings)]
+    paths = [*_operator(settings), *_notifications(settings), *_registry(settings), *_outsiders(settings),
+             *_approvers(settings)]
     services = list(settings.services)
     for index, service in enumerate(services):
         # Another service is the next one round: enough to prove isolation without n² paths.
@@ -257,7 +260,7 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
              other: ServiceSettings | None) -> list[AccessPath]:
     kind, region = step.name, step.region
     store = Store(region)
-    role = project_role(service.name, kind)
+    role = project_role(service.name, step.role_name)
     group = log_group(service.name, region)
     stream = group.then(f":log-stream:{kind}/{BUILD_UUID}")
     what = f"the {service.name} {kind} build"
@@ -385,6 +388,50 @@ def _registry(settings: Settings) -> list[AccessPath]:
                          {**via_ecr, "kms:GrantIsForAWSResource": "true"}),
                 required(role, "kms:DescribeKey", key, f"ECR reads the {region} image key", via_ecr),
             ]
+    return paths
+
+
+def _approvers(settings: Settings) -> list[AccessPath]:
+    """Whoever holds the approver policy answers every approval of the stack and reads its
+    pipelines; nothing of another stack, another app whose name starts like this one's, the
+    verify pipelines or another action."""
+    if not settings.approval_enabled:
+        return []
+    names, region, account = settings.names, settings.home_region, settings.tooling_account
+    if settings.approvers.principals:
+        approver = Role(Ref(ROLE, logical.role(logical.APPROVERS)))
+    else:
+        approver = Holder(Ref(MANAGED_POLICY, logical.APPROVERS),
+                          f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_approvers_0",
+                          "a person given the approver policy (a permission set referencing it)")
+    tags = {f"aws:ResourceTag/{key}": value for key, value in settings.identity_tags().items()}
+
+    def approval(pipeline_arn: str) -> str:
+        return f"{pipeline_arn}/{APPROVAL_STAGE}/{APPROVAL_ACTION}"
+
+    paths = []
+    for service in settings.services:
+        pipeline = names.pipeline_arn(service.name, region, account)
+        paths += [required(approver, "codepipeline:PutApprovalResult", approval(pipeline),
+                           f"an approver answers the {service.name} approval", tags),
+                  required(approver, "codepipeline:GetPipelineState", pipeline,
+                           f"an approver reads the state of the {service.name} pipeline", tags)]
+    service = settings.services[0].name
+    pipeline = names.pipeline_arn(service, region, account)
+    other_app = f"{settings.app}-other"
+    elsewhere = [
+        (f"{pipeline}/Promote/PromoteImage", tags, f"another action of the {service} pipeline"),
+        (approval(f"{pipeline}-verify"), tags, f"the {service} verify pipeline"),
+        (approval(names.pipeline_arn(service, region, unrelated_account(settings))), tags,
+         f"the {service} pipeline of another account"),
+        (approval(type(names)(settings.app, f"not-{settings.env_name}").pipeline_arn(service, region, account)),
+         {**tags, "aws:ResourceTag/environment": f"not-{settings.env_name}"}, "another environment's pipeline"),
+        # Named like this stack's pipelines (`<app>-*-<env>`): only its tags tell it apart.
+        (approval(type(names)(other_app, settings.env_name).pipeline_arn(service, region, account)),
+         {**tags, "aws:ResourceTag/app": other_app}, f"a pipeline of app {other_app}"),
+    ]
+    paths += [forbidden(approver, "codepipeline:PutApprovalResult", arn, f"an approver answers {what}", context)
+              for arn, context, what in elsewhere]
     return paths
 
 

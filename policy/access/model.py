@@ -70,7 +70,20 @@ class External:
         return self.who
 
 
-AnyPrincipal = Union[Role, Service, External]
+@dataclass(frozen=True)
+class Holder:
+    """A principal the program does not create whose only identity policy is a managed policy of
+    the plan: someone IAM Identity Center provisions with it (a permission set referencing it)."""
+
+    policy: Ref
+    arn: str
+    who: str
+
+    def __str__(self) -> str:
+        return self.who
+
+
+AnyPrincipal = Union[Role, Service, External, Holder]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ from typing import Any
 
 from policy.access.evaluator import (IDENTITY_POLICY, KEY_POLICY, RESOURCE_POLICY, TRUST_POLICY, Policy,
                                      Principal, Request, UnsupportedPolicy, evaluate)
-from policy.access.model import FORBIDDEN, REQUIRED, AccessPath, External, Ref, Role, Service
+from policy.access.model import FORBIDDEN, REQUIRED, AccessPath, External, Holder, Ref, Role, Service
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 KEY = "aws:kms/key:Key"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -94,6 +96,12 @@ class PlannedPolicies:
         self.role_policies: dict[str, list[Any]] = {}
         for policy in self._of(ROLE_POLICY):
             self.role_policies.setdefault(self._in(policy, "role"), []).append(policy)
+        managed = {self._out(p, "arn"): p for p in self._of(MANAGED_POLICY)}
+        self.attached: dict[str, list[Any]] = {}
+        for attachment in self._of(ATTACHMENT):
+            if self._in(attachment, "policyArn") in managed:
+                self.attached.setdefault(self._in(attachment, "role"), []).append(
+                    managed[self._in(attachment, "policyArn")])
 
     def _of(self, type_: str) -> list[Any]:
         return [r for r in self.resources if _field(r, "type") == type_]
@@ -127,6 +135,13 @@ class PlannedPolicies:
             return Principal(service=who.name), [], who.name
         if isinstance(who, External):
             return Principal(arn=who.arn, account=_account(who.arn)), None, f"{who.who} ({who.arn})"
+        if isinstance(who, Holder):
+            policy = self.by_name.get((MANAGED_POLICY, who.policy.name))
+            if policy is None:
+                raise Unresolved(f"the plan has no {MANAGED_POLICY} named {who.policy.name}")
+            label = f"managed policy {who.policy.name}"
+            return (Principal(arn=who.arn, account=_account(who.arn)),
+                    [Policy(label, IDENTITY_POLICY, _document(policy, "policy", label))], f"{who.who} ({who.arn})")
         assert isinstance(who, Role)
         arn = self.resolve(who.ref)
         if arn not in self._identities:
@@ -146,6 +161,9 @@ class PlannedPolicies:
             if not isinstance(inline.get("policy"), str):
                 raise UnsupportedPolicy(f"{label}: no policy document in the plan")
             identity.append(Policy(label, IDENTITY_POLICY, _parsed(inline["policy"], "policy", label)))
+        for policy in self.attached.get(self._out(role, "name") or role_id, []):
+            label = f"managed policy {_field(policy, 'name')} attached to {who.ref.name}"
+            identity.append(Policy(label, IDENTITY_POLICY, _document(policy, "policy", label)))
         return Principal(arn=arn, account=_field(role, "account")), identity, f"{who.ref.name} ({arn})"
 
     def governing(self, action: str, resource: str) -> tuple[Policy | None, str | None]:

@@ -17,6 +17,8 @@ import pytest
 from botocore.validate import ParamValidator
 
 from components.settings import SettingsError, parse
+from policy.access.model import Holder, Ref, required
+from policy.access.planned import evaluate_paths
 from tests.conftest import cached_plan
 from tests.conftest import stack_data
 from tests.components.test_settings_errors import with_change
@@ -56,40 +58,52 @@ def approval_actions(plan) -> set[str]:
 # --- Who may approve ------------------------------------------------------------------------------
 
 
-def test_prod_approver_policy_is_exactly_approvals_and_reading_their_pipelines():
+def test_prod_approver_policy_is_approvals_and_reading_the_stacks_pipelines_by_pattern_and_tags():
     policy = only(cached_plan("prod"), POLICY_TYPE)
-    pipeline = "arn:aws:codepipeline:us-east-1:111111111111:shop-{}-prod"
+    pipelines = "arn:aws:codepipeline:us-east-1:111111111111:shop-*-prod"
+    stack = {"StringEqualsIfExists": {"aws:ResourceTag/app": "shop", "aws:ResourceTag/environment": "prod"}}
     assert policy.inputs["name"] == "shop-prod-approvers"
     assert policy.inputs["path"] == "/delivery-approvers/shop/prod/"
     assert json.loads(policy.inputs["policy"]) == {"Version": "2012-10-17", "Statement": [
         {"Sid": "AnswerStackApprovals", "Effect": "Allow", "Action": ["codepipeline:PutApprovalResult"],
-         "Resource": [pipeline.format(s) + "/Approval/Approve" for s in ("api", "web", "worker")]},
+         "Resource": pipelines + "/Approval/Approve", "Condition": stack},
         {"Sid": "ReadApprovalPipelines", "Effect": "Allow",
          "Action": ["codepipeline:GetPipeline", "codepipeline:GetPipelineExecution", "codepipeline:GetPipelineState",
                     "codepipeline:ListActionExecutions", "codepipeline:ListPipelineExecutions"],
-         "Resource": [pipeline.format(s) for s in ("api", "web", "worker")]},
+         "Resource": pipelines, "Condition": stack},
         # The stack's release window gates Promote: approvers may let an execution past it.
         {"Sid": "OverrideReleaseGates", "Effect": "Allow", "Action": ["codepipeline:OverrideStageCondition"],
-         "Resource": [pipeline.format(s) + "/Promote" for s in ("api", "web", "worker")]},
+         "Resource": pipelines + "/Promote", "Condition": stack},
     ]}
     assert cached_plan("prod").outputs["approvers"] == {
         "policyArn": "arn:aws:iam::111111111111:policy/delivery-approvers/shop/prod/shop-prod-approvers",
         "roleArn": None, "permissionSet": None}
 
 
+def planned_actions(plan) -> set[str]:
+    """ARNs of every action of every planned pipeline."""
+    return {f"{p.outputs['arn']}/{stage['name']}/{action['name']}"
+            for p in plan.by_type(PIPELINE_TYPE) for stage in p.inputs["stages"] for action in stage["actions"]}
+
+
+def answerable(plan, arns: set[str], action: str = "codepipeline:PutApprovalResult") -> set[str]:
+    """Which of `arns` a holder of the stack's approver policy may `action`, as IAM decides it with
+    the pipelines' tags (the stack's identity tags, which every pipeline carries)."""
+    tags = {"aws:ResourceTag/app": "shop", "aws:ResourceTag/environment": plan.stack}
+    approver = Holder(Ref(POLICY_TYPE, "approvers"), f"arn:aws:iam::{ACCOUNT}:role/approver", "an approver")
+    paths = [required(approver, action, arn, arn, tags) for arn in sorted(arns)]
+    return {result.resource for result in evaluate_paths(plan.resources, paths) if result.allowed}
+
+
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_approver_policy_covers_exactly_the_planned_approval_actions(stack):
+def test_the_approver_policy_answers_exactly_the_planned_approval_actions(stack):
     plan = cached_plan(stack)
     actions = approval_actions(plan)
-    policies = plan.by_type(POLICY_TYPE)
     if not actions:
         # Staging has no approval: no approver policy, nothing exported.
-        assert policies == [] and "approvers" not in plan.outputs
+        assert plan.by_type(POLICY_TYPE) == [] and "approvers" not in plan.outputs
         return
-    statements = json.loads(only(plan, POLICY_TYPE).inputs["policy"])["Statement"]
-    by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid["AnswerStackApprovals"]["Resource"]) == actions
-    assert set(by_sid["ReadApprovalPipelines"]["Resource"]) == {a.rsplit("/", 2)[0] for a in actions}
+    assert answerable(plan, planned_actions(plan)) == actions
 
 
 def grants(document: str, action: str) -> bool:
@@ -134,6 +148,9 @@ def test_approver_role_trusts_named_roles_and_users_with_mfa_only():
         "arn": APPROVERS["permissionSetArn"],
         "customerManagedPolicyReference": {"name": "shop-prod-approvers", "path": "/delivery-approvers/shop/prod/"}}
     assert plan.violations == []
+    # The role answers every approval through the attached policy (the access paths of approvers).
+    approver_paths = [r for r in plan.access if str(r.path.principal) == "role approvers-role"]
+    assert approver_paths and all(r.ok for r in plan.access)
 
 
 def test_approver_role_is_outside_the_stacks_role_path():
@@ -390,6 +407,8 @@ def dashboard(stack: str) -> tuple[Any, dict[str, Any]]:
 def test_dashboard_is_a_valid_put_dashboard_request_with_a_documented_body(stack):
     resource, body = dashboard(stack)
     assert resource.inputs["dashboardName"] == f"shop-{stack}-pipelines"
+    # A stack of three services fits on one page: the one dashboard it always had.
+    assert cached_plan(stack).outputs["dashboardNames"] == [resource.inputs["dashboardName"]]
     assert validate("PutDashboard", {"DashboardName": resource.inputs["dashboardName"],
                                      "DashboardBody": resource.inputs["dashboardBody"]}) == ""
     assert dashboard_body_errors(body) == []

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import gzip
 import json
-from datetime import UTC, datetime
-from pathlib import Path
-
-import botocore
 import pytest
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from components import stage_conditions
-from components.release_gates import GATES_TAG, PROMOTE_STAGE, VERIFY_STAGE
+from components.release_gates import GATES_TAG, PROMOTE_STAGE, PROVE_STAGE, VERIFY_STAGE
 from components.settings import SettingsError, parse
 from components.stage_conditions import BEFORE_ENTRY, ON_SUCCESS, Condition, Rule, problems
 from policy.access.model import REQUIRED
 from policy.access.planned import evaluate_paths
 from policy.offline import evaluate
 from policy.rules import codepipeline as codepipeline_rules
+from tests import aws_models
+from tests.components.test_approvers_alarms_dashboard import answerable
 from tests.conftest import cached_plan, stack_data
 
 ACCOUNT = "111111111111"
@@ -33,8 +30,7 @@ PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 
 
 def service_model() -> ServiceModel:
-    path = Path(botocore.__file__).parent / "data" / "codepipeline" / "2015-07-09" / "service-2.json.gz"
-    return ServiceModel(json.loads(gzip.decompress(path.read_bytes())), "codepipeline")
+    return ServiceModel(aws_models.model("codepipeline"), "codepipeline")
 
 
 def settings_with(**promotion):
@@ -267,16 +263,15 @@ def test_an_ungated_pipeline_may_not_read_the_alarms():
 # --- who may override ---------------------------------------------------------------------------
 
 def test_approvers_may_override_exactly_the_gated_stages(gated):
-    policy = next(r for r in gated.resources if r.type == "aws:iam/policy:Policy" and r.name == "approvers")
-    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    override = statements["OverrideReleaseGates"]
-    assert override["Action"] == ["codepipeline:OverrideStageCondition"]
+    stages = {f"{p.outputs['arn']}/{stage['name']}" for p in gated.by_type("aws:codepipeline/pipeline:Pipeline")
+              for stage in p.inputs["stages"]}
     pipeline = f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:shop-{{}}-prod"
-    assert sorted(override["Resource"]) == sorted(
-        [pipeline.format(s) + "/Promote" for s in ("api", "web", "worker")]
-        + [pipeline.format(s) + "-verify/Verify" for s in ("api", "web", "worker")])
+    assert answerable(gated, stages, "codepipeline:OverrideStageCondition") == (
+        {pipeline.format(s) + "/Promote" for s in ("api", "web", "worker")}
+        | {pipeline.format(s) + "-verify/Verify" for s in ("api", "web", "worker")})
     # Overriding needs the execution's id: the approvers read the gated verify pipelines too.
-    assert pipeline.format("api") + "-verify" in statements["ReadApprovalPipelines"]["Resource"]
+    pipelines = {p.outputs["arn"] for p in gated.by_type("aws:codepipeline/pipeline:Pipeline")}
+    assert answerable(gated, pipelines, "codepipeline:GetPipelineExecution") == pipelines
 
 
 def test_without_gates_approvers_override_nothing():
@@ -315,3 +310,28 @@ def test_a_promoting_stage_without_the_stacks_gates_is_a_violation(gated, pipeli
 def test_the_tag_is_the_policys():
     assert GATES_TAG == codepipeline_rules.GATES_TAG
     assert (PROMOTE_STAGE, VERIFY_STAGE) == (codepipeline_rules.PROMOTE_STAGE, codepipeline_rules.VERIFY_STAGE)
+
+
+# --- the bake and the proof ---------------------------------------------------------------------
+
+def test_with_a_bake_each_region_is_verified_again_after_it(gated):
+    stages = pipelines(gated)["shop-api-prod-verify"].inputs["stages"]
+    assert [s["name"] for s in stages] == ["Source", VERIFY_STAGE, PROVE_STAGE]
+    assert [a["name"] for a in stages[2]["actions"]] == ["Prove-us-east-1", "Prove-eu-west-1"]
+    assert "beforeEntry" not in stages[2] and "onSuccess" not in stages[2]
+    projects = {r.inputs["name"]: r for r in gated.resources if r.type == "aws:codebuild/project:Project"}
+    variables = {name: {v["name"]: v["value"] for v in p.inputs["environment"]["environmentVariables"]}
+                 for name, p in projects.items()}
+    assert variables["shop-api-prod-verify-eu-west-1"]["BAKE_MINUTES"] == "30"
+    assert "BAKE_MINUTES" not in variables["shop-api-prod-prove-eu-west-1"]
+
+
+def test_the_gated_plan_holds_every_access_path_and_policy(gated):
+    assert [r for r in gated.access if not r.ok] == []
+    assert gated.violations == []
+
+
+def test_a_long_alarm_list_is_refused_before_its_items_are_read():
+    message = error_of(blockingAlarms=["arn:aws:cloudwatch:bad"] * 10_000)
+    assert message == ("delivery-pipeline:promotion.blockingAlarms = '10000 alarms': expected at most 5 alarms: "
+                       "CodePipeline's condition holds 5 rules (use a composite alarm)")

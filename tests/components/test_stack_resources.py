@@ -172,7 +172,7 @@ def test_roles_live_under_the_stack_path_and_trust_one_service_of_this_account(p
             assert trust[0].get("Condition") == expected
 
 
-VERIFY_PROJECT_ROLE = re.compile(r"-verify-[a-z]+-[a-z]+-[0-9]+-role$")
+VERIFY_PROJECT_ROLE = re.compile(r"(?<!-pipeline)-verify-role$")
 
 
 def test_deployment_role_is_in_the_environment_account_and_trusts_only_verify_roles(plan):
@@ -183,8 +183,8 @@ def test_deployment_role_is_in_the_environment_account_and_trusts_only_verify_ro
     assert trust["Principal"] == {"AWS": f"arn:aws:iam::{TOOLING}:root"}
     assert trust["Condition"] == {"ArnLike": {
         "aws:PrincipalArn": f"arn:aws:iam::{TOOLING}:role/delivery/shop/{plan.stack}/verify/*"}}
-    # The verify CodeBuild roles (`<service>-verify-<region>-role`); the verify pipelines' own roles
-    # start builds and are not trusted.
+    # The verify CodeBuild roles (`<service>-verify-role`, one for all regions); the verify
+    # pipelines' own roles (`<service>-pipeline-verify-role`) start builds and are not trusted.
     verify_roles = [r for r in of_type(plan, "aws:iam/role:Role") if VERIFY_PROJECT_ROLE.search(r.name)]
     assert verify_roles and all(r.inputs["path"] == f"/delivery/shop/{plan.stack}/verify/" for r in verify_roles)
     others = [r for r in of_type(plan, "aws:iam/role:Role") if r not in verify_roles and r.name != "deployment"]
@@ -261,14 +261,21 @@ def test_log_groups_have_retention_and_are_encrypted_with_their_regions_key(plan
 def test_each_project_writes_only_its_own_streams_in_its_regions_log_group(plan):
     groups = {g.inputs["name"] + "@" + g.region: g for g in of_type(plan, "aws:cloudwatch/logGroup:LogGroup")}
     role_policies = {r.name: r for r in of_type(plan, "aws:iam/rolePolicy:RolePolicy")}
+    roles = {r.outputs["arn"]: r.name for r in of_type(plan, "aws:iam/role:Role")}
+    own_streams: dict[str, set[str]] = {}
     for project in of_type(plan, "aws:codebuild/project:Project"):
         logs = project.inputs["logsConfig"]["cloudwatchLogs"]
         kind = project.inputs["name"].split(f"-{plan.stack}-", 1)[1]
         group = groups[logs["groupName"] + "@" + project.region]
         assert logs["streamName"] == kind
-        (grant,) = [s for s in statements(policy(role_policies[f"{project.name}-role-policy"]))
-                    if s["Sid"] == "WriteOwnLogs"]
-        assert grant["Resource"] == f"{group.outputs['arn']}:log-stream:{kind}/*"
+        own_streams.setdefault(roles[project.inputs["serviceRole"]], set()).add(
+            f"{group.outputs['arn']}:log-stream:{kind}/*")
+    # A role's grant is exactly the streams of the projects that run as it (the verify role: one
+    # per region of the service).
+    for role, streams in own_streams.items():
+        (grant,) = [s for s in statements(policy(role_policies[f"{role}-policy"])) if s["Sid"] == "WriteOwnLogs"]
+        resources = grant["Resource"] if isinstance(grant["Resource"], list) else [grant["Resource"]]
+        assert sorted(resources) == sorted(streams), role
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from rich.console import Console
 
 from offline import render
 from policy.access.planned import evaluate_paths, summary
+from policy.quotas.usage import summary as quota_summary
 from tests.docs.pages import ROOT, excerpt_mismatch, marked_blocks, pages, prose_lines
 
-PLAN_FIGURE = re.compile(r"\d[\d,]* resources \(\d+ components\)|access: \d+ required paths")
+PLAN_FIGURE = re.compile(r"\d[\d,]* resources \(\d+ components\)|access: \d+ required paths|quotas: \d+ checked")
 
 
 def printed(plan) -> list[str]:
@@ -27,7 +28,7 @@ def printed(plan) -> list[str]:
     then the access paths."""
     out = io.StringIO()
     render.print_plan(plan, Console(file=out, highlight=False, soft_wrap=True), diagrams=False)
-    return out.getvalue().splitlines() + summary(plan.access)
+    return out.getvalue().splitlines() + summary(plan.access) + quota_summary(plan.quotas, plan.stack)
 
 
 PLAN_OUTPUTS = marked_blocks("plan-output")
@@ -68,6 +69,8 @@ def test_the_plan_json_example_has_the_real_documents_keys(request):
     assert example.keys() == real.keys()
     for key in ("resources", "access"):
         assert example[key][0].keys() == real[key][0].keys(), key
+    assert example["quotas"].keys() == real["quotas"].keys()
+    assert example["quotas"]["results"][0].keys() == real["quotas"]["results"][0].keys()
 
 
 def _unchecked_figures() -> list[str]:

@@ -29,7 +29,9 @@ from components import tools_bundle
 from components.steps import REVERT_EXIT_CODES
 from gitops.repo import layout
 from gitops.errors import CredentialsError, VerifyDegraded, VerifyTimeout
-from tests.conftest import program_step
+from components.settings import parse
+from components.steps import StepInputs, steps_for
+from tests.conftest import program_step, stack_data
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -256,7 +258,8 @@ def verify_host(host, tmp_path) -> dict[str, str]:
     real = Path(host["PATH"].split(":")[0]) / "python"
     (bin_dir / "python").write_text(
         "#!/usr/bin/env bash\nset -eu\n"
-        'if [ "$1 $2 $3" = "-m gitops verify" ]; then echo "verify: stood in" >&2; exit "$VERIFY_RESULT"; fi\n'
+        'if [ "$1 $2 $3" = "-m gitops verify" ]; then printf "%s\\n" "$@" > "$VERIFY_RECORD"; '
+        'echo "verify: stood in" >&2; exit "$VERIFY_RESULT"; fi\n'
         'if [ "$1 $2 $3" = "-m gitops revert" ]; then printf "%s\\n" "$@" > "$REVERT_RECORD"; exit "$REVERT_RESULT"; fi\n'
         f'exec "{real}" "$@"\n')
     (bin_dir / "python").chmod(0o755)
@@ -265,7 +268,7 @@ def verify_host(host, tmp_path) -> dict[str, str]:
             "GITOPS_URL": "https://github.com/acme/shop-gitops.git", "GITOPS_BRANCH": "main",
             "PROMOTION_MODE": "pull-request", "REVERT_EXIT_CODES": REVERT_ON, "GITOPS_TOKEN": "t0ken",
             "AWS_REGION": "eu-west-1", "REVISION": SHA, "EXECUTION_ID": "exec-7", "REVERT_RESULT": "0",
-            "REVERT_RECORD": str(tmp_path / "revert.args")}
+            "REVERT_RECORD": str(tmp_path / "revert.args"), "VERIFY_RECORD": str(tmp_path / "verify.args")}
 
 
 def verify(env: dict[str, str], tmp_path: Path, result: int) -> tuple[bool, list[str] | None, str]:
@@ -274,6 +277,33 @@ def verify(env: dict[str, str], tmp_path: Path, result: int) -> tuple[bool, list
     succeeded, output = run_build("verify.yml", {**env, "VERIFY_RESULT": str(result)}, work, tmp_path / "tools")
     record = Path(env["REVERT_RECORD"])
     return succeeded, record.read_text().splitlines() if record.exists() else None, output
+
+
+def bake_steps() -> tuple:
+    """The program's Verify and Prove steps of the prod stack's first service with a 30-minute bake."""
+    data = stack_data("prod")
+    data["promotion"] = {**data["promotion"], "blockingAlarms": ["shop-prod-health"], "bakeMinutes": 30}
+    settings = parse(data)
+    steps = steps_for(settings, settings.services[0], StepInputs(deployment_role_arn="")).steps
+    return (next(s for s in steps if s.stage == "Verify"), next(s for s in steps if s.stage == "Prove"))
+
+
+def test_with_a_bake_verify_leaves_the_proof_pending_for_the_prove_step(verify_host, tmp_path):
+    verify_step, prove_step = bake_steps()
+    assert verify_step.project_variables["BAKE_MINUTES"] == "30" and "BAKE_MINUTES" not in prove_step.project_variables
+    assert (verify_step.buildspec, prove_step.buildspec) == ("verify.yml", "verify.yml")
+    succeeded, reverted, output = verify({**verify_host, "BAKE_MINUTES": "30"}, tmp_path, 0)
+    assert succeeded and reverted is None, output
+    assert Path(verify_host["VERIFY_RECORD"]).read_text().splitlines()[-2:] == ["--bake-minutes", "30"]
+
+
+def test_a_release_that_degrades_during_the_bake_is_reverted_by_the_prove_step(verify_host, tmp_path):
+    # The Prove step runs the same buildspec without BAKE_MINUTES: its verification gives the proof,
+    # and a release proven bad after the bake takes the same revert path as one proven bad before it.
+    succeeded, reverted, _ = verify(verify_host, tmp_path, VerifyDegraded.exit_code)
+    assert not succeeded
+    assert "--bake-minutes" not in Path(verify_host["VERIFY_RECORD"]).read_text()
+    assert reverted[reverted.index("--reason") + 1] == f"verify failed in eu-west-1 (exit {VerifyDegraded.exit_code})"
 
 
 def test_verified_release_succeeds_and_reverts_nothing(verify_host, tmp_path):

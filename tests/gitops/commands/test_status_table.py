@@ -81,3 +81,66 @@ def test_status_reads_only_values_files_and_refuses_symlinks(gitops_repo):
     assert all(path.startswith("envs/") and path.endswith("/values.yaml") for path in seen)
     assert len(seen) == 7
     assert result.services["evil"]["prod"].error == ("envs/prod/evil/values.yaml is a symlink; only regular files inside the repository are read")
+
+
+FREEZE = """timezone: Europe/Berlin
+freezes:
+  - until: "2099-01-01T00:00:00+01:00"
+    reason: year-end freeze
+    by: Jane Doe <jane@example.com>
+    since: "2020-01-01T00:00:00+01:00"
+"""
+STACK = """config:
+  delivery-pipeline:environment:
+    name: prod
+  delivery-pipeline:promotion:
+    mode: pull-request
+    windows:
+      cron: "* * 9-16 ? * MON-THU *"
+      timeZone: Europe/Berlin
+    blockingAlarms: [shop-prod-health]
+    bakeMinutes: 30
+"""
+
+
+def test_status_shows_each_environments_gates_beside_its_freezes(gitops_repo, token_env, capsys, tmp_path):
+    gitops_repo.commit({"envs/prod/freeze.yaml": FREEZE}, "freeze prod")
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(STACK)
+    assert main(["status", "--repo", gitops_repo.url, "--token-env", token_env, "--stack", str(stack)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("prod: ")]
+    window = "prod: release window * * 9-16 ? * MON-THU * (Europe/Berlin): "
+    assert lines[0].startswith(window)
+    assert lines[0][len(window):].split(" ")[0] in ("open", "closed,")
+    assert lines[1:] == ["prod: blocking alarms: shop-prod-health; bake 30 min after Verify",
+                         "prod: freeze of prod until 2099-01-01 00:00 CET: year-end freeze"]
+
+
+def test_status_json_has_the_gates_and_freezes(gitops_repo, token_env, capsys, tmp_path):
+    gitops_repo.commit({"envs/prod/freeze.yaml": FREEZE}, "freeze prod")
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(STACK)
+    assert main(["status", "--repo", gitops_repo.url, "--token-env", token_env, "--stack", str(stack),
+                 "--output", "json"]) == 0
+    prod = json.loads(capsys.readouterr().out)["environmentControls"]["prod"]
+    window = prod.pop("window")
+    assert (window["cron"], window["timeZone"]) == ("* * 9-16 ? * MON-THU *", "Europe/Berlin")
+    assert (window["opensAt"] is None) == window["open"] == (window["closesAt"] is not None)
+    assert prod == {"blockingAlarms": ["shop-prod-health"], "bakeMinutes": 30, "freezeError": None, "freezes": [
+        {"kind": "freeze", "scope": "prod", "reason": "year-end freeze", "endsAt": "2099-01-01T00:00:00+01:00",
+         "by": "Jane Doe <jane@example.com>"}]}
+
+
+def test_status_without_gates_or_freezes_says_so_for_the_stacks_environment(gitops_repo, token_env, capsys, tmp_path):
+    stack = tmp_path / "Pulumi.staging.yaml"
+    stack.write_text("config:\n  delivery-pipeline:environment:\n    name: staging\n")
+    assert main(["status", "--repo", gitops_repo.url, "--token-env", token_env, "--stack", str(stack)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "staging: no release gate, not frozen"
+
+
+def test_a_bad_window_in_the_stack_file_is_refused_in_one_line(gitops_repo, token_env, capsys, tmp_path):
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(STACK.replace("9-16 ?", "9-25 ?"))
+    assert main(["status", "--repo", gitops_repo.url, "--token-env", token_env, "--stack", str(stack)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("delivery-pipeline:promotion.windows: hours 25 is outside 0-23") and "\n" not in err

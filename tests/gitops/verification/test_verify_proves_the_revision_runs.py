@@ -5,6 +5,8 @@ clock: sleeping advances it, so waits of minutes take milliseconds."""
 
 from __future__ import annotations
 
+import re
+
 import argparse
 import base64
 import json
@@ -608,6 +610,21 @@ def test_success_is_a_commit_status_and_a_deployment(cluster: Cluster, repo, git
             deployment["production_environment"]) == (rev, f"prod-{REGION}", "deploy:api", True)
     assert [(s["state"], s["target_url"]) for s in deployment["statuses"]] == [
         ("in_progress", ""), ("success", details)]
+
+
+def test_before_a_bake_the_proof_stays_pending_and_says_so(cluster: Cluster, repo, github) -> None:
+    hub = on_github(github, repo)
+    rev = promote(repo)
+    cluster.kube.script("argocd", "api", [running(application(revision=rev))])
+    check(cluster, repo, rev, "--github-api-url", github.api_url, "--bake-minutes", "30")
+    final = hub.statuses[rev][-1]
+    # The success status is the proof a later environment needs: it comes after the bake.
+    assert final["state"] == "pending"
+    assert re.fullmatch(r"api 2\.0\.0: verified, 2 ready pods; baking until \d\d:\d\d UTC at least, proof after",
+                        final["description"])
+    # The deployment records that the release runs in the region: it did.
+    [deployment] = hub.deployments.values()
+    assert deployment["statuses"][-1]["state"] == "success"
 
 
 def test_failure_is_reported_then_raised(cluster: Cluster, repo, github) -> None:
