@@ -21,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "proof",
         description="Exit 0 when every region of ENV that runs the service reported a verification success "
                     "(delivery/<env>/<region> commit status) for exactly this tag and digest, the soak is over "
-                    "and no block list holds the digest; else exit 19 naming what is missing. Exit codes: see "
-                    "docs/reference/exit-codes.md.")
+                    "and no block list holds the digest; else exit 19 naming what is missing.")
     add_repo(p)
     add_branch(p)
     p.add_argument("--from", dest="upstream", required=True, metavar="ENV",
