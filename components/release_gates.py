@@ -166,14 +166,12 @@ def _window(key: str, value: Any, now: datetime) -> ReleaseWindow:
 def _alarms(key: str, value: Any, tooling_account: str, home_region: str) -> tuple[BlockingAlarm, ...]:
     if not isinstance(value, list) or not value:
         raise v.fail(key, value, "a non-empty list of CloudWatch alarm names or ARNs")
-    alarms = []
-    for index, item in enumerate(value):
-        alarms.append(_alarm(f"{key}[{index}]", item, tooling_account, home_region))
+    if len(value) > MAX_RULES:
+        raise v.fail(key, f"{len(value)} alarms", f"at most {MAX_RULES} alarms: CodePipeline's condition holds {MAX_RULES} rules "
+                                 f"(use a composite alarm)")
+    alarms = [_alarm(f"{key}[{index}]", item, tooling_account, home_region) for index, item in enumerate(value)]
     if len(set(alarms)) < len(alarms):
         raise v.fail(key, value, "each alarm once")
-    if len(alarms) > MAX_RULES:
-        raise v.fail(key, value, f"at most {MAX_RULES} alarms: CodePipeline's condition holds {MAX_RULES} rules "
-                                 f"(use a composite alarm)")
     return tuple(alarms)
 
 

@@ -49,6 +49,9 @@ Behaviour worth knowing:
   `on_reply(method, path, token)` after it took effect but before the answer goes out; either may
   block.
 - The server stops itself after `lifetime_s` even if a test never leaves the `with` block.
+- The merge endpoint makes up a merge commit sha unless `on_merge(repo, pull, method)` is set: then
+  it returns the sha of the merge it made (the sandbox merges in its git repository), or raises
+  `NotMergeable` for GitHub's 405.
 """
 
 from __future__ import annotations
@@ -140,9 +143,13 @@ class FakeGitHub:
     """The fake server. Use as a context manager; see the module docstring."""
 
     def __init__(
-        self, *, token: str = DEFAULT_TOKEN, read_only_tokens: tuple[str, ...] = (), lifetime_s: float = 120.0
+        self, *, token: str = DEFAULT_TOKEN, read_only_tokens: tuple[str, ...] = (), lifetime_s: float = 120.0,
+        says_who_can_bypass: bool = True,
     ) -> None:
         self.token = token
+        # False: rulesets are answered without `current_user_can_bypass`, as GitHub Enterprise
+        # Server did before it had the field.
+        self.says_who_can_bypass = says_who_can_bypass
         self._tokens = {token: "write", **{t: "read" for t in read_only_tokens}}
         self._actors: dict[str, tuple[str, int]] = {}
         self._lifetime_s = lifetime_s
@@ -153,6 +160,7 @@ class FakeGitHub:
         self.requests: list[tuple[str, str, int]] = []
         self.on_request: Callable[[str, str, str], None] | None = None
         self.on_reply: Callable[[str, str, str], None] | None = None
+        self.on_merge: Callable[[FakeRepo, FakePull, str], str] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
@@ -405,6 +413,10 @@ def _comment_json(api: str, repo: FakeRepo, pr: FakePull, comment: FakeComment) 
     }
 
 
+class NotMergeable(Exception):
+    """Raised by `on_merge` when the pull request cannot be merged; the message is GitHub's 405's."""
+
+
 class _Reply(Exception):
     """Raised by a route to answer with an error status and GitHub's error body."""
 
@@ -655,7 +667,14 @@ def _merge(req: _Request) -> _Response:
     if req.repo.require_checks:
         raise _Reply(405, "Required status check \"build\" is expected.")
     method = req.body.get("merge_method", "merge")
-    req.github._mark_merged(pr, _sha(req.repo.full_name, req.number, method), method)
+    if req.github.on_merge is None:
+        sha = _sha(req.repo.full_name, req.number, method)
+    else:
+        try:
+            sha = req.github.on_merge(req.repo, pr, method)
+        except NotMergeable as refused:
+            raise _Reply(405, str(refused)) from None
+    req.github._mark_merged(pr, sha, method)
     return 200, {"sha": pr.merge_commit_sha, "merged": True, "message": "Pull Request successfully merged"}, {}
 
 
@@ -693,6 +712,8 @@ def _get_ruleset(req: _Request) -> _Response:
         raise _Reply(404, "Not Found")
     # Bypass actors are shown to those who may edit the ruleset only, as on GitHub.
     shown = ruleset if req.permission == "admin" else {k: v for k, v in ruleset.items() if k != "bypass_actors"}
+    if not req.github.says_who_can_bypass:
+        return 200, shown, {}
     return 200, {**shown, "current_user_can_bypass": _can_bypass(ruleset, req)}, {}
 
 

@@ -72,7 +72,7 @@ def check_release_gates(resource_type: str, props: Mapping[str, Any], urn: str, 
         if stage.get("name") == VERIFY_STAGE and "bake" in asked:
             baking = [r for r in _rules(stage, "onSuccess", "CloudWatchAlarm")
                       if str(mapping(r.get("configuration")).get("WaitTime")) == asked["bake"]]
-            if not baking or len(baking) != int(asked.get("alarms", "0") or 0):
+            if not baking or str(len(baking)) != asked.get("alarms"):
                 yield Finding(f"{where} does not bake {asked['bake']} minutes watching every blocking alarm",
                               "give the stage the on-success condition components/release_gates.py builds")
 

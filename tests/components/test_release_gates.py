@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from datetime import UTC, datetime
 import pytest
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
@@ -330,3 +329,9 @@ def test_with_a_bake_each_region_is_verified_again_after_it(gated):
 def test_the_gated_plan_holds_every_access_path_and_policy(gated):
     assert [r for r in gated.access if not r.ok] == []
     assert gated.violations == []
+
+
+def test_a_long_alarm_list_is_refused_before_its_items_are_read():
+    message = error_of(blockingAlarms=["arn:aws:cloudwatch:bad"] * 10_000)
+    assert message == ("delivery-pipeline:promotion.blockingAlarms = '10000 alarms': expected at most 5 alarms: "
+                       "CodePipeline's condition holds 5 rules (use a composite alarm)")
