@@ -218,8 +218,8 @@ class QuotaResult:
             ceiling = f"up to {limit.maximum:,}" if limit.maximum else "no documented maximum"
             return f"request {limit.name} of at least {self.total:,} through {how} ({ceiling})"
         if limit.adjustable:
-            return (f"{self.total:,} is over the documented maximum {limit.maximum:,} of {limit.name}: split the "
-                    f"services across stacks in more accounts")
+            return (f"{self.total:,} is over the documented maximum {limit.maximum:,} of {limit.name}: "
+                    + FIXES.get(limit.id, "split the services across stacks in more accounts"))
         return FIXES.get(limit.id, f"{limit.name} is a hard limit: make {self.where} smaller")
 
     def to_json(self) -> dict[str, Any]:
@@ -232,8 +232,10 @@ class QuotaResult:
                 "over": list(self.over), "fix": self.fix()}
 
 
-# What to do about a hard limit the program's own settings can pass.
+# What to do about a limit that no increase lifts, where the settings can reach it.
 FIXES = {
+    "iam-trust-policy-length": "name fewer approval.approverPrincipals (one role the approvers assume, or "
+                               "approval.permissionSetArn)",
     "iam-managed-policy-size": "shorten the managed policy: name resources by pattern, or split it",
     "iam-role-inline-policy-size": "the role's inline policies pass 10,240 characters: split the role",
     "iam-policies-per-role": "attach fewer managed policies to the role",

@@ -35,8 +35,9 @@ def test_the_approver_policy_keeps_its_size_and_answers_exactly_the_planned_appr
 def test_the_dashboard_is_paged_within_cloudwatchs_limits_and_model(large):
     dashboards = sorted(large.by_type(DASHBOARD_TYPE), key=lambda d: (len(d.name), d.name))
     names = [d.inputs["dashboardName"] for d in dashboards]
-    assert large.outputs["dashboardNames"] == names == ["shop-prod-pipelines"] + [
-        f"shop-prod-pipelines-{page}" for page in range(2, len(names) + 1)]
+    # 600 pipelines: their executions (2 metrics each) fill a widget every 250 (docs/contributing/benchmarks.md).
+    assert large.outputs["dashboardNames"] == names == ["shop-prod-pipelines", "shop-prod-pipelines-2",
+                                                         "shop-prod-pipelines-3"]
     shown = []
     for dashboard in dashboards:
         body = json.loads(dashboard.inputs["dashboardBody"])

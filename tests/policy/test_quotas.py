@@ -12,6 +12,7 @@ import pytest
 from policy.quotas.limits import ACCOUNT, LIMITS, REGION, RESOURCE, Limit
 from policy.quotas.usage import (BREACH, COUNTED, OK, REQUEST, OtherPlanError, dashboard_counts, evaluate,
                                  iam_size, other_plan, summary)
+from tests.conftest import cached_plan, stack_data
 
 ACCOUNT_ID, REGION_NAME = "111111111111", "us-east-1"
 
@@ -115,6 +116,8 @@ def test_an_adjustable_limit_past_its_documented_maximum_is_a_breach(limit):
     assert verdict(limit, limit.maximum).status == REQUEST
     result = verdict(limit, limit.maximum + 1)
     assert result.status == BREACH and f"{limit.maximum:,}" in result.fix()
+    if limit.id == "iam-trust-policy-length":
+        assert "approval.approverPrincipals" in result.fix()
 
 
 def test_every_limit_has_its_value_kind_and_source():
@@ -196,3 +199,12 @@ def test_the_plan_adds_another_stack_and_exits_3_on_a_breach(tmp_path, python, r
     assert (result.returncode, result.stderr) == (2, f'error: {tmp_path / "bad.json"} has no "quotas": plan that '
                                                      'stack again with this version (`make plan STACK=<stack> '
                                                      'PLAN_JSON=<file>`)\n')
+
+
+def test_a_stack_with_too_many_approvers_breaches_the_trust_policy_length():
+    principals = [f"arn:aws:iam::444444444444:role/release-managers-{i:03d}" for i in range(90)]
+    plan = cached_plan("prod", {"delivery-pipeline:approval": {**stack_data("prod")["approval"],
+                                                                "approverPrincipals": principals}})
+    [result] = [r for r in plan.quotas if r.limit.id == "iam-trust-policy-length" and r.account == ACCOUNT_ID]
+    assert (result.status, result.subject, result.over) == (BREACH, "approvers-role", ("approvers-role",))
+    assert result.total > 4_096 and "approval.approverPrincipals" in result.fix()
