@@ -312,6 +312,8 @@ def verify_namespace_rules(rollouts: bool) -> list[dict[str, Any]]:
     rules = [
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
         {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list"]},
+        # The workloads themselves, by name: desired replicas, current version, health.
+        {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["get"]},
     ]
     if rollouts:
         rules.append({"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get", "list"]})

@@ -1,13 +1,15 @@
 """A Kubernetes-API-like server on 127.0.0.1 serving what verify reads: the sandbox's clusters
 (`make sandbox`) and the verify tests'.
 
-It answers like an EKS API server: GET of an Argo CD Application or an Argo Rollouts Rollout, LIST
-of pods and ReplicaSets (paged with `limit`/`continue`), PATCH of a Rollout's status subresource;
-200 with the object, 404 with a NotFound Status, 401 with an Unauthorized Status when `authorize`
-rejects the bearer token, 403 Forbidden for what `forbidden` names, 503 while `unavailable` is above
-zero. TLS with a self-signed certificate for 127.0.0.1 is on by default, as on EKS.
+It answers like an EKS API server: GET of an Argo CD Application, a Deployment, a StatefulSet or an
+Argo Rollouts Rollout, LIST of pods and ReplicaSets (paged with `limit`/`continue`), PATCH of a
+Rollout's status subresource; 200 with the object, 404 with a NotFound Status, 401 with an
+Unauthorized Status when `authorize` rejects the bearer token, 403 Forbidden for what `forbidden`
+names, 503 while `unavailable` is above zero; or, when told, like a broken server (`endless_pages`,
+`trickle_s`). TLS with a self-signed certificate for 127.0.0.1 is on by default, as on EKS. The
+objects have the shape Argo CD 3, Argo Rollouts v1.9 and Kubernetes give them.
 
-The cluster is scripted as a sequence of moments (`Moment`: the Application plus the Rollouts,
+The cluster is scripted as a sequence of moments (`Moment`: the Application plus the workloads,
 ReplicaSets and pods of the service's namespace at that time). Each GET of the Application moves to
 the next moment (the last one repeats); the other reads see the current moment. A PATCH that
 promotes a Rollout moves to the `after_promote` script, as the controller resuming would. A cluster
@@ -22,6 +24,7 @@ each GET of the Application asks it for the moment.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import ipaddress
 import json
@@ -44,11 +47,13 @@ from cryptography.x509.oid import NameOID
 
 from sandbox.loopback import LoopbackServer
 
-# The paths verify may use: Argo CD/Rollouts objects, pods, ReplicaSets (sub: a subresource).
+# The paths verify may use: Argo CD/Rollouts objects, workloads, pods, ReplicaSets (sub: a
+# subresource).
 _ROUTE = re.compile(r"(?P<api>/apis/argoproj\.io/v1alpha1|/api/v1|/apis/apps/v1)/namespaces/"
-                    r"(?P<ns>[^/]+)/(?P<resource>applications|rollouts|pods|replicasets)"
-                    r"(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?")
+                    r"(?P<ns>[^/]+)/(?P<resource>applications|rollouts|deployments|statefulsets|"
+                    r"pods|replicasets)(?:/(?P<name>[^/]+))?(?:/(?P<sub>status))?")
 _API_OF = {"applications": "/apis/argoproj.io/v1alpha1", "rollouts": "/apis/argoproj.io/v1alpha1",
+           "deployments": "/apis/apps/v1", "statefulsets": "/apis/apps/v1",
            "pods": "/api/v1", "replicasets": "/apis/apps/v1"}
 
 
@@ -65,10 +70,13 @@ def application(*, sync: str = "Synced", revision: str | None, health: str = "He
                 phase: str | None = "Succeeded", operation_revision: str | None = None,
                 message: str | None = None, repo_url: str = "https://example.invalid/gitops.git",
                 name: str = "api", finished_at: float | None = None,
-                reconciled_at: float | None = None, workload: str = "Deployment"
+                reconciled_at: float | None = None, workload: str = "Deployment",
+                workload_namespace: str = NAMESPACE, health_persisted: bool = False
                 ) -> dict[str, Any]:
-    """An Application object shaped like Argo CD's: sync, health, the last operation (finished
-    now unless told), when health was last computed (just after), and its managed resources."""
+    """An Application object shaped like Argo CD 3's: sync, health (no message: Argo CD 3 writes
+    none), the last operation (finished now unless told), when health was last computed (just
+    after), and its managed resources (their health only with `health_persisted`, Argo CD's
+    `controller.resource.health.persist`, off by default since 3.0)."""
     finished_at = time.time() + 1 if finished_at is None else finished_at
     group = "argoproj.io" if workload == "Rollout" else "apps"
     status: dict[str, Any] = {
@@ -77,14 +85,17 @@ def application(*, sync: str = "Synced", revision: str | None, health: str = "He
         "health": {"status": health},
         "reconciledAt": rfc3339(finished_at + 1 if reconciled_at is None else reconciled_at),
         "resources": [
-            {"version": "v1", "kind": "Service", "namespace": NAMESPACE, "name": name,
-             "status": "Synced", "health": {"status": "Healthy"}},
+            {"version": "v1", "kind": "Service", "namespace": workload_namespace, "name": name,
+             "status": "Synced"},
             {"group": group, "version": "v1" if group == "apps" else "v1alpha1", "kind": workload,
-             "namespace": NAMESPACE, "name": name, "status": "Synced",
-             "health": {"status": health}}],
+             "namespace": workload_namespace, "name": name, "status": "Synced"}],
     }
-    if message and health != "Healthy":
-        status["health"]["message"] = message
+    if health_persisted:
+        status["resources"][0]["health"] = {"status": "Healthy"}
+        status["resources"][1]["health"] = {"status": health, **({"message": message}
+                                                                 if message else {})}
+    else:
+        status["resourceHealthSource"] = "appTree"
     if phase:
         status["operationState"] = {
             "phase": phase, "message": message or "successfully synced (all tasks run)",
@@ -105,52 +116,126 @@ def application(*, sync: str = "Synced", revision: str | None, health: str = "He
 
 def rollout(*, phase: str, name: str = "api", paused: bool = False, aborted: bool = False,
             message: str | None = None, step: int = 0, generation: int = 2,
-            observed: int | None = None) -> dict[str, Any]:
-    """An Argo Rollouts Rollout as its controller reports it (status.phase since v1.0)."""
+            observed: int | None = None, strategy: dict[str, Any] | None = None,
+            pause_reason: str = "CanaryPauseStep", replicas: int | None = None,
+            pod_hash: str | None = None, repository: str = REPOSITORY) -> dict[str, Any]:
+    """An Argo Rollouts Rollout as its controller reports it (status.phase since v1.0). Its
+    replicas and current pod hash default to the pods `Moment.running` is given with it."""
     status: dict[str, Any] = {"phase": phase, "currentStepIndex": step,
                               "observedGeneration": str(generation if observed is None else observed)}
     if message:
         status["message"] = message
     if paused:
-        status["pauseConditions"] = [{"reason": "CanaryPauseStep", "startTime": rfc3339(time.time())}]
+        status["pauseConditions"] = [{"reason": pause_reason, "startTime": rfc3339(time.time())}]
+        status["controllerPause"] = True
     if aborted:
         status["abort"] = True
+    if pod_hash is not None:
+        status["currentPodHash"] = pod_hash
+    spec: dict[str, Any] = {
+        "strategy": strategy or {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}},
+        "template": {"spec": {"containers": [{"name": "api", "image": f"{repository}:2.0.0"}]}}}
+    if replicas is not None:
+        spec["replicas"] = replicas
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-            "metadata": {"name": name, "namespace": NAMESPACE, "generation": generation},
-            "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}]}}},
-            "status": status}
+            "metadata": {"name": name, "namespace": NAMESPACE, "generation": generation,
+                         "uid": f"uid-rollout-{name}"},
+            "spec": spec, "status": status}
+
+
+def deployment(*, name: str = "api", replicas: int = 2, revision: str = "1",
+               paused: bool = False, progress_deadline_exceeded: bool = False,
+               namespace: str = NAMESPACE, repository: str = REPOSITORY,
+               uid: str | None = None) -> dict[str, Any]:
+    """A Deployment as the deployment controller reports it: done (all replicas updated and
+    available) unless paused or past its progress deadline."""
+    progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+    if progress_deadline_exceeded:
+        progressing = {"type": "Progressing", "status": "False",
+                       "reason": "ProgressDeadlineExceeded",
+                       "message": f'ReplicaSet "{name}-{revision}" has timed out progressing.'}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "generation": 2,
+                         "uid": uid or f"uid-deployment-{name}",
+                         "annotations": {"deployment.kubernetes.io/revision": revision}},
+            "spec": {"replicas": replicas, "paused": paused, "template": {"spec": {"containers": [
+                {"name": "api", "image": f"{repository}:2.0.0"}]}}},
+            "status": {"observedGeneration": 2, "replicas": replicas, "updatedReplicas": replicas,
+                       "readyReplicas": replicas, "availableReplicas": replicas,
+                       "conditions": [progressing]}}
+
+
+def statefulset(*, name: str = "api", replicas: int = 2, revision: str = "api-5d8f9c",
+                repository: str = REPOSITORY) -> dict[str, Any]:
+    """A StatefulSet whose rolling update to `revision` is done."""
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": name, "namespace": NAMESPACE, "generation": 2,
+                         "uid": f"uid-statefulset-{name}"},
+            "spec": {"replicas": replicas, "updateStrategy": {"type": "RollingUpdate"},
+                     "template": {"spec": {"containers": [
+                         {"name": "api", "image": f"{repository}:2.0.0"}]}}},
+            "status": {"observedGeneration": 2, "replicas": replicas, "readyReplicas": replicas,
+                       "currentReplicas": replicas, "updatedReplicas": replicas,
+                       "currentRevision": revision, "updateRevision": revision}}
 
 
 def pods_of(owner_kind: str, owner: str, digests: list[str], *, ready: bool = True,
             replica_set: str | None = None, repository: str = REPOSITORY,
-            terminating: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            terminating: bool = False, revision: str = "1", namespace: str = NAMESPACE,
+            annotations: dict[str, str] | None = None
+            ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(ReplicaSet owned by the workload, its pods), one pod per digest, as the kubelet reports
-    them: `image` as in the spec (by digest), `imageID` what the runtime really pulled."""
+    them: `image` as in the spec (by digest), `imageID` what the runtime really pulled. The
+    ReplicaSet carries what its controller writes: a Deployment's `revision` annotation, a
+    Rollout's pod template hash (its name's suffix) as a label on it and its pods."""
     rs_name = replica_set or f"{owner}-{abs(hash((owner, tuple(digests)))) % 10**8:08d}"
+    pod_hash = rs_name.rsplit("-", 1)[-1]
+    labels = {"rollouts-pod-template-hash": pod_hash} if owner_kind == "Rollout" else {
+        "pod-template-hash": pod_hash}
     replica_set_obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                       "metadata": {"name": rs_name, "namespace": NAMESPACE, "ownerReferences": [
+                       "metadata": {"name": rs_name, "namespace": namespace, "labels": labels,
+                                    "uid": f"uid-rs-{rs_name}",
+                                    "annotations": {
+                                        **({"deployment.kubernetes.io/revision": revision}
+                                           if owner_kind == "Deployment" else {}),
+                                        **(annotations or {})},
+                                    "ownerReferences": [
                            {"apiVersion": "apps/v1" if owner_kind == "Deployment"
                             else "argoproj.io/v1alpha1", "kind": owner_kind, "name": owner,
                             "controller": True}]}}
     pods = []
     for i, digest in enumerate(digests):
-        meta: dict[str, Any] = {"name": f"{rs_name}-{i}", "namespace": NAMESPACE,
+        meta: dict[str, Any] = {"name": f"{rs_name}-{i}", "namespace": namespace,
+                                "labels": dict(labels),
                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
                                                      "name": rs_name, "controller": True}]}
         if terminating:
             meta["deletionTimestamp"] = rfc3339(time.time())
-        pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                     "spec": {"containers": [{"name": "api", "image": f"{repository}@{digest}"},
-                                             {"name": "proxy", "image": "envoyproxy/envoy:v1.31"}]},
-                     "status": {"phase": "Running",
-                                "conditions": [{"type": "Ready",
-                                                "status": "True" if ready else "False"}],
-                                "containerStatuses": [
-                                    {"name": "proxy", "image": "envoyproxy/envoy:v1.31",
-                                     "imageID": "docker.io/envoyproxy/envoy@sha256:" + "e" * 64},
-                                    {"name": "api", "image": f"{repository}@{digest}",
-                                     "imageID": f"{repository}@{digest}"}]}})
+        pods.append(_pod(meta, digest, repository, ready))
     return replica_set_obj, pods
+
+
+def statefulset_pods(name: str, digests: list[str], *, revision: str = "api-5d8f9c",
+                     ready: bool = True, repository: str = REPOSITORY) -> list[dict[str, Any]]:
+    """The pods a StatefulSet controls directly, at `revision` (their controller-revision-hash)."""
+    return [_pod({"name": f"{name}-{i}", "namespace": NAMESPACE,
+                  "labels": {"controller-revision-hash": revision},
+                  "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
+                                       "controller": True}]}, digest, repository, ready)
+            for i, digest in enumerate(digests)]
+
+
+def _pod(meta: dict[str, Any], digest: str, repository: str, ready: bool) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": "api", "image": f"{repository}@{digest}"},
+                                    {"name": "proxy", "image": "envoyproxy/envoy:v1.31"}]},
+            "status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                       "containerStatuses": [
+                           {"name": "proxy", "image": "envoyproxy/envoy:v1.31",
+                            "imageID": "docker.io/envoyproxy/envoy@sha256:" + "e" * 64},
+                           {"name": "api", "image": f"{repository}@{digest}",
+                            "imageID": f"{repository}@{digest}"}]}}
 
 
 @dataclass
@@ -161,12 +246,54 @@ class Moment:
     rollouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     replica_sets: list[dict[str, Any]] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statefulsets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def running(cls, app: dict[str, Any] | None, *workloads: tuple[dict[str, Any], list[dict[str, Any]]],
-                rollout_obj: dict[str, Any] | None = None) -> Moment:
-        return cls(app, {rollout_obj["metadata"]["name"]: rollout_obj} if rollout_obj else {},
-                   [rs for rs, _ in workloads], [pod for _, pods in workloads for pod in pods])
+                rollout_obj: dict[str, Any] | None = None,
+                deployment_obj: dict[str, Any] | None = None,
+                statefulset_obj: dict[str, Any] | None = None,
+                pods: list[dict[str, Any]] = ()) -> Moment:
+        """The Application and `workloads` (`pods_of` pairs); the first ReplicaSet given of a
+        Deployment or Rollout is its current one. A Deployment of those ReplicaSets is made
+        (`deployment`) unless given, wanting as many replicas as its current one has pods; a
+        Rollout without them gets its replicas and current pod hash from its current one too.
+        `pods`: pods owned by something else (a StatefulSet's)."""
+        replica_sets = [rs for rs, _ in workloads]
+        current: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        for rs, rs_pods in workloads:
+            owner = rs["metadata"]["ownerReferences"][0]
+            current.setdefault((owner["kind"], owner["name"]), (rs, rs_pods))
+        deployments = {deployment_obj["metadata"]["name"]: deployment_obj} if deployment_obj else {}
+        for (kind, name), (rs, rs_pods) in current.items():
+            if kind == "Deployment" and name not in deployments:
+                made = deployment(
+                    name=name, replicas=len(rs_pods), namespace=rs["metadata"]["namespace"],
+                    revision=rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+                deployments[name] = _with_template_of(made, rs_pods)
+        rollouts = {}
+        if rollout_obj is not None:
+            rollout_obj = copy.deepcopy(rollout_obj)
+            name = rollout_obj["metadata"]["name"]
+            if ("Rollout", name) in current:
+                rs, rs_pods = current[("Rollout", name)]
+                rollout_obj["status"].setdefault(
+                    "currentPodHash", rs["metadata"]["labels"]["rollouts-pod-template-hash"])
+                rollout_obj["spec"].setdefault("replicas", len(rs_pods))
+                rollout_obj = _with_template_of(rollout_obj, rs_pods)
+            rollouts[name] = rollout_obj
+        return cls(app, rollouts, replica_sets,
+                   [pod for _, rs_pods in workloads for pod in rs_pods] + list(pods), deployments,
+                   {statefulset_obj["metadata"]["name"]: statefulset_obj} if statefulset_obj else {})
+
+
+def _with_template_of(workload: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
+    """`workload` whose pod template has the containers (names, images) its `pods` run."""
+    if pods:
+        workload["spec"]["template"] = {"spec": {"containers": [
+            {"name": c["name"], "image": c["image"]} for c in pods[0]["spec"]["containers"]]}}
+    return workload
 
 
 def eks_token_url(token: str) -> str | None:
@@ -231,6 +358,10 @@ class FakeKube(LoopbackServer):
         self.requests: list[tuple[str, int]] = []   # (path, status)
         self.patches: list[tuple[str, dict[str, Any]]] = []  # (path, body) of each PATCH
         self.tokens: list[str] = []
+        # Misbehaving as a broken or hostile server may: every list answered with an empty page
+        # and a `continue` token; every body sent one byte per `trickle_s` seconds.
+        self.endless_pages = False
+        self.trickle_s: float | None = None
         self._scripts: dict[tuple[str, str], list[Moment]] = {}
         self._followed: dict[tuple[str, str], Callable[[], Moment]] = {}
         self._after_promote: dict[tuple[str, str], list[Moment]] = {}
@@ -298,8 +429,10 @@ class FakeKube(LoopbackServer):
     def _read(self, namespace: str, resource: str, name: str | None) -> Any:
         with self._lock:
             moment = self._current
-        if resource == "rollouts" and name is not None:
-            found = moment.rollouts.get(name)
+        objects = {"rollouts": moment.rollouts, "deployments": moment.deployments,
+                   "statefulsets": moment.statefulsets}.get(resource)
+        if objects is not None and name is not None:
+            found = objects.get(name)
             return found if found and found["metadata"]["namespace"] == namespace else None
         items = {"pods": moment.pods, "replicasets": moment.replica_sets}.get(resource)
         if items is None or name is not None:
@@ -361,7 +494,7 @@ def _handler_for(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
                 found = kube._read(namespace, resource, name)
             if found is None:
                 self._send(path, 404, _status(404, "NotFound", f'{resource} "{name}" not found'))
-            elif isinstance(found, list):
+            elif isinstance(found, list) and name is None:  # a named object sent as it is
                 self._send_list(path, resource, found, parse_qs(url.query))
             else:
                 self._send(path, 200, found)
@@ -369,6 +502,11 @@ def _handler_for(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
         def _send_list(self, path: str, resource: str, items: list[dict[str, Any]],
                        query: dict[str, list[str]]) -> None:
             limit = int(query.get("limit", ["500"])[0])
+            if kube.endless_pages:
+                token = str(int(query.get("continue", ["0"])[0]) + 1)
+                self._send(path, 200, {"kind": f"{resource.title()}List", "apiVersion": "v1",
+                                       "metadata": {"continue": token}, "items": []})
+                return
             start = int(query.get("continue", ["0"])[0])
             page: dict[str, Any] = {"kind": f"{resource.title()}List", "apiVersion": "v1",
                                     "metadata": {}, "items": items[start:start + limit]}
@@ -376,13 +514,22 @@ def _handler_for(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
                 page["metadata"]["continue"] = str(start + limit)
             self._send(path, 200, page)
 
-        def _send(self, path: str, code: int, body: dict[str, Any]) -> None:
+        def _send(self, path: str, code: int, body: Any) -> None:
             kube.requests.append((path, code))
             data = json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if kube.trickle_s is None:
+                self.wfile.write(data)
+                return
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(kube.trickle_s)
+            except OSError:  # the client gave up on the reply
+                pass
 
     return Handler

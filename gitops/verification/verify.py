@@ -12,26 +12,33 @@ entry; see gitops/kube.py for the exact grants).
 * its last sync operation Succeeded, applied that content, and finished after the revision was
   committed; no operation is running; and the health was computed after that operation finished
   (`reconciledAt` ≥ `finishedAt`), so a Healthy from before the new revision never counts;
-* health Healthy; a Rollout among the Application's resources is Healthy at its current generation,
-  not paused (Argo CD's `Suspended` is a paused Rollout, not success);
-* every ready pod of the workload runs the promoted digest (the container's `imageID`, not its tag).
+* health Healthy, and so is each Deployment, StatefulSet and Rollout of the Application, computed
+  from the object as Argo CD computes it (gitops/verification/health.py; Argo CD 3 keeps it out of
+  the Application); a paused workload (Argo CD's `Suspended`) is not success;
+* each of those that runs the promoted repository has its `spec.replicas` pods of its current
+  version Ready (gitops/verification/workloads.py), every one on the promoted digest (the
+  container's `imageID`, not its tag); zero replicas is a success that says so.
 
-A paused canary step waits up to `--pause-timeout`, or is promoted with `--promote-paused`; an
+A pause the Argo Rollouts controller ends by itself (a timed canary step, blue/green
+`autoPromotionSeconds`) is waited out, or fails at once when it would end after the deadline; one
+only a person ends waits up to `--pause-timeout`, or is promoted with `--promote-paused`. An
 aborted Rollout fails at once with its message; Degraded or a wrong digest that lasts
-DEGRADED_GRACE_S fails. The revision's promoted image is read from the GitOps repository at the
-revision (chart defaults, then the env values file, then the region's), in a bare clone without
-file contents. When the revision is the merge commit of a promotion pull request, the image it sets
-must be the one the pull request's block says was approved.
+DEGRADED_GRACE_S fails. The run ends by `--timeout` whatever the API server does (`wait`). The
+revision's promoted image is read from the GitOps repository at the revision (chart defaults, then
+the env values file, then the region's), in a bare clone without file contents. When the revision
+is the merge commit of a promotion pull request, the image it sets must be the one the pull
+request's block says was approved.
 
-The result is reported on the revision (gitops/report.py): commit status `delivery/<env>/<region>`
-and a Deployment to `<env>-<region>`, linking to `--details-url`.
+The result is reported on the revision (gitops/verification/report.py): commit status
+`delivery/<env>/<region>` and a Deployment to `<env>-<region>`, linking to `--details-url`; every
+way the run ends, a bug or a stop signal included, ends both (`_Outcome`).
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 from gitops.clients.git import check_commit_sha
 from gitops.governance import trailers
 from gitops.repo import layout
+from gitops.verification.workloads import (KINDS, Workload, WorkloadRef, image_of, list_at,
+                                           object_at, path, timestamp)
 from gitops.errors import (
     EndpointUnreachable,
     GitopsError,
@@ -56,9 +65,15 @@ if TYPE_CHECKING:
     from gitops.clients.kube import KubeClient
 
 POLL_S = 10.0
-# A rollout can pass through Degraded (a pod failing its first probe, an HPA catching up), and old
-# pods can linger a moment after Healthy: fail only when either lasts this long.
+# A rollout can pass through Degraded (a pod failing its first probe, an HPA catching up), and the
+# pods listed can lag the workload's status by a moment: fail only when either lasts this long.
 DEGRADED_GRACE_S = 120.0
+# After a timed pause ends, the Argo Rollouts controller resumes the Rollout and Argo CD computes
+# its health again: a pause that outlasts its duration by this much is stuck.
+PAUSE_SLACK_S = 60.0
+# What a check that has not returned may still take once the run's deadline has passed (one
+# request's read timeout): then the run ends without it.
+CHECK_OVERRUN_S = 15.0
 # Consecutive failed requests (connection refused, timeout, 5xx, 429) before giving up.
 UNREACHABLE_ATTEMPTS = 5
 DEFAULT_TIMEOUT = "30m"
@@ -67,8 +82,6 @@ DEFAULT_PAUSE_TIMEOUT = "10m"
 MAX_BAKE_MINUTES = 1440
 
 _FAILED_PHASES = {"Failed", "Error"}
-_ROLLOUT = ("argoproj.io", "Rollout")
-_DEPLOYMENT = ("apps", "Deployment")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -89,40 +102,57 @@ class AppState:
     finished_at: float | None = None       # status.operationState.finishedAt, epoch seconds
     reconciled_at: float | None = None     # status.reconciledAt: when health was last computed
     pending_operation: bool = False        # .operation set: a sync is requested, not started
-    message: str | None = None
+    operation_message: str | None = None   # status.operationState.message
     condition: str | None = None           # an error condition, e.g. ComparisonError: <why>
-    namespace: str | None = None           # spec.destination.namespace: where the service runs
-    workloads: tuple[tuple[str, str, str], ...] = ()  # (group, kind, name) of Rollouts/Deployments
+    workloads: tuple[WorkloadRef, ...] = ()  # its Deployments, StatefulSets and Rollouts
+    # "<kind> <name>: <message>" of each Degraded resource, when Argo CD persists resource health
+    # in the Application (Argo CD 3 does not by default: then verify reads the workloads).
+    degraded_resources: tuple[str, ...] = ()
 
     @classmethod
-    def from_application(cls, app: dict[str, Any]) -> AppState:
-        status = app.get("status") or {}
-        sync = status.get("sync") or {}
-        health = status.get("health") or {}
-        operation = status.get("operationState") or {}
-        operation_revision = (operation.get("syncResult") or {}).get("revision") or (
-            ((operation.get("operation") or {}).get("sync") or {}).get("revision"))
+    def from_application(cls, app: dict[str, Any], name: str) -> AppState:
+        where = f"Application {name}"
+        status = object_at(app, "status", where)
+        sync = object_at(status, "sync", where)
+        health = object_at(status, "health", where)
+        operation = object_at(status, "operationState", where)
+        operation_revision = path(operation, "syncResult", "revision") or path(
+            operation, "operation", "sync", "revision")
         # Argo CD reports a chart it cannot render (values breaking the schema, a missing value
         # file) as a ComparisonError condition with sync status Unknown: worth showing.
-        errors = [c for c in status.get("conditions") or [] if c.get("type", "").endswith("Error")]
-        workloads = tuple(
-            (r.get("group", ""), r.get("kind", ""), r.get("name", ""))
-            for r in status.get("resources") or []
-            if (r.get("group", ""), r.get("kind")) in (_ROLLOUT, _DEPLOYMENT))
+        errors = [c for c in list_at(status, "conditions", where)
+                  if isinstance(c, dict) and str(c.get("type", "")).endswith("Error")]
+        destination = path(app, "spec", "destination", "namespace")
+        workloads, degraded = [], []
+        for resource in list_at(status, "resources", where):
+            if not isinstance(resource, dict):
+                raise GitopsError(f"{where}: status.resources holds a {type(resource).__name__}, "
+                                  "not an object; the object does not have the shape Argo CD "
+                                  "gives it")
+            kind, resource_name = resource.get("kind"), resource.get("name")
+            if kind in KINDS and resource.get("group") == KINDS[kind][0] and resource_name:
+                namespace = resource.get("namespace") or destination
+                if not namespace:
+                    raise GitopsError(f"{where}: {kind} {resource_name} has no namespace and the "
+                                      "Application names no destination namespace")
+                workloads.append(WorkloadRef(kind, str(resource_name), str(namespace)))
+            if path(resource, "health", "status") == "Degraded":
+                degraded.append(f"{kind} {resource_name}: "
+                                f"{path(resource, 'health', 'message') or 'no message'}")
         return cls(
             found=True,
             sync=sync.get("status"),
-            revision=sync.get("revision"),
+            revision=sync.get("revision") if isinstance(sync.get("revision"), str) else None,
             health=health.get("status"),
             phase=operation.get("phase"),
-            operation_revision=operation_revision,
-            finished_at=_timestamp(operation.get("finishedAt")),
-            reconciled_at=_timestamp(status.get("reconciledAt")),
+            operation_revision=operation_revision if isinstance(operation_revision, str) else None,
+            finished_at=timestamp(operation.get("finishedAt")),
+            reconciled_at=timestamp(status.get("reconciledAt")),
             pending_operation=bool(app.get("operation")),
-            message=operation.get("message") or health.get("message"),
+            operation_message=operation.get("message"),
             condition=f"{errors[0]['type']}: {errors[0].get('message', '')}" if errors else None,
-            namespace=((app.get("spec") or {}).get("destination") or {}).get("namespace"),
-            workloads=workloads,
+            workloads=tuple(workloads),
+            degraded_resources=tuple(degraded),
         )
 
     def describe(self) -> str:
@@ -135,40 +165,6 @@ class AppState:
         if self.condition:
             text += f", {self.condition}"
         return text
-
-
-@dataclass(frozen=True)
-class RolloutState:
-    name: str
-    phase: str | None        # status.phase: Progressing | Paused | Healthy | Degraded
-    message: str | None
-    aborted: bool
-    paused: bool             # pause conditions or spec.paused
-    step: str | None         # status.currentStepIndex
-    current: bool            # the controller has seen the current spec (observedGeneration)
-
-    @classmethod
-    def from_rollout(cls, name: str, rollout: dict[str, Any]) -> RolloutState:
-        status = rollout.get("status") or {}
-        generation = (rollout.get("metadata") or {}).get("generation")
-        return cls(name=name, phase=status.get("phase"), message=status.get("message"),
-                   aborted=bool(status.get("abort")),
-                   paused=bool(status.get("pauseConditions")) or
-                   bool((rollout.get("spec") or {}).get("paused")),
-                   step=None if status.get("currentStepIndex") is None
-                   else str(status["currentStepIndex"]),
-                   # Argo Rollouts writes observedGeneration as a string.
-                   current=generation is None or str(status.get("observedGeneration")) ==
-                   str(generation))
-
-
-def _timestamp(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 # --- the promoted revision, from the GitOps repository --------------------------------------------
@@ -188,7 +184,7 @@ class PromotedRevision:
                  region: str, service: str) -> None:
         self._git = git
         self._url = url
-        self._dir = workdir / "gitops.clients.git"
+        self._dir = workdir / "gitops.git"
         git.clone_history(url, self._dir)
         self._ensure(revision, f"revision {revision} is not in {url}; check --revision")
         self.sha = git.resolve(self._dir, revision)
@@ -230,10 +226,10 @@ class PromotedRevision:
         from gitops.repo.schema import coalesce
 
         values: dict[str, Any] = {}
-        for path in (layout.chart_values_file(source.application), *source.value_files):
-            text = self._git.read_file(self._dir, self.sha, path)
+        for name in (layout.chart_values_file(source.application), *source.value_files):
+            text = self._git.read_file(self._dir, self.sha, name)
             if text is not None:
-                values = coalesce(values, _mapping(text, f"{path} at {self.sha[:12]}"))
+                values = coalesce(values, _mapping(text, f"{name} at {self.sha[:12]}"))
         image = values.get("image") if isinstance(values.get("image"), dict) else {}
         return PromotedImage(*(str(image[key]) if image.get(key) else None
                                for key in ("repository", "tag", "digest")))
@@ -264,41 +260,19 @@ def _mapping(text: str, where: str) -> dict[str, Any]:
 
 # --- the running digest ---------------------------------------------------------------------------
 
-def running_digests(kube: KubeClient, namespace: str, workload: tuple[str, str, str],
-                    repository: str | None) -> dict[str, str | None]:
-    """{pod name: digest its container of `repository` runs (None: no such container)} for every
-    ready pod of the workload's ReplicaSets; terminating pods are leaving and not counted."""
-    _, kind, name = workload
-    owned_sets = {rs["metadata"]["name"] for rs in kube.list_replica_sets(namespace)
-                  if _owned_by(rs, kind, name)}
-    digests: dict[str, str | None] = {}
-    for pod in kube.list_pods(namespace):
-        meta = pod.get("metadata") or {}
-        if meta.get("deletionTimestamp") or not any(
-                _owned_by(pod, "ReplicaSet", rs) for rs in owned_sets) or not _ready(pod):
-            continue
-        digests[meta.get("name", "?")] = _pod_digest(pod, repository)
-    return digests
-
-
-def _owned_by(obj: dict[str, Any], kind: str, name: str) -> bool:
-    return any(ref.get("kind") == kind and ref.get("name") == name
-               for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
 def _pod_digest(pod: dict[str, Any], repository: str | None) -> str | None:
-    names = {c.get("name") for c in (pod.get("spec") or {}).get("containers") or []
-             if repository is None or re.match(rf"^{re.escape(repository)}[:@]", c.get("image", ""))}
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        image_id = status.get("imageID") or ""
-        if status.get("name") in names and "@sha256:" in image_id:
+    """The digest the pod's container of `repository` runs (its imageID), None without one."""
+    names = {c.get("name") for c in _items(path(pod, "spec", "containers"))
+             if isinstance(c, dict) and image_of(c.get("image"), repository)}
+    for status in _items(path(pod, "status", "containerStatuses")):
+        image_id = path(status, "imageID")
+        if isinstance(image_id, str) and path(status, "name") in names and "@sha256:" in image_id:
             return image_id[image_id.rindex("@") + 1:]
     return None
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 # --- one poll -------------------------------------------------------------------------------------
@@ -308,15 +282,24 @@ class _Progress:
     """What the wait remembers between polls."""
 
     bad_since: dict[str, float] = field(default_factory=dict)  # problem -> first seen
-    paused_since: dict[str, float] = field(default_factory=dict)  # rollout step -> first seen
-    promoted_steps: set[str] = field(default_factory=set)
+    paused_since: dict[str, float] = field(default_factory=dict)  # pause -> first seen
+    pause_ends: dict[str, float] = field(default_factory=dict)  # timed pause -> when it must end
+    promoted: set[str] = field(default_factory=set)  # pauses promoted with --promote-paused
 
 
 @dataclass(frozen=True)
 class Verified:
     state: AppState
-    rollout: RolloutState | None
-    pods: dict[str, str | None]
+    workloads: tuple[Workload, ...]       # the ones checked: they run the promoted repository
+    pods: dict[str, str | None]           # ready pods of their current version -> digest
+
+    @property
+    def desired(self) -> int:
+        return sum(workload.desired for workload in self.workloads)
+
+    @property
+    def rollout(self) -> str | None:
+        return next((w.phase for w in self.workloads if w.ref.kind == "Rollout"), None)
 
 
 class _Check:
@@ -324,25 +307,25 @@ class _Check:
 
     def __init__(self, req: VerifyRequest, kube: KubeClient, target: PromotedRevision,
                  clock: Clock, report: Callable[[AppState], None], where: str,
-                 degraded_grace_s: float) -> None:
+                 degraded_grace_s: float, deadline: float) -> None:
         self.req, self.kube, self.target = req, kube, target
         self.clock, self.report, self.where = clock, report, where
         self.grace_s = degraded_grace_s
+        self.deadline = deadline
         self.progress = _Progress()
-        self.last = AppState(found=False)
+        self.application = layout.application_source(req.env, req.region, req.service).application
 
     def __call__(self) -> Verified | str:
-        app = self.kube.get_application(self.req.namespace, layout.application_source(
-            self.req.env, self.req.region, self.req.service).application)
-        state = AppState.from_application(app) if app is not None else AppState(found=False)
-        self.last = state
+        app = self.kube.get_application(self.req.namespace, self.application)
+        state = AppState.from_application(app, self.application) if app is not None \
+            else AppState(found=False)
         self.report(state)
         if not state.found:
             return state.describe()
         if state.phase in _FAILED_PHASES and (
                 state.operation_revision is None or self.target.applied_by(state.operation_revision)):
             raise VerifyDegraded(f"{self.where}: sync of {state.operation_revision or self.target.sha} "
-                                 f"{state.phase.lower()}: {state.message or 'no message'}")
+                                 f"{state.phase.lower()}: {state.operation_message or 'no message'}")
         if not state.revision:
             return state.describe()
         relation = self.target.relation(state.revision)
@@ -363,51 +346,90 @@ class _Check:
             return f"{state.describe()}; the last sync operation finished before the commit"
         if state.reconciled_at is None or state.reconciled_at < state.finished_at:
             return f"{state.describe()}; health not yet computed since the sync"
-        rollout = self._rollout(state)
-        if rollout is not None and rollout.aborted:
-            raise VerifyDegraded(f"{self.where}: Rollout {rollout.name} aborted: "
-                                 f"{rollout.message or 'no message'}")
-        if state.health == "Suspended" or (rollout is not None and rollout.paused):
-            return self._paused(state, rollout)
-        if state.health == "Degraded":
-            return self._bad("degraded", f"Degraded at {state.revision[:12]}: "
-                             f"{(rollout and rollout.message) or state.message or 'no message'}; "
-                             "see the Application's resources in Argo CD")
-        if state.health != "Healthy" or (rollout is not None and (
-                rollout.phase != "Healthy" or not rollout.current)):
-            self.progress.bad_since.pop("degraded", None)
-            return state.describe() + (f", Rollout {rollout.phase}" if rollout else "")
+        if not state.workloads:
+            return f"{state.describe()}; the Application has no Deployment, StatefulSet or Rollout"
+        workloads = []
+        for ref in state.workloads:
+            workload = Workload.read(self.kube, ref)
+            if workload is None:
+                return f"{state.describe()}; {ref} not found in namespace {ref.namespace} (yet)"
+            workloads.append(workload)
+        return self._judge(state, workloads)
+
+    def _judge(self, state: AppState, workloads: list[Workload]) -> Verified | str:
+        """The Application applied the revision: are its workloads done, on the digest?"""
+        for workload in workloads:
+            if workload.aborted:
+                raise VerifyDegraded(f"{self.where}: {workload.ref} aborted: {workload.message}")
+        paused = [w for w in workloads if w.health.status == "Suspended"]
+        if paused:
+            return self._paused(state, paused[0])
+        if state.health == "Suspended":
+            return self._waiting_for_someone(state, "the Application is Suspended (one of its "
+                                                    "resources is paused)",
+                                             "see the Application's resources in Argo CD")
+        degraded = [w for w in workloads if w.health.status == "Degraded"]
+        if degraded or state.health == "Degraded":
+            reason = f"{degraded[0].ref}: {degraded[0].message}" if degraded else (
+                state.degraded_resources[0] if state.degraded_resources
+                else "a resource of the Application is Degraded")
+            return self._bad("degraded", f"Degraded at {state.revision[:12]}: {reason}; see the "
+                                         "Application's resources in Argo CD")
         self.progress.bad_since.pop("degraded", None)
-        pods = self._pods(state)
+        busy = [w for w in workloads if w.health.status != "Healthy"]
+        if state.health != "Healthy" or busy:
+            return state.describe() + "".join(f"; {w.ref} {w.health.status}: {w.message}"
+                                              for w in busy)
+        repository = self.target.image.repository
+        checked = [w for w in workloads if w.runs(repository)]
+        if not checked:
+            return (f"{state.describe()}; none of {', '.join(str(w.ref) for w in workloads)} runs "
+                    f"{repository}: nothing to verify the image on")
+        pods: dict[str, str | None] = {}
+        for workload in checked:
+            current = workload.current_pods(self.kube)
+            if len(current) < workload.desired:
+                return (f"{state.describe()}; {len(current)} of {workload.desired} pods of "
+                        f"{workload.ref} ready at its current version")
+            pods.update({str(path(pod, "metadata", "name")): _pod_digest(pod, repository)
+                         for pod in current})
         wrong = {pod: digest for pod, digest in pods.items() if digest != self.target.image.digest}
         if self.target.image.digest and wrong:
             pod, digest = sorted(wrong.items())[0]
             return self._bad("digest", f"{len(wrong)} of {len(pods)} ready pods do not run the "
                              f"promoted {self.target.image.digest}: {pod} runs "
-                             f"{digest or 'no container of ' + str(self.target.image.repository)}")
-        return Verified(state, rollout, pods)
+                             f"{digest or 'no container of ' + str(repository)}")
+        return Verified(state, tuple(checked), pods)
 
-    def _rollout(self, state: AppState) -> RolloutState | None:
-        names = [name for group, kind, name in state.workloads if (group, kind) == _ROLLOUT]
-        if not names or not state.namespace:
-            return None
-        rollout = self.kube.get_rollout(state.namespace, names[0])
-        return None if rollout is None else RolloutState.from_rollout(names[0], rollout)
-
-    def _paused(self, state: AppState, rollout: RolloutState | None) -> str:
-        step = rollout.step if rollout else None
-        key = f"{rollout.name if rollout else 'app'}@{step}"
-        if rollout is not None and self.req.promote_paused and key not in self.progress.promoted_steps:
-            self.kube.promote_rollout(state.namespace or "", rollout.name)
-            self.progress.promoted_steps.add(key)
-            return f"{state.describe()}; promoted Rollout {rollout.name} past step {step}"
-        since = self.progress.paused_since.setdefault(key, self.clock())
-        if self.clock() - since >= self.req.pause_timeout_s:
+    def _paused(self, state: AppState, workload: Workload) -> str:
+        pause = workload.pause()
+        if self.req.promote_paused and pause.promotable and pause.what not in self.progress.promoted:
+            self.kube.promote_rollout(workload.ref.namespace, workload.ref.name)
+            self.progress.promoted.add(pause.what)
+            return f"{state.describe()}; {pause.what}: promoted"
+        left = workload.left_in_pause(pause)
+        if left is None:
+            return self._waiting_for_someone(state, pause.what, pause.hint)
+        # The controller ends this pause by itself: wait for it, if the run lasts long enough.
+        now = self.clock()
+        ends = self.progress.pause_ends.setdefault(pause.what, now + left + PAUSE_SLACK_S)
+        if ends > self.deadline:
             raise VerifyTimeout(
-                f"{self.where}: Rollout {rollout.name if rollout else '(unknown)'} paused at step "
-                f"{step} for {self.clock() - since:.0f} s; promote it (kubectl argo rollouts "
-                "promote), or verify with --promote-paused or a longer --pause-timeout")
-        return f"{state.describe()}; paused at step {step}"
+                f"{self.where}: {pause.what} ends in {left:.0f} s, after this run's --timeout "
+                f"({self.deadline - now:.0f} s left): it cannot be verified in time; bound the "
+                "pauses (the chart's values.schema.json) to fit the Verify action's timeout")
+        if now >= ends:
+            raise VerifyTimeout(
+                f"{self.where}: {pause.what} is still paused over {PAUSE_SLACK_S:.0f} s after it "
+                "should have ended; is the Argo Rollouts controller running?")
+        return f"{state.describe()}; {pause.what}, resuming by itself in {left:.0f} s"
+
+    def _waiting_for_someone(self, state: AppState, what: str, hint: str) -> str:
+        """A pause nothing ends by itself: wait --pause-timeout for someone to end it."""
+        since = self.progress.paused_since.setdefault(what, self.clock())
+        if self.clock() - since >= self.req.pause_timeout_s:
+            raise VerifyTimeout(f"{self.where}: {what} for {self.clock() - since:.0f} s; {hint}")
+        return f"{state.describe()}; {what}"
 
     def _bad(self, problem: str, text: str) -> str:
         since = self.progress.bad_since.setdefault(problem, self.clock())
@@ -415,27 +437,20 @@ class _Check:
             raise VerifyDegraded(f"{self.where}: {text} (for {self.clock() - since:.0f} s)")
         return text
 
-    def _pods(self, state: AppState) -> dict[str, str | None]:
-        if not state.namespace:
-            raise GitopsError(f"{self.where}: the Application names no destination namespace")
-        pods: dict[str, str | None] = {}
-        for workload in state.workloads:
-            pods.update(running_digests(self.kube, state.namespace, workload,
-                                        self.target.image.repository))
-        return pods
-
 
 def wait(check: Callable[[], Verified | str], *, where: str, deadline: float, clock: Clock,
          sleep: Sleep, poll_s: float = POLL_S, unreachable_attempts: int = UNREACHABLE_ATTEMPTS
          ) -> Verified:
-    """Poll `check` until it returns Verified; retry what the API server may fix, bounded."""
+    """Poll `check` until it returns Verified; retry what the API server may fix, bounded. The
+    run ends by `deadline` (+ CHECK_OVERRUN_S) whatever the API server does: each check runs in
+    a thread of its own, abandoned if it has not returned by then."""
     from gitops.clients.kube import Unavailable
 
     failures = 0
     last, last_failure = "nothing read yet", ""
     while True:
         try:
-            outcome = check()
+            outcome = _within(check, deadline - clock() + CHECK_OVERRUN_S)
         except Unavailable as exc:
             failures += 1
             if failures >= unreachable_attempts:
@@ -444,6 +459,10 @@ def wait(check: Callable[[], Verified | str], *, where: str, deadline: float, cl
                     f"{exc}); check the cluster endpoint is reachable from here (a private "
                     "endpoint needs the CodeBuild project in the cluster's VPC)") from None
             last_failure = str(exc)
+        except _Overrun:
+            raise EndpointUnreachable(
+                f"{where}: the API server did not answer before the timeout (a request was still "
+                f"running {CHECK_OVERRUN_S:.0f} s after it); last seen: {last}") from None
         else:
             failures = 0
             if isinstance(outcome, Verified):
@@ -456,6 +475,32 @@ def wait(check: Callable[[], Verified | str], *, where: str, deadline: float, cl
                                           f"timeout (last: {last_failure})")
             raise VerifyTimeout(f"{where}: not verified before the timeout; last seen: {last}")
         sleep(min(poll_s * (2 ** (failures - 1)) if failures else poll_s, deadline - now))
+
+
+class _Overrun(Exception):
+    """A check did not return in the time the run had left."""
+
+
+def _within(check: Callable[[], Verified | str], seconds: float) -> Verified | str:
+    """check(), or _Overrun when it has not returned after `seconds` (it goes on, abandoned, in
+    a daemon thread that cannot keep the process alive)."""
+    outcome: list[Verified | str] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(check())
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="verify-check", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if failure:
+        raise failure[0]
+    if not outcome:
+        raise _Overrun()
+    return outcome[0]
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -495,8 +540,9 @@ class Result:
     tag: str | None
     digest: str | None
     rollout: str | None                 # the Rollout's phase, when the service is a Rollout
-    ready_pods: int
-    digest_checked: bool
+    desired_replicas: int               # spec.replicas of the workloads checked; 0: scaled to zero
+    ready_pods: int                     # their ready pods of the current version, all checked
+    digest_checked: bool                # at least one pod's digest was compared
     reported: bool                      # commit status and deployment written
     elapsed_s: float
     notes: list[str]
@@ -554,11 +600,20 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
                                         sleep=sleep, http=http, report=report,
                                         degraded_grace_s=degraded_grace_s)
         except GitopsError as exc:
-            state = "error" if isinstance(exc, (VerifySuperseded, EndpointUnreachable)) \
-                else "failure"
+            # Only what proves the release bad is a failure; the rest says nothing about it.
+            state = "failure" if isinstance(exc, (VerifyTimeout, VerifyDegraded)) else "error"
             outcome.end(state, f"{image}: {exc}".replace(where + ": ", ""))
             raise
-        outcome.end("success", f"{image}: verified, {len(verified.pods)} ready pods", bake_minutes=req.bake_minutes)
+        except BaseException as exc:  # a stop signal, or a bug: never leave the report pending
+            outcome.end("error", f"{image}: verification stopped "
+                                 f"({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})")
+            raise
+        if not verified.desired:
+            add_note(f"{', '.join(str(w.ref) for w in verified.workloads)} scaled to zero: no pod "
+                     "runs the image, so no digest was checked")
+        outcome.verified(f"{image}: verified, " + (
+            f"{len(verified.pods)} ready pods" if verified.desired else
+            "scaled to zero (no pod ran it)"))
     state = verified.state
     return Result(env=req.env, region=req.region, service=req.service, cluster=req.cluster,
                   namespace=req.namespace,
@@ -566,8 +621,9 @@ def verify(req: VerifyRequest, *, token: str | None = None, clock: Clock = time.
                                                         req.service).application,
                   revision=target.sha, synced_revision=state.revision, sync=state.sync,
                   health=state.health, tag=target.image.tag, digest=target.image.digest,
-                  rollout=verified.rollout.phase if verified.rollout else None,
-                  ready_pods=len(verified.pods), digest_checked=bool(target.image.digest),
+                  rollout=verified.rollout, desired_replicas=verified.desired,
+                  ready_pods=len(verified.pods),
+                  digest_checked=bool(target.image.digest) and bool(verified.pods),
                   reported=forge is not None, elapsed_s=round(clock() - start, 1), notes=notes)
 
 
@@ -581,8 +637,10 @@ def _wait_on_cluster(req: VerifyRequest, target: PromotedRevision, tmp: Path, wh
     endpoint, ca = access.describe()
     ca_file = tmp / "cluster-ca.pem"
     ca_file.write_bytes(ca)
-    kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http)
-    check = _Check(req, kube, target, clock, report, where, degraded_grace_s)
+    # The last look, at the deadline, gets its requests answered too: they end with the overrun.
+    kube = KubeClient(endpoint, token=access.token, ca_file=str(ca_file), http=http, clock=clock,
+                      deadline=deadline + CHECK_OVERRUN_S)
+    check = _Check(req, kube, target, clock, report, where, degraded_grace_s, deadline)
     return wait(check, where=where, deadline=deadline, clock=clock, sleep=sleep)
 
 
@@ -603,6 +661,11 @@ class _Outcome:
         self._finish_deployment = self._forge.start_deployment(
             self._sha, f"{req.env}-{req.region}", req.service, f"{self._image}: verifying",
             production=req.env == "prod")
+
+    def verified(self, text: str) -> None:
+        """The one place a verification's success is reported: the `success` status is the
+        proof later environments and `gitops revert` read (pending while a bake follows)."""
+        self.end("success", text, bake_minutes=self._req.bake_minutes)
 
     def end(self, state: str, text: str, bake_minutes: int | None = None) -> None:
         """`state` is success, failure or error: the status's and the deployment's alike, except that

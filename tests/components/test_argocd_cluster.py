@@ -721,6 +721,7 @@ def test_verify_may_read_the_pods_and_replicasets_of_each_service_namespace_only
             assert role["rules"] == [
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
                 {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list"]},
+                {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["get"]},
             ]
             assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                           "name": "delivery-verify"}

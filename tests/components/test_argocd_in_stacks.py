@@ -113,6 +113,7 @@ def test_the_plans_rbac_objects_are_exactly_what_verify_may_read(plan):
     stack = plan.stack
     settings = stack_settings(stack)
     workloads = {("", "pods", ("get", "list"), ()), ("apps", "replicasets", ("get", "list"), ()),
+                 ("apps", "deployments", ("get",), ()), ("apps", "statefulsets", ("get",), ()),
                  ("argoproj.io", "rollouts", ("get", "list"), ())}
     for component in plan.by_type(COMPONENT):
         on_cluster = children(plan, component)

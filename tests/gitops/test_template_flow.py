@@ -19,7 +19,8 @@ from gitops.repo.layout import application_source
 from gitops.repo.schema import coalesce, validate_stack
 from sandbox.github_api import FakeGitHub
 from sandbox.kube_api import Moment, application, pods_of
-from tests.gitops.verification.test_verify_proves_the_revision_runs import CLUSTER, REGION, Cluster, cluster  # noqa: F401 (fixture)
+from tests.gitops.verification.conftest import cluster  # noqa: F401 (fixture)
+from tests.gitops.verification.verify_env import CLUSTER, REGION, Cluster
 
 REGISTRY = "111111111111.dkr.ecr.us-east-1.amazonaws.com/shop"
 DIGEST = "sha256:" + "c3" * 32

@@ -159,3 +159,49 @@ def test_template_readme_describes_the_layout() -> None:
     readme = (TEMPLATE / "README.md").read_text()
     for needle in ("charts/<service>", "envs/<env>/<service>/values.yaml", "values-<region>.yaml"):
         assert needle in readme
+
+
+# --- pauses fit the Verify action ----------------------------------------------------------------
+
+def verify_timeout_s() -> int:
+    """The --timeout the pipeline's Verify action gives `gitops verify` (buildspecs/verify.yml)."""
+    buildspec = (Path(__file__).resolve().parents[3] / "buildspecs" / "verify.yml").read_text()
+    [minutes] = re.findall(r"--timeout (\d+)m\b", buildspec)
+    return int(minutes) * 60
+
+
+def longest_pause_s(duration_pattern: str) -> int:
+    """The longest pause duration the pattern accepts, as Argo Rollouts reads it."""
+    from gitops.verification.health import pause_seconds
+
+    candidates = [f"{n}{unit}" for n in range(0, 3601) for unit in ("", "s", "m", "h")]
+    return max(pause_seconds(c) for c in candidates if re.fullmatch(duration_pattern, c))
+
+
+def test_every_valid_release_pauses_less_than_the_verify_action_waits() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    strategy = schema["properties"]["strategy"]["properties"]
+    steps = strategy["canary"]["properties"]["steps"]["maxItems"]
+    pause = longest_pause_s(schema["definitions"]["canaryStep"]["properties"]["pause"][
+        "properties"]["duration"]["pattern"])
+    auto_promotion = strategy["blueGreen"]["properties"]["autoPromotionSeconds"]["maximum"]
+    # Pods need minutes to start after Argo CD syncs: every pause together leaves five of them.
+    budget = verify_timeout_s() - 300
+    assert (steps * pause, auto_promotion) == (1440, 1200)
+    assert steps * pause <= budget and auto_promotion <= budget
+
+
+@pytest.mark.parametrize("strategy,rule", [
+    ({"type": "canary", "canary": {"steps": [{"pause": {"duration": "40m"}}]}}, "pattern"),
+    ({"type": "canary", "canary": {"steps": [{"pause": {"duration": "1h"}}]}}, "pattern"),
+    ({"type": "canary", "canary": {"steps": [{"setWeight": 10}] * 9}}, "maxItems"),
+    ({"type": "blueGreen", "blueGreen": {"autoPromotionEnabled": True, "autoPromotionSeconds": 3600,
+                                         "scaleDownDelaySeconds": 30}}, "maximum"),
+    ({"type": "blueGreen", "blueGreen": {"autoPromotionEnabled": False, "autoPromotionSeconds": 600,
+                                         "scaleDownDelaySeconds": 30}}, "const"),
+])
+def test_a_pause_longer_than_verify_waits_is_refused_before_promotion(strategy, rule) -> None:
+    defaults = YAML(typ="safe").load((CHART / "values.yaml").read_text())
+    validator = Draft7Validator(json.loads((CHART / "values.schema.json").read_text()))
+    errors = list(validator.iter_errors({**defaults, "strategy": strategy}))
+    assert [e.validator for e in errors] == [rule]

@@ -25,7 +25,7 @@ from gitops.repo.schema import coalesce
 CHART = Path(__file__).resolve().parents[3] / "gitops" / "repo" / "template" / "charts" / "sample"
 KUBERNETES = "1.33"
 CANARY = {"strategy": {"type": "canary"}}
-BLUE_GREEN = {"strategy": {"type": "blueGreen", "blueGreen": {"autoPromotionEnabled": False,
+BLUE_GREEN = {"strategy": {"type": "blueGreen", "blueGreen": {"autoPromotionEnabled": True,
                                                               "autoPromotionSeconds": 600}}}
 ANALYSIS = {"templates": [{"templateName": "success-rate"}], "startingStep": 1,
             "args": [{"name": "service", "value": "api"}]}
@@ -101,7 +101,7 @@ def test_the_default_is_a_deployment_and_a_service_valid_for_kubernetes() -> Non
 
 
 def test_canary_renders_a_rollout_with_the_steps_of_the_values() -> None:
-    steps = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "5m"}}]
+    steps = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "3m"}}]
     kinds = by_kind(render({"strategy": {"type": "canary", "canary": {"steps": steps}}}))
     assert sorted(kinds) == ["Rollout", "Service"]  # no Deployment beside it
     [rollout] = kinds["Rollout"]
@@ -129,7 +129,7 @@ def test_blue_green_renders_a_rollout_between_the_service_and_its_preview() -> N
     check_rollout(rollout)
     blue_green = rollout["spec"]["strategy"]["blueGreen"]
     assert blue_green == {"activeService": "api-sample", "previewService": "api-sample-preview",
-                          "autoPromotionEnabled": False, "autoPromotionSeconds": 600,
+                          "autoPromotionEnabled": True, "autoPromotionSeconds": 600,
                           "scaleDownDelaySeconds": 30}
     services = {s["metadata"]["name"]: s for s in kinds["Service"]}
     assert set(services) == {blue_green["activeService"], blue_green["previewService"]}

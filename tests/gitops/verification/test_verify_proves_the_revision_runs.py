@@ -1,34 +1,26 @@
 """verify: EKS token and endpoint from moto, the Application, Rollout, ReplicaSets and pods from a
 TLS Kubernetes-like server on 127.0.0.1, the promoted revision from a real git repository on the
-smart-HTTP test server, statuses, deployments and pull requests on the fake GitHub. Time is a fake
-clock: sleeping advances it, so waits of minutes take milliseconds."""
+smart-HTTP test server, statuses, deployments and pull requests on the fake GitHub (verify_env.py,
+conftest.py). Time is a fake clock: sleeping advances it, so waits of minutes take milliseconds."""
 
 from __future__ import annotations
 
+import io
 import re
-
-import argparse
-import base64
 import json
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
-from moto.eks.models import eks_backends
-from moto.sts.models import sts_backends
+import urllib3
 
 from gitops.clients import kube as kube_mod
 from gitops.governance import trailers
-from gitops.commands import verify as verify_command
 from gitops.cli import main
 from gitops.errors import (
     CredentialsError,
@@ -39,126 +31,36 @@ from gitops.errors import (
     VerifySuperseded,
     VerifyTimeout,
 )
-from gitops.commands.verify import parse_duration, request_from_args
-from gitops.verification.verify import AppState, verify
+from gitops.commands.verify import parse_duration
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 from sandbox.github_api import FakeGitHub
 from sandbox.kube_api import (
     NAMESPACE,
-    FakeKube,
     Moment,
     application,
-    eks_token_access_key,
+    deployment,
     eks_token_url,
     pods_of,
     rollout,
     self_signed_certificate,
 )
+from tests.gitops.verification.verify_env import (
+    CLUSTER,
+    REGION,
+    Cluster,
+    FakeTime,
+    args_for,
+    assumed_role_of,
+    check,
+    on_github,
+    parse,
+    promote,
+    run_verify,
+    running,
+)
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-CLUSTER = "prod-eu-west-1"
 WORKTREE = Path(__file__).resolve().parents[3]
 VALUES = "envs/prod/api/values.yaml"
-
-
-@dataclass
-class FakeTime:
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@dataclass
-class Cluster:
-    kube: FakeKube
-    role_arn: str
-    other_role_arn: str
-
-    def point_at(self, endpoint: str, ca_pem: bytes) -> None:
-        cluster = eks_backends[ACCOUNT][REGION].clusters[CLUSTER]
-        cluster.endpoint = endpoint
-        cluster.certificate_authority = {"data": base64.b64encode(ca_pem).decode()}
-
-
-def assumed_role_of(token: str) -> str | None:
-    """What EKS does with a token: ask STS who signed it (here: moto's record of assumed roles)."""
-    key = eks_token_access_key(token)
-    for by_partition in sts_backends.values():
-        for backend in by_partition.values():
-            role = backend.get_assumed_role_from_access_key(key) if key else None
-            if role:
-                return role.role_arn
-    return None
-
-
-@pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        iam = boto3.client("iam")
-        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
-        role_arn = iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        other = iam.create_role(RoleName="other", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        boto3.client("eks", region_name=REGION).create_cluster(
-            name=CLUSTER, roleArn=role_arn, resourcesVpcConfig={"subnetIds": ["subnet-1"]})
-        # The cluster's only access entry is for the deployment role.
-        with FakeKube(authorize=lambda token: assumed_role_of(token) == role_arn) as kube:
-            result = Cluster(kube, role_arn, other)
-            result.point_at(kube.url, kube.ca_pem)
-            yield result
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    verify_command.register(parser.add_subparsers())
-    return parser.parse_args(["verify", *argv])
-
-
-def args_for(cluster: Cluster, repo, revision: str, *extra: str) -> argparse.Namespace:
-    return parse("--env", "prod", "--region", REGION, "--service", "api", "--cluster", CLUSTER,
-                 "--role-arn", cluster.role_arn, "--repo", repo.url, "--revision", revision,
-                 *extra)
-
-
-def run_verify(args: argparse.Namespace, time: FakeTime, seen: list[AppState] | None = None,
-               notes: list[str] | None = None, token: str | None = None):
-    return verify(request_from_args(args), token=token, clock=time.clock, sleep=time.sleep,
-                  report=(seen.append if seen is not None else lambda state: None),
-                  note=(notes.append if notes is not None else lambda text: None))
-
-
-def promote(repo, tag: str = "2.0.0", digest: str = DIGEST_B, service: str = "api") -> str:
-    """A promotion commit of `service` in prod, as promote writes it."""
-    return repo.commit({f"envs/prod/{service}/values.yaml": values_yaml(service, tag, digest)},
-                       f"promote(prod/{service}): 1.0.0 → {tag}")
-
-
-def running(app, digests=(DIGEST_B, DIGEST_B), **kw) -> Moment:
-    """The Deployment `api` with one ready pod per digest."""
-    return Moment.running(app, pods_of("Deployment", "api", list(digests)), **kw)
-
-
-@pytest.fixture
-def repo(gitops_repo, token_env):
-    """The GitOps repository; its token is what verify reads with (the server requires it)."""
-    gitops_repo.token_env = token_env
-    return gitops_repo
-
-
-def check(cluster: Cluster, repo, revision: str, *extra: str, time: FakeTime | None = None,
-          seen=None, notes=None):
-    return run_verify(args_for(cluster, repo, revision, *extra), time or FakeTime(), seen, notes,
-                      token=repo.token)
 
 
 # --- the happy paths ------------------------------------------------------------------------------
@@ -175,6 +77,7 @@ def test_verified_when_synced_healthy_and_every_pod_runs_the_digest(cluster: Clu
     assert time.sleeps == []
     assert [path.split("?")[0] for path, _ in cluster.kube.requests] == [
         "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/api",
+        f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/api",
         f"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets", f"/api/v1/namespaces/{NAMESPACE}/pods"]
     # the repository on the test server is not GitHub: nothing reported, and verify says so
     assert not result.reported and any("is not GitHub" in n for n in notes)
@@ -312,15 +215,36 @@ def test_a_noop_promotion_is_verified_by_the_sync_that_applied_the_same_files(cl
 
 # --- failures -------------------------------------------------------------------------------------
 
-def test_degraded_past_the_grace_period_fails(cluster: Cluster, repo) -> None:
+def test_degraded_past_the_grace_period_fails_with_the_deployments_reason(cluster: Cluster,
+                                                                           repo) -> None:
     rev = promote(repo)
-    cluster.kube.script("argocd", "api", [running(application(
-        revision=rev, health="Degraded", message="Deployment exceeded its progress deadline"))])
+    # Argo CD 3: no message in the Application (health not persisted); the operation succeeded.
+    cluster.kube.script("argocd", "api", [running(
+        application(revision=rev, health="Degraded"),
+        deployment_obj=deployment(progress_deadline_exceeded=True))])
     time = FakeTime()
-    with pytest.raises(VerifyDegraded, match=r"Degraded at .* progress deadline.*\(for 120 s\)") as caught:
+    with pytest.raises(VerifyDegraded) as caught:
         check(cluster, repo, rev, time=time)
+    assert str(caught.value).endswith(
+        f'Degraded at {rev[:12]}: Deployment api: Deployment "api" exceeded its progress deadline; '
+        "see the Application's resources in Argo CD (for 120 s)")
+    assert "successfully synced" not in str(caught.value)
     assert caught.value.exit_code == 9
     assert sum(time.sleeps) == 120.0
+
+
+def test_a_persisted_resource_health_gives_the_reason(cluster: Cluster, repo) -> None:
+    rev = promote(repo)
+    # controller.resource.health.persist: true, and the degraded resource is not a workload
+    app = application(revision=rev, health="Degraded", health_persisted=True)
+    app["status"]["resources"][1]["health"] = {"status": "Healthy"}
+    app["status"]["resources"].append({"version": "v1", "kind": "PersistentVolumeClaim",
+                                       "namespace": NAMESPACE, "name": "data", "health": {
+                                           "status": "Degraded", "message": "lost its volume"}})
+    cluster.kube.script("argocd", "api", [running(app)])
+    with pytest.raises(VerifyDegraded, match=f"Degraded at {rev[:12]}: PersistentVolumeClaim data: "
+                                             "lost its volume"):
+        check(cluster, repo, rev)
 
 
 def test_degraded_briefly_then_healthy_is_success(cluster: Cluster, repo) -> None:
@@ -531,7 +455,7 @@ def test_suspended_is_paused_not_success(cluster: Cluster, repo) -> None:
     cluster.kube.script("argocd", "api", [rollout_moment(rev, "Suspended", [DIGEST_B],
                                                          phase="Paused", paused=True, step=1)])
     time = FakeTime()
-    with pytest.raises(VerifyTimeout, match="Rollout api paused at step 1 for 300 s; promote it"):
+    with pytest.raises(VerifyTimeout, match=r"Rollout api paused at step 1 \(until promoted\) for 300 s; promote it"):
         check(cluster, repo, rev, "--pause-timeout", "5m", time=time)
     assert sum(time.sleeps) == 300.0
 
@@ -583,16 +507,6 @@ def test_a_rollout_not_yet_at_its_new_generation_waits(cluster: Cluster, repo) -
 
 
 # --- reporting on the commit ----------------------------------------------------------------------
-
-@pytest.fixture
-def github(git_token: str) -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=git_token) as fake:
-        yield fake
-
-
-def on_github(github: FakeGitHub, repo):
-    return github.add_repo(repo.url.removesuffix(".git").split("/", 3)[3])
-
 
 def test_success_is_a_commit_status_and_a_deployment(cluster: Cluster, repo, github) -> None:
     hub = on_github(github, repo)
@@ -771,7 +685,9 @@ def test_a_non_json_answer_is_reported_not_crashed_on() -> None:
     class LoginPage(requests.Session):  # e.g. a proxy in front of the endpoint
         def request(self, method, url, **kwargs):
             response = requests.Response()
-            response.status_code, response._content = 200, b"<html>sign in</html>"
+            response.status_code = 200
+            response.raw = urllib3.HTTPResponse(body=io.BytesIO(b"<html>sign in</html>"),
+                                                preload_content=False)
             return response
 
     kube = kube_mod.KubeClient("https://proxy.example", token=lambda renew: "t", ca_file=None,
