@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gitops.cli import main
-from gitops.errors import UsageError
+from gitops.errors import CredentialsError, GitopsError, UsageError
 from gitops.promotion.bake_breach import BreachRequest, revert_breach
 from gitops.promotion.revert import revert
 from tests.gitops.promotion.test_revert_restores_the_last_verified_version import (VALUES, Statuses, client,
@@ -108,6 +108,20 @@ def test_actions_that_verified_different_commits_are_not_guessed(released, codep
         verify_action("us-east-1", shas[2]), verify_action("eu-west-1", shas[1])]}, WHERE)
     with pytest.raises(UsageError, match="not one commit; revert by hand"):
         revert_breach(request(repo), revert, client=cp)
+
+
+@pytest.mark.parametrize("code, error, raised", [
+    ("AccessDeniedException", "the role needs codepipeline:ListRuleExecutions on the pipeline", CredentialsError),
+    ("PipelineExecutionNotFoundException", "reading execution 3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11 of "
+                                           "shop-api-staging failed (PipelineExecutionNotFoundException", GitopsError),
+])
+def test_a_failed_read_of_the_execution_is_one_line(released, codepipeline, code, error, raised):
+    repo, _, _ = released
+    cp, stubber = codepipeline
+    stubber.add_client_error("list_rule_executions", code, "no", http_status_code=400, expected_params=WHERE)
+    with pytest.raises(raised) as caught:
+        revert_breach(request(repo), revert, client=cp)
+    assert error in str(caught.value) and "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("services, error", [
