@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 from gitops import output
 from gitops.clients.git import GitRunner
 from gitops.clients.revisions import HistoryClient
 from gitops.commands import add_command
 from gitops.commands.revert import describe
-from gitops.commands.options import (add_branch, add_env, add_github_api_argument, add_repo,
+from gitops.commands.options import (add_branch, add_env, add_github_api_argument, add_output, add_repo,
                                      add_token_arguments, token_from_args)
 from gitops.promotion.bake_breach import BreachRequest, github_mark_failed, parse_services, revert_breach
 from gitops.promotion.revert import revert
@@ -34,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="how the revert lands: a commit, or an auto-mergeable pull request (default: commit)")
     add_token_arguments(p)
     add_github_api_argument(p)
+    add_output(p)
     p.set_defaults(func=run)
 
 
@@ -47,5 +49,8 @@ def run(args: argparse.Namespace) -> int:
         output.print_notice(f"note: {mark}")
     happened, result = revert_breach(req, lambda r: revert(r, HistoryClient(GitRunner(token)), token=token),
                                      mark_failed=None if isinstance(mark, str) else mark)
-    output.print_line(happened if result is None else f"{happened}: {describe(result)}")
+    if args.output == "json":
+        output.print_json({"outcome": happened, "revert": asdict(result) if result else None})
+    else:
+        output.print_line(happened if result is None else f"{happened}: {describe(result)}")
     return 0

@@ -142,5 +142,6 @@ def test_the_cli_does_nothing_after_an_action_failure(gitops_repo, codepipeline,
     stubber.add_response("list_rule_executions", {"ruleExecutionDetails": []}, WHERE)
     code = main(["revert-breach", "--pipeline", PIPELINE, "--execution-id", EXECUTION, "--stage", "Verify",
                  "--services", json.dumps(SERVICES), "--repo", gitops_repo.url, "--env", "staging",
-                 "--token-env", token_env])
-    assert code == 0 and "nothing to do" in capsys.readouterr().out
+                 "--token-env", token_env, "--output", "json"])
+    answer = json.loads(capsys.readouterr().out)
+    assert code == 0 and answer["revert"] is None and "nothing to do" in answer["outcome"]
