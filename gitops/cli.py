@@ -7,12 +7,18 @@ follows a `--token…` option, a word equal to the value of an environment varia
 
 SIGTERM (how CodeBuild stops a build) and SIGHUP end the command like Ctrl-C: the exception
 unwinds through the commands' `finally` blocks, which remove the temporary clone and stop git, and
-the process exits 128 + the signal's number with one line, no traceback.
+the process exits 128 + the signal's number with one line, no traceback. Output into a pipe its
+reader closed (`gitops history | head -1`) ends the command quietly with 141, the status of a tool
+SIGPIPE stops.
+
+A mistyped option is reported with the usage of its command and the closest option it has
+(`--digets`: did you mean --digest?). `gitops --help` lists every exit code (gitops.errors).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import signal
@@ -23,12 +29,19 @@ from typing import NoReturn
 from gitops import output
 from gitops.clients.credentials import REDACTED
 from gitops.commands import COMMANDS, MODULES
-from gitops.errors import GitopsError, UsageError
+from gitops.errors import GitopsError, UsageError, exit_codes
 
-OUTPUT_HELP = ("text: lines for people (default); json: one JSON object on stdout for pipelines, "
-               'on failure too ({"error": …, "exit_code": …})')
+OUTPUT_FORMATS = {
+    "text": "text: lines for people (default)",
+    "json": 'json: one JSON object on stdout for pipelines, on failure too ({"error": …, "exit_code": …})',
+    "csv": "csv: one row per change with a header, for spreadsheets",
+}
+# The version `gitops --version` prints and the package is built with (pyproject.toml reads it).
+__version__ = "0.1.0"
 # Signals that stop the command the way Ctrl-C (SIGINT) does.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# The exit status when stdout's reader has gone: what a tool SIGPIPE stops reports.
+CLOSED_PIPE = 128 + signal.SIGPIPE
 # Environment values shorter than this are not masked in usage errors (too many false matches).
 _MIN_SECRET_LENGTH = 8
 
@@ -63,17 +76,34 @@ class GitopsParser(argparse.ArgumentParser):
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with `argv` naming a command, only that command's module is imported, so a
     promotion does not pay for what verify imports (and the reverse)."""
-    parser = GitopsParser(prog="gitops", description="GitOps tooling of the delivery pipelines")
+    parser = GitopsParser(prog="gitops", description="GitOps tooling of the delivery pipelines",
+                          epilog=_exit_code_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     command = COMMANDS.get(argv[0]) if argv else None
     chosen = [command.module] if command else MODULES
     for name in chosen:
         importlib.import_module(name).register(subparsers)
     for command in subparsers.choices.values():
+        command.epilog = "exit codes: see `gitops --help`"
         for action in command._actions:
             if "--output" in action.option_strings and action.help is None:
-                action.help = OUTPUT_HELP
+                action.help = _output_help(action.choices)
     return parser
+
+
+def _output_help(choices: list[str]) -> str:
+    """The help of `--output` for the formats a command has."""
+    return "; ".join(OUTPUT_FORMATS[choice] for choice in choices)
+
+
+def _exit_code_help() -> str:
+    lines = ["exit codes:", "  0    success, including a no-op"]
+    lines += [f"  {code:<4} {meaning or name}" for code, name, meaning in exit_codes()]
+    lines.append(f"  {128 + signal.SIGINT}, {128 + signal.SIGTERM}, {128 + signal.SIGHUP} "
+                 "stopped by SIGINT, SIGTERM, SIGHUP (128 + the signal)")
+    lines.append(f"  {CLOSED_PIPE}  stdout closed by its reader (gitops history | head)")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,14 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(argv)
         try:
-            args = parser.parse_args(_attach_dash_values(parser, argv))
+            args = _parse(parser, _attach_dash_values(parser, argv))
         except _ParserError as e:
             e.parser.print_usage(sys.stderr)
             return _fail(UsageError(_mask(str(e), argv)), json_output)
         try:
-            return args.func(args)
+            code = args.func(args)
         except GitopsError as e:
-            return _fail(e, json_output)
+            code = _fail(e, json_output)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except (Stopped, KeyboardInterrupt) as e:
         signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
         name = signal.Signals(signum).name
@@ -104,6 +138,31 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The arguments; a word no option of the command takes is reported by the command's parser
+    (its usage, not the top level's), naming the command's closest option."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = _command_parser(parser, argv) or parser
+        message = f"unrecognized arguments: {' '.join(unknown)}"
+        options = [o for o in command._option_string_actions if o.startswith("--")]
+        closest = difflib.get_close_matches(unknown[0].split("=", 1)[0], options, n=1)
+        if unknown[0].startswith("-") and closest:
+            message += f"; did you mean {closest[0]}?"
+        raise _ParserError(command, message)
+    return args
+
+
+def _closed_pipe() -> int:
+    """stdout's reader went away: end quietly. stdout is pointed at /dev/null first, so the
+    interpreter's last flush at exit does not fail on the same pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # a stdout without a file descriptor (replaced in a test) needs nothing
+    return CLOSED_PIPE
 
 
 def _stop(signum: int, _frame: object) -> None:

@@ -125,3 +125,19 @@ class NothingVerified(GitopsError):
     evidence it changes nothing (no block, no rewrite)."""
 
     exit_code = 20
+
+
+def exit_codes() -> list[tuple[int, str, str]]:
+    """(exit code, error class, what it means) of every error class of this module, in code order:
+    what `gitops --help` and the exit-code reference list."""
+    classes = [value for value in globals().values()
+               if isinstance(value, type) and issubclass(value, GitopsError) and "exit_code" in vars(value)]
+    return [(cls.exit_code, cls.__name__, _meaning(cls))
+            for cls in sorted(classes, key=lambda cls: cls.exit_code)]
+
+
+def _meaning(cls: type[GitopsError]) -> str:
+    """The first paragraph of the class's docstring on one line; the base class is what is left."""
+    if cls is GitopsError:
+        return "any other failure"
+    return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())

@@ -140,9 +140,13 @@ class FakeGitHub:
     """The fake server. Use as a context manager; see the module docstring."""
 
     def __init__(
-        self, *, token: str = DEFAULT_TOKEN, read_only_tokens: tuple[str, ...] = (), lifetime_s: float = 120.0
+        self, *, token: str = DEFAULT_TOKEN, read_only_tokens: tuple[str, ...] = (), lifetime_s: float = 120.0,
+        says_who_can_bypass: bool = True,
     ) -> None:
         self.token = token
+        # False: rulesets are answered without `current_user_can_bypass`, as GitHub Enterprise
+        # Server did before it had the field.
+        self.says_who_can_bypass = says_who_can_bypass
         self._tokens = {token: "write", **{t: "read" for t in read_only_tokens}}
         self._actors: dict[str, tuple[str, int]] = {}
         self._lifetime_s = lifetime_s
@@ -693,6 +697,8 @@ def _get_ruleset(req: _Request) -> _Response:
         raise _Reply(404, "Not Found")
     # Bypass actors are shown to those who may edit the ruleset only, as on GitHub.
     shown = ruleset if req.permission == "admin" else {k: v for k, v in ruleset.items() if k != "bypass_actors"}
+    if not req.github.says_who_can_bypass:
+        return 200, shown, {}
     return 200, {**shown, "current_user_can_bypass": _can_bypass(ruleset, req)}, {}
 
 

@@ -25,40 +25,38 @@ END = "<!-- end of generated exit codes -->"
 
 def error_classes() -> list[type]:
     """The error classes of gitops.errors, where every exit code of the CLI is declared."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    _importable()
     from gitops import errors
 
-    classes = [value for value in vars(errors).values()
-               if isinstance(value, type) and issubclass(value, errors.GitopsError)
-               and "exit_code" in vars(value)]
-    return sorted(classes, key=lambda cls: cls.exit_code)
+    return [vars(errors)[name] for _, name, _ in errors.exit_codes()]
 
 
-def _summary(cls: type) -> str:
-    """The first paragraph of the class's docstring, on one line; the base class is what is left."""
-    if cls.__name__ == "GitopsError":
-        return "any other failure"
-    doc = (cls.__doc__ or "").strip()
-    if not doc:
-        raise SystemExit(f"{cls.__module__}.{cls.__name__} (exit {cls.exit_code}) has no docstring: "
-                         "say in one line what the code means, the table is written from it")
-    return " ".join(doc.split("\n\n")[0].split()).replace("|", "\\|")
+def _importable() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
 
 
 def table() -> str:
-    from gitops.cli import STOP_SIGNALS
+    _importable()
+    from gitops.cli import CLOSED_PIPE, STOP_SIGNALS
+    from gitops.errors import exit_codes
 
     rows = ["| code | error | meaning |", "|---:|---|---|",
             "| 0 | | success, including a no-op (already at that tag) |"]
-    classes = error_classes()
-    codes = [cls.exit_code for cls in classes]
+    found = exit_codes()
+    codes = [code for code, _, _ in found]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:
         raise SystemExit(f"exit codes used by more than one error class: {duplicates}")
-    rows += [f"| {cls.exit_code} | `{cls.__name__}` | {_summary(cls)} |" for cls in classes]
+    for code, name, meaning in found:
+        if not meaning:
+            raise SystemExit(f"gitops.errors.{name} (exit {code}) has no docstring: say in one line "
+                             "what the code means, the table is written from it")
+    rows += [f"| {code} | `{name}` | " + meaning.replace("|", "\\|") + " |" for code, name, meaning in found]
     rows += [f"| {128 + signum} | | stopped by {signal.Signals(signum).name} |"
              for signum in sorted(STOP_SIGNALS)]
+    rows.append(f"| {CLOSED_PIPE} | | stdout was closed by its reader (`gitops history \\| head`): "
+                "the command ends quietly, as a tool SIGPIPE stops |")
     return "\n".join(rows)
 
 

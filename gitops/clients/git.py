@@ -116,7 +116,9 @@ class GitRunner:
         return redact(text, self._token)
 
     def check_remote(self, url: str) -> None:
-        """Refuse to send the token unencrypted: plain http:// only to a loopback host."""
+        """Refuse credentials in the URL, and to send the token unencrypted: plain http:// only to
+        a loopback host."""
+        refuse_credentials(url)
         parts = urllib.parse.urlsplit(url)
         if not self._token or parts.scheme != "http":
             return
@@ -131,15 +133,19 @@ class GitRunner:
                              "for a loopback host)")
 
     def run(self, args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `git <args>`; raise GitError (redacted) when git fails (with `check`) or hangs."""
+            check: bool = True, errors: str = "strict") -> subprocess.CompletedProcess[str]:
+        """Run `git <args>`; raise GitError (redacted) when git fails (with `check`) or hangs.
+
+        stdout is decoded as UTF-8 with `errors`: "strict" (a file's content must be UTF-8; the
+        caller says which file was not) or "replace" (commit messages, authors and paths, which
+        git stores as bytes: one that is not UTF-8 is shown with U+FFFD, never a traceback)."""
         argv = ["git", *args]
         # A session of its own: the process group holds git and every helper it starts.
-        proc = subprocess.Popen(argv, cwd=cwd, env={**self._env, **(env or {})}, text=True,
+        proc = subprocess.Popen(argv, cwd=cwd, env={**self._env, **(env or {})},
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
         try:
-            stdout, stderr = proc.communicate(timeout=self.timeout_s)
+            raw_stdout, raw_stderr = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise GitTimeout(f"git {args[0]} did not finish within {self.timeout_s:g} s and was "
@@ -147,7 +153,10 @@ class GitRunner:
         except BaseException:
             _kill_group(proc)
             raise
-        done = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+        # Only a successful run's output is content; a failure's is read for its messages.
+        stdout = raw_stdout.decode("utf-8", errors if proc.returncode == 0 else "replace")
+        done = subprocess.CompletedProcess(argv, proc.returncode, stdout,
+                                           raw_stderr.decode("utf-8", "replace"))
         if check and done.returncode != 0:
             raise GitError(self.failure(args, done))
         return done
@@ -173,6 +182,18 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
+
+
+def refuse_credentials(url: str) -> None:
+    """One rule for every command, before anything connects: a repository URL carries no
+    credentials (git would send them, and they would reach logs). A password in it, or any user on
+    http(s):// (where the user part of a URL is a token), is refused; `ssh://git@host/…` and
+    `git@host:owner/repo` name the SSH user, not a credential."""
+    parts = urllib.parse.urlsplit(url.strip())
+    userinfo, at, _ = parts.netloc.rpartition("@") if "://" in url else ("", "", "")
+    if at and (":" in userinfo or parts.scheme.lower() in ("http", "https")):
+        raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
+                         "token with --token-env or --token-secret")
 
 
 def _without_userinfo(url: str) -> str:

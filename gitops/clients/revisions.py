@@ -9,11 +9,12 @@ in the environment, redacted errors).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gitops.errors import GitError
+from gitops.errors import GitError, ValuesError
 from gitops.clients.git import GitClient
 
 # Separators of `git log --format`: NUL between fields, and a record separator no message contains
@@ -21,9 +22,10 @@ from gitops.clients.git import GitClient
 _FIELD, _RECORD = "%x00", "%x00%x01%x00"
 
 
-# One commit per NUL-separated record of `first_parent_commits`: sha, parents, committer time,
-# author, then the message.
-_COMMIT_FORMAT = "%H%n%P%n%ct%n%an <%ae>%n%B"
+# `first_parent_changes`: with -z and --name-only, git prints each commit's fields (this format,
+# NUL-separated), then the paths it changed, each NUL-terminated (the first after a newline).
+_CHANGES_FORMAT = "%H%x00%P%x00%ct%x00%an <%ae>%x00%B"
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # Messages are read in batches of this many shas per `git log --no-walk` (argv stays small).
 MESSAGE_BATCH = 500
 
@@ -32,16 +34,38 @@ MESSAGE_BATCH = 500
 class Commit:
     sha: str
     parents: list[str]
-    committed: datetime
+    committed: datetime | None      # its committer time; None when git cannot give one
     author: str
     message: str
+    files: tuple[str, ...]          # the paths it changed (against its first parent)
 
 
-def _commit(record: str) -> Commit:
-    sha, parents, committed, author, *message = record.lstrip("\n").split("\n", 4)
-    # A commit may have an empty message (git commit --allow-empty-message): no fifth field.
-    return Commit(sha, parents.split(), datetime.fromtimestamp(int(committed), UTC), author,
-                  message[0] if message else "")
+def _committer_time(text: str) -> datetime | None:
+    """A `%ct` value as a time; None for what a datetime cannot hold (git prints nothing for a
+    date before 1970 and any number a commit object carries, up to year 10000 and beyond)."""
+    try:
+        return datetime.fromtimestamp(int(text), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _commits(log: str) -> list[Commit]:
+    """The commits of a `git log -z --name-only --format=_CHANGES_FORMAT` output."""
+    tokens = log.split("\0")
+    commits: list[Commit] = []
+    i = 0
+    while i + 4 < len(tokens):
+        sha, parents, committed, author, message = tokens[i:i + 5]
+        i += 5
+        files = []
+        # Paths follow until the next commit's sha; the paths asked for all lie under envs/.
+        while i < len(tokens) and not _SHA.fullmatch(tokens[i].lstrip("\n")):
+            if tokens[i].strip("\n"):
+                files.append(tokens[i].lstrip("\n"))
+            i += 1
+        commits.append(Commit(sha.lstrip("\n"), parents.split(), _committer_time(committed), author,
+                              message, tuple(files)))
+    return commits
 
 
 @dataclass(frozen=True)
@@ -59,11 +83,13 @@ class HistoryClient(GitClient):
 
     def clone_branch_history(self, url: str, branch: str, dest: Path) -> None:
         """A bare clone of `branch` alone with commits and trees but no blobs."""
+        self.runner.check_remote(url)
         self.runner.run(["clone", "--quiet", "--bare", "--filter=blob:none", "--single-branch",
                          "--branch", branch, "--", url, str(dest)])
 
     def clone_history(self, url: str, dest: Path) -> None:
         """A bare clone of every branch with commits and trees but no blobs."""
+        self.runner.check_remote(url)
         self.runner.run(["clone", "--quiet", "--bare", "--filter=blob:none", "--", url, str(dest)])
 
     def fetch_branches(self, gitdir: Path) -> None:
@@ -105,11 +131,15 @@ class HistoryClient(GitClient):
             raise
 
     def read_file(self, where: Path, rev: str, path: str) -> str | None:
-        """Text of `path` at `rev`; None when the commit has no file there."""
+        """Text of `path` at `rev`; None when the commit has no file there; a ValuesError when it
+        is not UTF-8."""
         entries = self._git(where, "ls-tree", rev, "--", path).split()
         if len(entries) < 2 or entries[1] != "blob":
             return None
-        return self._git(where, "cat-file", "blob", entries[2])
+        try:
+            return self._git(where, "cat-file", "blob", entries[2])
+        except UnicodeDecodeError as e:
+            raise ValuesError(f"{path} at {rev[:12]} is not UTF-8 ({e.reason} at byte {e.start})") from None
 
     def list_dir(self, where: Path, rev: str, path: str) -> list[str]:
         """Names of the entries directly under directory `path` at `rev` (empty when absent)."""
@@ -121,7 +151,8 @@ class HistoryClient(GitClient):
         """Newest first: the commits on `rev`'s first-parent line that changed `paths` (a merged
         pull request appears as its merge commit), at most `limit`."""
         out = self._git(where, "log", "--first-parent", f"--max-count={limit}",
-                        f"--format=%H{_FIELD}%P{_FIELD}%B{_RECORD}", rev, "--", *paths)
+                        f"--format=%H{_FIELD}%P{_FIELD}%B{_RECORD}", rev, "--", *paths,
+                        errors="replace")
         entries = []
         for record in out.split("\x00\x01\x00"):
             if not record.strip("\n"):
@@ -130,24 +161,21 @@ class HistoryClient(GitClient):
             entries.append(LogEntry(sha, tuple(parents.split()), message))
         return entries
 
-    def first_parent_commits(self, where: Path, paths: list[str], *, since: datetime | None = None,
-                             until: datetime | None = None) -> list[Commit]:
-        """Newest first: every commit on HEAD's first-parent line that changed `paths`, committed
-        within [since, until] as git filters it, with its committer time and author."""
-        args = ["log", "-z", "--first-parent", f"--format={_COMMIT_FORMAT}"]
-        if since is not None:
-            args.append(f"--since={since.isoformat()}")
-        if until is not None:
-            args.append(f"--until={until.isoformat()}")
-        log = self._git(where, *args, "HEAD", "--", *paths)
-        return [_commit(record) for record in log.split("\0") if record.strip()]
+    def first_parent_changes(self, where: Path, paths: list[str]) -> list[Commit]:
+        """Newest first: every commit on HEAD's first-parent line that changed `paths` (under
+        envs/), with its committer time, author, message and the paths of `paths` it changed. No
+        date limit: git's --since stops at the first commit dated before it, and dates are the
+        committer's to choose."""
+        return _commits(self._git(where, "log", "-z", "--first-parent", "--name-only",
+                                  f"--format={_CHANGES_FORMAT}", "HEAD", "--", *paths,
+                                  errors="replace"))
 
     def messages(self, where: Path, shas: list[str]) -> dict[str, str]:
         """sha -> message of each commit of `shas`, read in batches of MESSAGE_BATCH."""
         found: dict[str, str] = {}
         for start in range(0, len(shas), MESSAGE_BATCH):
             out = self._git(where, "log", "-z", "--no-walk=unsorted", "--format=%H%n%B",
-                            *shas[start:start + MESSAGE_BATCH])
+                            *shas[start:start + MESSAGE_BATCH], errors="replace")
             for record in out.split("\0"):
                 if record.strip():
                     sha, _, message = record.lstrip("\n").partition("\n")
@@ -155,9 +183,10 @@ class HistoryClient(GitClient):
         return found
 
     def message(self, where: Path, sha: str) -> str:
-        return self._git(where, "show", "-s", "--format=%B", sha)
+        return self._git(where, "show", "-s", "--format=%B", sha, errors="replace")
 
-    def _git(self, where: Path, *args: str) -> str:
-        """git's stdout; `where` ending in .git is a bare repository, else a working copy."""
+    def _git(self, where: Path, *args: str, errors: str = "strict") -> str:
+        """git's stdout (decoded with `errors`, see GitRunner.run); `where` ending in .git is a
+        bare repository, else a working copy."""
         flag = ["--git-dir", str(where)] if where.suffix == ".git" else []
-        return self.runner.run([*flag, *args], cwd=None if flag else where).stdout
+        return self.runner.run([*flag, *args], cwd=None if flag else where, errors=errors).stdout

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p = add_command(
             subparsers, action,
             description=f"{summary[0].upper()}{summary[1:]}: a commit of "
-                        f"{layout.freeze_file('<env>')} with the tool's trailers. See docs/operations/governance.md.")
+                        f"{layout.freeze_file('<env>')} with the tool's trailers.")
         add_repo(p)
         add_branch(p)
         add_env(p)
@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("--until", required=True,
                            help="end: ISO 8601 (an offset, or none for the file's time zone) or a "
                                 "duration such as 8h, 3d, 2w")
-        add_reason(p, help="why; recorded in the commit and shown by promote")
+        add_reason(p, help="why; recorded in the commit and shown by promote" if action == "freeze"
+                   else "why the freeze ends; recorded in the commit")
         p.add_argument("--pipelines", action="store_true",
                        help=f"also {'disable' if action == 'freeze' else 're-enable'} the transition "
                             f"into {PROMOTE_STAGE} of the pipelines concerned (CodePipeline)")
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      "with --pipelines")
         p.add_argument("--region", help="region of the pipelines (default: $AWS_REGION, else the AWS configuration)")
         add_token_arguments(p)
-        add_writer_arguments(p, author_help="commit author, recorded as who froze,")
+        add_writer_arguments(p, author_help="commit author, recorded as who froze," if action == "freeze"
+                             else "commit author, recorded as who ended the freeze,")
         add_output(p)
         p.set_defaults(func=run, action=action)
 

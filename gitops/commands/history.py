@@ -13,12 +13,12 @@ from gitops.clients.revisions import HistoryClient
 from gitops.commands import add_command
 from gitops.commands.options import (add_output, add_scope_arguments, add_window_arguments,
                                      token_from_args, validate_scope, window)
-from gitops.governance.history import MANUAL, Change, read_history
+from gitops.governance.history import MANUAL, TRAILER_FIELDS, Change, Trail, read_history
+from gitops.repo import layout
 
-
-CSV_FIELDS = ("landed_at", "action", "env", "service", "tag", "digest", "previous_digest",
-              "source_commit", "source_time", "execution", "approver", "pull_request", "reason",
-              "override_freeze", "author", "commit", "merged_commit", "subject")
+CSV_FIELDS = ("landed_at", "action", "env", "service", *(name for name, _, _ in TRAILER_FIELDS),
+              "author", "commit", "merged_commit", "subject", "committed_at", "date_adjusted",
+              "claimed")
 
 
 def print_csv(changes: list[Change]) -> None:
@@ -49,17 +49,30 @@ def print_table(changes: list[Change]) -> None:
             note = f"OVERRIDE-FREEZE: {note}"
         if c.action in ("freeze", "unfreeze", MANUAL):
             note = f"{c.subject}{' - ' + c.reason if c.reason else ''}"
-        rows.append([c.landed_at.strftime("%Y-%m-%d %H:%M"), c.action, scope, what.strip(),
+        if c.claimed:
+            note += f" (its trailers claim: {c.claimed})"
+        landed = c.landed_at.strftime("%Y-%m-%d %H:%M") + ("*" if c.date_adjusted else "")
+        rows.append([landed, c.action, scope, what.strip(),
                      note, c.author, c.commit[:12]])
     output.print_table(["landed (UTC)", "action", "scope", "image", "note", "author", "commit"],
                        rows, overrides, title=f"{len(changes)} changes")
+    if any(c.date_adjusted for c in changes):
+        output.print_line("* the commit's own date disagrees with the branch's order; shown at the "
+                          "change before it (committed_at in JSON and CSV)")
+
+
+def warn_if_missing(trail: Trail, env: str | None, branch: str) -> None:
+    """A warning when `env` is not an environment of the branch (a typo reads as no changes)."""
+    if env is not None and env not in trail.environments:
+        output.print_notice("warning: " + layout.missing(layout.env_dir(env), branch, "environments",
+                                                         trail.environments))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "history",
         description="List the changes that landed in the environment's paths on the branch, from "
-                    "the trailers of their commits (docs/reference/cli/history.md).")
+                    "the files their commits changed, described by the commits' trailers.")
     add_scope_arguments(p, env_required=False)
     add_window_arguments(p, default_since=None)
     add_output(p, choices=("text", "json", "csv"))
@@ -68,10 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     validate_scope(args)
-    since, until = window(args, datetime.now(UTC))
+    now = datetime.now(UTC)
+    since, until = window(args, now)
     token = token_from_args(args)
-    changes = read_history(args.repo, args.branch, HistoryClient(GitRunner(token)), env=args.env,
-                           service=args.service, since=since, until=until)
+    trail = read_history(args.repo, args.branch, HistoryClient(GitRunner(token)), env=args.env,
+                         service=args.service, since=since, until=until, now=now)
+    warn_if_missing(trail, args.env, args.branch)
+    changes = trail.changes
     if args.output == "json":
         output.print_json([c.to_json() for c in changes])
     elif args.output == "csv":

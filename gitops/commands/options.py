@@ -14,7 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from gitops.clients.credentials import load_token
-from gitops.clients.git import Identity
+from gitops.clients.git import Identity, refuse_credentials
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS
 from gitops.errors import UsageError
 from gitops.governance.times import parse_time
@@ -29,7 +29,16 @@ _UTC = ZoneInfo("UTC")
 
 
 def add_repo(parser: argparse.ArgumentParser, help: str = REPO_HELP) -> None:
-    parser.add_argument("--repo", required=True, help=help)
+    parser.add_argument("--repo", required=True, type=_repository, help=help)
+
+
+def _repository(url: str) -> str:
+    """`--repo` is refused with credentials in it by every command, before anything connects."""
+    try:
+        refuse_credentials(url)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return url
 
 
 def add_branch(parser: argparse.ArgumentParser, help: str = BRANCH_HELP) -> None:
@@ -50,7 +59,7 @@ def add_reason(parser: argparse.ArgumentParser, help: str, required: bool = True
 
 
 def add_output(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
-    """`--output`; its help is the CLI's one text (gitops.cli.OUTPUT_HELP)."""
+    """`--output`; its help says what each of `choices` is, in the CLI's words (gitops.cli.OUTPUT_FORMATS)."""
     parser.add_argument("--output", choices=choices, default="text")
 
 

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers, "promote",
         description="Set image.tag (and image.digest) in envs/<env>/<service>/values.yaml, by a "
-                    "commit on the branch or a pull request. Exit codes: see docs/reference/exit-codes.md.")
+                    "commit on the branch or a pull request.")
     add_repo(p)
     add_branch(p)
     add_env(p)

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "revert",
         description="Write back the last tag and digest that passed verification in the "
                     "environment and block the bad digest (the one at --revision, else the one "
-                    "there now). Exit codes: see docs/reference/exit-codes.md.")
+                    "there now).")
     _common(p)
     p.add_argument("--revision", metavar="SHA", help="the commit of the promotion that failed")
     p.add_argument("--mode", choices=("commit", "pull-request"), default="commit",

@@ -65,8 +65,7 @@ def register(subparsers: Any) -> None:
         description="Wait until the service's Argo CD Application on one EKS cluster has applied "
                     "the revision (or a later one keeping the service's files), is Healthy, its "
                     "Rollout done, and every ready pod runs the promoted digest; then set the "
-                    "commit status delivery/<env>/<region> and a GitHub Deployment. Exit codes: "
-                    "see docs/reference/cli/verify.md.")
+                    "commit status delivery/<env>/<region> and a GitHub Deployment.")
     add_env(parser, help="environment, e.g. staging")
     parser.add_argument("--region", required=True, help="AWS region of the cluster")
     add_service(parser, help="service = Argo CD Application name")

@@ -8,13 +8,17 @@ is refused in every later one as the release flow requires, and re-promoting it 
 listed. A tag without a digest is refused when a blocked entry has that tag (tags are immutable in
 the project's registries).
 
-The file is written by the tool only, whole, in a fixed shape; a file that is not in that shape
-fails closed (promote stops, naming the file) rather than being ignored.
+The file is written by the tool, whole, in a fixed shape; a file that is not in that shape
+fails closed (promote stops, naming the file) rather than being ignored. An entry edited by hand
+still means what it says: a digest in upper case, with surrounding spaces or without its
+`sha256:` prefix is read as the digest it names, a service name with surrounding spaces as that
+name; a digest or service that is not one at all fails closed.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from gitops.clients.revisions import HistoryClient
 _HEADER = ("# Image digests `gitops promote` refuses, written by `gitops revert`, `gitops block` and\n"
            "# `gitops unblock` (each change is a commit with the reason). Do not edit by hand.\n")
 _FIELDS = ("service", "digest", "tag", "reason", "execution")
+_HAND_WRITTEN_DIGEST = re.compile(r"(?i)(?:sha256:)?([0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,27 @@ def parse(text: str | None, where: str) -> list[Entry]:
                 isinstance(item.get(key), str) for key in ("service", "digest", "reason")):
             raise ValuesError(f"{where}: entry {item!r} needs service, digest and reason "
                               "strings; restore the file from history")
-        entries.append(Entry(**{key: item.get(key) for key in _FIELDS}))
+        entries.append(Entry(**{key: item.get(key) for key in _FIELDS}
+                             | {"service": _service(item["service"], where),
+                                "digest": _digest(item["digest"], where)}))
     return entries
+
+
+def _digest(written: str, where: str) -> str:
+    """The digest an entry names, as promote compares digests: sha256: and 64 lowercase hex."""
+    match = _HAND_WRITTEN_DIGEST.fullmatch(written.strip())
+    if match is None:
+        raise ValuesError(f"{where}: {written!r} is not an image digest (sha256: followed by 64 hex "
+                          "digits); correct the entry or restore the file from history")
+    return "sha256:" + match[1].lower()
+
+
+def _service(written: str, where: str) -> str:
+    name = written.strip()
+    if not layout.is_label(name):
+        raise ValuesError(f"{where}: service {written!r} is not a service name (a DNS-1123 label); "
+                          "correct the entry or restore the file from history")
+    return name
 
 
 def render(entries: list[Entry]) -> str:

@@ -30,7 +30,7 @@ from gitops.governance import trailers
 from gitops.governance.freeze_file import (Freeze, FreezeFile, iso_time, read_freeze_file,
                                            render_freezes, scope_name, validate_reason)
 from gitops.governance.times import parse_time, show_time
-from gitops.repo import layout
+from gitops.repo import inventory, layout
 from gitops.repo.layout import check_name
 
 
@@ -160,10 +160,10 @@ def _services(git: GitClient, workdir: Path, req: FreezeRequest) -> list[str]:
     env_dir = layout.env_dir(req.env)
     services = git.subdirectories(workdir, env_dir)
     if services is None:
-        raise ValuesError(f"{env_dir} does not exist on the branch; check --env")
+        raise ValuesError(f"{inventory.missing(git, workdir, env_dir, req.branch)}; check --env")
     if req.service is None:
         return services
     if req.service not in services:
-        raise ValuesError(f"{layout.service_dir(req.env, req.service)} does not exist on the branch; "
-                          "check --service")
+        service_dir = layout.service_dir(req.env, req.service)
+        raise ValuesError(f"{inventory.missing(git, workdir, service_dir, req.branch)}; check --service")
     return [req.service]

@@ -15,21 +15,43 @@ Exit 0 when every check passes, 18 when one fails, 6 when GitHub cannot be read.
 
 from __future__ import annotations
 
-import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gitops.governance import patterns
 from gitops.repo import layout
 
-# Any service's values file stands for the environment's paths in the path checks.
-_SAMPLE_SERVICE = "any-service"
+# A service (and region) name only a wildcard can match: longer than the 200 characters GitHub
+# allows a pattern, of a character no name has. A path guard that matches the paths made with it
+# covers every service's values files, not one whose name a pattern happens to spell.
+_ANY_NAME = "\x01" * 201
+# GitHub's current_user_can_bypass: the token may skip the ruleset ("exempt": without asking).
+_BYPASSES = {"always": True, "pull_requests_only": True, "exempt": True, "never": False}
+
+# Three-valued answers: True, False, or None when GitHub's answer does not settle it.
+Maybe = bool | None
+
+
+def _any(values: Iterable[Maybe]) -> Maybe:
+    values = list(values)
+    return True if True in values else None if None in values else False
+
+
+def _all(values: Iterable[Maybe]) -> Maybe:
+    values = list(values)
+    return False if False in values else None if None in values else True
+
+
+def _not(value: Maybe) -> Maybe:
+    return None if value is None else not value
 
 
 @dataclass(frozen=True)
 class Check:
     question: str
     ok: bool
-    answer: str    # yes / no, in the question's terms
+    answer: str    # yes / no / unknown (why), in the question's terms
     change: str    # what to change; "" when ok
 
 
@@ -42,13 +64,14 @@ class Ruleset:
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     rules: tuple[dict[str, Any], ...]
-    can_bypass: str             # GitHub's current_user_can_bypass: always | pull_requests_only | never
+    can_bypass: Maybe           # None: GitHub's answer had no (known) current_user_can_bypass
 
-    def applies_to(self, branch: str, default_branch: str) -> bool:
+    def applies_to(self, branch: str, default_branch: str) -> Maybe:
         if self.enforcement != "active" or self.target != "branch":
             return False
-        return (any(_ref_matches(p, branch, default_branch) for p in self.include)
-                and not any(_ref_matches(p, branch, default_branch) for p in self.exclude))
+        included = _any(_ref_matches(p, branch, default_branch) for p in self.include)
+        excluded = _any(_ref_matches(p, branch, default_branch) for p in self.exclude)
+        return _all([included, _not(excluded)])
 
     def review_rule(self) -> dict[str, Any] | None:
         for rule in self.rules:
@@ -57,28 +80,32 @@ class Ruleset:
                 return rule
         return None
 
-    def restricts_path(self, path: str) -> bool:
+    def restricts_paths(self, paths: list[str]) -> Maybe:
+        """Whether this push ruleset refuses pushes changing each of `paths`."""
         if self.enforcement != "active" or self.target != "push":
             return False
-        for rule in self.rules:
-            if rule.get("type") == "file_path_restriction":
-                paths = (rule.get("parameters") or {}).get("restricted_file_paths") or []
-                if any(fnmatch.fnmatchcase(path, pattern) for pattern in paths):
-                    return True
-        return False
+        restricted = [pattern for rule in self.rules if rule.get("type") == "file_path_restriction"
+                      for pattern in (rule.get("parameters") or {}).get("restricted_file_paths") or []]
+        return _all(_any(patterns.matches(pattern, path) for pattern in restricted)
+                    for path in paths)
 
-    def restricts_updates(self, branch: str, default_branch: str) -> bool:
-        return self.applies_to(branch, default_branch) and any(
-            rule.get("type") in ("update", "creation") for rule in self.rules)
+    def restricts_updates(self, branch: str, default_branch: str) -> Maybe:
+        if not any(rule.get("type") in ("update", "creation") for rule in self.rules):
+            return False
+        return self.applies_to(branch, default_branch)
+
+    def binds(self, applies: Maybe) -> Maybe:
+        """Whether the rules of this ruleset, where `applies`, hold for the token."""
+        return _all([applies, _not(self.can_bypass)])
 
 
-def _ref_matches(pattern: str, branch: str, default_branch: str) -> bool:
+def _ref_matches(pattern: str, branch: str, default_branch: str) -> Maybe:
+    """GitHub matches ref conditions against the full ref name (refs/heads/<branch>)."""
     if pattern == "~ALL":
         return True
     if pattern == "~DEFAULT_BRANCH":
         return branch == default_branch
-    return fnmatch.fnmatchcase(f"refs/heads/{branch}", pattern) or \
-        fnmatch.fnmatchcase(branch, pattern)
+    return patterns.matches(pattern, f"refs/heads/{branch}")
 
 
 @dataclass(frozen=True)
@@ -95,67 +122,94 @@ class GuardRails:
     protection: tuple[int, bool] | None | str
 
 
+def _answer(value: Maybe, unknowns: list[str]) -> str:
+    if value is None:
+        return "unknown: " + "; ".join(dict.fromkeys(unknowns))
+    return "yes" if value else "no"
+
+
+def _unknowns(rails: GuardRails, rulesets: Iterable[tuple[Ruleset, Maybe]], branch: str) -> list[str]:
+    """Why the answers about `rulesets` (each with whether it applies) are unknown."""
+    found = []
+    for ruleset, applies in rulesets:
+        if applies is None:
+            found.append(f"{ruleset.name} uses a pattern GitHub's syntax does not support, so "
+                         f"whether it applies to {branch} cannot be told")
+        if applies is not False and ruleset.can_bypass is None:
+            found.append(f"GitHub did not say whether this token can bypass {ruleset.name} (no "
+                         "current_user_can_bypass in its answer)")
+    return found
+
+
 def evaluate(rails: GuardRails, *, branch: str, env: str, mode: str, review_env: str
              ) -> list[Check]:
     """The checks for a token of `env` promoting in `mode`; `review_env` is the environment whose
-    changes need a review."""
-    reviewed = layout.values_file(review_env, _SAMPLE_SERVICE)
-    own = layout.values_file(env, _SAMPLE_SERVICE)
-    rulesets = [r for r in rails.rulesets if r.applies_to(branch, rails.default_branch)]
-    reviews = [r for r in rulesets if r.review_rule() is not None]
+    changes need a review. A check passes only when GitHub's answers confirm it: what they leave
+    open is answered "unknown", with why, and fails."""
+    reviewed = [layout.values_file(review_env, _ANY_NAME),
+                layout.region_file(review_env, _ANY_NAME, _ANY_NAME)]
+    own = [layout.values_file(env, _ANY_NAME), layout.region_file(env, _ANY_NAME, _ANY_NAME)]
+    reviews = [(r, r.applies_to(branch, rails.default_branch)) for r in rails.rulesets
+               if r.review_rule() is not None]
+    guards = [(r, r.restricts_paths(reviewed)) for r in rails.rulesets if r.target == "push"]
     classic_review = isinstance(rails.protection, tuple) and rails.protection[0] >= 1
-    unbypassable_review = [r for r in reviews if r.can_bypass == "never"]
     classic_binds = classic_review and (rails.protection[1] or not rails.admin)
-    review_binds = bool(unbypassable_review) or classic_binds
-    path_guards = [r for r in rails.rulesets if r.restricts_path(reviewed)]
-    binding_guard = any(r.can_bypass == "never" for r in path_guards)
-    bypassed = [r.name for r in reviews if r.can_bypass != "never"]
+    review_binds = _any([classic_binds, *(r.binds(applies) for r, applies in reviews)])
+    guard_binds = _any(r.binds(covers) for r, covers in guards)
+    bypassed = [r.name for r, applies in reviews if applies is not False and r.can_bypass is not False]
     checks = []
 
-    has_review = bool(reviews) or classic_review
+    has_review = _any([classic_review, *(applies for _, applies in reviews)])
     checks.append(Check(
-        f"changes on {branch} need an approving review", has_review, "yes" if has_review else "no",
+        f"changes on {branch} need an approving review", has_review is True,
+        _answer(has_review, _unknowns(rails, [(r, a) for r, a in reviews if a is None], branch)),
         "" if has_review else f"add a branch ruleset on {branch}: Require a pull request before "
                               "merging, 1 approval or more"))
 
-    can_skip = rails.push and not binding_guard and not review_binds
+    can_skip = _all([rails.push, _not(guard_binds), _not(review_binds)])
     if rails.admin:
+        can_skip = True
         fix = ("use a token without the Administration permission (admins can change the rules "
                "themselves)")
     elif bypassed:
         fix = (f"remove this token's actor from the bypass list of {', '.join(bypassed)}, or add a "
-               f"push ruleset restricting {layout.service_dir(review_env, '**')} that it cannot bypass")
+               f"push ruleset restricting {layout.env_dir(review_env)}/**/* that it cannot bypass")
     else:
         fix = f"require a review on {branch} (row above)"
     checks.append(Check(
         f"this token can change {layout.ENVS_DIR}/{review_env}/ on {branch} without a review",
-        not can_skip and not rails.admin, "yes" if can_skip or rails.admin else "no",
-        "" if not can_skip and not rails.admin else fix))
+        can_skip is False, _answer(can_skip, _unknowns(rails, [*reviews, *guards], branch)),
+        "" if can_skip is False else fix))
 
     if mode == "commit":
-        own_guarded = any(r.restricts_path(own) and r.can_bypass == "never" for r in rails.rulesets)
-        can_push = rails.push and not review_binds and not own_guarded
+        own_guards = [(r, r.restricts_paths(own)) for r in rails.rulesets if r.target == "push"]
+        own_guarded = _any(r.binds(covers) for r, covers in own_guards)
+        can_push = _all([rails.push, _not(review_binds), _not(own_guarded)])
         if not rails.push:
             fix = "grant the token Contents: read and write"
-        elif own_guarded:
-            fix = f"the push ruleset guarding {layout.ENVS_DIR}/{env}/ must not cover it"
+        elif own_guarded is not False:
+            fix = f"the push ruleset guarding {layout.ENVS_DIR}/{review_env}/ must not cover {layout.ENVS_DIR}/{env}/"
         else:
-            names = ", ".join(r.name for r in unbypassable_review) or "the branch protection"
-            fix = (f"add this token's GitHub App to the bypass list of {names} (mode: always) and "
-                   f"guard {layout.ENVS_DIR}/{review_env}/** with a push ruleset it cannot bypass")
+            names = ", ".join(r.name for r, applies in reviews if r.binds(applies) is not False)
+            fix = (f"add this token's GitHub App to the bypass list of {names or 'the branch protection'} "
+                   f"(mode: always) and guard {layout.env_dir(review_env)}/**/* with a push ruleset it "
+                   "cannot bypass")
         checks.append(Check(f"this token can push {layout.ENVS_DIR}/{env}/ straight to {branch}",
-                            can_push, "yes" if can_push else "no", "" if can_push else fix))
+                            can_push is True,
+                            _answer(can_push, _unknowns(rails, [*reviews, *own_guards], branch)),
+                            "" if can_push is True else fix))
     else:
-        proposal = layout.proposal_branch(env, "x")
-        blocked = [r.name for r in rails.rulesets
-                   if r.restricts_updates(proposal, rails.default_branch) and r.can_bypass == "never"]
-        can_propose = rails.push and not blocked
+        proposal = layout.proposal_branch(env, _ANY_NAME)
+        updates = [(r, r.restricts_updates(proposal, rails.default_branch)) for r in rails.rulesets]
+        blocked = _any(r.binds(applies) for r, applies in updates)
+        can_propose = _all([rails.push, _not(blocked)])
+        names = ", ".join(r.name for r, applies in updates if r.binds(applies) is not False)
         fix = ("grant the token Contents: read and write and Pull requests: read and write"
-               if not rails.push else
-               f"exclude {layout.proposal_branch(env, '*')} from {', '.join(blocked)}")
+               if not rails.push else f"exclude {layout.proposal_branch(env, '*')} from {names}")
         checks.append(Check(f"this token can push {layout.proposal_branch(env, '*')}",
-                            can_propose, "yes" if can_propose else "no",
-                            "" if can_propose else fix))
+                            can_propose is True,
+                            _answer(can_propose, _unknowns(rails, updates, branch)),
+                            "" if can_propose is True else fix))
 
     if rails.protection == "unreadable":
         checks.append(Check(f"classic branch protection of {branch} is readable", True,
@@ -177,7 +231,7 @@ def read_guard_rails(*, repo_url: str, api_url: str | None, token: str, branch: 
             enforcement=data.get("enforcement", "disabled"),
             include=tuple(ref_name.get("include") or ()), exclude=tuple(ref_name.get("exclude") or ()),
             rules=tuple(data.get("rules") or ()),
-            can_bypass=data.get("current_user_can_bypass") or "never"))
+            can_bypass=_BYPASSES.get(data.get("current_user_can_bypass"))))
     protection = seen["protection"]
     if isinstance(protection, dict):
         reviews = protection.get("required_pull_request_reviews") or {}

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 ACTION = "Delivery-Action"
 SERVICE = "Delivery-Service"
@@ -114,12 +114,13 @@ def parse_block(body: str | None) -> dict[str, str] | None:
 
 
 def source_time(text: str | None) -> datetime | None:
-    """A Source-Commit-Time value as a time; None when absent or not an ISO 8601 time with an
-    offset (a hand-written trailer cannot break a report: that promotion just has no source time)."""
+    """A Source-Commit-Time value as a time; None when absent, not an ISO 8601 time with an offset,
+    or not a time in UTC's calendar (0001-01-01T00:00+14:00 is a day before it begins): a
+    hand-written trailer cannot break a report, that promotion just has no source time."""
     if text is None:
         return None
     try:
         when = datetime.fromisoformat(text)
-    except ValueError:
+        return when.astimezone(UTC) if when.tzinfo else None
+    except (ValueError, OverflowError):
         return None
-    return when if when.tzinfo else None

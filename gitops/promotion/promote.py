@@ -24,10 +24,10 @@ from pathlib import Path
 from gitops.governance import blocklist, trailers
 from gitops.promotion import guards, provenance
 from gitops.promotion.proposal import PROPOSAL_HISTORY, Proposal, promotion_title
-from gitops.repo import layout, schema
+from gitops.repo import inventory, layout, schema
 from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
 from gitops.clients.git import (GitClient, Identity, PushRejected, RemoteCommit, check_commit_sha,
-                                errors_name_repository_paths)
+                                errors_name_repository_paths, refuse_credentials)
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts, retry_push
 from gitops.repo.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
@@ -135,9 +135,7 @@ def validate_request(req: PromoteRequest) -> None:
     if req.auto_merge and req.mode != "pull-request":
         raise UsageError("--auto-merge applies to --mode pull-request only")
     check_max_attempts(req.max_attempts)
-    if re.match(r"[a-z][a-z0-9+.-]*://[^/]*@", req.repo_url):
-        raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
-                         "token with --token-env or --token-secret")
+    refuse_credentials(req.repo_url)
 
 
 def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
@@ -217,8 +215,8 @@ def _read_checked(git: GitClient, workdir: Path, path: str) -> str:
     for prefix in prefixes:
         mode = modes.get(prefix)
         if mode is None:
-            raise ValuesError(f"{path} does not exist on the branch ({prefix} is missing); "
-                              "check --env/--service, or create the file first")
+            raise ValuesError(f"{inventory.missing(git, workdir, path, 'the branch')}; check "
+                              "--env/--service, or create the file first")
         if mode == "120000":
             raise ValuesError(f"{prefix} is a symlink in the repository; promote edits only "
                               "regular files inside it")

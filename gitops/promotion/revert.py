@@ -21,7 +21,6 @@ and an auto-mergeable pull request; the block takes effect when it merges.
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops.governance import blocklist, trailers
-from gitops.repo import files, layout
+from gitops.repo import files, inventory, layout
 from gitops.errors import NothingVerified, NoVerifiedVersion, UsageError, ValuesError
-from gitops.clients.git import Identity, check_commit_sha
+from gitops.clients.git import Identity, check_commit_sha, refuse_credentials
 from gitops.clients.revisions import HistoryClient
 from gitops.clients.push import (DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts,
                                  retry_push)
@@ -112,9 +111,7 @@ def validate_request(req: RevertRequest) -> None:
     if req.mode not in ("commit", "pull-request"):
         raise UsageError(f"--mode {req.mode!r}: use commit or pull-request")
     check_max_attempts(req.max_attempts)
-    if re.match(r"[a-z][a-z0-9+.-]*://[^/]*@", req.repo_url):
-        raise UsageError("the repository URL holds credentials; drop them from the URL and pass the "
-                         "token with --token-env or --token-secret")
+    refuse_credentials(req.repo_url)
 
 
 def github_verification_states(req: RevertRequest, token: str | None) -> VerificationStates | str:
@@ -176,6 +173,9 @@ def _bad_version(req: RevertRequest, git: HistoryClient, workdir: Path, history:
         return ImageRef(None, req.tag, req.digest)
     if req.revision is None:
         text = git.read_file(workdir, "HEAD", values_path)
+        if text is None:
+            raise UsageError(f"{inventory.missing(git, workdir, values_path, req.branch)}; check "
+                             "--env/--service")
         where = f"{values_path} on {req.branch}"
     else:
         if not git.has_commit(history, req.revision):
@@ -200,10 +200,15 @@ def last_verified(git: HistoryClient, history: Path, req: RevertRequest, bad_dig
     values_path = layout.values_file(req.env, req.service)
     head = f"refs/heads/{req.branch}"
     for entry in git.first_parent_log(history, head, [values_path], HISTORY_LIMIT):
-        text = git.read_file(history, entry.sha, values_path)
-        if text is None:
+        # A version that cannot be read (not UTF-8, malformed, a duplicated key) is passed over:
+        # Helm could not read it either, so it never ran and is no version to go back to.
+        try:
+            text = git.read_file(history, entry.sha, values_path)
+            if text is None:
+                continue
+            image = parse_image(text, f"{values_path} at {entry.sha[:12]}")
+        except ValuesError:
             continue
-        image = parse_image(text, f"{values_path} at {entry.sha[:12]}")
         if not image.digest or not image.tag or image.digest == bad_digest or \
                 blocklist.find(blocked, req.service, image.digest, None):
             continue
@@ -256,8 +261,8 @@ def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,
     def attempt(number: int) -> RevertResult | Push[RevertResult]:
         values_text = files.read_repo_file(workdir, values_path)
         if values_text is None:
-            raise ValuesError(f"{values_path} does not exist on the branch; check --env and "
-                              "--service")
+            raise ValuesError(f"{inventory.missing(git, workdir, values_path, req.branch)}; check "
+                              "--env and --service")
         current = parse_image(values_text, values_path)
         entries = blocklist.read(workdir, req.env)
         listed = blocklist.find(entries, req.service, bad.digest, None)

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops.repo import files
+from gitops.repo import files, layout
 from gitops.errors import UsageError, ValuesError
 from gitops.clients.git import GitClient
 from gitops.repo.layout import FREEZE_GLOB, VALUES_GLOB
@@ -77,3 +77,18 @@ def _cell(workdir: Path, relative: str) -> Cell:
         return Cell(image=parse_image(text, relative))
     except ValuesError as e:
         return Cell(error=str(e))
+
+
+def missing(git: GitClient, workdir: Path, path: str, branch: str) -> str:
+    """What a "does not exist" error says of `path` (an environment's or a service's directory, or
+    a file in one) at the checkout's HEAD: the first directory missing on the way, with the
+    environments or services that do exist."""
+    parts = path.split("/")
+    for depth, kind in ((2, "environments"), (3, f"services in {'/'.join(parts[:2])}")):
+        if len(parts) < depth:
+            break
+        parent, name = "/".join(parts[:depth - 1]), parts[depth - 1]
+        existing = git.subdirectories(workdir, parent) or []
+        if name not in existing:
+            return layout.missing("/".join(parts[:depth]), branch, kind, existing)
+    return f"{path} does not exist on {branch}"

@@ -145,3 +145,25 @@ def check_name(flag: str, name: str | None) -> None:
     """A name given with `flag` (an environment, service, region, application) is a DNS-1123 label."""
     if name is not None and not is_label(name):
         raise UsageError(f"{flag} {name!r} is not a DNS-1123 label (lowercase letters, digits and '-')")
+
+
+def scope_of(path: str) -> tuple[str, str | None] | None:
+    """The (environment, service) whose files `path` is: a service's directory, or (env, None) for
+    a file directly in the environment's directory (its freeze file, block list); None outside
+    every environment's directory."""
+    parts = path.split("/")
+    if len(parts) < 3 or parts[0] != ENVS_DIR:
+        return None
+    return parts[1], parts[2] if len(parts) > 3 else None
+
+
+# "does not exist" errors list at most this many of the names that do.
+_LISTED = 20
+
+
+def missing(path: str, branch: str, kind: str, existing: list[str]) -> str:
+    """`envs/prodd does not exist on main (environments: prod, staging)`: what a "does not exist"
+    error says, with the `kind` of names (environments, services) that do exist."""
+    names = sorted(existing)
+    shown = ", ".join(names[:_LISTED]) + (f", … ({len(names)} in all)" if len(names) > _LISTED else "")
+    return f"{path} does not exist on {branch} ({kind}: {shown or 'none'})"

@@ -20,10 +20,11 @@ from gitops.governance import trailers
 
 @dataclass
 class Commit:
-    when: datetime
-    message: str
+    when: datetime | str            # a str is git's raw date, "<seconds> <offset>", taken as it is
+    message: str | bytes            # bytes: written as they are (not necessarily UTF-8)
     files: dict[str, str] = field(default_factory=dict)
     merged: Commit | None = None    # this commit merges `merged` (whose files it takes)
+    author: bytes = b"Test <test@example.invalid>"
 
 
 def message(subject: str, **values: str | None) -> str:
@@ -46,9 +47,11 @@ def write_history(bare: Path, commits: list[Commit]) -> dict[int, str]:
     def emit(commit: Commit, ref: str, parents: list[int]) -> None:
         mark = len(marks) + 1
         marks[id(commit)] = mark
-        data = commit.message.encode()
-        stream.extend(b"commit %s\nmark :%d\ncommitter Test <test@example.invalid> %d +0000\n"
-                      b"data %d\n%s\n" % (ref.encode(), mark, int(commit.when.timestamp()), len(data), data))
+        data = commit.message if isinstance(commit.message, bytes) else commit.message.encode()
+        date = (commit.when if isinstance(commit.when, str)
+                else f"{int(commit.when.timestamp())} +0000").encode()
+        stream.extend(b"commit %s\nmark :%d\nauthor %s %s\ncommitter %s %s\ndata %d\n%s\n" % (
+            ref.encode(), mark, commit.author, date, commit.author, date, len(data), data))
         if parents:
             stream.extend(b"from :%d\n" % parents[0])
         for parent in parents[1:]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops.cli import OUTPUT_HELP, build_parser, main
+from gitops.cli import OUTPUT_FORMATS, build_parser, main
 
 WORKTREE = Path(__file__).resolve().parents[3]
 TOKEN = "ghp_0123456789abcdefABCDEF0123456789abcd"
@@ -108,4 +108,5 @@ def test_every_output_option_has_help() -> None:
     commands = next(a for a in parser._actions if a.dest == "command").choices
     for name, command in commands.items():
         output = next(a for a in command._actions if "--output" in a.option_strings)
-        assert output.help == OUTPUT_HELP, name
+        assert output.help == "; ".join(OUTPUT_FORMATS[choice] for choice in output.choices), name
+        assert all(f"{choice}: " in output.help for choice in output.choices), name

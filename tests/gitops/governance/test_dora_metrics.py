@@ -114,3 +114,16 @@ def test_an_empty_window_has_no_rates():
     report = compute("prod", [], at("2024-03-04T00:00:00"), at("2024-03-18T00:00:00"))
     assert report.overall.deployments == 0 and report.overall.change_failure_rate is None
     assert report.services == {} and [w.deployments for w in report.weeks] == [0, 0]
+
+
+@pytest.mark.parametrize(("where", "reason"), [("missing/dora.svg", "No such file or directory"),
+                                                (".", "Is a directory")])
+def test_an_svg_path_that_cannot_be_written_is_a_one_line_error(known_url, token_env, capsys, tmp_path,
+                                                                  where, reason):
+    target = tmp_path / where
+    code = main(["dora", "--repo", known_url, "--token-env", token_env, "--env", "prod", *WINDOW,
+                 "--svg", str(target)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == f"error: cannot write --svg {target}: {reason}\n"
+    assert [p.name for p in tmp_path.iterdir()] == []     # nothing half written beside it

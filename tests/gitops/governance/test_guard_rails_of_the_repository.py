@@ -32,7 +32,7 @@ REVIEW = {"type": "pull_request", "parameters": {"required_approving_review_coun
                                                  "require_code_owner_review": False,
                                                  "require_last_push_approval": True,
                                                  "required_review_thread_resolution": False}}
-PROD_PATHS = {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**"]}}
+PROD_PATHS = {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**/*"]}}
 
 
 def _safe(github: FakeGitHub) -> FakeRepo:
@@ -46,10 +46,11 @@ def _safe(github: FakeGitHub) -> FakeRepo:
 
 
 def _check(capsys, github: FakeGitHub, repo: FakeRepo, token: str, env: str, mode: str,
-           monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict]:
+           monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[int, dict]:
     monkeypatch.setenv("CHECKED_TOKEN", token)
     code = cli.main(["check-repo", "--repo", repo.clone_url, "--github-api-url", github.api_url,
-                     "--env", env, "--mode", mode, "--token-env", "CHECKED_TOKEN", "--output", "json"])
+                     "--env", env, "--mode", mode, "--token-env", "CHECKED_TOKEN", "--output", "json",
+                     *extra])
     out, err = capsys.readouterr()
     assert token not in out + err
     return code, json.loads(out)
@@ -82,7 +83,7 @@ def test_a_staging_token_bypassing_the_review_without_a_path_guard_fails(github,
     ok, change = _rows(report)["this token can change envs/prod/ on main without a review"]
     assert not ok
     assert change == ("remove this token's actor from the bypass list of gitops-main, or add a push "
-                      "ruleset restricting envs/prod/** that it cannot bypass")
+                      "ruleset restricting envs/prod/**/* that it cannot bypass")
 
 
 def test_a_review_staging_cannot_bypass_blocks_its_push(github, capsys, monkeypatch):
@@ -144,3 +145,85 @@ def test_text_table_and_a_clear_error(github, capsys, monkeypatch):
     monkeypatch.delenv("CHECKED_TOKEN")
     code = cli.main(["check-repo", "--repo", repo.clone_url, "--env", "staging", "--mode", "commit"])
     assert code == 2 and "--token-env or --token-secret" in capsys.readouterr().err
+
+
+# GitHub matches ruleset patterns as Ruby's File.fnmatch with FNM_PATHNAME (gitops.governance.patterns):
+# a setup that looks like a guard but is not one must fail, and what GitHub's answer leaves open is
+# "unknown", never a pass.
+
+SKIP_ROW = "this token can change envs/prod/ on main without a review"
+
+
+def _paths(*patterns: str) -> dict:
+    return {"type": "file_path_restriction", "parameters": {"restricted_file_paths": list(patterns)}}
+
+
+@pytest.mark.parametrize("guard", [
+    "envs/prod/*",                   # the service directories, not the files in them
+    "envs/prod/**",                  # `**` without `/` is one path level too
+    "envs/prod/api/**/*",            # one service only
+    "envs/prod/*/values.yaml",       # not the per-region files Argo CD also reads
+])
+def test_a_path_guard_github_does_not_apply_to_every_values_file_leaves_the_review_skippable(
+        github, capsys, monkeypatch, guard):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW], bypass=[_bypass(STAGING_APP)])
+    github.add_ruleset(repo, "prod-paths", target="push", rules=[_paths(guard)])
+    code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 18
+    assert _rows(report)[SKIP_ROW][0] is False
+
+
+@pytest.mark.parametrize("guard", [("envs/prod/**/*",), ("envs/prod/*/values.yaml", "envs/prod/*/values-*.yaml")])
+def test_a_path_guard_covering_every_values_file_holds(github, capsys, monkeypatch, guard):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW], bypass=[_bypass(STAGING_APP)])
+    github.add_ruleset(repo, "prod-paths", target="push", rules=[_paths(*guard)])
+    code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 0, report
+    assert _rows(report)[SKIP_ROW] == (True, "")
+
+
+@pytest.mark.parametrize(("include", "applies"), [
+    ("refs/heads/*", False),         # one level: not release/main
+    ("refs/heads/**/*", True),
+    ("refs/heads/release/*", True),
+    ("~ALL", True),
+    ("~DEFAULT_BRANCH", False),      # the default branch is main
+    ("release/main", False),         # GitHub matches the full ref name
+])
+def test_a_review_ruleset_applies_to_the_branch_as_github_matches_it(github, capsys, monkeypatch,
+                                                                     include, applies):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "reviews", include=(include,), rules=[REVIEW])
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch,
+                          "--branch", "release/main")
+    rows = {c["question"]: c for c in report["checks"]}
+    review = rows["changes on release/main need an approving review"]
+    assert (review["ok"], review["answer"]) == (applies, "yes" if applies else "no")
+    assert rows["this token can change envs/prod/ on release/main without a review"]["ok"] is applies
+
+
+def test_a_pattern_github_cannot_evaluate_is_unknown_not_a_pass(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "reviews", include=("refs/heads/[^x]*",), rules=[REVIEW])
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert code == 18
+    review = next(c for c in report["checks"] if c["question"] == "changes on main need an approving review")
+    assert review["ok"] is False
+    assert review["answer"] == ("unknown: reviews uses a pattern GitHub's syntax does not support, so "
+                                "whether it applies to main cannot be told")
+
+
+def test_a_ruleset_answered_without_who_can_bypass_it_is_unknown_not_binding(capsys, monkeypatch):
+    with FakeGitHub(says_who_can_bypass=False) as github:
+        github.add_token(STAGING_TOKEN, actor=STAGING_APP)
+        repo = github.add_repo("acme/gitops")
+        github.add_ruleset(repo, "gitops-main", rules=[REVIEW], bypass=[_bypass(STAGING_APP)])
+        code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 18
+    skip = next(c for c in report["checks"] if c["question"] == SKIP_ROW)
+    assert skip["ok"] is False
+    assert skip["answer"] == ("unknown: GitHub did not say whether this token can bypass gitops-main "
+                              "(no current_user_can_bypass in its answer)")
+    assert skip["change"].startswith("remove this token's actor from the bypass list of gitops-main")

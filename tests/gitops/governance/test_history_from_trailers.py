@@ -40,12 +40,14 @@ def _history(capsys, url, token_env, *extra):
 def test_prod_history_lists_every_change_in_landing_order(known_repo, token_env, capsys):
     url, shas, named = known_repo
     rows = json.loads(_history(capsys, url, token_env, "--env", "prod", "--output", "json"))
-    expected = ["seed", "api v0", "api v1", "web w1", "api v2", "revert api v2", "freeze", "api v3",
-                "unfreeze", "web w2", "web w3", "revert web w3", "manual", "block web w2", "api v4",
-                "worker k1", "block worker k1", "revert api v4", "web w4"]  # not "staging api"
+    # The seed changed three services of prod: one row each. Not "staging api".
+    expected = ["seed", "seed", "seed", "api v0", "api v1", "web w1", "api v2", "revert api v2",
+                "freeze", "api v3", "unfreeze", "web w2", "web w3", "revert web w3", "manual",
+                "block web w2", "api v4", "worker k1", "block worker k1", "revert api v4", "web w4"]
     assert [row["commit"] for row in rows] == [shas[name] for name in expected]
+    assert [row["service"] for row in rows[:3]] == ["api", "web", "worker"]
     actions = [row["action"] for row in rows]
-    assert actions == ["manual", "promote", "promote", "promote", "promote", "revert", "freeze",
+    assert actions == ["manual", "manual", "manual", "promote", "promote", "promote", "promote", "revert", "freeze",
                        "promote", "unfreeze", "promote", "promote", "revert", "manual", "block",
                        "promote", "promote", "block", "revert", "promote"]
     override = rows[expected.index("api v3")]
@@ -71,13 +73,13 @@ def test_service_and_window_narrow_the_history(known_repo, token_env, capsys):
     # web's changes and the environment-wide ones (freeze, blocks list file) in the window.
     assert [(row["action"], row["service"]) for row in rows] == [
         ("freeze", None), ("unfreeze", None), ("promote", "web"), ("promote", "web"),
-        ("revert", "web"), ("manual", None), ("block", "web")]
+        ("revert", "web"), ("manual", "web"), ("block", "web")]
 
 
 def test_every_environment_without_env(known_repo, git_token):
     url, shas, _ = known_repo
     changes = read_history(url, "main", HistoryClient(GitRunner(git_token)), service="api",
-                           since=at("2024-03-16T00:00:00"))
+                           since=at("2024-03-16T00:00:00")).changes
     assert [(c.env, c.action, c.tag) for c in changes] == [("staging", "promote", "v9"),
                                                            ("prod", "revert", "v3")]
 
@@ -86,9 +88,9 @@ def test_csv_and_table(known_repo, token_env, capsys):
     url, shas, _ = known_repo
     table = list(csv.DictReader(io.StringIO(_history(capsys, url, token_env, "--env", "prod",
                                                      "--output", "csv"))))
-    assert len(table) == 19
-    assert table[7]["action"] == "promote" and table[7]["override_freeze"] == "true"
-    assert table[7]["landed_at"] == "2024-03-07T16:00:00Z"
+    assert len(table) == 21
+    assert table[9]["action"] == "promote" and table[9]["override_freeze"] == "true"
+    assert table[9]["landed_at"] == "2024-03-07T16:00:00Z"
     text = _history(capsys, url, token_env, "--env", "prod", "--since", "2024-03-07",
                     "--until", "2024-03-08T12:00")
     lines = text.splitlines()

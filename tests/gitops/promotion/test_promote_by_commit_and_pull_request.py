@@ -249,7 +249,7 @@ def _bad_input_cases():
          "pull-request only"),
         ("missing branch", [*base, "--tag", "1", "--branch", "nope"], {}, {}, 4, "git clone failed"),
         ("missing service", ["--env", "staging", "--service", "billing", "--tag", "1"], {}, {}, 3,
-         "envs/staging/billing/values.yaml does not exist"),
+         "envs/staging/billing does not exist on the branch (services in envs/staging: api, web, worker)"),
         ("malformed YAML", [*base, "--tag", "1"], {STAGING_API: "image: [\n"}, {}, 3,
          "values.yaml:2:1: did not find expected"),
         ("several documents", [*base, "--tag", "1"], {STAGING_API: "image: {tag: a}\n---\nx: 1\n"},

@@ -107,6 +107,20 @@ def test_a_blocked_version_is_passed_over(history) -> None:
     assert (result.restored_tag, result.restored_from) == ("v1", shas[1])
 
 
+def test_versions_that_cannot_be_read_are_passed_over(gitops_repo) -> None:
+    statuses = Statuses()
+    good = set_version(gitops_repo, 1)
+    statuses.set(good, us_east_1="success")
+    gitops_repo.commit({VALUES: "image: [\n"}, "broken by hand")
+    gitops_repo.commit({VALUES: values_yaml("api", "v2", digest(2)) + "image:\n  tag: v3\n"},
+                       "a duplicated key")
+    gitops_repo.commit({VALUES: values_yaml("api", "v4", digest(4)).encode() + b"# caf\xe9\n"},
+                       "not UTF-8 in the file, nor in this message: caf\udce9")
+    set_version(gitops_repo, 5)
+    result = revert(request(gitops_repo), client(gitops_repo), states=statuses)
+    assert (result.restored_tag, result.restored_from) == ("v1", good)
+
+
 def test_revert_again_changes_nothing(history) -> None:
     repo, shas, statuses = history
     revert(request(repo, revision=shas[5]), client(repo), states=statuses)
@@ -235,6 +249,31 @@ def test_unblock_lifts_it_with_a_reason(gitops_repo) -> None:
 def test_a_block_list_not_in_its_shape_stops_promote(gitops_repo) -> None:
     gitops_repo.commit({BLOCKLIST: "blocked: {api: yes}\n"}, "hand edit")
     with pytest.raises(ValuesError, match="envs/staging/blocklist.yaml is not a block list"):
+        promote(PromoteRequest(repo_url=gitops_repo.url, env="prod", service="api", tag="v2"),
+                GitClient(GitRunner(gitops_repo.token)))
+
+
+@pytest.mark.parametrize("written", [
+    "SHA256:" + "AB" * 32,              # upper case
+    "'sha256:" + "ab" * 32 + " '",      # a trailing space
+    "ab" * 32,                          # no sha256: prefix
+    "' Sha256:" + "aB" * 32 + "'",
+])
+def test_a_hand_written_block_list_entry_still_blocks_its_digest(gitops_repo, written) -> None:
+    gitops_repo.commit({BLOCKLIST: f"blocked:\n  - service: ' api'\n    digest: {written}\n"
+                                   "    reason: CVE-2026-1\n"}, "block by hand")
+    with pytest.raises(DigestBlocked, match="is blocked in staging: CVE-2026-1"):
+        promote(PromoteRequest(repo_url=gitops_repo.url, env="prod", service="api", tag="v2",
+                               digest="sha256:" + "ab" * 32), GitClient(GitRunner(gitops_repo.token)))
+
+
+@pytest.mark.parametrize(("field", "written"), [("digest", "sha256:abc"), ("digest", "latest"),
+                                                 ("service", "API/../web")])
+def test_a_block_list_entry_that_names_no_digest_or_service_stops_promote(gitops_repo, field, written):
+    entry = {"service": "api", "digest": "sha256:" + "ab" * 32, field: written}
+    gitops_repo.commit({BLOCKLIST: "blocked:\n  - " + "\n    ".join(f"{k}: '{v}'" for k, v in entry.items())
+                                   + "\n    reason: CVE\n"}, "block by hand")
+    with pytest.raises(ValuesError, match=f"envs/staging/blocklist.yaml: {field + ' ' if field == 'service' else ''}'"):
         promote(PromoteRequest(repo_url=gitops_repo.url, env="prod", service="api", tag="v2"),
                 GitClient(GitRunner(gitops_repo.token)))
 

@@ -221,5 +221,5 @@ def test_block_of_a_service_without_values_is_one_line(gitops_repo, token_env, c
     code = main(["block", "--repo", gitops_repo.url, "--token-env", token_env, "--env", "staging",
                  "--service", "nope", "--digest", DIGEST_A, "--reason", "bad"])
     assert code == 3
-    assert capsys.readouterr().err == ("error: envs/staging/nope/values.yaml does not exist on the "
-                                       "branch; check --env and --service\n")
+    assert capsys.readouterr().err == ("error: envs/staging/nope does not exist on main (services in "
+                                       "envs/staging: api, web, worker); check --env and --service\n")
