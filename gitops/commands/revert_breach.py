@@ -21,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "revert-breach",
         description="After a pipeline's Verify stage failed: when its bake's alarm failed it (not an "
                     "action, which reverted already), mark the verified commit's pending statuses "
-                    "failure and revert it as a failed verification does. Exit codes: see "
-                    "docs/reference/exit-codes.md.")
+                    "failure and revert it as a failed verification does.")
     p.add_argument("--pipeline", required=True, help="the pipeline whose stage failed")
     p.add_argument("--execution-id", required=True, metavar="ID", help="the failed execution")
     p.add_argument("--stage", required=True, help="the stage the bake holds (Verify)")
