@@ -47,7 +47,10 @@ def overrides(stack: str, services: int, regions: int) -> dict:
     home = config[f"{PROJECT}:tooling"]["region"]
     chosen = [home] + [r for r in REGIONS if r != home][: regions - 1]
     environment["clusters"] = {region: f"{environment['name']}-{region}" for region in chosen}
-    generated = [{"name": f"svc{i:03d}", "paths": [f"services/svc{i:03d}/**", "libs/**"]} for i in range(services)]
+    # Trigger paths are a building stack's (a promote stack's services have none).
+    builds = config[f"{PROJECT}:source"]["kind"] == "build"
+    generated = [{"name": f"svc{i:03d}", **({"paths": [f"services/svc{i:03d}/**", "libs/**"]} if builds else {})}
+                 for i in range(services)]
     return {f"{PROJECT}:environment": environment, f"{PROJECT}:services": generated}
 
 

@@ -11,9 +11,12 @@ section is `components.argocd_settings`, parsed here into `Settings.argocd`.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
+import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Collection, Mapping
 
 from components import argocd_settings, release_gates
 from components import validators as v
@@ -21,10 +24,12 @@ from components.argocd_settings import ArgoCdSettings
 from components.naming import Names
 from components.pipeline_model import MAX_TRIGGER_FILE_PATH_CHARS, MAX_TRIGGER_FILE_PATHS
 from components.release_gates import ReleaseGates
+from components.stack_files import project_environments, unquoted_numbers
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
 
-__all__ = ["AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource", "GitOpsToken", "PromoteSource", "ServiceSettings",
-           "Settings", "parse", "from_config", "from_pulumi_config"]
+__all__ = ["AWS_PROVIDER_KEYS", "AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource",
+           "GitOpsToken", "PromoteSource", "ServiceSettings", "Settings", "parse", "from_config", "from_pulumi_config",
+           "project_environments"]
 
 EXECUTION_MODES = ("QUEUED", "SUPERSEDED", "PARALLEL")
 PROMOTION_MODES = ("commit", "pull-request")
@@ -37,6 +42,21 @@ BUILT_IN_TAGS = ("app", "environment", "managed-by")
 # other namespace (`delivery-pipline:executionMode`) would be read by nothing, so it is refused.
 PROVIDER_NAMESPACES = ("aws", "kubernetes")
 ENGINE_NAMESPACE = "pulumi"
+# A service's keys that say how to build its image: a promote stack builds nothing, so there they
+# would be read by nothing.
+BUILD_ONLY_SERVICE_KEYS = ("paths", "testCommand", "dockerfile", "context")
+
+
+def _provider_keys(package: str) -> frozenset[str]:
+    """The config keys a Pulumi provider package reads (`aws:<key>`), from its generated
+    `config/vars.py` rather than a list kept by hand (and without importing the provider)."""
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None, f"{package} is a pinned requirement"
+    source = (Path(spec.origin).parent / "config" / "vars.py").read_text()
+    return frozenset(re.findall(r"__config__\.get\w*\('(\w+)'", source))
+
+
+AWS_PROVIDER_KEYS = _provider_keys("pulumi_aws")
 
 
 # The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days.
@@ -264,7 +284,7 @@ def _clusters(key: str, value: Any) -> dict[str, str]:
 
 
 def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str,
-            clusters: tuple[str, ...]) -> BuildSource | PromoteSource:
+            clusters: tuple[str, ...], environments: Collection[str] | None) -> BuildSource | PromoteSource:
     """The `source` section, and `registry`, which only a building stack has."""
     source = root.section("source")
     kind = source.get("kind", v.one_of(SOURCE_KINDS))
@@ -293,6 +313,9 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
     upstream = source.get("upstream", v.dns_name)
     if upstream and upstream == env_name:
         root.errors.add(v.fail("source.upstream", upstream, f"another environment than {env_name!r}"))
+    # Default: the environments of the project's stack files (`environments`).
+    listed = source.get("knownEnvironments", v.list_of(v.dns_name, non_empty=True), default=())
+    _check_upstream(root.errors, upstream, env_name, listed or (), environments)
     source.finish()
     if registry.data:
         root.errors.add(v.fail("registry", dict(registry.data),
@@ -399,10 +422,69 @@ def _optional(root: v.Reader, section: str, key: str, check: Any, default: Any) 
     return value
 
 
-def parse(data: Mapping[str, Any]) -> Settings:
+def _check_upstream(errors: v.Errors, upstream: str, env_name: str, listed: Collection[str],
+                    environments: Collection[str] | None) -> None:
+    """A promote stack's pipelines start on its upstream's values: an upstream no stack is for
+    (`stagin`) plans pipelines that never start. Known: the environments of the project's stack
+    files, and `source.knownEnvironments`; unchecked when neither was given (one stack's settings
+    parsed alone)."""
+    if not upstream or upstream == env_name or (environments is None and not listed):
+        return
+    from_files = sorted(set(environments or ()) - {env_name})
+    known = sorted({*from_files, *listed})
+    if upstream in known:
+        return
+    if not known:
+        errors.add(v.fail("source.upstream", upstream,
+                          f"an environment of this project (none besides {env_name} in its stack files): add the "
+                          "upstream's stack file, or list the environments in source.knownEnvironments"))
+        return
+    where = " and ".join(name for name, given in (("its stack files", from_files),
+                                                  ("source.knownEnvironments", listed)) if given)
+    hint = difflib.get_close_matches(upstream, known, n=1)
+    fix = f"did you mean {hint[0]!r}?" if hint else "name one of them, or add it to source.knownEnvironments"
+    errors.add(v.fail("source.upstream", upstream, f"an environment of this project ({', '.join(known)}, from {where}): {fix}"))
+
+
+def _check_gitops_url(errors: v.Errors, repository: str, url: str) -> None:
+    """`gitops.url` (what promote, verify and Argo CD clone) and `gitops.repository` (what the
+    promote pipelines' source watches) must be one repository: the last two parts of the URL's path
+    are its owner/name (hosts compare them case-insensitively; `.git` is optional)."""
+    if not repository or not url:
+        return
+    path = url.split("://", 1)[1].split("/", 1)[1].split("?")[0].rstrip("/").removesuffix(".git")
+    named = "/".join(path.split("/")[-2:])
+    if named.lower() != repository.lower():
+        errors.add(v.fail("gitops.url", url, f"the clone URL of gitops.repository {repository} (this one names "
+                                             f"{named}): make the two name the same repository"))
+
+
+def _check_build_only_keys(errors: v.Errors, kind: str, services: Any) -> None:
+    """A promote stack builds nothing: a service's build keys there would be read by nothing."""
+    if kind != "promote" or not isinstance(services, list):
+        return
+    for index, service in enumerate(services):
+        for key in BUILD_ONLY_SERVICE_KEYS:
+            if isinstance(service, Mapping) and key in service:
+                errors.add(v.fail(f"services[{index}].{key}", service[key],
+                                  f"no {key} in a stack with source.kind promote, which builds nothing (the "
+                                  "building stack's services say how to build): remove it"))
+
+
+def _check_accounts(errors: v.Errors, tooling_account: str, env_account: str) -> None:
+    if tooling_account and tooling_account == env_account:
+        errors.add(v.fail("environment.account", env_account,
+                          "another account than tooling.account: the pipelines' tooling and the clusters they "
+                          "deploy to are kept apart (the deployment role, the cross-account keys and the "
+                          "access paths assume two accounts)"))
+
+
+def parse(data: Mapping[str, Any], *, environments: Collection[str] | None = None) -> Settings:
     """Validate a stack's settings (keys without the project prefix, structured values decoded).
 
-    Every error is collected and raised at the end, all in one `SettingsError`."""
+    `environments`: those of the project's stacks, which `source.upstream` must name (see
+    `project_environments`). Every error is collected and raised at the end, all in one
+    `SettingsError`."""
     root = v.Reader("", data)
     app = root.get("app", v.dns_name)
 
@@ -421,7 +503,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
     )
 
     source = _source(root, env_name=env_name, env_account=env_account, home_region=home_region,
-                     clusters=tuple(clusters))
+                     clusters=tuple(clusters), environments=environments)
 
     gitops_repository, gitops_url, gitops_branch, gitops_token = _gitops(root, tooling_account)
     promotion_mode, auto_merge, gates = _promotion(root, tooling_account, home_region)
@@ -437,6 +519,10 @@ def parse(data: Mapping[str, Any]) -> Settings:
 
     argocd = root.get("argocd", lambda key, value: argocd_settings.parse(value, tooling_account=tooling_account),
                       default=ArgoCdSettings())
+    _check_accounts(root.errors, tooling_account, env_account)
+    _check_gitops_url(root.errors, gitops_repository, gitops_url)
+    _check_build_only_keys(root.errors, "promote" if isinstance(source, PromoteSource) else "build",
+                           data.get("services"))
     root.finish()
 
     return Settings(
@@ -455,18 +541,28 @@ def parse(data: Mapping[str, Any]) -> Settings:
 
 
 def from_pulumi_config() -> Settings:
-    """Collect every `delivery-pipeline:*` key the engine passed this program and validate them."""
+    """Collect every `delivery-pipeline:*` key the engine passed this program and validate them,
+    with what the project's stack files tell (Pulumi runs the program from the project directory)."""
+    import pulumi
     from pulumi.runtime import config as runtime_config
 
-    return from_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+    project_dir = Path.cwd()
+    return from_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()},
+                       environments=project_environments(project_dir),
+                       stack_file=project_dir / f"Pulumi.{pulumi.get_stack()}.yaml")
 
 
-def from_config(raw: Mapping[str, Any]) -> Settings:
+def from_config(raw: Mapping[str, Any], *, environments: Collection[str] | None = None,
+                stack_file: Path | None = None) -> Settings:
     """Validate the config of a stack (full keys): the `delivery-pipeline:*` keys are the settings,
-    a key of a namespace nothing reads is refused. Every error is reported in one `SettingsError`."""
+    a key of a namespace nothing reads is refused, and so are a missing `aws:region` and a key the
+    AWS provider does not read. `environments` are those of the project's stacks (the upstream must
+    be one); `stack_file`, when given, is read for the values YAML turned into numbers. Every error
+    is reported in one `SettingsError`."""
     prefix = PROJECT + ":"
     errors = v.Errors()
-    data = {}
+    data: dict[str, Any] = {}
+    _check_aws_config(raw, errors)
     for full_key, value in raw.items():
         if not full_key.startswith(prefix):
             _check_namespace(full_key, errors)
@@ -480,12 +576,48 @@ def from_config(raw: Mapping[str, Any]) -> Settings:
                 errors.add(v.fail(key, value, f"valid structured YAML ({error.msg})"))
                 value = v.INVALID
         data[key] = value
+    for found in unquoted_numbers(stack_file) if stack_file is not None else ():
+        errors.add(SettingsError(
+            f"{PROJECT}:{found.key} is written {found.text} without quotes ({stack_file.name} line {found.line}): "
+            f"YAML reads that as the number {found.number}, not as these digits: write \"{found.text}\""))
+        data = _reported(data, found.path)
     try:
-        settings = parse(data)
+        settings = parse(data, environments=environments)
     except SettingsError as error:
         errors.add(error)
     errors.raise_any()
     return settings
+
+
+def _reported(data: Any, path: tuple[str | int, ...]) -> Any:
+    """A copy of `data` with the value at `path` replaced by INVALID (its error is reported), so it
+    is not reported again as the number it was read as."""
+    if not path:
+        return v.INVALID
+    head, rest = path[0], path[1:]
+    if isinstance(data, Mapping) and head in data:
+        return {**data, head: _reported(data[head], rest)}
+    if isinstance(data, list) and isinstance(head, int) and head < len(data):
+        return [*data[:head], _reported(data[head], rest), *data[head + 1:]]
+    return data
+
+
+def _check_aws_config(raw: Mapping[str, Any], errors: v.Errors) -> None:
+    """`aws:` keys are the AWS provider's: one it does not read is a typo (`aws:regoin`), and
+    `aws:region`, the default provider's region, must be set and be a region."""
+    for full_key in raw:
+        namespace, _, key = full_key.partition(":")
+        if namespace == "aws" and key not in AWS_PROVIDER_KEYS:
+            hint = difflib.get_close_matches(key, sorted(AWS_PROVIDER_KEYS), n=1)
+            fix = f"did you mean aws:{hint[0]}?" if hint else "remove it (see the provider's configuration reference)"
+            errors.add(SettingsError(f"{full_key} is not a setting of the AWS provider: {fix}"))
+    region = raw.get("aws:region")
+    if region is None:
+        errors.add(SettingsError("aws:region is missing: set it in Pulumi.<stack>.yaml to the home region "
+                                 "(tooling.region), e.g. aws:region: us-east-1; the AWS provider reads it "
+                                 "(see docs/guide/settings.md)"))
+    elif region not in AWS_REGIONS:
+        errors.add(v.fail("region", region, "an AWS region name such as us-east-1 (the aws partition)", namespace="aws"))
 
 
 def _check_namespace(full_key: str, errors: v.Errors) -> None:

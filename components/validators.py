@@ -68,9 +68,9 @@ class SettingsError(ValueError):
         self.messages: tuple[str, ...] = messages
 
 
-def fail(key: str, value: Any, expected: str) -> SettingsError:
+def fail(key: str, value: Any, expected: str, namespace: str = PROJECT) -> SettingsError:
     shown = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return SettingsError(f"{PROJECT}:{key} = {shown}: expected {expected}")
+    return SettingsError(f"{namespace}:{key} = {shown}: expected {expected}")
 
 
 class _Invalid:
@@ -230,7 +230,8 @@ def list_of(item: Callable[[str, Any], Any], *, non_empty: bool = False) -> Call
         if not isinstance(value, list) or (non_empty and not value):
             raise fail(key, value, "a non-empty list" if non_empty else "a list")
         errors = Errors()
-        items = tuple(errors.checked(item, f"{key}[{i}]", v) for i, v in enumerate(value))
+        # An item already reported where it was read (INVALID) is not judged again.
+        items = tuple(v if v is INVALID else errors.checked(item, f"{key}[{i}]", v) for i, v in enumerate(value))
         errors.raise_any()
         if len(set(map(str, items))) != len(items):
             raise fail(key, value, "a list without duplicates")

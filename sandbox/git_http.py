@@ -276,6 +276,23 @@ def commit_files(bare: Path, files: dict[str, str | bytes | None], message: str,
     return sha
 
 
+def merge_branch(bare: Path, head: str, message: str, branch: str = "main") -> str | None:
+    """Merge `head` into `branch` with a merge commit, as GitHub's merge button does (committed by
+    GitHub); the merge commit's sha, or None when the two conflict (`branch` is left as it was)."""
+    base, tip = ref_sha(bare, f"refs/heads/{branch}"), ref_sha(bare, f"refs/heads/{head}")
+    if base is None or tip is None:
+        return None
+    try:
+        tree = _git(bare, "merge-tree", "--write-tree", base, tip).split("\n", 1)[0]
+    except subprocess.CalledProcessError:   # exit 1: conflicts
+        return None
+    github = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+              for what, value in (("NAME", "GitHub"), ("EMAIL", "noreply@github.com"))}
+    sha = _git(bare, "commit-tree", tree, "-p", base, "-p", tip, "-m", message, env=github).strip()
+    _git(bare, "update-ref", f"refs/heads/{branch}", sha, base)
+    return sha
+
+
 def ref_sha(bare: Path, ref: str) -> str | None:
     try:
         return _git(bare, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()

@@ -49,6 +49,9 @@ Behaviour worth knowing:
   `on_reply(method, path, token)` after it took effect but before the answer goes out; either may
   block.
 - The server stops itself after `lifetime_s` even if a test never leaves the `with` block.
+- The merge endpoint makes up a merge commit sha unless `on_merge(repo, pull, method)` is set: then
+  it returns the sha of the merge it made (the sandbox merges in its git repository), or raises
+  `NotMergeable` for GitHub's 405.
 """
 
 from __future__ import annotations
@@ -157,6 +160,7 @@ class FakeGitHub:
         self.requests: list[tuple[str, str, int]] = []
         self.on_request: Callable[[str, str, str], None] | None = None
         self.on_reply: Callable[[str, str, str], None] | None = None
+        self.on_merge: Callable[[FakeRepo, FakePull, str], str] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
@@ -409,6 +413,10 @@ def _comment_json(api: str, repo: FakeRepo, pr: FakePull, comment: FakeComment) 
     }
 
 
+class NotMergeable(Exception):
+    """Raised by `on_merge` when the pull request cannot be merged; the message is GitHub's 405's."""
+
+
 class _Reply(Exception):
     """Raised by a route to answer with an error status and GitHub's error body."""
 
@@ -659,7 +667,14 @@ def _merge(req: _Request) -> _Response:
     if req.repo.require_checks:
         raise _Reply(405, "Required status check \"build\" is expected.")
     method = req.body.get("merge_method", "merge")
-    req.github._mark_merged(pr, _sha(req.repo.full_name, req.number, method), method)
+    if req.github.on_merge is None:
+        sha = _sha(req.repo.full_name, req.number, method)
+    else:
+        try:
+            sha = req.github.on_merge(req.repo, pr, method)
+        except NotMergeable as refused:
+            raise _Reply(405, str(refused)) from None
+    req.github._mark_merged(pr, sha, method)
     return 200, {"sha": pr.merge_commit_sha, "merged": True, "message": "Pull Request successfully merged"}, {}
 
 

@@ -10,7 +10,9 @@ zero. TLS with a self-signed certificate for 127.0.0.1 is on by default, as on E
 The cluster is scripted as a sequence of moments (`Moment`: the Application plus the Rollouts,
 ReplicaSets and pods of the service's namespace at that time). Each GET of the Application moves to
 the next moment (the last one repeats); the other reads see the current moment. A PATCH that
-promotes a Rollout moves to the `after_promote` script, as the controller resuming would.
+promotes a Rollout moves to the `after_promote` script, as the controller resuming would. A cluster
+that follows something else (the sandbox's, which runs what its GitOps repository holds) is `follow`ed:
+each GET of the Application asks it for the moment.
 
     with FakeKube(authorize=lambda token: ...) as kube:
         kube.script("argocd", "api", [application(...), Moment(application(...), ...)])
@@ -30,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +41,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from sandbox.loopback import LoopbackServer
 
 # The paths verify may use: Argo CD/Rollouts objects, pods, ReplicaSets (sub: a subresource).
 _ROUTE = re.compile(r"(?P<api>/apis/argoproj\.io/v1alpha1|/api/v1|/apis/apps/v1)/namespaces/"
@@ -219,7 +223,7 @@ def _status(code: int, reason: str, message: str, details: dict[str, str] | None
     return body
 
 
-class FakeKube:
+class FakeKube(LoopbackServer):
     def __init__(self, *, authorize: Callable[[str], bool], tls: bool = True) -> None:
         self.authorize = authorize
         self.unavailable = 0          # answer the next N requests 503
@@ -228,11 +232,11 @@ class FakeKube:
         self.patches: list[tuple[str, dict[str, Any]]] = []  # (path, body) of each PATCH
         self.tokens: list[str] = []
         self._scripts: dict[tuple[str, str], list[Moment]] = {}
+        self._followed: dict[tuple[str, str], Callable[[], Moment]] = {}
         self._after_promote: dict[tuple[str, str], list[Moment]] = {}
         self._current = Moment(None)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
+        super().__init__(_handler_for(self), "fake-kube")
         self.ca_pem = b""
         if tls:
             self.ca_pem, key_pem = self_signed_certificate()
@@ -243,14 +247,10 @@ class FakeKube:
                 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 context.load_cert_chain(cert_file, key_file)
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-kube",
-                                        kwargs={"poll_interval": 0.05},
-                                        daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"{'https' if self.ca_pem else 'http'}://{host}:{port}"
+        return f"{'https' if self.ca_pem else 'http'}://{self.address}"
 
     def script(self, namespace: str, name: str, states: list[Moment | dict[str, Any] | None],
                after_promote: list[Moment] | None = None) -> None:
@@ -261,7 +261,18 @@ class FakeKube:
                                                 for s in states]
             self._after_promote[(namespace, name)] = list(after_promote or [])
 
+    def follow(self, namespace: str, name: str, moment: Callable[[], Moment]) -> None:
+        """Each GET of the Application takes the moment `moment()` says (called outside the lock)."""
+        with self._lock:
+            self._followed[(namespace, name)] = moment
+
     def _next_app(self, namespace: str, name: str) -> dict[str, Any] | None:
+        followed = self._followed.get((namespace, name))
+        if followed is not None:
+            current = followed()
+            with self._lock:
+                self._current = current
+            return current.app
         with self._lock:
             states = self._scripts.get((namespace, name))
             if not states:
@@ -295,14 +306,6 @@ class FakeKube:
             return None
         return [item for item in items if item["metadata"]["namespace"] == namespace]
 
-    def __enter__(self) -> FakeKube:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=10)
 
 
 def _handler_for(kube: FakeKube) -> type[BaseHTTPRequestHandler]:

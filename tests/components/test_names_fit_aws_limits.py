@@ -105,7 +105,8 @@ def longest_names(stack: str) -> dict[str, Any]:
     if config[key + "source"]["kind"] == "build":
         overrides[key + "registry"] = {**config[key + "registry"], "replicaRegions": LONGEST_REGIONS}
     else:
-        overrides[key + "source"] = {**config[key + "source"], "upstream": UPSTREAM}
+        # An upstream no stack file of the project is for: named in the explicit list.
+        overrides[key + "source"] = {**config[key + "source"], "upstream": UPSTREAM, "knownEnvironments": [UPSTREAM]}
         overrides[key + "approval"] = {**config[key + "approval"],
                                        "approverPrincipals": ["arn:aws:iam::444444444444:role/release-managers"]}
     return overrides

@@ -228,7 +228,7 @@ def test_every_error_of_a_stack_is_reported_at_once_each_on_one_line():
     data["alerts"]["subscribers"] = ["not-an-address", "oncall@example.com", "also-not"]
     data["services"][1]["regions"] = ["mars-1"]
     del data["gitops"]["url"]
-    raw = {f"delivery-pipeline:{key}": value for key, value in data.items()}
+    raw = {"aws:region": "us-east-1", **{f"delivery-pipeline:{key}": value for key, value in data.items()}}
     raw["delivery-pipline:scan"] = {"severityThreshold": "LOW"}
     messages = messages_of(raw)
     expected_keys = ["delivery-pipline:scan", "tooling.acount", "environment.account", "gitops.url is missing",
