@@ -10,7 +10,8 @@ from components import logical_names as logical
 from components.approvers import Approvers, ApproversArgs, GatedStages
 from components.argocd import ArgoCdCluster, ArgoCdClusterArgs
 from components.artifact_store import ArtifactStore, ArtifactStoreArgs
-from components.build_projects import BuildProjects, BuildProjectsArgs
+from components.bake_breach import BakeBreachTrigger, BakeBreachTriggerArgs
+from components.build_projects import STACK_STEPS, BuildProjects, BuildProjectsArgs
 from components.deployment_role import DeploymentRole, DeploymentRoleArgs
 from components.monitoring import MonitoredPipeline, Monitoring, MonitoringArgs
 from components.notifications import Notifications, NotificationsArgs
@@ -18,7 +19,7 @@ from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.release_gates import gated_stages
 from components.settings import from_pulumi_config
-from components.steps import StepInputs, steps_for
+from components.steps import StepInputs, gated_pipeline, revert_breach_step, steps_for
 from components.tools_bundle import bundle_archive, bundle_key
 
 settings = from_pulumi_config()
@@ -84,6 +85,8 @@ monitored = []
 # The stages release gates give a condition, in the delivery and in the verify pipelines (ordered sets).
 gated_delivery: dict[str, None] = {}
 gated_verification: dict[str, None] = {}
+# With a bake: pipeline -> service of the pipelines whose Verify stage it holds.
+baked: dict[str, str] = {}
 # What a service's delivery pipeline and its verify pipeline have in common.
 pipeline_args = dict(names=names, tooling_account=account, home_region=home, connection_arn=settings.connection_arn,
                      execution_mode=settings.execution_mode, stores=stores, gates=settings.gates)
@@ -122,6 +125,19 @@ for service in settings.services:
                                            projects=()))
         gated_verification.update(dict.fromkeys(gated_stages((s.stage for s in steps.verification.build_steps),
                                                              settings.gates, home)))
+    if settings.gates.bake_minutes:
+        baked[gated_pipeline(steps).name] = service.name
+
+# A bake failed by a blocking alarm reverts the release (the stage's actions do not run after it).
+if baked:
+    stack_projects = BuildProjects(logical.build_projects(STACK_STEPS), BuildProjectsArgs(
+        names=names, tooling_account=account, service=STACK_STEPS, steps=(revert_breach_step(settings, baked),),
+        stores=stores, tools_key=tools_key, gitops_token=settings.gitops_token,
+        log_retention_days=settings.log_retention_days,
+    ), opts=in_tooling)
+    BakeBreachTrigger(logical.BAKE_BREACH, BakeBreachTriggerArgs(
+        names=names, tooling_account=account, pipelines=tuple(baked), project=stack_projects.projects[0],
+    ), opts=in_tooling)
 
 # Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
 # answer the approvals, when there are any.

@@ -27,6 +27,9 @@ from components.settings import GitOpsToken
 from components.steps import Step
 
 IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+# Owns the stack's steps that belong to no service (their projects, role and log group): not a
+# DNS label, so no service can be named so.
+STACK_STEPS = "_stack"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class BuildProjectsArgs:
     names: Names
     # The account whose CodeBuild assumes the projects' roles.
     tooling_account: str
+    # The service whose steps these are, or STACK_STEPS for the stack's own.
     service: str
     steps: tuple[Step, ...]
     # region -> the stack's artifact store there
@@ -120,8 +124,8 @@ class BuildProjects(pulumi.ComponentResource):
             encryption_key=store.key_arn,
             build_timeout=step.timeout_minutes,
             queued_timeout=60,
-            source={"type": "CODEPIPELINE", "buildspec": step.buildspec_text},
-            artifacts={"type": "CODEPIPELINE"},
+            source={"type": "CODEPIPELINE" if step.in_pipeline else "NO_SOURCE", "buildspec": step.buildspec_text},
+            artifacts={"type": "CODEPIPELINE" if step.in_pipeline else "NO_ARTIFACTS"},
             environment={
                 "type": "LINUX_CONTAINER",
                 "compute_type": step.compute_type,

@@ -10,6 +10,7 @@ come from one function.
 from __future__ import annotations
 
 APPROVERS = "approvers"
+BAKE_BREACH = "bake-breach"
 DEPLOYMENT = "deployment"
 NOTIFICATIONS = "notifications"
 REGISTRY = "registry"
@@ -69,6 +70,11 @@ def log_group(projects: str, region: str) -> str:
 def topic(notifications: str, purpose: str) -> str:
     """An SNS topic of the notifications: "alerts" or "approval"."""
     return f"{notifications}-{purpose}"
+
+
+def trigger_rule(trigger: str) -> str:
+    """The EventBridge rule of a trigger component (`BAKE_BREACH`)."""
+    return f"{trigger}-rule"
 
 
 def rule(notifications: str, name: str) -> str:

@@ -23,7 +23,12 @@ class Names:
         return f"{self.app}-{service}-{self.env}"
 
     def pipeline_arn(self, service: str, region: str, account: str) -> str:
-        return f"arn:{PARTITION}:codepipeline:{region}:{account}:{self.pipeline(service)}"
+        return self.pipeline_arn_of(self.pipeline(service), region, account)
+
+    @staticmethod
+    def pipeline_arn_of(pipeline: str, region: str, account: str) -> str:
+        """The ARN of the pipeline named `pipeline` (a delivery or a verify pipeline)."""
+        return f"arn:{PARTITION}:codepipeline:{region}:{account}:{pipeline}"
 
     @property
     def pipeline_pattern(self) -> str:

@@ -23,6 +23,7 @@ Adding a step is one `Step` here plus its commands in `buildspecs/` (`components
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -95,6 +96,8 @@ class Step:
     compute_type: str = "BUILD_GENERAL1_SMALL"
     timeout_minutes: int = 20
     tags: Mapping[str, str] = field(default_factory=dict)
+    # False: an EventBridge rule starts the build, outside any pipeline (no source, no artifacts).
+    in_pipeline: bool = True
 
     @property
     def role_name(self) -> str:
@@ -191,6 +194,33 @@ class ServiceSteps:
     def steps(self) -> tuple[Step, ...]:
         """Every CodeBuild step of the service, in pipeline order."""
         return tuple(step for pipeline in self.pipelines for step in pipeline.build_steps)
+
+
+def gated_pipeline(steps: ServiceSteps) -> PipelineSteps:
+    """The pipeline of the service whose Verify stage the bake holds: the verify pipeline in
+    pull-request mode, else the delivery pipeline."""
+    return steps.verification or steps.delivery
+
+
+def revert_breach_step(settings: Settings, gated: Mapping[str, str]) -> Step:
+    """The stack's one step outside its pipelines: after a gated pipeline's Verify stage failed (an
+    EventBridge rule starts it with PIPELINE and EXECUTION_ID), revert the release when a blocking
+    alarm failed the bake, as verify's own failure path does. `gated`: pipeline name -> service."""
+    names, home, account = settings.names, settings.home_region, settings.tooling_account
+    return Step(
+        name="revert-breach", stage=VERIFY_STAGE, action="RevertBreach", category=TEST, region=home,
+        buildspec="revert-breach.yml", timeout_minutes=20, needs_token=True, needs_tool_bundle=True,
+        in_pipeline=False,
+        description=f"Reverts a release of {settings.env_name} whose bake a blocking alarm failed",
+        project_variables={"ENVIRONMENT": settings.env_name, "STAGE": VERIFY_STAGE,
+                           "GATED_PIPELINES": json.dumps(dict(sorted(gated.items())), separators=(",", ":")),
+                           "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
+                           "PROMOTION_MODE": settings.promotion_mode},
+        # Which rule failed the stage, and which commit its actions verified: those pipelines only.
+        statements=(statement("ReadGatedExecutions",
+                              ["codepipeline:ListActionExecutions", "codepipeline:ListRuleExecutions"],
+                              [names.pipeline_arn_of(pipeline, home, account) for pipeline in sorted(gated)]),),
+    )
 
 
 def failing_severities(threshold: str) -> str:

@@ -33,6 +33,8 @@ COMMANDS = {
     "init": Command("gitops.commands.init", "create a GitOps repository for a set of services"),
     "revert": Command("gitops.commands.revert",
                       "restore the last verified version of a service and block the bad one"),
+    "revert-breach": Command("gitops.commands.revert_breach",
+                             "revert the release whose bake a blocking alarm failed, as a failed verify does"),
     "block": Command("gitops.commands.revert", "refuse a digest in promotions"),
     "unblock": Command("gitops.commands.revert", "allow a blocked digest again"),
     "freeze": Command("gitops.commands.freeze",

@@ -67,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         output.print_json(asdict(result))
     else:
-        output.print_line(_describe(result))
+        output.print_line(describe(result))
     return 0
 
 
-def _describe(result: RevertResult) -> str:
+def describe(result: RevertResult) -> str:
     where = f"{result.env}/{result.service}"
     if result.noop:
         return f"no-op: {where} already has what {result.action} would write; nothing committed"

@@ -20,7 +20,9 @@ from components import logical_names as logical
 from components.notifications import RULES
 from components.release_gates import stage_conditions, watches_alarms
 from components.settings import ServiceSettings, Settings, from_pulumi_config
-from components.steps import VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, steps_for
+from components.build_projects import STACK_STEPS
+from components.steps import (VERIFY_ROLE_SUBPATH, PipelineSteps, ServiceSteps, Step, StepInputs, gated_pipeline,
+                              revert_breach_step, steps_for)
 from components.approvers import APPROVAL_ACTION, APPROVAL_STAGE
 from policy.access.model import AccessPath, External, Holder, Ref, Role, Service, forbidden, required
 
@@ -119,7 +121,7 @@ def paths_for(settings: Settings) -> list[AccessPath]:
                 paths += _started_by_upstream(settings, service, pipeline, steps, other)
         for step in steps.steps:
             paths += _project(settings, service, step, other)
-    return paths
+    return paths + _bake_breach(settings)
 
 
 def declared_paths() -> list[AccessPath]:
@@ -322,6 +324,46 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
                                log_group(other.name, settings.home_region).then(
                                    f":log-stream:{kind}/{BUILD_UUID}"),
                                f"{what} writes into the {other.name} log group"))
+    return paths
+
+
+def _bake_breach(settings: Settings) -> list[AccessPath]:
+    """With a bake: EventBridge starts the revert-breach build, and that build reads the failed
+    execution of a gated pipeline and writes the revert with the token; nothing else."""
+    if not settings.gates.bake_minutes:
+        return []
+    names, home, account = settings.names, settings.home_region, settings.tooling_account
+    gated = {gated_pipeline(service_pipelines(settings, s)).name: s.name for s in settings.services}
+    step = revert_breach_step(settings, gated)
+    events = Service("events.amazonaws.com")
+    trigger = Role(Ref(ROLE, logical.role(logical.BAKE_BREACH)))
+    own = project(STACK_STEPS, step.name)
+    role = project_role(STACK_STEPS, step.name)
+    stream = log_group(STACK_STEPS, home).then(f":log-stream:{step.name}/{BUILD_UUID}")
+    what = "the revert-breach build"
+    # Not gated: the delivery pipeline in pull-request mode, another environment's pipeline in both.
+    first = settings.services[0].name
+    ungated = names.pipeline_arn_of(names.pipeline(first), home, account) if settings.promotion_mode != "commit" \
+        else type(names)(settings.app, f"not-{settings.env_name}").pipeline_arn(first, home, account)
+    paths = [
+        required(events, "sts:AssumeRole", trigger.ref, "EventBridge assumes the bake-breach trigger's role",
+                 {"aws:SourceAccount": account}),
+        required(trigger, "codebuild:StartBuild", own, "EventBridge starts the revert-breach build"),
+        forbidden(trigger, "codebuild:StartBuild", project(first, "promote"),
+                  f"the bake-breach trigger starts the {first} promote build"),
+        required(role, "logs:PutLogEvents", stream, f"{what} writes its log stream"),
+        required(role, "s3:GetObject", Store(home).tools, f"{what} downloads the tool bundle", TLS),
+        required(role, "secretsmanager:GetSecretValue", settings.gitops_token.secret_arn,
+                 f"{what} reads the GitOps token"),
+        forbidden(role, "sts:AssumeRole", DEPLOYMENT_ROLE, f"{what} assumes the deployment role"),
+        forbidden(role, "codepipeline:ListRuleExecutions", ungated, f"{what} reads a pipeline no bake holds"),
+        forbidden(role, "codepipeline:StopPipelineExecution", names.pipeline_arn_of(next(iter(gated)), home, account),
+                  f"{what} stops a pipeline"),
+    ]
+    for pipeline in sorted(gated):
+        arn = names.pipeline_arn_of(pipeline, home, account)
+        paths += [required(role, action, arn, f"{what} reads the executions of {pipeline} ({action})")
+                  for action in ("codepipeline:ListRuleExecutions", "codepipeline:ListActionExecutions")]
     return paths
 
 

@@ -28,9 +28,9 @@ import yaml
 from components import tools_bundle
 from components.steps import REVERT_EXIT_CODES
 from gitops.repo import layout
-from gitops.errors import CredentialsError, VerifyDegraded, VerifyTimeout
+from gitops.errors import CredentialsError, NothingVerified, VerifyDegraded, VerifyTimeout
 from components.settings import parse
-from components.steps import StepInputs, steps_for
+from components.steps import Step, StepInputs, revert_breach_step, steps_for
 from tests.conftest import program_step, stack_data
 from sandbox.github_api import FakeGitHub
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
@@ -65,9 +65,11 @@ def _script(spec: dict, phases: tuple[str, ...], tools: Path) -> str:
     return "\n".join(commands).replace("/tmp/", f"{tools}-tmp/").replace("/opt/tools", str(tools))
 
 
-def run_step(buildspec: str, env: dict[str, str], workdir: Path, tools: Path) -> tuple[int, dict[str, str], str]:
-    """Run install and build phases in one shell, as CodeBuild does; return the exported variables."""
-    spec = yaml.safe_load(program_step(buildspec).buildspec_text)
+def run_step(buildspec: str | Step, env: dict[str, str], workdir: Path, tools: Path) -> tuple[int, dict[str, str], str]:
+    """Run install and build phases in one shell, as CodeBuild does; return the exported variables.
+    `buildspec`: the step, or its file (the repository's stacks' first step running it)."""
+    step = buildspec if isinstance(buildspec, Step) else program_step(buildspec)
+    spec = yaml.safe_load(step.buildspec_text)
     exported = workdir / ".exported"
     Path(f"{tools}-tmp").mkdir(exist_ok=True)
     script = _script(spec, ("install", "build"), tools) + "\n" + "".join(
@@ -198,21 +200,19 @@ def test_promote_step_fails_the_action_when_the_promotion_fails(host, gitops_rep
 
 
 class FakeCodePipeline(http.server.ThreadingHTTPServer):
-    """CodePipeline's JSON API on 127.0.0.1, answering ListActionExecutions with one approval."""
+    """CodePipeline's JSON API on 127.0.0.1: `answers` by operation (ListActionExecutions, …);
+    `requests` records (X-Amz-Target, request) of every call."""
 
-    def __init__(self, approver: str) -> None:
+    def __init__(self, answers: dict[str, dict]) -> None:
         self.requests: list[tuple[str, dict]] = []
-        approval = {"pipelineExecutionId": "exec-1", "actionExecutionId": "a-1", "stageName": "Approval",
-                    "actionName": "Approve", "status": "Succeeded", "updatedBy": approver,
-                    "lastUpdateTime": 1734688800, "input": {"actionTypeId": {
-                        "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}}
-        answer = json.dumps({"actionExecutionDetails": [approval]}).encode()
         requests = self.requests
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                requests.append((self.headers["X-Amz-Target"], json.loads(body)))
+                target = self.headers["X-Amz-Target"]
+                requests.append((target, json.loads(body)))
+                answer = json.dumps(answers[target.split(".")[-1]]).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(answer)))
@@ -230,16 +230,24 @@ class FakeCodePipeline(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
+def codepipeline_env(codepipeline: FakeCodePipeline) -> dict[str, str]:
+    """The AWS settings of a build whose CodePipeline client talks to `codepipeline`."""
+    return {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_CODEPIPELINE": codepipeline.url,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/nonexistent",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+
+
 def test_under_codepipeline_the_promotion_records_who_approved_the_execution(host, gitops_repo, tmp_path):
     approver = "arn:aws:sts::111111111111:assumed-role/approver/jane"
     work = tmp_path / "work"
     work.mkdir()
-    with FakeCodePipeline(approver) as codepipeline:
+    approval = {"pipelineExecutionId": "exec-1", "actionExecutionId": "a-1", "stageName": "Approval",
+                "actionName": "Approve", "status": "Succeeded", "updatedBy": approver,
+                "lastUpdateTime": 1734688800, "input": {"actionTypeId": {
+                    "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}}
+    with FakeCodePipeline({"ListActionExecutions": {"actionExecutionDetails": [approval]}}) as codepipeline:
         env = {**promote_env(host, gitops_repo, "4f2a9c1", DIGEST_B),
-               "CODEBUILD_INITIATOR": "codepipeline/shop-api-staging", "AWS_REGION": "us-east-1",
-               "AWS_ENDPOINT_URL_CODEPIPELINE": codepipeline.url, "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/nonexistent",
-               "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+               "CODEBUILD_INITIATOR": "codepipeline/shop-api-staging", **codepipeline_env(codepipeline)}
         code, exported, output = run_step("promote.yml", env, work, tmp_path / "tools")
         codepipeline.shutdown()
     assert code == 0, output
@@ -361,3 +369,60 @@ def test_outside_the_secrets_region_verify_and_revert_read_the_token_by_its_arn(
     succeeded, reverted, output = verify({**env, "GITOPS_TOKEN_SECRET_ARN": arn}, tmp_path, VerifyDegraded.exit_code)
     assert not succeeded
     assert reverted is not None and reverted[-2:] == ["--token-secret", arn], output
+
+
+# --- Revert after a bake breach (outside the pipeline, started by EventBridge) -------------------
+
+def breach_step() -> Step:
+    """The prod stack's revert-breach step with a 30-minute bake (its GitOps token is in the step's region)."""
+    data = stack_data("prod")
+    data["promotion"] = {**data["promotion"], "blockingAlarms": ["shop-prod-health"], "bakeMinutes": 30}
+    settings = parse(data)
+    step = revert_breach_step(settings, {"shop-api-prod-verify": "api"})
+    assert step.needs_token and step.region == settings.gitops_token.region
+    return step
+
+
+def breach_run(host, repo, tmp_path, answers: dict[str, dict]) -> tuple[int, list, str]:
+    """The step as CodeBuild runs it: the project's variables (the GitOps repository: `repo`), and
+    the pipeline and execution EventBridge's input transformer overrides."""
+    work = tmp_path / "work"
+    work.mkdir()
+    step = breach_step()
+    with FakeCodePipeline(answers) as codepipeline:
+        env = {**host, **step.project_variables, "GITOPS_URL": repo.url, "GITOPS_TOKEN": repo.token,
+               "PIPELINE": "shop-api-prod-verify", "EXECUTION_ID": "exec-9", **codepipeline_env(codepipeline)}
+        code, _, output = run_step(step, env, work, tmp_path / "tools")
+        codepipeline.shutdown()
+    return code, codepipeline.requests, output
+
+
+def test_after_an_action_failure_the_breach_step_reverts_nothing(host, gitops_repo, tmp_path):
+    before = gitops_repo.refs()
+    code, requests, output = breach_run(host, gitops_repo, tmp_path, {"ListRuleExecutions": {"ruleExecutionDetails": []}})
+    assert code == 0, output
+    assert "failed in an action, not in the bake" in output and gitops_repo.refs() == before
+    assert requests == [("CodePipeline_20150709.ListRuleExecutions",
+                         {"pipelineName": "shop-api-prod-verify", "filter": {"pipelineExecutionId": "exec-9"}})]
+
+
+def test_a_breach_runs_verifys_revert_with_its_exit_codes(host, gitops_repo, tmp_path):
+    # The test git server is no GitHub: revert finds no verification statuses and, as after a failed
+    # verify, refuses to rewrite anything without them (NothingVerified); the build fails with it.
+    revision = gitops_repo.refs()["refs/heads/main"]
+    rule = {"pipelineExecutionId": "exec-9", "ruleExecutionId": "r-1", "stageName": "Verify",
+            "ruleName": "Bake1-shop-prod-health", "status": "Failed", "input": {"ruleTypeId": {
+                "category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"}}}
+    action = {"pipelineExecutionId": "exec-9", "actionExecutionId": "a-1", "stageName": "Verify",
+              "actionName": "Verify-eu-west-1", "status": "Succeeded", "input": {
+                  "actionTypeId": {"category": "Test", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+                  "resolvedConfiguration": {"EnvironmentVariables": json.dumps(
+                      [{"name": "REVISION", "value": revision, "type": "PLAINTEXT"}])}}}
+    before = gitops_repo.refs()
+    code, requests, output = breach_run(host, gitops_repo, tmp_path, {
+        "ListRuleExecutions": {"ruleExecutionDetails": [rule]},
+        "ListActionExecutions": {"actionExecutionDetails": [action]}})
+    assert code == NothingVerified.exit_code, output
+    assert "nothing is blocked or rewritten without that evidence" in output and gitops_repo.refs() == before
+    assert [target for target, _ in requests] == ["CodePipeline_20150709.ListRuleExecutions",
+                                                  "CodePipeline_20150709.ListActionExecutions"]
