@@ -27,18 +27,26 @@ APPROVAL_CATEGORY = "Approval"
 # CodePipeline's PipelineName (its API model).
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 THROTTLED = ("ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded")
-ATTEMPTS = 5
+# Each call tries at most ATTEMPTS times, each try waiting at most CONNECT_TIMEOUT_S to connect and
+# READ_TIMEOUT_S for each read: a stalled endpoint costs seconds (botocore's defaults, 60 s reads
+# and five retries, made it six minutes), and not knowing the approver never stops a promotion.
+ATTEMPTS = 3
+CONNECT_TIMEOUT_S = 2.0
+READ_TIMEOUT_S = 5.0
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def codepipeline_client(region: str | None) -> Any:
     """A CodePipeline client in `region` (default: $AWS_REGION, which CodeBuild sets, else the AWS
-    configuration), retrying throttled and failed calls in botocore's standard mode."""
+    configuration), retrying throttled and failed calls in botocore's standard mode, each call
+    bounded by ATTEMPTS × (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) and the retries' backoff."""
     import boto3
     from botocore.config import Config
 
     return boto3.client("codepipeline", region_name=region or os.environ.get("AWS_REGION") or None,
-                        config=Config(retries={"mode": "standard", "max_attempts": ATTEMPTS}))
+                        config=Config(retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+                                      connect_timeout=CONNECT_TIMEOUT_S,
+                                      read_timeout=READ_TIMEOUT_S))
 
 
 @dataclass(frozen=True)

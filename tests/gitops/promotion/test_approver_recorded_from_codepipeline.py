@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from datetime import UTC, datetime
 
 import boto3
@@ -15,7 +16,8 @@ from botocore.config import Config
 
 from gitops.governance import trailers
 from gitops.cli import main
-from gitops.clients.codepipeline import Approver, find_approver
+from gitops.clients import codepipeline as codepipeline_mod
+from gitops.clients.codepipeline import Approver, codepipeline_client, find_approver
 
 PIPELINE = "shop-api-prod"
 EXECUTION = "3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11"
@@ -85,7 +87,7 @@ def test_no_approved_approval_is_a_note(stubbed, details):
      f"pipeline {PIPELINE} (User: arn:aws:sts::1:assumed-role/promote is not authorized); the role "
      "needs codepipeline:ListActionExecutions on the pipeline"),
     ("ThrottlingException", 400, f"CodePipeline throttled the read of the approval of execution "
-     f"{EXECUTION} of pipeline {PIPELINE} after 5 attempts"),
+     f"{EXECUTION} of pipeline {PIPELINE} after 3 attempts"),
     ("PipelineNotFoundException", 400, f"no pipeline {PIPELINE} in us-east-1; check the name and "
      "AWS_REGION"),
     ("PipelineExecutionNotFoundException", 400, f"reading the approval of execution {EXECUTION} of "
@@ -113,6 +115,61 @@ def test_an_unreachable_codepipeline_is_a_warning():
         f"warning: cannot read the approval of execution {EXECUTION} of pipeline {PIPELINE}: "
         f"Could not connect to the endpoint URL")
     assert found.notice.endswith(WITHOUT) and "\n" not in found.notice
+
+
+class StalledEndpoint:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def __enter__(self) -> StalledEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # shutdown wakes the blocked accept(); a bare close would leave it waiting on a descriptor
+        # number the next test's servers may reuse.
+        self._server.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=10)
+        self._server.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_a_stalled_codepipeline_costs_seconds_not_minutes(monkeypatch):
+    # What botocore would make of the client's settings in the worst case, every try timing out:
+    # ATTEMPTS tries of a connect and a read, plus standard mode's backoff (at most 2^n s each).
+    worst = codepipeline_mod.ATTEMPTS * (codepipeline_mod.CONNECT_TIMEOUT_S
+                                         + codepipeline_mod.READ_TIMEOUT_S) + sum(
+        2 ** n for n in range(codepipeline_mod.ATTEMPTS - 1))
+    assert worst <= 30
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    # The client really applies them: shortened here, every try ends on its read timeout.
+    monkeypatch.setattr(codepipeline_mod, "READ_TIMEOUT_S", 0.2)
+    with StalledEndpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", endpoint.url)
+        client = codepipeline_client("eu-west-1")
+        assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (
+            codepipeline_mod.CONNECT_TIMEOUT_S, 0.2)
+        found = find_approver(PIPELINE, EXECUTION, client)
+        assert len(endpoint.connections) == codepipeline_mod.ATTEMPTS
+    assert found.arn is None and found.notice.startswith(
+        f"warning: cannot read the approval of execution {EXECUTION} of pipeline {PIPELINE}: "
+        "Read timeout on endpoint URL")
+    assert found.notice.endswith(WITHOUT)
 
 
 # --- promote ------------------------------------------------------------------------------------
