@@ -68,6 +68,17 @@ else:
     # repository carries the image, and the clusters pull it with the environment account's access.
     registry = None
 
+# Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
+clusters = {
+    region: ArgoCdCluster(f"argocd-{region}", ArgoCdClusterArgs(
+        names=names, argocd=settings.argocd, region=region, cluster_name=cluster,
+        bootstrap_role_arn=settings.bootstrap_role_arn, gitops_repository=settings.gitops_repository,
+        gitops_url=settings.gitops_url, gitops_branch=settings.gitops_branch, gitops_token=settings.gitops_token,
+        service_regions=settings.service_regions, env_provider=environment, deployment_role_arn=deployment.arn,
+    ), opts=in_tooling)
+    for region, cluster in settings.clusters.items()
+}
+
 pipelines, verify_pipelines = {}, {}
 monitored = []
 # The stages release gates give a condition, in the delivery and in the verify pipelines (ordered sets).
@@ -76,6 +87,11 @@ gated_verification: dict[str, None] = {}
 # What a service's delivery pipeline and its verify pipeline have in common.
 pipeline_args = dict(names=names, tooling_account=account, home_region=home, connection_arn=settings.connection_arn,
                      execution_mode=settings.execution_mode, stores=stores, gates=settings.gates)
+
+
+def argocd_of(pipeline):
+    """The Argo CD installations a pipeline's Verify actions read: it is created after them."""
+    return tuple(clusters[region] for region in pipeline.verified_regions)
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
@@ -88,6 +104,7 @@ for service in settings.services:
     ), opts=in_tooling)
     pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name), DeliveryPipelineArgs(
         **pipeline_args, service=service.name, pipeline=steps.delivery, projects=projects,
+        waits_for=argocd_of(steps.delivery),
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
@@ -98,6 +115,7 @@ for service in settings.services:
     if steps.verification is not None:
         verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
             **pipeline_args, service=service.name, pipeline=steps.verification, projects=projects,
+            waits_for=argocd_of(steps.verification),
             approval_topic_arn=None, notification_key_arn=None,
         ), opts=in_tooling)
         monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,
@@ -113,17 +131,6 @@ approvers = Approvers(logical.APPROVERS, ApproversArgs(
     names=names, home_region=home, tooling_account=account, identity_tags=settings.identity_tags(),
     approvers=settings.approvers, gated=GatedStages(tuple(gated_delivery), tuple(gated_verification)),
 ), opts=in_tooling) if settings.approval_enabled else None
-
-# Argo CD on each of the environment's existing EKS clusters, syncing the GitOps repository.
-clusters = {
-    region: ArgoCdCluster(f"argocd-{region}", ArgoCdClusterArgs(
-        names=names, argocd=settings.argocd, region=region, cluster_name=cluster,
-        bootstrap_role_arn=settings.bootstrap_role_arn, gitops_repository=settings.gitops_repository,
-        gitops_url=settings.gitops_url, gitops_branch=settings.gitops_branch, gitops_token=settings.gitops_token,
-        service_regions=settings.service_regions, env_provider=environment, deployment_role_arn=deployment.arn,
-    ), opts=in_tooling)
-    for region, cluster in settings.clusters.items()
-}
 
 pulumi.export("pipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}
                             for name, p in pipelines.items()})

@@ -82,3 +82,13 @@ def repository(registry: str, service: str) -> str:
 
 def replica_creation_role(registry: str) -> str:
     return role(f"{registry}-replica-creation")
+
+
+def start_rule(pipeline_component: str) -> str:
+    """The EventBridge rule that starts a pipeline when its upstream succeeds."""
+    return f"{pipeline_component}-start"
+
+
+def start_role(pipeline_component: str) -> str:
+    """The role that rule starts the pipeline with."""
+    return role(start_rule(pipeline_component))

@@ -50,6 +50,9 @@ class DeliveryPipelineArgs:
     notification_key_arn: pulumi.Input[str] | None
     # Release windows, blocking alarms and bake: conditions of the Promote and Verify stages.
     gates: ReleaseGates = ReleaseGates()
+    # What the pipeline is created after: the Argo CD of each cluster its Verify actions read (a new
+    # pipeline runs once at once, and nothing can be verified before Argo CD runs).
+    waits_for: tuple[pulumi.Resource, ...] = ()
 
 
 def _codebuild(step: Step, project: pulumi.Input[str], home: str) -> Action:
@@ -71,7 +74,9 @@ def describe(home: str, connection_arn: str, pipeline: PipelineSteps, projects: 
         name="Source", category=SOURCE, provider="CodeStarSourceConnection", namespace=SOURCE_NAMESPACE,
         exports=SOURCE_EXPORTS,
         configuration={"ConnectionArn": connection_arn, "FullRepositoryId": pipeline.source.repository,
-                       "BranchName": pipeline.source.branch, "OutputArtifactFormat": "CODE_ZIP"},
+                       "BranchName": pipeline.source.branch, "OutputArtifactFormat": "CODE_ZIP",
+                       # Started by its upstream pipelines (`start_on_upstream_success`), not by pushes.
+                       **({"DetectChanges": "false"} if pipeline.source.started_by else {})},
         output_artifacts=(SOURCE_ARTIFACT,),
     )
     stages = [Stage("Source", (source,))]
@@ -93,13 +98,26 @@ def describe(home: str, connection_arn: str, pipeline: PipelineSteps, projects: 
                               artifact_store_regions=store_regions).validate()
 
 
-def trigger(source: PipelineSource) -> dict:
-    """V2 trigger: pushes to the source branch that touch the service's paths."""
+def triggers(source: PipelineSource) -> list[dict]:
+    """V2 triggers: pushes to the source branch that touch the service's paths; none for a pipeline
+    its upstream's success starts."""
+    if source.started_by:
+        return []
     push: dict = {"branches": {"includes": [source.branch]}}
     if source.trigger_paths:
         push["file_paths"] = {"includes": list(source.trigger_paths)}
-    return {"provider_type": "CodeStarSourceConnection",
-            "git_configuration": {"source_action_name": "Source", "pushes": [push]}}
+    return [{"provider_type": "CodeStarSourceConnection",
+             "git_configuration": {"source_action_name": "Source", "pushes": [push]}}]
+
+
+# The event an upstream pipeline's success is: CodePipeline's own, on the account's default bus.
+EXECUTION_STATE_CHANGE = "CodePipeline Pipeline Execution State Change"
+
+
+def upstream_success_pattern(source: PipelineSource, account: str) -> dict:
+    """The EventBridge pattern of a successful execution of one of the pipelines that start this one."""
+    return {"source": ["aws.codepipeline"], "detail-type": [EXECUTION_STATE_CHANGE], "account": [account],
+            "detail": {"pipeline": list(source.started_by), "state": ["SUCCEEDED"]}}
 
 
 def render_stages(definition: PipelineDefinition) -> list[dict]:
@@ -181,12 +199,34 @@ class DeliveryPipeline(pulumi.ComponentResource):
             role_arn=role.arn,
             artifact_stores=artifact_stores,
             stages=render_stages(definition),
-            triggers=[trigger(args.pipeline.source)],
+            triggers=triggers(args.pipeline.source),
             tags={"service": args.service, **({GATES_TAG: args.gates.tag} if args.gates else {})},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*role.resources, *args.waits_for]),
         )
+        if args.pipeline.source.started_by:
+            self._start_on_upstream_success(name, definition.name, pipeline, args)
         self.name = pipeline.name
         self.arn = pipeline.arn
         self.role_arn = role.arn
         self.console_url = console_url(args.home_region, definition.name)
         self.register_outputs({"name": self.name, "arn": self.arn, "console_url": self.console_url})
+
+    def _start_on_upstream_success(self, name: str, pipeline_name: str, pipeline: aws.codepipeline.Pipeline,
+                                   args: DeliveryPipelineArgs) -> None:
+        """An EventBridge rule (named like the pipeline) starting the pipeline when an upstream
+        pipeline of its source succeeds: every verify action of that execution has then written
+        its success status, so what the pipeline's Resolve reads is a finished proof and no build
+        waits for one. Its role may start this pipeline only."""
+        role = service_role(logical.start_role(name), ServiceRoleArgs(
+            service="events.amazonaws.com", path=args.names.role_path(),
+            statements=[statement("StartOwnPipeline", ["codepipeline:StartPipelineExecution"], pipeline.arn)],
+            description=f"EventBridge starts {pipeline_name}", source_account=args.tooling_account,
+        ), self)
+        rule = aws.cloudwatch.EventRule(
+            logical.start_rule(name), name=pipeline_name,
+            description=f"{pipeline_name}: started by the success of {', '.join(args.pipeline.source.started_by)}",
+            event_pattern=json.dumps(upstream_success_pattern(args.pipeline.source, args.tooling_account)),
+            opts=pulumi.ResourceOptions(parent=self))
+        aws.cloudwatch.EventTarget(
+            f"{logical.start_rule(name)}-target", rule=rule.name, arn=pipeline.arn, role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=role.resources))

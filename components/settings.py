@@ -14,7 +14,7 @@ import difflib
 import importlib.util
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Collection, Mapping
 
@@ -26,6 +26,7 @@ from components.pipeline_model import MAX_TRIGGER_FILE_PATH_CHARS, MAX_TRIGGER_F
 from components.release_gates import ReleaseGates
 from components.stack_files import project_environments, unquoted_numbers
 from components.validators import AWS_REGIONS, PROJECT, SettingsError
+from gitops.promotion.soak import MAX_SOAK_MINUTES
 
 __all__ = ["AWS_PROVIDER_KEYS", "AWS_REGIONS", "PROJECT", "SettingsError", "AlarmSettings", "ApproverSettings", "BuildSource",
            "GitOpsToken", "PromoteSource", "ServiceSettings", "Settings", "parse", "from_config", "from_pulumi_config",
@@ -99,6 +100,12 @@ class PromoteSource:
     images stay the building stack's), so it reads no other stack."""
 
     upstream: str
+    # Regions of the upstream whose verification of an image is required before it is promoted
+    # here (`source.upstreamRegions`), besides every region that reported one. Default: none named.
+    upstream_regions: tuple[str, ...] = ()
+    # Minutes the newest of those verifications must be old (`promotion.soakMinutes`, Kargo's
+    # requiredSoakTime). Default: 0 (no soak).
+    soak_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -313,6 +320,7 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
     upstream = source.get("upstream", v.dns_name)
     if upstream and upstream == env_name:
         root.errors.add(v.fail("source.upstream", upstream, f"another environment than {env_name!r}"))
+    upstream_regions = source.get("upstreamRegions", v.list_of(v.region), default=())
     # Default: the environments of the project's stack files (`environments`).
     listed = source.get("knownEnvironments", v.list_of(v.dns_name, non_empty=True), default=())
     _check_upstream(root.errors, upstream, env_name, listed or (), environments)
@@ -322,7 +330,7 @@ def _source(root: v.Reader, *, env_name: str, env_account: str, home_region: str
                                "no registry settings: a promote stack's images are the building stack's"))
         registry.used.update(registry.data)
     registry.finish()
-    return PromoteSource(upstream=upstream)
+    return PromoteSource(upstream=upstream, upstream_regions=upstream_regions)
 
 
 def _approvers(approval: v.Reader, enabled: bool) -> ApproverSettings:
@@ -392,16 +400,29 @@ def _gitops(root: v.Reader, tooling_account: str) -> tuple[str, str, str, GitOps
     return repository, url, branch, GitOpsToken(secret_arn=token_secret, key_arn=token_key)
 
 
-def _promotion(root: v.Reader, tooling_account: str, home_region: str) -> tuple[str, bool, ReleaseGates]:
-    """The `promotion` section: the mode, whether pull requests merge themselves, the release gates."""
+def _promotion(root: v.Reader, tooling_account: str, home_region: str) -> tuple[str, bool, ReleaseGates, int]:
+    """The `promotion` section: the mode, whether pull requests merge themselves, the release gates,
+    the soak of the upstream's proof."""
     promotion = root.section("promotion", required=False)
     mode = promotion.get("mode", v.one_of(PROMOTION_MODES), default="commit")
     auto_merge = promotion.get("autoMerge", v.boolean, default=False)
     if auto_merge and mode and mode != "pull-request":
         root.errors.add(v.fail("promotion.autoMerge", True, "false unless promotion.mode is pull-request"))
     gates = release_gates.parse(promotion, tooling_account=tooling_account, home_region=home_region)
+    soak = promotion.get("soakMinutes", v.integer(0, MAX_SOAK_MINUTES), default=0)
     promotion.finish()
-    return mode, auto_merge, gates
+    return mode, auto_merge, gates, soak
+
+
+def _with_soak(root: v.Reader, source: BuildSource | PromoteSource, soak: int) -> BuildSource | PromoteSource:
+    """The source with the soak its promotions wait for: a promoting stack's only (the soak is of
+    its upstream's proof)."""
+    if isinstance(source, PromoteSource):
+        return replace(source, soak_minutes=soak)
+    if soak:
+        root.errors.add(v.fail("promotion.soakMinutes", soak, "0 unless source.kind is promote (a soak is of "
+                                                              "the upstream's proof of an image)"))
+    return source
 
 
 def _approval(root: v.Reader) -> tuple[bool, tuple[str, ...], ApproverSettings]:
@@ -506,7 +527,8 @@ def parse(data: Mapping[str, Any], *, environments: Collection[str] | None = Non
                      clusters=tuple(clusters), environments=environments)
 
     gitops_repository, gitops_url, gitops_branch, gitops_token = _gitops(root, tooling_account)
-    promotion_mode, auto_merge, gates = _promotion(root, tooling_account, home_region)
+    promotion_mode, auto_merge, gates, soak = _promotion(root, tooling_account, home_region)
+    source = _with_soak(root, source, soak)
     approval_enabled, approval_subscribers, approvers = _approval(root)
     alarms = _alarms(root)
     log_retention_days = _optional(root, "logs", "retentionDays", v.integer_in(LOG_RETENTION_VALUES), 365)

@@ -33,6 +33,7 @@ from components.pipeline_model import BUILD, TEST
 from components.release_gates import PROVE_STAGE, VERIFY_STAGE
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
+from components.naming import Names
 from gitops.errors import VerifyDegraded, VerifyTimeout
 from gitops.repo.layout import service_trigger_glob, values_file
 
@@ -130,12 +131,15 @@ class Approval:
 
 @dataclass(frozen=True)
 class PipelineSource:
-    """Where the pipeline's source action reads and which pushes start it."""
+    """Where the pipeline's source action reads and what starts it: pushes to the branch (touching
+    `trigger_paths`), or the success of the upstream pipelines named in `started_by`."""
 
     repository: str
     branch: str
     # Paths whose changes trigger the pipeline; empty: every path.
     trigger_paths: tuple[str, ...]
+    # Pipelines whose successful execution starts this one (an EventBridge rule), instead of pushes.
+    started_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,11 @@ class PipelineSteps:
     @property
     def build_steps(self) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if isinstance(step, Step))
+
+    @property
+    def verified_regions(self) -> tuple[str, ...]:
+        """The regions whose cluster a Verify step of this pipeline reads, in step order."""
+        return tuple(dict.fromkeys(step.region for step in self.build_steps if step.stage == "Verify"))
 
     @property
     def approval(self) -> Approval | None:
@@ -206,8 +215,12 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
         # Reviewers of a build pipeline land on the pipeline itself.
         review_link = console_url(home, settings.names.pipeline(service.name))
     elif isinstance(source, PromoteSource):
-        pipeline_source = PipelineSource(settings.gitops_repository, settings.gitops_branch,
-                                         (service_trigger_glob(source.upstream, service.name),))
+        # Started by the upstream's proof: the success of the upstream pipelines that verify the
+        # service (the delivery pipeline in commit mode, the verify pipeline a merge starts in
+        # pull-request mode), never by the push of an image not yet verified.
+        upstream = Names(settings.app, source.upstream)
+        pipeline_source = PipelineSource(settings.gitops_repository, settings.gitops_branch, (), started_by=(
+            upstream.pipeline(service.name), upstream.verify_pipeline(service.name)))
         resolve = _resolve_step(settings, service, source, common)
         image_steps = (resolve,)
         tag, digest = resolve.ref("TAG"), resolve.ref("DIGEST")
@@ -300,14 +313,24 @@ def _scan_step(settings: Settings, service: ServiceSettings, inputs: StepInputs,
 
 
 def _resolve_step(settings: Settings, service: ServiceSettings, source: PromoteSource, common: dict) -> Step:
+    # Before anyone is asked to approve: the image must be proven in the upstream (gitops proof).
     return Step(
         name="resolve", stage="Resolve", action="ResolveImage", category=BUILD, region=settings.home_region,
-        buildspec="resolve.yml", timeout_minutes=10, needs_tool_bundle=True,
-        description=f"Reads the {service.name} image {source.upstream} runs",
+        buildspec="resolve.yml", timeout_minutes=10, needs_token=True, needs_tool_bundle=True,
+        description=f"Reads the {service.name} image {source.upstream} runs and checks {source.upstream} proved it",
         project_variables={**common, "UPSTREAM_ENV": source.upstream,
-                           "UPSTREAM_VALUES_FILE": values_file(source.upstream, service.name)},
+                           "UPSTREAM_VALUES_FILE": values_file(source.upstream, service.name),
+                           "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
+                           "PROOF_FLAGS": proof_flags(source)},
         exports=("TAG", "DIGEST"),
     )
+
+
+def proof_flags(source: PromoteSource) -> str:
+    """The CLI options of what the upstream's proof must hold (`gitops proof`, `promote`): its
+    required regions and soak, from `source.upstreamRegions` and `promotion.soakMinutes`."""
+    regions = f"--upstream-regions {','.join(source.upstream_regions)} " if source.upstream_regions else ""
+    return f"{regions}--soak-minutes {source.soak_minutes}"
 
 
 def _promote_step(settings: Settings, service: ServiceSettings, common: dict, tag: str, digest: str) -> Step:
@@ -318,8 +341,10 @@ def _promote_step(settings: Settings, service: ServiceSettings, common: dict, ta
         description=f"Promotes {service.name} to {settings.env_name} in the GitOps repository",
         project_variables={**common, "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
                            "PROMOTION_MODE": settings.promotion_mode, "PROMOTION_FLAGS": flags,
-                           # There the upstream's promotion of the image recorded them.
-                           **({"SOURCE_FROM_ENV": settings.source.upstream}
+                           # There the upstream's promotion of the image recorded them, and there it
+                           # must be proven (checked again: a revert or block may have come since Resolve).
+                           **({"SOURCE_FROM_ENV": settings.source.upstream,
+                               "PROOF_FLAGS": f"--proof-from {settings.source.upstream} {proof_flags(settings.source)}"}
                               if isinstance(settings.source, PromoteSource) else {})},
         # The application commit and its time (Source-Commit, Source-Commit-Time: where DORA's lead
         # time starts) where the pipeline's source is the application repository. A promote

@@ -21,6 +21,8 @@ class PlannedResource:
     outputs: dict[str, Any]
     custom: bool
     provider: str | None  # the explicit provider's URN; None for the default provider
+    # URNs the resource waits for (depends_on and the inputs' resources), as the engine is told.
+    dependencies: tuple[str, ...] = ()
     # The URNs the resource had before (its `aliases` option): the engine moves their state to it.
     aliases: tuple[str, ...] = ()
 

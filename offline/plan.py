@@ -290,6 +290,7 @@ class PlanMonitor(MockMonitor):
             region=region, inputs=_redacted(inputs) if secret else inputs,
             outputs=_redacted(outputs) if secret else outputs,
             custom=custom, provider=(request.provider.rsplit("::", 1)[0] if request.provider else None),
+            dependencies=tuple(getattr(request, "dependencies", ())),
             aliases=self._aliases(request),
         )
         with self._lock:

@@ -181,6 +181,18 @@ def _label(*lines: str) -> str:
     return '"' + "<br/>".join(escaped) + '"'
 
 
+def _no_trigger(inputs: dict[str, Any]) -> list[str]:
+    """What starts a pipeline without triggers whose source detects no changes: only the API (an
+    EventBridge rule of the stack, a person); empty for any other pipeline."""
+    sources = [action for stage in inputs.get("stages") or [] for action in stage.get("actions") or []
+               if action.get("category") == "Source"]
+    if inputs.get("triggers") or not any((a.get("configuration") or {}).get("DetectChanges") == "false"
+                                         for a in sources):
+        return []
+    return ["no trigger: pushes start nothing (DetectChanges false)",
+            "started by StartPipelineExecution (an EventBridge rule)"]
+
+
 def _filters(trigger: dict[str, Any]) -> list[str]:
     lines = [f"trigger: {trigger.get('providerType', '?')}"]
     git = trigger.get("gitConfiguration") or {}
@@ -286,8 +298,10 @@ def pipeline_diagram(pipeline: PlannedResource) -> str:
         for before, after in zip(group_ids, group_ids[1:]):
             lines.append(f"    {before} --> {after}")
         lines.append("  end")
-    for t, trigger in enumerate(inputs.get("triggers") or []):
-        lines.append(f"  T{t}([{_label(*_filters(trigger))}])")
+    starts = [_filters(trigger) for trigger in inputs.get("triggers") or []] or \
+        ([_no_trigger(inputs)] if _no_trigger(inputs) else [])
+    for t, start in enumerate(starts):
+        lines.append(f"  T{t}([{_label(*start)}])")
         if stage_ids:
             lines.append(f"  T{t} --> {stage_ids[0]}")
     for before, after in zip(stage_ids, stage_ids[1:]):
@@ -352,6 +366,7 @@ def pipeline_svg(pipeline: PlannedResource) -> str:
     header = [f"{name}  ({pipeline.account}/{pipeline.region})"]
     for trigger in inputs.get("triggers") or []:
         header += _filters(trigger)
+    header += _no_trigger(inputs)
     top = _MARGIN + _LINE * len(header) + 20
     body: list[str] = [_text(_MARGIN, _MARGIN + 12, header, bold_first=True)]
     bottom = top

@@ -9,8 +9,9 @@ PutApprovalResult, which CloudTrail records too. `promote --approved-by-from-pip
 the `Approved-By` trailer. The trailer records an approval, it does not enforce one: CodePipeline
 runs Promote only once the approval is given. So not finding the approver never stops a promotion.
 When the execution has no approved approval (the pipeline has none), the trailer is left out with a
-note. When the read fails (no permission, throttled after retries, unreachable), it is left out with
-a warning that says what to fix.
+note; an approver that is not one printable line is left out with a warning that does not show it
+(a line break would forge trailer lines). When the read fails (no permission, throttled after
+retries, unreachable), it is left out with a warning that says what to fix.
 """
 
 from __future__ import annotations
@@ -80,7 +81,12 @@ def find_approver(pipeline: str, execution_id: str, client: Any = None) -> Appro
     if latest is None or not latest.get("updatedBy"):
         return Approver(None, f"note: {where} has no approved manual approval (the pipeline may "
                               "have none); no Approved-By trailer")
-    return Approver(latest["updatedBy"], None)
+    approver = latest["updatedBy"]
+    if not isinstance(approver, str) or not approver.isprintable():
+        # Not shown: a value with a line break would forge lines of the commit's trailers.
+        return Approver(None, f"warning: the approver CodePipeline recorded for {where} is not one "
+                              f"line of printable characters (not shown); {without}")
+    return Approver(approver, None)
 
 
 def _read_error(e: Any, pipeline: str, where: str, region: str) -> str:

@@ -24,6 +24,8 @@ COMMANDS = {
                        "set a service's image tag in one environment of the GitOps repository"),
     "status": Command("gitops.commands.status",
                       "table of services × environments with the image each runs"),
+    "proof": Command("gitops.commands.proof",
+                     "whether the upstream environment proved an image (verified in its regions, soaked)"),
     "show": Command("gitops.commands.show",
                     "print the image (repository, tag, digest) of a local values file"),
     "verify": Command("gitops.commands.verify",

@@ -104,6 +104,6 @@ def _describe(result: FreezeResult, req: FreezeRequest) -> str:
                 if result.action == "freeze" else f"no-op: {result.scope} has no freeze to end")
     if result.action == "freeze":
         return f"{result.scope} frozen until {result.until}: committed as {result.commit} on {req.branch}"
-    still = (f"; still frozen by an environment-wide freeze: {', '.join(result.still_frozen)}"
-             if result.still_frozen else "")
+    still = (f"; {', '.join(result.still_frozen)} still frozen by the freeze of "
+             f"{' and '.join(result.still_frozen_by)}" if result.still_frozen else "")
     return f"{result.scope} unfrozen: committed as {result.commit} on {req.branch}{still}"

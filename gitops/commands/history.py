@@ -38,13 +38,15 @@ def _csv_cell(value: object) -> str:
 def print_table(changes: list[Change]) -> None:
     rows, overrides = [], set()
     for i, c in enumerate(reversed(changes)):   # newest first, like git log
-        if c.override_freeze:
+        if c.override_freeze or c.skip_proof:
             overrides.add(i)
         scope = "/".join(part for part in (c.env, c.service) if part) or "-"
         what = c.tag or ""
         if c.digest:
             what += f" @{c.digest.removeprefix('sha256:')[:12]}"
         note = c.reason or ""
+        if c.skip_proof:
+            note = f"SKIP-PROOF: {note}"
         if c.override_freeze:
             note = f"OVERRIDE-FREEZE: {note}"
         if c.action in ("freeze", "unfreeze", MANUAL):

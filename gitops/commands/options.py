@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gitops.clients.credentials import load_token
 from gitops.clients.git import Identity, refuse_credentials
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS
 from gitops.errors import UsageError
+from gitops.promotion.soak import MAX_SOAK_MINUTES
 from gitops.governance.times import parse_time
 from gitops.repo.layout import check_name
 
@@ -130,3 +131,28 @@ def window(args: argparse.Namespace, now: datetime) -> tuple[datetime | None, da
     if since is not None and since >= until:
         raise UsageError(f"--since {args.since!r} is not before --until")
     return since, until
+
+
+# A region name as AWS spells them (us-east-1, ap-southeast-2, us-gov-west-1).
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def add_proof_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--upstream-regions` and `--soak-minutes`: what the upstream's proof of an image must hold
+    (gitops.promotion.proof), for `proof` and `promote`."""
+    parser.add_argument("--upstream-regions", metavar="REGION[,REGION…]",
+                        help="regions of the upstream environment whose verification must have succeeded, "
+                             "besides every region that reported one (default: those only)")
+    parser.add_argument("--soak-minutes", metavar="N", type=int, default=0,
+                        help="minutes the newest of those verifications must be old (default: 0)")
+
+
+def proof_options(args: argparse.Namespace) -> tuple[tuple[str, ...], timedelta]:
+    """The regions and soak `add_proof_arguments` asked for."""
+    regions = tuple(r.strip() for r in (args.upstream_regions or "").split(",") if r.strip())
+    bad = next((r for r in regions if not _REGION.fullmatch(r)), None)
+    if bad is not None:
+        raise UsageError(f"--upstream-regions: {bad!r} is not a region name such as us-east-1")
+    if not 0 <= args.soak_minutes <= MAX_SOAK_MINUTES:
+        raise UsageError(f"--soak-minutes {args.soak_minutes}: give 0 to {MAX_SOAK_MINUTES} (a week)")
+    return regions, timedelta(minutes=args.soak_minutes)

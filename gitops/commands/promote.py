@@ -11,8 +11,9 @@ from gitops.clients import codepipeline
 from gitops.clients.git import GitClient, GitRunner
 from gitops.commands import add_command
 from gitops.commands.options import (add_branch, add_env, add_github_api_argument, add_output,
-                                     add_reason, add_repo, add_service, add_token_arguments,
-                                     add_writer_arguments, parse_author, token_from_args)
+                                     add_proof_arguments, add_reason, add_repo, add_service,
+                                     add_token_arguments, add_writer_arguments, parse_author,
+                                     proof_options, token_from_args)
 from gitops.errors import UsageError
 from gitops.governance.freeze_file import validate_reason
 from gitops.promotion.promote import PromoteRequest, PromoteResult, promote, validate_request
@@ -38,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="pull-request mode: enable the repository's auto-merge on the PR")
     add_token_arguments(p)
     add_override_arguments(p)
+    p.add_argument("--proof-from", metavar="ENV",
+                   help="the environment that must have proven the image (default: --from's); a promote "
+                        "pipeline names its upstream")
+    add_proof_arguments(p)
+    p.add_argument("--skip-proof", action="store_true",
+                   help="promote without the upstream's proof (emergency); needs --reason, recorded in the commit")
     p.add_argument("--source-commit", metavar="SHA", help="application commit the image was built from")
     p.add_argument("--source-commit-time", metavar="ISO8601",
                    help="that commit's time with an offset (recorded as Source-Commit-Time, which "
@@ -63,21 +70,28 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--override-freeze", action="store_true",
                         help="promote although a freeze applies (emergency); needs --reason, "
                              "recorded in the commit")
-    add_reason(parser, help="why the freeze is overridden (with --override-freeze)", required=False)
+    add_reason(parser, help="why the freeze is overridden or the proof skipped (with --override-freeze, "
+                            "--skip-proof)", required=False)
 
 
-def override_reason(args: argparse.Namespace) -> str | None:
-    """The reason of `--override-freeze --reason`, or None without the flag."""
-    if not args.override_freeze:
+def override_reasons(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The reason of `--override-freeze` and of `--skip-proof` (one `--reason` serves both), None
+    for a flag not given."""
+    if not args.override_freeze and not args.skip_proof:
         if args.reason is not None:
-            raise UsageError("--reason goes with --override-freeze")
-        return None
-    return validate_reason(args.reason, "--override-freeze needs --reason; --reason")
+            raise UsageError("--reason goes with --override-freeze or --skip-proof")
+        return None, None
+    flag = "--override-freeze" if args.override_freeze else "--skip-proof"
+    reason = validate_reason(args.reason, f"{flag} needs --reason; --reason")
+    return (reason if args.override_freeze else None), (reason if args.skip_proof else None)
 
 
 def run(args: argparse.Namespace) -> int:
+    override_freeze_reason, skip_proof_reason = override_reasons(args)
+    upstream_regions, soak = proof_options(args)
     req = PromoteRequest(
-        override_freeze_reason=override_reason(args),
+        override_freeze_reason=override_freeze_reason, skip_proof_reason=skip_proof_reason,
+        proof_from=args.proof_from, upstream_regions=upstream_regions, soak=soak,
         repo_url=args.repo, env=args.env, service=args.service, tag=args.tag, digest=args.digest,
         from_env=args.from_env, branch=args.branch, mode=args.mode, auto_merge=args.auto_merge,
         source_commit=args.source_commit, source_commit_time=args.source_commit_time,

@@ -55,6 +55,7 @@ class FreezeResult:
     timezone: str                 # the freeze file's time zone
     services: list[str]           # the services the scope covers (their pipelines, for --pipelines)
     still_frozen: list[str]       # unfreeze: services another freeze still covers
+    still_frozen_by: list[str]    # unfreeze: the scopes of the freezes that cover them
     attempts: int
 
 
@@ -64,6 +65,7 @@ class _Change:
     subject: str
     until: datetime | None = None
     still_frozen: tuple[str, ...] = ()
+    still_frozen_by: tuple[str, ...] = ()
 
 
 def validate_request(req: FreezeRequest) -> None:
@@ -88,6 +90,8 @@ def freeze(req: FreezeRequest, git: GitClient, *, now: datetime | None = None,
         if until <= now:
             raise UsageError(f"--until {req.until!r} is in the past ({show_time(until, current.zone)})")
         same = next((f for f in current.freezes if f.service == req.service and f.until > now), None)
+        # The file keeps whole seconds: the same freeze again within a second is the same end.
+        until = until.replace(microsecond=0)
         if same and same.until == until and same.reason == reason:
             return _Change(None, "", until)
         kept = [f for f in current.freezes if f.until > now and f.service != req.service]
@@ -109,10 +113,13 @@ def unfreeze(req: FreezeRequest, git: GitClient, *, now: datetime | None = None,
     def change(text: str | None, current: FreezeFile, services: list[str]) -> _Change:
         kept = [f for f in current.freezes if f.until > now and f.service != req.service]
         still = tuple(s for s in services if any(f.applies(s, now) for f in kept))
+        by = tuple(sorted({scope_name(req.env, f.service) for f in kept
+                           if any(f.applies(s, now) for s in still)}))
         if not any(f.service == req.service and f.until > now for f in current.freezes):
-            return _Change(None, "", still_frozen=still)
+            return _Change(None, "", still_frozen=still, still_frozen_by=by)
         return _Change(render_freezes(text, kept, current.zone),
-                       f"unfreeze({scope_name(req.env, req.service)})", still_frozen=still)
+                       f"unfreeze({scope_name(req.env, req.service)})", still_frozen=still,
+                       still_frozen_by=by)
 
     return _commit_change(req, git, "unfreeze", change, sleep)
 
@@ -137,9 +144,12 @@ def _commit_change(req: FreezeRequest, git: GitClient, action: str,
             def result(commit: str | None) -> FreezeResult:
                 until = iso_time(computed.until, current.zone) if computed.until else None
                 return FreezeResult(action, scope_name(req.env, req.service), commit, until,
-                                    current.zone.key, services, list(computed.still_frozen), number)
+                                    current.zone.key, services, list(computed.still_frozen),
+                                    list(computed.still_frozen_by), number)
 
-            if computed.text is None:
+            # Nothing to commit, also when the change renders the file as it is (git would refuse
+            # an empty commit).
+            if computed.text is None or computed.text == text:
                 return result(None)
             (workdir / path).parent.mkdir(parents=True, exist_ok=True)
             (workdir / path).write_bytes(computed.text.encode("utf-8"))

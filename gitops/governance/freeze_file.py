@@ -35,6 +35,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from gitops.errors import UsageError, ValuesError
+from gitops.governance.times import local_time
 from gitops.repo import files, layout
 from gitops.yaml import document
 
@@ -84,7 +85,7 @@ class Window:
                + timedelta(days=days_ahead, minutes=self.end % 1440))
         if end <= local.replace(tzinfo=None):
             end += timedelta(days=7)
-        return end.replace(tzinfo=zone)
+        return local_time(end, zone, after=now)
 
 
 @dataclass(frozen=True)

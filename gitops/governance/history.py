@@ -64,6 +64,7 @@ TRAILER_FIELDS = (
     ("execution", trailers.EXECUTION, None), ("approver", trailers.APPROVER, None),
     ("pull_request", trailers.PULL_REQUEST, None), ("reason", trailers.REASON, None),
     ("override_freeze", trailers.OVERRIDE_FREEZE, _parse_override),
+    ("skip_proof", trailers.SKIP_PROOF, _parse_override),
 )
 
 
@@ -86,6 +87,7 @@ class Change:
     pull_request: str | None = None
     reason: str | None = None
     override_freeze: bool = False
+    skip_proof: bool = False          # promoted without its upstream's proof (--skip-proof)
     merged_commit: str | None = None  # for a merge commit: the merged tip carrying the trailers
     committed_at: datetime | None = None  # the commit's own committer time (None: git has none)
     date_adjusted: bool = False     # landed_at is not committed_at: that disagreed with the order

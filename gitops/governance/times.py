@@ -30,7 +30,17 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, flag: str, past: boo
         raise UsageError(f"{flag} {text!r} is not a time: give an ISO 8601 time (2024-12-27T08:00+01:00, "
                          f"or 2024-12-27 08:00 in {zone.key}) or a duration such as 8h, 3d, 2w"
                          ) from None
-    return within_calendar(when if when.tzinfo else when.replace(tzinfo=zone))
+    return within_calendar(when if when.tzinfo else local_time(when, zone, after=None if past else now))
+
+
+def local_time(wall: datetime, zone: ZoneInfo, *, after: datetime | None) -> datetime:
+    """The naive wall-clock time `wall` in `zone`. In the hour a daylight-saving change repeats,
+    02:30 happens twice: the first reading that is after `after` (an end named while the repeated
+    hour runs is the one still to come), else the first."""
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if after is not None and first <= after < second:
+        return second
+    return first
 
 
 def within_calendar(when: datetime) -> datetime:

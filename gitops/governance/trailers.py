@@ -20,6 +20,7 @@ through `parse`; writers through `render`. A key is written once per commit; val
 | Pull-Request         | URL of the pull request that carried it (pull-request mode)        |
 | Reason               | why (revert, block, unblock, freeze, override)                     |
 | Override-Freeze      | "true" on a promotion made during a freeze with --override-freeze  |
+| Skip-Proof           | "true" on a promotion made without its upstream's proof (--skip-proof) |
 | Proposal-Commit      | the proposal branch's commit a pull request's block describes      |
 
 A promotion pull request carries the same keys as a block in its body (`render_block`), written
@@ -46,10 +47,11 @@ APPROVER = "Approved-By"
 PULL_REQUEST = "Pull-Request"
 REASON = "Reason"
 OVERRIDE_FREEZE = "Override-Freeze"
+SKIP_PROOF = "Skip-Proof"
 PROPOSAL_COMMIT = "Proposal-Commit"
 
 KEYS = (ACTION, SERVICE, ENVIRONMENT, TAG, DIGEST, PREVIOUS_DIGEST, SOURCE_COMMIT,
-        SOURCE_COMMIT_TIME, EXECUTION, APPROVER, PULL_REQUEST, REASON, OVERRIDE_FREEZE, PROPOSAL_COMMIT)
+        SOURCE_COMMIT_TIME, EXECUTION, APPROVER, PULL_REQUEST, REASON, OVERRIDE_FREEZE, SKIP_PROOF, PROPOSAL_COMMIT)
 ACTIONS = ("promote", "revert", "block", "unblock", "freeze", "unfreeze")
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.+)$")

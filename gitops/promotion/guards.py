@@ -1,5 +1,6 @@
 """The checks a promotion passes before anything is written: no freeze or window applies to the
-service (or the promotion overrides it, with a reason recorded in the commit)."""
+service (or the promotion overrides it, with a reason recorded in the commit); the upstream's proof
+is gitops.promotion.proof's (skipped only with a reason, recorded the same way)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,10 @@ def override_trailers(override_reason: str | None) -> dict[str, str]:
     if override_reason is None:
         return {}
     return {trailers.OVERRIDE_FREEZE: "true", trailers.REASON: override_reason}
+
+
+def skip_proof_trailers(skip_proof_reason: str | None) -> dict[str, str]:
+    """The trailers a promotion made with --skip-proof carries (none without it)."""
+    if skip_proof_reason is None:
+        return {}
+    return {trailers.SKIP_PROOF: "true", trailers.REASON: skip_proof_reason}

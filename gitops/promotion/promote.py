@@ -19,15 +19,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gitops.governance import blocklist, trailers
-from gitops.promotion import guards, provenance
+from gitops.promotion import guards, proof, provenance
 from gitops.promotion.proposal import PROPOSAL_HISTORY, Proposal, promotion_title
 from gitops.repo import inventory, layout, schema
-from gitops.errors import GitError, ProposalRaceLost, UsageError, ValuesError
+from gitops.errors import GitError, NotProven, ProposalRaceLost, UsageError, ValuesError
 from gitops.clients.git import (GitClient, Identity, PushRejected, RemoteCommit, check_commit_sha,
                                 errors_name_repository_paths, refuse_credentials)
+from gitops.clients.revisions import HistoryClient
 from gitops.clients.push import DEFAULT_AUTHOR, DEFAULT_MAX_ATTEMPTS, Push, check_max_attempts, retry_push
 from gitops.repo.values import (deployable, parse_image, read_text, set_image, validate_digest,
                            validate_tag)
@@ -60,6 +62,16 @@ class PromoteRequest:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     github_api_url: str | None = None
     override_freeze_reason: str | None = None  # --override-freeze --reason: promote during a freeze
+    # The environment whose proof the image needs (gitops.promotion.proof): --proof-from, else --from.
+    proof_from: str | None = None
+    upstream_regions: tuple[str, ...] = ()  # regions that must prove it, besides every one reporting
+    soak: timedelta = timedelta(0)
+    skip_proof_reason: str | None = None  # --skip-proof --reason: promote without the proof
+
+    @property
+    def upstream(self) -> str | None:
+        """The environment that must have proven the image, if any."""
+        return self.proof_from or self.from_env
 
     @property
     def values_path(self) -> str:
@@ -130,6 +142,12 @@ def validate_request(req: PromoteRequest) -> None:
         raise UsageError("--execution-id must be one line of printable characters")
     if req.approved_by is not None and (not req.approved_by.isprintable() or not req.approved_by):
         raise UsageError(f"the approver {req.approved_by!r} is not one line of printable characters")
+    layout.check_name("--proof-from", req.proof_from)
+    if req.proof_from is not None and req.proof_from == req.env:
+        raise UsageError(f"--proof-from {req.proof_from} is the environment being promoted into")
+    if req.upstream is None and (req.upstream_regions or req.soak or req.skip_proof_reason is not None):
+        raise UsageError("--upstream-regions, --soak-minutes and --skip-proof go with --from or --proof-from "
+                         "(the environment that proves the image)")
     if req.mode not in ("commit", "pull-request"):
         raise UsageError(f"--mode {req.mode!r}: use commit or pull-request")
     if req.auto_merge and req.mode != "pull-request":
@@ -152,6 +170,8 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
         workdir = Path(tmp) / "repo"
         with errors_name_repository_paths(workdir):
             git.clone_sparse(req.repo_url, req.branch, workdir, _sparse_patterns(req))
+            if req.upstream is not None and req.skip_proof_reason is None:
+                _require_proof(req, git, workdir, Path(tmp) / "history.git", token)
             if req.source_from_env:
                 req = replace(req, **provenance.recorded_source(
                     git, workdir, branch=req.branch, source_env=req.source_from_env,
@@ -159,6 +179,32 @@ def promote(req: PromoteRequest, git: GitClient, *, token: str | None = None,
             if req.mode == "pull-request":
                 return _promote_by_pull_request(req, git, workdir, token)
             return _promote_by_commit(req, git, workdir, sleep)
+
+
+def _require_proof(req: PromoteRequest, git: GitClient, workdir: Path, history: Path, token: str | None) -> None:
+    """NotProven unless the upstream proved the image promoted (checked on the branch as cloned;
+    its block lists are read again at the head each push goes onto)."""
+    tag, digest = _image(req, git, workdir)
+    if not digest:
+        raise NotProven(f"{req.service} {tag} has no digest: a proof from {req.upstream} is of a digest; promote "
+                        "with --digest")
+    proof_req = proof.ProofRequest(repo_url=req.repo_url, upstream=req.upstream or "", service=req.service,
+                                   tag=tag, digest=digest, branch=req.branch, regions=req.upstream_regions,
+                                   soak=req.soak, github_api_url=req.github_api_url)
+    statuses = proof.github_statuses(proof_req, token)
+    history_client = HistoryClient(git.runner)
+    history_client.clone_history(req.repo_url, history)
+    proof.check(proof_req, history_client, history, statuses, datetime.now(UTC))
+
+
+def _image(req: PromoteRequest, git: GitClient, workdir: Path) -> tuple[str, str | None]:
+    """The tag and digest promoted: as given, or what `--from` runs at the checked-out head."""
+    if not req.from_env:
+        assert req.tag is not None
+        return req.tag, req.digest
+    source_path = layout.values_file(req.from_env, req.service)
+    source = deployable(parse_image(_read_checked(git, workdir, source_path), source_path), source_path)
+    return source.tag, source.digest
 
 
 def _sparse_patterns(req: PromoteRequest) -> list[str]:
@@ -189,13 +235,7 @@ class _Edit:
 def _prepare_edit(req: PromoteRequest, git: GitClient, workdir: Path) -> _Edit:
     """Read the checked-out head and compute the edit; raise before anything is written."""
     guards.refuse_if_frozen(workdir, req.env, req.service, req.override_freeze_reason)
-    tag, digest = req.tag, req.digest
-    if req.from_env:
-        source_path = layout.values_file(req.from_env, req.service)
-        source = deployable(parse_image(_read_checked(git, workdir, source_path), source_path),
-                            source_path)
-        tag, digest = source.tag, source.digest
-    assert tag is not None
+    tag, digest = _image(req, git, workdir)
     blocklist.refuse_blocked(git, workdir, req.service, tag, digest)
     old_text = _read_checked(git, workdir, req.values_path)
     old = parse_image(old_text, req.values_path)
@@ -336,7 +376,8 @@ def _commit_message(req: PromoteRequest, edit: _Edit, pull_request: str | None =
         trailers.SOURCE_COMMIT_TIME: req.source_commit_time,
         trailers.EXECUTION: req.execution_id, trailers.APPROVER: req.approved_by,
         trailers.PULL_REQUEST: pull_request,
-        **guards.override_trailers(req.override_freeze_reason)})
+        **guards.override_trailers(req.override_freeze_reason),
+        **guards.skip_proof_trailers(req.skip_proof_reason)})
     return f"{title}\n\n{summary}\n\n{trailer_block}\n"
 
 

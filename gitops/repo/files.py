@@ -31,7 +31,8 @@ def read_text(path: Path, name: str | None = None, *, root: Path | None = None,
     """The text of the regular file at `path`, exactly as stored (no newline translation).
 
     No component may be a symlink: the file itself, and each directory between `root` and it (or,
-    without `root`, each directory of a relative `path`). `name` is how errors name the file."""
+    without `root`, each directory of `path`, from the root for an absolute one). `name` is how
+    errors name the file."""
     name = name or str(path)
     for part in _checked_components(path, root):
         try:
@@ -77,7 +78,9 @@ def _checked_components(path: Path, root: Path | None) -> list[Path]:
     if root is not None:
         relative = path.relative_to(root)
         return [root.joinpath(*relative.parts[:i]) for i in range(1, len(relative.parts) + 1)]
-    directories = [p for p in reversed(path.parents) if not p.is_absolute() and p != Path(".")]
+    # An absolute path is checked from the root: through a symlinked directory it would read what
+    # the same path given relative to the artifact refuses.
+    directories = [p for p in reversed(path.parents) if p not in (Path("."), Path("/"))]
     return [*directories, path]
 
 

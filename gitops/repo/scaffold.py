@@ -164,9 +164,16 @@ def write_repository(plan: Plan, root: Path) -> list[str]:
 
 def init_repository(plan: Plan, path: Path, git: HistoryClient | None = None
                     ) -> tuple[str, list[str]]:
-    """Create the repository at `path` (absent or an empty directory); return (commit, files)."""
+    """Create the repository at `path` (absent or an empty directory, or a symlink to an empty
+    directory, which is where it is created); return (commit, files)."""
+    given = path
+    if path.is_symlink():
+        if not path.exists():
+            raise UsageError(f"{given} is a symlink to {os.readlink(path)}, which does not exist; give "
+                             "a new path or an empty directory")
+        path = path.resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"{path} exists and is not an empty directory; give a new path")
+        raise UsageError(f"{given} exists and is not an empty directory; give a new path")
     path.parent.mkdir(parents=True, exist_ok=True)
     git = git or HistoryClient(GitRunner())
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))

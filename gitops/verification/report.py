@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from gitops.governance import trailers
 from gitops.clients.forge import GitHubClient, github_api_base, parse_repo_url
@@ -32,6 +33,15 @@ def status_context(env: str, region: str) -> str:
 
 def status_prefix(env: str) -> str:
     return f"delivery/{env}/"
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    """One commit status as verify set it: its state, when it was set, what it says."""
+
+    state: str            # pending | success | failure | error
+    at: datetime          # GitHub's created_at of this status (aware, UTC)
+    description: str
 
 
 @dataclass(frozen=True)
@@ -104,13 +114,18 @@ class GitHubRepository:
                 return ApprovedImage(pull.html_url, block or {})
         return None
 
-    def verification_states(self, sha: str, env: str) -> dict[str, str]:
-        """The latest state of each `delivery/<env>/<region>` status on `sha`, by context."""
+    def verification_statuses(self, sha: str, env: str) -> dict[str, CommitStatus]:
+        """The latest `delivery/<env>/<region>` status of each region on `sha`, by context."""
         commit = self._client.call(f"reading commit {sha[:12]}", lambda: self._repo.get_commit(sha))
         combined = self._client.call(f"reading the statuses of {sha[:12]}",
                                      lambda: commit.get_combined_status())
-        return {status.context: status.state for status in combined.statuses
-                if status.context.startswith(status_prefix(env))}
+        # PyGithub reads GitHub's "…Z" times as aware UTC datetimes.
+        return {status.context: CommitStatus(status.state, status.created_at.astimezone(UTC), status.description or "")
+                for status in combined.statuses if status.context.startswith(status_prefix(env))}
+
+    def verification_states(self, sha: str, env: str) -> dict[str, str]:
+        """The latest state of each `delivery/<env>/<region>` status on `sha`, by context."""
+        return {context: status.state for context, status in self.verification_statuses(sha, env).items()}
 
 
 def verified(states: dict[str, str]) -> bool:

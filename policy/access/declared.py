@@ -115,6 +115,8 @@ def paths_for(settings: Settings) -> list[AccessPath]:
         steps = service_pipelines(settings, service)
         for pipeline in steps.pipelines:
             paths += _pipeline(settings, service, pipeline, steps, other)
+            if pipeline.source.started_by:
+                paths += _started_by_upstream(settings, service, pipeline, steps, other)
         for step in steps.steps:
             paths += _project(settings, service, step, other)
     return paths
@@ -221,6 +223,24 @@ def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSt
                      {"kms:ViaService": f"sns.{settings.home_region}.amazonaws.com",
                       "kms:CallerAccount": settings.tooling_account}),
         ]
+    return paths
+
+
+def _started_by_upstream(settings: Settings, service: ServiceSettings, pipeline: PipelineSteps, steps: ServiceSteps,
+                         other: ServiceSettings | None) -> list[AccessPath]:
+    """EventBridge starts the pipeline when its upstream succeeds (components.pipeline), through a
+    role that may start that pipeline and no other."""
+    role = Role(Ref(ROLE, logical.start_role(logical.pipeline(service.name, verify=pipeline is steps.verification))))
+    arn = settings.names.pipeline_arn(service.name, settings.home_region, settings.tooling_account)
+    paths = [required(Service("events.amazonaws.com"), "sts:AssumeRole", role.ref,
+                      f"EventBridge assumes the role that starts {pipeline.name}",
+                      {"aws:SourceAccount": settings.tooling_account}),
+             required(role, "codepipeline:StartPipelineExecution", arn,
+                      f"{pipeline.name} is started when {' or '.join(pipeline.source.started_by)} succeeds")]
+    if other is not None:
+        paths.append(forbidden(role, "codepipeline:StartPipelineExecution",
+                               settings.names.pipeline_arn(other.name, settings.home_region, settings.tooling_account),
+                               f"the rule starting {pipeline.name} starts the {other.name} pipeline"))
     return paths
 
 

@@ -162,3 +162,16 @@ def test_the_offline_plan_reports_a_cluster_error_in_one_line(monkeypatch, capsy
                         lambda args, where: {**real(args, where), "accessConfigs": [{"authenticationMode": "CONFIG_MAP"}]})
     assert main(["--stack", "staging", "--summary"]) == 2
     assert capsys.readouterr().err.startswith("error: EKS cluster shop-staging-use1 in us-east-1 has authentication mode")
+
+
+def test_pipelines_wait_for_argo_cd_on_the_clusters_they_verify(plan):
+    """A new pipeline runs once as it is created: the Argo CD its Verify actions read must exist
+    by then, on every cluster it verifies (and only those: a pipeline verifying nothing waits for none)."""
+    releases = {r.name.removeprefix("argocd-").removesuffix("-argocd"): r.urn for r in plan.resources
+                if r.type == "kubernetes:helm.sh/v3:Release" and r.name.endswith("-argocd")}
+    assert releases
+    for pipeline in (r for r in plan.resources if r.type == "aws:codepipeline/pipeline:Pipeline"):
+        verified = {action.get("region") or "us-east-1" for stage in pipeline.inputs["stages"]
+                    if stage["name"] == "Verify" for action in stage["actions"]}
+        waits_for = {region for region, urn in releases.items() if urn in pipeline.dependencies}
+        assert waits_for == verified, (pipeline.inputs["name"], waits_for, verified)

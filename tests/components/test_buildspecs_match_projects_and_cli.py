@@ -111,10 +111,15 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             argv = expand(prefix + "\n" + command, sample)
             assert argv[:2] == ["-m", "gitops"], argv
             args = parser.parse_args(argv[2:])
-            assert args.command in ("promote", "verify", "show", "revert")
+            assert args.command in ("promote", "verify", "show", "proof", "revert")
             if args.command == "promote":
                 assert args.token_env == "GITOPS_TOKEN" and args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
+            if args.command in ("proof", "promote") and ("UPSTREAM_ENV" in env or "SOURCE_FROM_ENV" in env):
+                # A promoting stack checks the upstream's proof before the approval and again at Promote.
+                upstream = env.get("UPSTREAM_ENV") or env["SOURCE_FROM_ENV"]
+                assert (args.upstream if args.command == "proof" else args.proof_from) == upstream
+                assert args.upstream_regions == "us-east-1" and args.soak_minutes == 0
             if args.command == "verify":
                 assert args.revision == sample["REVISION"] and args.repo and args.cluster == env["CLUSTER"]
                 assert_token_source(args, env)

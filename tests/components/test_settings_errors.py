@@ -91,6 +91,9 @@ BAD_VALUES = [
     ("staging", "approval.enabled", "yes", ["approval.enabled", "true or false"]),
     ("staging", "source.kind", "mirror", ["source.kind", "build, promote"]),
     ("prod", "source.upstream", "prod", ["source.upstream", "another environment"]),
+    ("prod", "source.upstreamRegions", ["us-east-9"], ["source.upstreamRegions[0]", "AWS region"]),
+    ("prod", "promotion.soakMinutes", 20000, ["promotion.soakMinutes", "0 to 10080"]),
+    ("staging", "promotion.soakMinutes", 60, ["promotion.soakMinutes", "unless source.kind is promote"]),
     # A promote stack reads no other stack.
     ("prod", "source.registryStack", "acme/delivery-pipeline/staging", ["source.registryStack", "not a known setting"]),
     ("prod", "registry", {"pullAccounts": ["333333333333"]}, ["registry", "promote stack"]),

@@ -165,7 +165,7 @@ def test_roles_live_under_the_stack_path_and_trust_one_service_of_this_account(p
         assert principal not in ("*", {"AWS": "*"})
         if "Service" in principal:
             assert principal["Service"] in ("codebuild.amazonaws.com", "codepipeline.amazonaws.com",
-                                            "ecr.amazonaws.com")
+                                            "ecr.amazonaws.com", "events.amazonaws.com")
             # ECR's documented trust for a repository-creation role has no condition.
             expected = None if principal["Service"] == "ecr.amazonaws.com" else {
                 "StringEquals": {"aws:SourceAccount": TOOLING}}
@@ -202,10 +202,12 @@ def test_each_build_role_pushes_only_to_its_own_repository(staging):
             assert "ecr:PutImage" in s["Action"]
 
 
-def test_only_promote_and_verify_roles_read_the_gitops_token(plan):
+def test_only_resolve_promote_and_verify_roles_read_the_gitops_token(plan):
+    # Resolve reads the upstream's proof (commit statuses, with the token) before the approval.
     readers = {r.name for r, s in all_identity_statements(plan) if "secretsmanager:GetSecretValue" in as_list(s["Action"])}
     assert readers
-    assert all("-promote-" in n or "-verify-" in n for n in readers), readers
+    assert all("-promote-" in n or "-verify-" in n or "-resolve-" in n for n in readers), readers
+    assert any("-resolve-" in n for n in readers) == (plan.stack == "prod")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,11 +317,18 @@ def test_replicas_get_the_same_policy_immutability_and_a_key_in_their_region(sta
     assert statements(policy(creation_role[0], "assumeRolePolicy"))[0]["Principal"] == {"Service": "ecr.amazonaws.com"}
 
 
+def alert_rules(plan):
+    """The EventBridge rules of the notifications (a promoting stack also has the rules that start its
+    pipelines, see below)."""
+    (notifications,) = [r for r in plan.resources if r.type == "delivery:notify:Notifications"]
+    return [r for r in of_type(plan, "aws:cloudwatch/eventRule:EventRule") if r.parent == notifications.urn]
+
+
 def test_topics_are_encrypted_and_only_the_stacks_rules_publish_alerts(plan):
     keys = {r.outputs["arn"] for r in of_type(plan, "aws:kms/key:Key")}
     topics = of_type(plan, "aws:sns/topic:Topic")
     assert len(topics) == 2 and all(t.inputs["kmsMasterKeyId"] in keys for t in topics)
-    rules = of_type(plan, "aws:cloudwatch/eventRule:EventRule")
+    rules = alert_rules(plan)
     (topic_policy,) = of_type(plan, "aws:sns/topicPolicy:TopicPolicy")
     rules_grant, alarms_grant = statements(policy(topic_policy))
     assert rules_grant["Principal"] == {"Service": "events.amazonaws.com"}
@@ -333,15 +342,16 @@ def test_topics_are_encrypted_and_only_the_stacks_rules_publish_alerts(plan):
 
 def test_alert_rules_cover_failure_success_and_pending_approval(plan):
     patterns = {r.name.rsplit("-", 1)[-1]:
-                json.loads(r.inputs["eventPattern"]) for r in of_type(plan, "aws:cloudwatch/eventRule:EventRule")}
+                json.loads(r.inputs["eventPattern"]) for r in alert_rules(plan)}
     assert patterns["failed"]["detail"]["state"] == ["FAILED"]
     assert patterns["succeeded"]["detail"]["state"] == ["SUCCEEDED"]
     assert patterns["approval"]["detail"]["type"] == {"category": ["Approval"]}
     for pattern in patterns.values():
         assert pattern["detail"]["pipeline"] == [{"wildcard": f"shop-*-{plan.stack}"},
                                                  {"wildcard": f"shop-*-{plan.stack}-verify"}]
-    targets = of_type(plan, "aws:cloudwatch/eventTarget:EventTarget")
-    assert {t.inputs["arn"] for t in targets} == {plan.outputs["alertsTopicArn"]}
+    targets = [t for t in of_type(plan, "aws:cloudwatch/eventTarget:EventTarget")
+               if t.inputs["rule"] in {r.inputs["name"] for r in alert_rules(plan)}]
+    assert len(targets) == 3 and {t.inputs["arn"] for t in targets} == {plan.outputs["alertsTopicArn"]}
 
 
 def wildcard_matches(pattern: str, value: str) -> bool:
@@ -359,7 +369,7 @@ def alerted_pipelines(plan) -> dict[str, set[str]]:
     """rule name -> the stack's pipeline names its `detail.pipeline` filter matches."""
     names = [p.inputs["name"] for p in of_type(plan, "aws:codepipeline/pipeline:Pipeline")]
     matched = {}
-    for rule in of_type(plan, "aws:cloudwatch/eventRule:EventRule"):
+    for rule in alert_rules(plan):
         filters = json.loads(rule.inputs["eventPattern"])["detail"]["pipeline"]
         matched[rule.name] = {n for n in names if any(wildcard_matches(f["wildcard"], n) for f in filters)}
     return matched
@@ -423,8 +433,30 @@ def test_prod_pipelines_resolve_approve_and_end_with_the_pull_request(prod):
     # Every action runs in the home region: the pipeline needs that region's store only.
     (store,) = api.inputs["artifactStores"]
     assert store["encryptionKey"]["type"] == "KMS" and "region" not in store
-    push = api.inputs["triggers"][0]["gitConfiguration"]["pushes"][0]
-    assert push["filePaths"] == {"includes": ["envs/staging/api/**"]}
+    # No push starts it: staging's proof does (below).
+    assert api.inputs["triggers"] == [] and by_name["Source"][1]["configuration"]["DetectChanges"] == "false"
+
+
+def test_staging_proof_starts_the_prod_pipeline(prod):
+    """A prod pipeline starts when staging's pipeline that verifies the service succeeds (every
+    verify action wrote its success status by then); the rule's role may start that pipeline only."""
+    by_arn = {p.outputs["arn"]: p.inputs["name"] for p in of_type(prod, "aws:codepipeline/pipeline:Pipeline")}
+    rules = {r.inputs["name"]: r for r in of_type(prod, "aws:cloudwatch/eventRule:EventRule") if r not in alert_rules(prod)}
+    assert sorted(rules) == ["shop-api-prod", "shop-web-prod", "shop-worker-prod"]
+    roles = {r.outputs["arn"]: r for r in of_type(prod, "aws:iam/role:Role")}
+    policies = {p.inputs["role"]: p for p in of_type(prod, "aws:iam/rolePolicy:RolePolicy")}
+    for name, rule in rules.items():
+        service = name.split("-")[1]
+        assert json.loads(rule.inputs["eventPattern"]) == {
+            "source": ["aws.codepipeline"], "detail-type": ["CodePipeline Pipeline Execution State Change"],
+            "account": [TOOLING], "detail": {"pipeline": [f"shop-{service}-staging", f"shop-{service}-staging-verify"],
+                                             "state": ["SUCCEEDED"]}}
+        (target,) = [t for t in of_type(prod, "aws:cloudwatch/eventTarget:EventTarget") if t.inputs["rule"] == name]
+        assert by_arn[target.inputs["arn"]] == name
+        role = roles[target.inputs["roleArn"]]
+        assert statements(policy(role, "assumeRolePolicy"))[0]["Principal"] == {"Service": "events.amazonaws.com"}
+        (grant,) = statements(policy(policies[role.id]))
+        assert (grant["Action"], grant["Resource"]) == (["codepipeline:StartPipelineExecution"], target.inputs["arn"])
 
 
 def test_the_merge_into_prod_starts_a_verify_pipeline_with_one_action_per_region(prod):

@@ -69,6 +69,11 @@ def test_init_promote_staging_then_prod_feeds_argo_cd_the_right_files(
     # 3. prod: what staging runs, as a pull request, then merged by a reviewer
     with FakeGitHub(token=git_server.token) as github:
         repo = github.add_repo("acme/flow")
+        # staging's pipeline verified it (the proof prod's promotion needs), as verify reports it
+        repo.statuses[staged["commit"]] = [{
+            "id": 1, "sha": staged["commit"], "state": "success", "context": f"delivery/staging/{REGION}",
+            "description": "api 3f2a9c1: verified", "target_url": None,
+            "created_at": "2026-01-02T11:00:00Z", "updated_at": "2026-01-02T11:00:00Z"}]
         proposed = cli(capsys, "promote", "--repo", url, "--env", "prod", "--service", "api",
                        "--from", "staging", "--mode", "pull-request", "--token-env", token_env,
                        "--github-api-url", github.api_url, "--output", "json")

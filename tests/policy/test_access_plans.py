@@ -213,7 +213,7 @@ def test_logs_into_another_services_log_group_are_caught(stack):
     _caught(plan, resources, "writes into the web log group")
 
 
-@pytest.mark.parametrize("stack,kind", [("staging", "test"), ("prod", "resolve")])
+@pytest.mark.parametrize("stack,kind", [("staging", "test"), ("staging", "scan")])
 def test_a_secret_read_by_a_project_that_does_not_name_it_is_caught(stack, kind):
     plan = cached_plan(stack)
     secret = "arn:aws:secretsmanager:us-east-1:111111111111:secret:delivery/gitops-token-AbC123"

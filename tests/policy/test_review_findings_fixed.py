@@ -123,7 +123,7 @@ def test_the_token_readers_decrypt_with_the_token_key_through_secrets_manager_on
     plan = _with_token_key(stack)
     decrypts = _results(plan, "decrypts the GitOps token through Secrets Manager")
     readers = {r.path.description for r in decrypts if r.path.expect == REQUIRED}
-    assert readers and all(("promote" in d or "verify" in d) for d in readers)
+    assert readers and all(("promote" in d or "verify" in d or "resolve" in d) for d in readers)
     assert all(r.ok for r in plan.access), [(r.path.description, r.reasons) for r in plan.access if not r.ok]
     assert all(r.allowed == (r.path.expect == REQUIRED) for r in decrypts)
     assert not any(r.allowed for r in _results(plan, "decrypts with the GitOps token's key directly"))

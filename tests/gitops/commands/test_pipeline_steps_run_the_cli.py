@@ -32,6 +32,7 @@ from gitops.errors import CredentialsError, VerifyDegraded, VerifyTimeout
 from components.settings import parse
 from components.steps import StepInputs, steps_for
 from tests.conftest import program_step, stack_data
+from sandbox.github_api import FakeGitHub
 from tests.gitops.conftest import DIGEST_A, DIGEST_B, values_yaml
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -89,19 +90,33 @@ def run_build(buildspec: str, env: dict[str, str], workdir: Path, tools: Path) -
     return code == 0 and post.returncode == 0, output + post.stdout + post.stderr
 
 
-def resolve_env(host: dict[str, str]) -> dict[str, str]:
+def resolve_env(host: dict[str, str], repo=None, github_api_url: str = "") -> dict[str, str]:
     # What the program sets on the Resolve project (components.steps).
     return {**host, "UPSTREAM_ENV": "staging", "UPSTREAM_VALUES_FILE": layout.values_file("staging", "api"),
-            "SERVICE": "api"}
+            "SERVICE": "api", "GITOPS_URL": repo.url if repo else "https://github.com/acme/gitops.git",
+            "GITOPS_BRANCH": "main", "PROOF_FLAGS": "--upstream-regions us-east-1 --soak-minutes 0",
+            "GITOPS_TOKEN": repo.token if repo else "t", "GITHUB_API_URL": github_api_url}
 
 
-def test_resolve_exports_the_tag_and_digest_of_the_upstream_values(host, tmp_path):
+@pytest.mark.parametrize("state", ["success", "pending"])
+def test_resolve_exports_the_image_staging_proved_and_refuses_one_it_has_not(host, gitops_repo, tmp_path, state):
+    sha = gitops_repo.commit({"envs/staging/api/values.yaml": values_yaml("api", "4f2a9c1", DIGEST_B)}, "promote")
     source = tmp_path / "source"
     (source / "envs/staging/api").mkdir(parents=True)
     (source / "envs/staging/api/values.yaml").write_text(values_yaml("api", "4f2a9c1", DIGEST_B))
-    code, exported, output = run_step("resolve.yml", resolve_env(host), source, tmp_path / "tools")
-    assert code == 0, output
-    assert exported == {"TAG": "4f2a9c1", "DIGEST": DIGEST_B}
+    with FakeGitHub(token=gitops_repo.token) as github:
+        hub = github.add_repo(gitops_repo.url.removesuffix(".git").split("/", 3)[3])
+        hub.statuses[sha] = [{"id": 1, "sha": sha, "state": state, "context": "delivery/staging/us-east-1",
+                              "description": "api 4f2a9c1", "target_url": None,
+                              "created_at": "2026-01-02T11:00:00Z", "updated_at": "2026-01-02T11:00:00Z"}]
+        code, exported, output = run_step("resolve.yml", resolve_env(host, gitops_repo, github.api_url), source,
+                                          tmp_path / "tools")
+    if state == "success":
+        assert code == 0, output
+        assert exported == {"TAG": "4f2a9c1", "DIGEST": DIGEST_B}
+    else:
+        # Not proven: the action fails before the approval, naming the region and why.
+        assert code == 19 and "us-east-1: still verifying" in output and "TAG" not in exported
 
 
 def test_resolve_refuses_an_upstream_image_without_digest(host, tmp_path):

@@ -72,3 +72,15 @@ def test_show_refuses_symlinks(artifact, capsys, tmp_path_factory):
     (artifact / FILE).write_text("image: {tag: a}\n")
     code, _, err = _show(capsys, "--file", "envs/prod/api/values.yaml")
     assert code == 3 and "envs/prod is a symlink" in err
+
+
+def test_an_absolute_path_through_a_symlinked_directory_is_refused_like_the_relative_one(
+        artifact, capsys, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "values.yaml").write_text(values_yaml("api", "9.9.9", DIGEST_B))
+    (artifact / "envs/staging/api").rmdir()
+    (artifact / "envs/staging/api").symlink_to(elsewhere)
+    for given in (FILE, str(artifact / FILE)):
+        code, out, err = _show(capsys, "--file", given)
+        assert code == 3 and out == "", given
+        assert "envs/staging/api is a symlink (a directory on the way to" in err, given

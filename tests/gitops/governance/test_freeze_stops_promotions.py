@@ -143,7 +143,8 @@ def test_freeze_commits_the_file_with_trailers_and_promote_refuses(gitops_repo, 
     head = gitops_repo.refs()["refs/heads/main"]
     assert result == {"action": "freeze", "scope": "prod", "commit": head,
                       "until": "2099-12-27T07:00:00+00:00", "timezone": "UTC",
-                      "services": ["api", "web", "worker"], "still_frozen": [], "attempts": 1,
+                      "services": ["api", "web", "worker"], "still_frozen": [], "still_frozen_by": [],
+                      "attempts": 1,
                       "transitions": [], "notes": []}
     message = gitops_repo.show("%B")
     assert message.startswith("freeze(prod): until 2099-12-27T07:00:00+00:00\n\nyear-end freeze\n")
@@ -225,7 +226,7 @@ def test_unfreeze_ends_exactly_that_scope(gitops_repo, token_env, capsys):
     assert code == 0
     result = json.loads(out)
     assert result["commit"] == gitops_repo.refs()["refs/heads/main"]
-    assert result["still_frozen"] == ["api"]     # by the environment-wide freeze
+    assert (result["still_frozen"], result["still_frozen_by"]) == (["api"], ["prod"])
     assert trailers.parse(gitops_repo.show("%B")) == {
         "Delivery-Action": "unfreeze", "Delivery-Service": "api", "Delivery-Environment": "prod",
         "Reason": "done"}
@@ -326,3 +327,42 @@ def test_the_author_is_who_froze(gitops_repo, git_token):
     assert result.commit == gitops_repo.refs()["refs/heads/main"]
     stored = parse_freeze_file(gitops_repo.file(FREEZE_FILE).decode(), FREEZE_FILE)
     assert stored.freezes[0].by == "Ops <ops@example.com>"
+
+
+
+def test_the_same_freeze_twice_within_a_second_is_a_noop(gitops_repo):
+    now = datetime(2026, 12, 6, 10, 0, 0, 250000, tzinfo=UTC)
+    first = freeze(_freeze_request(gitops_repo, until="8h"), GitClient(GitRunner(gitops_repo.token)), now=now)
+    again = freeze(_freeze_request(gitops_repo, until="8h"), GitClient(GitRunner(gitops_repo.token)),
+                   now=now.replace(microsecond=750000))
+    assert first.commit and again.commit is None and again.until == first.until
+
+
+def test_unfreezing_the_environment_names_the_service_freeze_that_remains(gitops_repo, token_env, capsys):
+    assert _freeze(capsys, gitops_repo, token_env, "--until", "2099-01-01", "--reason", "env")[0] == 0
+    assert _freeze(capsys, gitops_repo, token_env, "--service", "api", "--until", "2099-01-01",
+                   "--reason", "migration")[0] == 0
+    code, out, _ = _freeze(capsys, gitops_repo, token_env, "--reason", "done", action="unfreeze")
+    assert code == 0
+    assert out.rstrip().endswith("; api still frozen by the freeze of prod/api")
+    assert "environment-wide" not in out
+
+
+# Europe/Berlin falls back on 2026-10-25 at 03:00 CEST to 02:00 CET: 02:00-03:00 happens twice.
+SECOND_0220 = datetime(2026, 10, 25, 1, 20, tzinfo=UTC)      # 02:20 CET, the second time round
+
+
+def test_a_window_ending_in_the_repeated_hour_ends_after_now():
+    file = parse_freeze_file("timezone: Europe/Berlin\nwindows:\n  - start: Sun 01:00\n"
+                             "    end: Sun 02:30\n    reason: r\n", "f")
+    (active,) = file.active("prod", "api", SECOND_0220)
+    assert active.ends_at.isoformat() == "2026-10-25T02:30:00+01:00"
+    assert active.ends_at > SECOND_0220
+
+
+def test_an_end_given_in_the_repeated_hour_is_the_one_still_to_come():
+    until = parse_time("2026-10-25 02:45", now=SECOND_0220, zone=BERLIN, flag="--until")
+    assert until == datetime(2026, 10, 25, 1, 45, tzinfo=UTC)                 # 02:45 CET
+    before = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)                         # 01:00 CEST
+    assert parse_time("2026-10-25 02:45", now=before, zone=BERLIN, flag="--until") == \
+        datetime(2026, 10, 25, 0, 45, tzinfo=UTC)                              # 02:45 CEST, the first

@@ -233,3 +233,18 @@ def test_bad_approval_arguments_are_usage_errors_before_anything_is_read(
     code, out, err = _promote(capsys, gitops_repo, token_env, *extra)
     assert code == 2 and message in err and err.count("\n") == 1
     assert gitops_repo.refs() == refs
+
+
+def test_an_approver_with_a_line_break_is_left_out_unshown_and_the_promotion_goes_on(
+        gitops_repo, token_env, capsys, stubbed):
+    _, stubber = stubbed
+    forged = f"{JANE}\nApproved-By: arn:aws:iam::111111111111:root"
+    stubber.add_response("list_action_executions", {"actionExecutionDetails": [
+        action("Approval", "Succeeded", forged)]}, REQUEST)
+    code, out, err = _promote(capsys, gitops_repo, token_env, "--execution-id", EXECUTION,
+                              "--approved-by-from-pipeline", PIPELINE)
+    assert code == 0 and json.loads(out)["approved_by"] is None
+    assert err == (f"warning: the approver CodePipeline recorded for execution {EXECUTION} of pipeline "
+                   f"{PIPELINE} is not one line of printable characters (not shown){WITHOUT}\n")
+    assert trailers.APPROVER not in trailers.parse(gitops_repo.show("%B"))
+    assert "root" not in gitops_repo.show("%B")

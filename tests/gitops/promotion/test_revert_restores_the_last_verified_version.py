@@ -189,8 +189,8 @@ def test_revert_reads_the_statuses_verify_wrote_on_github(history, git_token, to
         hub = github.add_repo(repo.url.removesuffix(".git").split("/", 3)[3])
         for sha, states in statuses.by_sha.items():
             for context, state in states.items():
-                hub.statuses.setdefault(sha, []).append({"sha": sha, "state": state,
-                                                         "context": context, "id": 1})
+                hub.statuses.setdefault(sha, []).append({"sha": sha, "state": state, "context": context, "id": 1,
+                                                         "created_at": "2026-01-02T11:00:00Z"})
         code = main(["revert", "--repo", repo.url, "--env", "staging", "--service", "api",
                      "--revision", shas[5], "--reason", "verify failed", "--token-env",
                      token_env, "--github-api-url", github.api_url, "--output", "json"])

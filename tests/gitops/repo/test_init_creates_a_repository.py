@@ -173,3 +173,21 @@ def test_usage_error_type_is_raised_by_the_library(tmp_path: Path) -> None:
     (tmp_path / "repo").write_text("x")
     with pytest.raises(UsageError):
         init_repository(Plan(("api",), ("staging",), {}, None), tmp_path / "repo")
+
+
+def test_a_symlink_to_an_empty_directory_is_created_in(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    code, out, err = run_init("--path", str(tmp_path / "link"), "--services", "api", capsys=capsys)
+    assert code == 0, err
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "empty/.git").is_dir()
+    assert (tmp_path / "empty/envs/prod/api/values.yaml").is_file()
+
+
+def test_a_dangling_symlink_is_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    code, _, err = run_init("--path", str(tmp_path / "link"), "--services", "api", capsys=capsys)
+    assert code == 2
+    assert err == (f"error: {tmp_path / 'link'} is a symlink to {tmp_path / 'gone'}, which does not "
+                   "exist; give a new path or an empty directory\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link"]
