@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from sandbox import argo, flow, git_http
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     root = args.dir.resolve() if args.dir is not None else Path(tempfile.mkdtemp(prefix="delivery-sandbox-"))
     try:
-        with Sandbox(root) as sandbox:
+        with _started(root) as sandbox:
             env_file = sandbox.write_environment()
             print("\n".join([
                 f"sandbox ready: git {sandbox.git.base_url}, GitHub API {sandbox.github.api_url}, "
@@ -174,11 +175,34 @@ def main(argv: list[str] | None = None) -> int:
             ]), flush=True)
             while not stop.wait(0.5):
                 pass
+    except SandboxError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     finally:
         if args.dir is None:
             shutil.rmtree(root, ignore_errors=True)
     print("sandbox stopped", flush=True)
     return 0
+
+
+class SandboxError(Exception):
+    """The sandbox could not start; the message says what failed."""
+
+
+@contextmanager
+def _started(root: Path) -> Iterator[Sandbox]:
+    """The sandbox, or SandboxError naming the step that failed (git missing, gitops init failing)."""
+    try:
+        sandbox = Sandbox(root).__enter__()
+    except subprocess.CalledProcessError as failed:
+        raise SandboxError(f"the sandbox could not start: {shlex.join(map(str, failed.cmd))} exited "
+                           f"{failed.returncode}") from None
+    except OSError as failed:
+        raise SandboxError(f"the sandbox could not start: {failed}") from None
+    try:
+        yield sandbox
+    finally:
+        sandbox.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

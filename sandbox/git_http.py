@@ -23,6 +23,7 @@ connection.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import subprocess
 import tempfile
@@ -33,8 +34,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-_HTTP_BACKEND = str(Path(subprocess.run(["git", "--exec-path"], capture_output=True, text=True,
-                                        check=True).stdout.strip()) / "git-http-backend")
+@functools.cache
+def _http_backend() -> str:
+    """git's CGI, found when the first request comes (importing this module needs no git)."""
+    return str(Path(subprocess.run(["git", "--exec-path"], capture_output=True, text=True,
+                                   check=True).stdout.strip()) / "git-http-backend")
 
 
 def basic_auth_header(token: str) -> str:
@@ -166,7 +170,7 @@ def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:
             with tempfile.TemporaryFile() as stdin:
                 stdin.write(body)
                 stdin.seek(0)
-                proc = subprocess.Popen([_HTTP_BACKEND], stdin=stdin, stdout=subprocess.PIPE,
+                proc = subprocess.Popen([_http_backend()], stdin=stdin, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, env=env)
                 assert proc.stdout is not None
                 status = 502

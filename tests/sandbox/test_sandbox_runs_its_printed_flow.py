@@ -138,3 +138,12 @@ def test_ctrl_c_stops_it_cleanly(sandbox) -> None:
     assert code == 0 and rest == ["sandbox stopped"]
     assert "Traceback" not in process.stderr.read()
     assert not any(listening(url) for url in printed.servers)
+
+
+def test_a_state_directory_in_use_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "something").write_text("mine\n")
+    result = subprocess.run([sys.executable, "-m", "sandbox", "--dir", str(tmp_path)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: --dir {tmp_path} is not empty: give an empty or new directory\n"
+    assert (tmp_path / "something").read_text() == "mine\n"
