@@ -141,9 +141,13 @@ class GitRunner:
         git stores as bytes: one that is not UTF-8 is shown with U+FFFD, never a traceback)."""
         argv = ["git", *args]
         # A session of its own: the process group holds git and every helper it starts.
-        proc = subprocess.Popen(argv, cwd=cwd, env={**self._env, **(env or {})},
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env={**self._env, **(env or {})},
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            raise GitError("git was not found on PATH: install git or put it on PATH, "
+                           "then run the command again") from None
         try:
             raw_stdout, raw_stderr = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:

@@ -353,3 +353,9 @@ def test_server_takes_large_chunked_pushes(gitops_repo, tmp_path):
     git.commit(work, ["big.bin"], "large file", BOT)
     git.push(work, "main", expected=base)
     assert gitops_repo.file("big.bin") == payload
+
+
+def test_without_git_on_path_the_runner_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GitError, match="git was not found on PATH: install git"):
+        GitRunner().run(["--version"])
