@@ -28,11 +28,18 @@ REDACTED = "***"
 SECRETS_TIMEOUT_S = 5
 SECRETS_ATTEMPTS = 3
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+# `--token-env VAR` reads $VAR, or, when VAR is unset, the secret whose ARN is in $VAR_SECRET_ARN.
+SECRET_ARN_SUFFIX = "_SECRET_ARN"
 
 
 def load_token(*, token_env: str | None, token_secret: str | None) -> str | None:
     """Return the token named by `token_env` (an environment variable) or `token_secret` (a Secrets
     Manager secret id or ARN), or None when neither is given.
+
+    `token_env` VAR falls back to the secret whose ARN is in VAR_SECRET_ARN when VAR is unset. So
+    every step of a pipeline passes `--token-env GITOPS_TOKEN` whatever region it runs in: the
+    program sets GITOPS_TOKEN (a Secrets Manager variable CodeBuild resolves) on projects in the
+    secret's region and GITOPS_TOKEN_SECRET_ARN on the others.
 
     Both hold the token in one format (`token_from_secret_string`): the raw token, or a JSON object
     with a "token" key, what the Secrets Manager console makes of a key/value secret. A pipeline's
@@ -73,6 +80,10 @@ def redact(text: str, *secrets: str | None) -> str:
 
 
 def _token_from_env(name: str) -> str:
+    if name not in os.environ and os.environ.get(name + SECRET_ARN_SUFFIX, "").strip():
+        # How a pipeline action outside the secret's region receives the token (CodeBuild resolves
+        # a SECRETS_MANAGER variable only in the project's own region): the secret's ARN.
+        return _token_from_secret(os.environ[name + SECRET_ARN_SUFFIX].strip())
     if name not in os.environ:
         holder = next((var for var, value in os.environ.items() if value.strip() == name.strip()
                        and name.strip()), None)
@@ -85,7 +96,8 @@ def _token_from_env(name: str) -> str:
             raise CredentialsError("--token-env names no environment variable that is set, and its "
                                    "value does not look like a variable name (not shown, in case "
                                    "it is the token); pass the variable's name, e.g. GITHUB_TOKEN")
-        raise CredentialsError(f"environment variable {name} is not set; export the forge token in it")
+        raise CredentialsError(f"environment variable {name} is not set (nor {name}{SECRET_ARN_SUFFIX}); "
+                               "export the forge token in it")
     if not os.environ[name].strip():
         raise CredentialsError(f"environment variable {name} is empty; export the forge token in it")
     return token_from_secret_string(os.environ[name], f"environment variable {name}")

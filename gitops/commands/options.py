@@ -67,7 +67,8 @@ def add_output(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("tex
 def add_token_arguments(parser: argparse.ArgumentParser) -> None:
     """`--token-env VAR | --token-secret SECRET_ID`, the forge token of every command that needs one."""
     token = parser.add_mutually_exclusive_group()
-    token.add_argument("--token-env", metavar="VAR", help="environment variable holding the forge token")
+    token.add_argument("--token-env", metavar="VAR", help="environment variable holding the forge token "
+                       "(when unset: the secret whose ARN is in VAR_SECRET_ARN)")
     token.add_argument("--token-secret", metavar="SECRET_ID",
                        help="Secrets Manager secret id/ARN holding the forge token")
 

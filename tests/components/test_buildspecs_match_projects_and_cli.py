@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from components import tools_bundle
+from components.steps import REVERT_EXIT_CODES
 from gitops.cli import build_parser
+from tests.conftest import cached_plan, stack_data
 from tools import lock
 
 # Set by CodeBuild itself, or by the buildspec's own commands.
@@ -30,8 +32,9 @@ def step_kind(project) -> str:
     return project.inputs["logsConfig"]["cloudwatchLogs"]["streamName"].split("-")[0]
 
 
-def projects_with_actions(plan):
-    """(step kind, its buildspec, variables from the project, variables from the pipeline action)."""
+def projects_with_actions(plan, *, typed: bool = False):
+    """(step kind, its buildspec, variables from the project, variables from the pipeline action);
+    `typed`: each project variable as (its type, its value)."""
     from_actions = {}
     for pipeline in (r for r in plan.resources if r.type == "aws:codepipeline/pipeline:Pipeline"):
         for stage in pipeline.inputs["stages"]:
@@ -42,8 +45,9 @@ def projects_with_actions(plan):
                     from_actions[config["ProjectName"]] = {v["name"]: v["value"] for v in variables}
     for project in (r for r in plan.resources if r.type == "aws:codebuild/project:Project"):
         buildspec = yaml.safe_load(project.inputs["source"]["buildspec"])
-        env = {v["name"]: v["value"] for v in project.inputs["environment"]["environmentVariables"]}
-        yield step_kind(project), buildspec, env, from_actions[project.inputs["name"]]
+        env = {v["name"]: (v.get("type", "PLAINTEXT"), v["value"]) if typed else v["value"]
+               for v in project.inputs["environment"]["environmentVariables"]}
+        yield step_kind(project), buildspec, env, from_actions.get(project.inputs["name"], {})
 
 
 def commands(buildspec: dict) -> list[str]:
@@ -83,13 +87,10 @@ def expand(command: str, variables: dict[str, str]) -> list[str]:
     return result.stdout.split("\0")[:-1]
 
 
-def assert_token_source(args, env: dict) -> None:
-    """A project in the secret's region gets the token as a Secrets Manager variable; one elsewhere
-    gets the secret's ARN, and the CLI reads the secret in the ARN's region."""
-    if "GITOPS_TOKEN_SECRET_ARN" in env:
-        assert (args.token_secret, args.token_env) == (env["GITOPS_TOKEN_SECRET_ARN"], None)
-    else:
-        assert (args.token_env, args.token_secret) == ("GITOPS_TOKEN", None)
+def assert_token_source(args) -> None:
+    """Every step names the token the same way, whatever region it runs in (the project sets
+    GITOPS_TOKEN or GITOPS_TOKEN_SECRET_ARN: `test_every_step_reads_the_token_its_project_gives`)."""
+    assert (args.token_env, args.token_secret) == ("GITOPS_TOKEN", None)
 
 
 def test_gitops_command_lines_parse_with_the_real_cli(plan):
@@ -113,7 +114,7 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             args = parser.parse_args(argv[2:])
             assert args.command in ("promote", "verify", "show", "proof", "revert")
             if args.command == "promote":
-                assert args.token_env == "GITOPS_TOKEN" and args.output == "json"
+                assert args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
             if args.command in ("proof", "promote") and ("UPSTREAM_ENV" in env or "SOURCE_FROM_ENV" in env):
                 # A promoting stack checks the upstream's proof before the approval and again at Promote.
@@ -122,11 +123,11 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
                 assert args.upstream_regions == "us-east-1" and args.soak_minutes == 0
             if args.command == "verify":
                 assert args.revision == sample["REVISION"] and args.repo and args.cluster == env["CLUSTER"]
-                assert_token_source(args, env)
             if args.command == "revert":
                 assert args.mode == env["PROMOTION_MODE"] and args.revision == sample["REVISION"]
                 assert args.execution_id == sample["EXECUTION_ID"]
-                assert_token_source(args, env)
+            if args.command != "show":
+                assert_token_source(args)
             seen.add(args.command)
     assert {"promote", "verify"} <= seen
 
@@ -163,3 +164,51 @@ def test_buildspecs_that_run_python_pin_it_and_install_only_the_hash_locked_bund
         requirements = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--requirement"]
         assert requirements == ["/opt/tools/gitops/requirements.lock"] and set(requirements) <= bundled, argv
     assert running == ({"promote", "resolve", "verify"} if plan.stack == "prod" else {"promote", "verify"})
+
+
+def test_every_step_reads_the_token_its_project_gives(monkeypatch):
+    """With the token's secret in another region than the pipeline (CodeBuild resolves a
+    SECRETS_MANAGER variable only in the project's own region), every step that runs the CLI with
+    the token still reads it: each command line's token options, resolved by the CLI's own reader
+    in the environment its project gives (the SECRETS_MANAGER variable as CodeBuild fills it)."""
+    import boto3
+    from moto import mock_aws
+
+    from gitops.clients.credentials import load_token
+
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
+        monkeypatch.setenv(name, value)
+    parser = build_parser()
+    with mock_aws():
+        stored = json.dumps({"token": "ghs_token"})
+        arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+            Name="delivery/gitops-token", SecretString=stored)["ARN"]
+        gitops = {**stack_data("prod")["gitops"], "tokenSecretArn": arn}
+        plan = cached_plan("prod", {"delivery-pipeline:gitops": gitops})
+        read = set()
+        for name, buildspec, project, action_env in projects_with_actions(plan, typed=True):
+            # What CodeBuild puts in the build's environment: a SECRETS_MANAGER variable holds the
+            # whole SecretString (resolved in the project's region only: here, none is).
+            environment = {key: stored if kind == "SECRETS_MANAGER" else str(value)
+                           for key, (kind, value) in project.items()}
+            for command in commands(buildspec):
+                if "python -m gitops" not in command or "--token" not in command:
+                    continue
+                sample = {**environment, **{k: "0123456789abcdef0123456789abcdef01234567" for k in action_env},
+                          "AWS_REGION": "us-east-1", "IMAGE_DIGEST": "sha256:" + "a" * 64,
+                          "VERIFY_EXIT": str(REVERT_EXIT_CODES[0])}
+                args = parser.parse_args(expand(command, sample)[2:])
+                with monkeypatch.context() as scoped:
+                    for key in ("GITOPS_TOKEN", "GITOPS_TOKEN_SECRET_ARN"):
+                        scoped.delenv(key, raising=False)
+                    for key, value in environment.items():
+                        scoped.setenv(key, value)
+                    assert load_token(token_env=args.token_env, token_secret=args.token_secret) == "ghs_token", \
+                        f"{name}: {args.command}"
+                read.add((name, args.command))
+    assert {("resolve", "proof"), ("promote", "promote"), ("verify", "verify"), ("verify", "revert")} <= read
+

@@ -62,10 +62,24 @@ def test_empty_env_var_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
         load_token(token_env="GITOPS_TOKEN", token_secret=None)
 
 
-def test_unset_env_var_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unset_env_var_names_the_variable_and_its_secret_arn_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITOPS_TOKEN", raising=False)
-    with pytest.raises(CredentialsError, match="GITOPS_TOKEN is not set"):
+    monkeypatch.delenv("GITOPS_TOKEN_SECRET_ARN", raising=False)
+    with pytest.raises(CredentialsError, match=r"GITOPS_TOKEN is not set \(nor GITOPS_TOKEN_SECRET_ARN\)"):
         load_token(token_env="GITOPS_TOKEN", token_secret=None)
+
+
+def test_an_unset_variable_falls_back_to_the_secret_named_by_its_arn_variable(
+        aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pipeline step outside the secret's region: the project gives the ARN, not the value.
+    arn = _secret(region="eu-west-1", SecretString=json.dumps({"token": TOKEN}))
+    monkeypatch.delenv("GITOPS_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.setenv("GITOPS_TOKEN_SECRET_ARN", arn)
+    assert load_token(token_env="GITOPS_TOKEN", token_secret=None) == TOKEN
+    # The variable itself, when set, wins (the project in the secret's region).
+    monkeypatch.setenv("GITOPS_TOKEN", "ghp_from_the_variable")
+    assert load_token(token_env="GITOPS_TOKEN", token_secret=None) == "ghp_from_the_variable"
 
 
 def test_raw_string_secret_by_arn_uses_the_arn_region(aws: None) -> None:

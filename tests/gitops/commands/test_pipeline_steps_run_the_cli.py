@@ -363,12 +363,14 @@ def test_without_revert_codes_a_bad_release_fails_without_reverting(verify_host,
     assert not succeeded and reverted is None
 
 
-def test_outside_the_secrets_region_verify_and_revert_read_the_token_by_its_arn(verify_host, tmp_path):
+def test_outside_the_secrets_region_verify_and_revert_name_the_token_the_same_way(verify_host, tmp_path):
+    # The project gives the secret's ARN instead of its value; `--token-env GITOPS_TOKEN` reads the
+    # secret it names (tests/components/test_buildspecs_match_projects_and_cli.py resolves it).
     arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:gitops-token-AbCdEf"
     env = {k: v for k, v in verify_host.items() if k != "GITOPS_TOKEN"}
     succeeded, reverted, output = verify({**env, "GITOPS_TOKEN_SECRET_ARN": arn}, tmp_path, VerifyDegraded.exit_code)
     assert not succeeded
-    assert reverted is not None and reverted[-2:] == ["--token-secret", arn], output
+    assert reverted is not None and reverted[-2:] == ["--token-env", "GITOPS_TOKEN"], output
 
 
 # --- Revert after a bake breach (outside the pipeline, started by EventBridge) -------------------
