@@ -23,6 +23,7 @@ Adding a step is one `Step` here plus its commands in `buildspecs/` (`components
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -98,6 +99,11 @@ class Step:
     tags: Mapping[str, str] = field(default_factory=dict)
     # False: an EventBridge rule starts the build, outside any pipeline (no source, no artifacts).
     in_pipeline: bool = True
+    # The step's buildspec starts with `gitops trigger --stop-if-created`: in the run CodePipeline
+    # starts by itself when it creates the pipeline, it stops the execution and does nothing else.
+    # The first step of every pipeline is one (`steps_for` adds what the guard needs: the pipeline's
+    # region, the execution id, and reading and stopping that pipeline's executions).
+    stops_creation_run: bool = False
 
     @property
     def role_name(self) -> str:
@@ -284,7 +290,7 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
         # The commit is on the branch as promote ends: verify it in the same pipeline.
         delivery = PipelineSteps(names.pipeline(service.name), pipeline_source,
                                  (*image_steps, *approval, promote, *verify(promote.ref("COMMIT_SHA"))))
-        return ServiceSteps(delivery=delivery, verification=None)
+        return ServiceSteps(delivery=_guarded(settings, delivery), verification=None)
     # A pull request reaches the branch when someone merges it, which is what starts verification:
     # the merge commit, under the service's directory of this environment, on the GitOps branch.
     delivery = PipelineSteps(names.pipeline(service.name), pipeline_source, (*image_steps, *approval, promote))
@@ -294,13 +300,33 @@ def steps_for(settings: Settings, service: ServiceSettings, inputs: StepInputs) 
                        (service_trigger_glob(settings.env_name, service.name),)),
         verify(SOURCE_COMMIT),
     )
-    return ServiceSteps(delivery=delivery, verification=verification)
+    return ServiceSteps(delivery=_guarded(settings, delivery), verification=_guarded(settings, verification))
+
+
+def _guarded(settings: Settings, pipeline: PipelineSteps) -> PipelineSteps:
+    """`pipeline` with what its steps that stop a creation run need from it: the pipeline's region
+    (a Verify step runs elsewhere), the execution's id, and leave to read and stop the executions
+    of this pipeline, no other."""
+    home = settings.home_region
+    arn = settings.names.pipeline_arn_of(pipeline.name, home, settings.tooling_account)
+    guard = statement("StopOwnCreationRun",
+                      ["codepipeline:GetPipelineExecution", "codepipeline:StopPipelineExecution"], arn)
+
+    def with_guard(step: Step | Approval) -> Step | Approval:
+        if not isinstance(step, Step) or not step.stops_creation_run:
+            return step
+        return dataclasses.replace(step, statements=(*step.statements, guard),
+                                   project_variables={**step.project_variables, "PIPELINE_REGION": home},
+                                   action_variables={**step.action_variables, "EXECUTION_ID": EXECUTION_ID})
+
+    return dataclasses.replace(pipeline, steps=tuple(with_guard(step) for step in pipeline.steps))
 
 
 def _build_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict) -> Step:
     return Step(
         name="build", stage="Build", action="BuildImage", category=BUILD, region=settings.home_region,
         buildspec="build.yml", privileged=True, compute_type="BUILD_GENERAL1_MEDIUM", timeout_minutes=60,
+        needs_tool_bundle=True, stops_creation_run=True,
         description=f"Builds and pushes the {service.name} image",
         project_variables={**common, "REPOSITORY_URI": inputs.repository_url,
                            "DOCKERFILE": service.dockerfile, "BUILD_CONTEXT": service.context},
@@ -346,7 +372,7 @@ def _resolve_step(settings: Settings, service: ServiceSettings, source: PromoteS
     # Before anyone is asked to approve: the image must be proven in the upstream (gitops proof).
     return Step(
         name="resolve", stage="Resolve", action="ResolveImage", category=BUILD, region=settings.home_region,
-        buildspec="resolve.yml", timeout_minutes=10, needs_token=True, needs_tool_bundle=True,
+        buildspec="resolve.yml", timeout_minutes=10, needs_token=True, needs_tool_bundle=True, stops_creation_run=True,
         description=f"Reads the {service.name} image {source.upstream} runs and checks {source.upstream} proved it",
         project_variables={**common, "UPSTREAM_ENV": source.upstream,
                            "UPSTREAM_VALUES_FILE": values_file(source.upstream, service.name),
@@ -401,7 +427,7 @@ def _verify_step(settings: Settings, service: ServiceSettings, inputs: StepInput
         # gitops verify gives up after 30 minutes, leaving the revert time before the build's timeout:
         # CodeBuild stops a timed-out build without running its post_build phase.
         buildspec="verify.yml", timeout_minutes=45, needs_token=True, needs_tool_bundle=True,
-        role_subpath=VERIFY_ROLE_SUBPATH, role="verify",
+        role_subpath=VERIFY_ROLE_SUBPATH, role="verify", stops_creation_run=True,
         description=(f"Proves that {region} runs the promoted {service.name}; reverts it if not"
                      + (f" (then a {bake_minutes}-minute bake)" if bake_minutes else
                         " (after the bake)" if stage == PROVE_STAGE else "")),

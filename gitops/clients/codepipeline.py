@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitops.clients.credentials import is_access_denied
+from gitops.errors import CredentialsError, GitopsError
 
 APPROVAL_CATEGORY = "Approval"
 # CodePipeline's PipelineName (its API model).
@@ -100,3 +101,68 @@ def _read_error(e: Any, pipeline: str, where: str, region: str) -> str:
     if code == "PipelineNotFoundException":
         return f"no pipeline {pipeline} in {region}; check the name and AWS_REGION"
     return f"reading the approval of {where} failed ({code}: {message})"
+
+
+# What started an execution (GetPipelineExecution's `trigger.triggerType`): CodePipeline starts
+# every pipeline once when it creates it ("When a pipeline is created, a pipeline execution starts
+# automatically. This is the CreatePipeline trigger type": user guide, "Start a pipeline").
+CREATE_PIPELINE = "CreatePipeline"
+# StopPipelineExecution's reason, at most 200 characters (its API model).
+CREATION_RUN_REASON = ("Started by the pipeline's creation: this run builds, promotes, verifies and reverts "
+                       "nothing. Release a change to deliver.")
+# Answers of StopPipelineExecution that mean the execution is stopping or over already (another
+# action of the same run asked first, or the run ended): nothing left to stop.
+_ALREADY_STOPPING = ("DuplicatedStopRequestException", "PipelineExecutionNotStoppableException")
+
+
+def execution_trigger(pipeline: str, execution_id: str, client: Any) -> str:
+    """The trigger type of `pipeline`'s execution `execution_id` (e.g. "CreatePipeline",
+    "WebhookV2", "StartPipelineExecution", "CloudWatchEvent"); a failed read is one line."""
+    where = f"execution {execution_id} of pipeline {pipeline}"
+    execution = call(client, "get_pipeline_execution", where,
+                     pipelineName=pipeline, pipelineExecutionId=execution_id)["pipelineExecution"]
+    trigger = execution.get("trigger", {}).get("triggerType")
+    if not isinstance(trigger, str) or not trigger:
+        raise GitopsError(f"CodePipeline gave no trigger for {where}")
+    return trigger
+
+
+def stop_execution(pipeline: str, execution_id: str, reason: str, client: Any) -> str:
+    """Stop `pipeline`'s execution `execution_id` after its running actions end (stop and wait, not
+    abandon: the action asking is one of them, and ends by itself); what happened, in words."""
+    where = f"execution {execution_id} of pipeline {pipeline}"
+    answer = call(client, "stop_pipeline_execution", where, tolerated=_ALREADY_STOPPING, pipelineName=pipeline,
+                  pipelineExecutionId=execution_id, abandon=False, reason=reason)
+    if isinstance(answer, str):
+        return f"{where} is stopping or over already ({answer})"
+    return f"{where} stops once its running actions end"
+
+
+def call(client: Any, operation: str, where: str, *, tolerated: tuple[str, ...] = (), **params: Any) -> Any:
+    """`client.<operation>(**params)`'s answer, or the code of an error in `tolerated`. Any other
+    failure is one line naming `where`: a CredentialsError naming the permission when the role may
+    not, else a GitopsError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return getattr(client, operation)(**params)
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code in tolerated:
+            return code
+        raise one_line(e, where) from None
+    except BotoCoreError as e:
+        raise GitopsError(f"cannot reach CodePipeline for {where}: {' '.join(str(e).split())}") from None
+
+
+def one_line(e: Any, where: str) -> GitopsError:
+    """The error to raise for CodePipeline's refusal `e` (a botocore ClientError) of a call about
+    `where`: a CredentialsError naming the permission when the role may not, else a GitopsError."""
+    error = e.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "")
+    if is_access_denied(e):
+        return CredentialsError(f"not allowed to call {e.operation_name} for {where} ({message}); the role "
+                                f"needs codepipeline:{e.operation_name} on the pipeline")
+    if code in THROTTLED:
+        return GitopsError(f"CodePipeline throttled {e.operation_name} for {where} after {ATTEMPTS} attempts")
+    return GitopsError(f"{e.operation_name} for {where} failed ({code}: {message})")

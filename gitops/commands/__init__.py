@@ -46,6 +46,8 @@ COMMANDS = {
                     "deployment frequency, lead time, change failure rate, time to restore"),
     "check-repo": Command("gitops.commands.check_repo",
                           "check the GitOps repository's branch rules for one environment's token"),
+    "trigger": Command("gitops.commands.trigger",
+                       "what started a pipeline execution; stop the run CodePipeline starts on creation"),
 }
 # Every module of the table once, in the table's order (the order `gitops --help` lists).
 MODULES = tuple(dict.fromkeys(command.module for command in COMMANDS.values()))

@@ -23,9 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.clients.codepipeline import PIPELINE_NAME, codepipeline_client
-from gitops.clients.credentials import is_access_denied
-from gitops.errors import CredentialsError, GitopsError, UsageError
+from gitops.clients.codepipeline import PIPELINE_NAME, codepipeline_client, one_line
+from gitops.errors import GitopsError, UsageError
 from gitops.promotion.revert import RevertRequest, RevertResult, revert
 from gitops.repo import layout
 
@@ -69,11 +68,7 @@ def _executions(client: Any, operation: str, key: str, pipeline: str, execution_
             pipelineName=pipeline, filter={"pipelineExecutionId": execution_id})
         return [item for page in pages for item in page[key]]
     except ClientError as e:
-        error = e.response.get("Error", {})
-        if is_access_denied(e):
-            raise CredentialsError(f"not allowed to read {where} ({error.get('Message', '')}); the role needs "
-                                   f"codepipeline:{e.operation_name} on the pipeline") from None
-        raise GitopsError(f"reading {where} failed ({error.get('Code', '')}: {error.get('Message', '')})") from None
+        raise one_line(e, where) from None
     except BotoCoreError as e:
         raise GitopsError(f"cannot read {where}: {' '.join(str(e).split())}") from None
 

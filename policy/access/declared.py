@@ -119,6 +119,7 @@ def paths_for(settings: Settings) -> list[AccessPath]:
             paths += _pipeline(settings, service, pipeline, steps, other)
             if pipeline.source.started_by:
                 paths += _started_by_upstream(settings, service, pipeline, steps, other)
+            paths += _stops_creation_run(settings, service, pipeline, steps, other)
         for step in steps.steps:
             paths += _project(settings, service, step, other)
     return paths + _bake_breach(settings)
@@ -243,6 +244,30 @@ def _started_by_upstream(settings: Settings, service: ServiceSettings, pipeline:
         paths.append(forbidden(role, "codepipeline:StartPipelineExecution",
                                settings.names.pipeline_arn(other.name, settings.home_region, settings.tooling_account),
                                f"the rule starting {pipeline.name} starts the {other.name} pipeline"))
+    return paths
+
+
+def _stops_creation_run(settings: Settings, service: ServiceSettings, pipeline: PipelineSteps, steps: ServiceSteps,
+                        other: ServiceSettings | None) -> list[AccessPath]:
+    """The steps that stop the run CodePipeline starts when it creates the pipeline read and stop
+    that pipeline's executions; the other steps stop none, and none stops another service's."""
+    names, home, account = settings.names, settings.home_region, settings.tooling_account
+    name_of = names.verify_pipeline if pipeline is steps.verification else names.pipeline
+    own = names.pipeline_arn_of(pipeline.name, home, account)
+    paths = []
+    for step in pipeline.build_steps:
+        role, what = project_role(service.name, step.role_name), f"the {service.name} {step.name} build"
+        if not step.stops_creation_run:
+            paths.append(forbidden(role, "codepipeline:StopPipelineExecution", own, f"{what} stops {pipeline.name}"))
+            continue
+        paths += [required(role, "codepipeline:GetPipelineExecution", own,
+                           f"{what} reads what started its {pipeline.name} execution"),
+                  required(role, "codepipeline:StopPipelineExecution", own,
+                           f"{what} stops the run {pipeline.name}'s creation started")]
+        if other is not None:
+            paths.append(forbidden(role, "codepipeline:StopPipelineExecution",
+                                   names.pipeline_arn_of(name_of(other.name), home, account),
+                                   f"{what} stops the {other.name} pipeline"))
     return paths
 
 

@@ -17,13 +17,13 @@ import yaml
 from components import tools_bundle
 from components.steps import REVERT_EXIT_CODES
 from gitops.cli import build_parser
-from tests.conftest import cached_plan, stack_data
+from tests.conftest import cached_plan, stack_data, stack_settings
 from tools import lock
 
 # Set by CodeBuild itself, or by the buildspec's own commands.
 BUILT_IN = {"AWS_REGION", "CODEBUILD_SRC_DIR", "PYTHONPATH", "IMAGE_TAG", "IMAGE_DIGEST",
             "REGISTRY", "COMMIT_SHA", "PR_URL", "TAG", "DIGEST", "count", "failed", "severity", "code",
-            "VERIFY_EXIT"}
+            "VERIFY_EXIT", "TRIGGER"}
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -80,7 +80,9 @@ def test_exported_variables_are_the_ones_the_pipeline_declares(plan):
 
 
 def expand(command: str, variables: dict[str, str]) -> list[str]:
-    """The argv bash gives `python` for this command line, with `python` replaced by a printer."""
+    """The argv bash gives `python` for this command line, with `python` replaced by a printer (a
+    command whose output a variable takes, `NAME="$(python …)"`, is run alone)."""
+    command = re.sub(r'^[A-Z_]+="\$\((python -m gitops .*)\)"$', r"\1", command, flags=re.M)
     script = "python() { printf '%s\\0' \"$@\"; }\n" + command.replace("> promote.json", "").replace("> image.json", "")
     result = subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **variables},
                             capture_output=True, text=True, check=True)
@@ -110,9 +112,13 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             # Lines before it that set shell variables are part of its context.
             prefix = "\n".join(c for c in lines[:index] if c.startswith("export "))
             argv = expand(prefix + "\n" + command, sample)
-            assert argv[:2] == ["-m", "gitops"], argv
+            assert argv[:2] == ["-m", "gitops"], (command, argv)
             args = parser.parse_args(argv[2:])
-            assert args.command in ("promote", "verify", "show", "proof", "revert")
+            assert args.command in ("promote", "verify", "show", "proof", "revert", "trigger")
+            if args.command == "trigger":
+                # The pipeline's own execution, in the pipeline's region (a Verify step runs elsewhere).
+                assert args.stop_if_created and args.region == env["PIPELINE_REGION"] == stack_settings(plan.stack).home_region
+                assert args.execution_id == sample["EXECUTION_ID"] and args.pipeline is None
             if args.command == "promote":
                 assert args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
@@ -126,7 +132,7 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             if args.command == "revert":
                 assert args.mode == env["PROMOTION_MODE"] and args.revision == sample["REVISION"]
                 assert args.execution_id == sample["EXECUTION_ID"]
-            if args.command != "show":
+            if args.command not in ("show", "trigger"):
                 assert_token_source(args)
             seen.add(args.command)
     assert {"promote", "verify"} <= seen
@@ -163,7 +169,7 @@ def test_buildspecs_that_run_python_pin_it_and_install_only_the_hash_locked_bund
         assert argv[:2] == ["pip", "install"] and {"--quiet", "--require-hashes", "--no-deps"} <= set(argv), argv
         requirements = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--requirement"]
         assert requirements == ["/opt/tools/gitops/requirements.lock"] and set(requirements) <= bundled, argv
-    assert running == ({"promote", "resolve", "verify"} if plan.stack == "prod" else {"promote", "verify"})
+    assert running == ({"promote", "resolve", "verify"} if plan.stack == "prod" else {"build", "promote", "verify"})
 
 
 def test_every_step_reads_the_token_its_project_gives(monkeypatch):

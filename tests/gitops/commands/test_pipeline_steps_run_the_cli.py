@@ -27,6 +27,7 @@ import yaml
 
 from components import tools_bundle
 from components.steps import REVERT_EXIT_CODES
+from gitops.clients.codepipeline import CREATION_RUN_REASON
 from gitops.repo import layout
 from gitops.errors import CredentialsError, NothingVerified, VerifyDegraded, VerifyTimeout
 from components.settings import parse
@@ -97,7 +98,9 @@ def resolve_env(host: dict[str, str], repo=None, github_api_url: str = "") -> di
     return {**host, "UPSTREAM_ENV": "staging", "UPSTREAM_VALUES_FILE": layout.values_file("staging", "api"),
             "SERVICE": "api", "GITOPS_URL": repo.url if repo else "https://github.com/acme/gitops.git",
             "GITOPS_BRANCH": "main", "PROOF_FLAGS": "--upstream-regions us-east-1 --soak-minutes 0",
-            "GITOPS_TOKEN": repo.token if repo else "t", "GITHUB_API_URL": github_api_url}
+            "GITOPS_TOKEN": repo.token if repo else "t", "GITHUB_API_URL": github_api_url,
+            # Outside CodePipeline (no CODEBUILD_INITIATOR): `gitops trigger` lets the step run.
+            "PIPELINE_REGION": "us-east-1", "EXECUTION_ID": ""}
 
 
 @pytest.mark.parametrize("state", ["success", "pending"])
@@ -290,7 +293,8 @@ def verify_host(host, tmp_path) -> dict[str, str]:
             "CLUSTER": "shop-prod-euw1", "DEPLOYMENT_ROLE_ARN": "arn:aws:iam::333333333333:role/x",
             "GITOPS_URL": "https://github.com/acme/shop-gitops.git", "GITOPS_BRANCH": "main",
             "PROMOTION_MODE": "pull-request", "REVERT_EXIT_CODES": REVERT_ON, "GITOPS_TOKEN": "t0ken",
-            "AWS_REGION": "eu-west-1", "REVISION": SHA, "EXECUTION_ID": "exec-7", "REVERT_RESULT": "0",
+            "AWS_REGION": "eu-west-1", "PIPELINE_REGION": "us-east-1", "REVISION": SHA, "EXECUTION_ID": "exec-7",
+            "REVERT_RESULT": "0",
             "REVERT_RECORD": str(tmp_path / "revert.args"), "VERIFY_RECORD": str(tmp_path / "verify.args")}
 
 
@@ -428,3 +432,68 @@ def test_a_breach_runs_verifys_revert_with_its_exit_codes(host, gitops_repo, tmp
     assert "nothing is blocked or rewritten without that evidence" in output and gitops_repo.refs() == before
     assert [target for target, _ in requests] == ["CodePipeline_20150709.ListRuleExecutions",
                                                   "CodePipeline_20150709.ListActionExecutions"]
+
+
+# --- The run CodePipeline starts when it creates a pipeline ---------------------------------------
+
+EXECUTION = "3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11"
+
+
+def creation_run(trigger_type: str) -> FakeCodePipeline:
+    """CodePipeline answering that EXECUTION was started by `trigger_type`, and accepting a stop."""
+    return FakeCodePipeline({
+        "GetPipelineExecution": {"pipelineExecution": {"pipelineExecutionId": EXECUTION, "status": "InProgress",
+                                                       "trigger": {"triggerType": trigger_type}}},
+        "StopPipelineExecution": {"pipelineExecutionId": EXECUTION}})
+
+
+def in_pipeline(codepipeline: FakeCodePipeline, pipeline: str) -> dict[str, str]:
+    """What a step of `pipeline`'s execution EXECUTION has: the initiator CodeBuild sets, the
+    execution id and the pipeline's region the program sets, a CodePipeline client reaching the fake."""
+    return {**codepipeline_env(codepipeline), "CODEBUILD_INITIATOR": f"codepipeline/{pipeline}",
+            "EXECUTION_ID": EXECUTION, "PIPELINE_REGION": "us-east-1"}
+
+
+STOPPED = [("CodePipeline_20150709.GetPipelineExecution", {"pipelineName": "shop-api-prod", "pipelineExecutionId": EXECUTION}),
+           ("CodePipeline_20150709.StopPipelineExecution",
+            {"pipelineName": "shop-api-prod", "pipelineExecutionId": EXECUTION, "abandon": False,
+             "reason": CREATION_RUN_REASON})]
+
+
+def test_in_a_creation_run_resolve_stops_the_execution_and_asks_nobody(host, tmp_path):
+    # Day one: the GitOps repository has no values for the service yet, and nothing is proven.
+    # Outside a creation run that fails the action (and alarms); in one, nothing is read.
+    source = tmp_path / "source"
+    source.mkdir()
+    with creation_run("CreatePipeline") as codepipeline:
+        env = {**resolve_env(host), **in_pipeline(codepipeline, "shop-api-prod")}
+        code, exported, output = run_step("resolve.yml", env, source, tmp_path / "tools")
+        codepipeline.shutdown()
+    assert code == 0, output
+    assert codepipeline.requests == STOPPED
+    assert "nothing is built, promoted, verified or reverted" in output and "image.digest" not in output
+    assert not exported.get("TAG") and not exported.get("DIGEST")
+
+
+def test_a_run_started_otherwise_resolves_as_always(host, tmp_path):
+    source = tmp_path / "source"
+    (source / "envs/staging/api").mkdir(parents=True)
+    (source / "envs/staging/api/values.yaml").write_text(values_yaml("api", "4f2a9c1", ""))
+    with creation_run("CloudWatchEvent") as codepipeline:
+        env = {**resolve_env(host), **in_pipeline(codepipeline, "shop-api-prod")}
+        code, _, output = run_step("resolve.yml", env, source, tmp_path / "tools")
+        codepipeline.shutdown()
+    assert code != 0 and "has no image.digest" in output
+    assert [target for target, _ in codepipeline.requests] == ["CodePipeline_20150709.GetPipelineExecution"]
+
+
+def test_in_a_creation_run_verify_verifies_and_reverts_nothing(verify_host, tmp_path):
+    # The verify pipeline a merge starts: its Verify actions are its first. Were verify to run on day
+    # one (Argo CD still installing) its timeout would revert and block whatever runs.
+    with creation_run("CreatePipeline") as codepipeline:
+        env = {**verify_host, **in_pipeline(codepipeline, "shop-api-prod")}
+        succeeded, reverted, output = verify(env, tmp_path, VerifyTimeout.exit_code)
+        codepipeline.shutdown()
+    assert succeeded, output
+    assert reverted is None and not Path(verify_host["VERIFY_RECORD"]).exists()
+    assert codepipeline.requests == STOPPED

@@ -112,8 +112,9 @@ def test_actions_that_verified_different_commits_are_not_guessed(released, codep
 
 @pytest.mark.parametrize("code, error, raised", [
     ("AccessDeniedException", "the role needs codepipeline:ListRuleExecutions on the pipeline", CredentialsError),
-    ("PipelineExecutionNotFoundException", "reading execution 3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11 of "
-                                           "shop-api-staging failed (PipelineExecutionNotFoundException", GitopsError),
+    ("PipelineExecutionNotFoundException", "ListRuleExecutions for execution 3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11 "
+                                           "of shop-api-staging failed (PipelineExecutionNotFoundException",
+     GitopsError),
 ])
 def test_a_failed_read_of_the_execution_is_one_line(released, codepipeline, code, error, raised):
     repo, _, _ = released
