@@ -23,6 +23,7 @@ from gitops import output
 from gitops.clients.codepipeline import (CREATE_PIPELINE, CREATION_RUN_REASON, PIPELINE_NAME, codepipeline_client,
                                          execution_trigger, stop_execution)
 from gitops.commands import add_command
+from gitops.commands.options import add_output
 from gitops.errors import UsageError
 
 # Printed when the build was not started by a pipeline (CodeBuild's StartBuild by hand, an EventBridge rule).
@@ -47,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--region", default=None, help="the pipeline's region (default: $AWS_REGION)")
     p.add_argument("--stop-if-created", action="store_true",
                    help="when CreatePipeline started the execution, stop it once its running actions end")
+    add_output(p)
     p.set_defaults(func=run)
 
 
@@ -54,22 +56,30 @@ def run(args: argparse.Namespace) -> int:
     pipeline = args.pipeline if args.pipeline is not None else _initiating_pipeline()
     if not pipeline or not args.execution_id:
         output.print_notice("note: not a pipeline execution (no pipeline or no execution id): nothing to check")
-        output.print_line(NOT_A_PIPELINE)
-        return 0
+        return _result(args, NOT_A_PIPELINE, stopping=False)
     if not PIPELINE_NAME.fullmatch(pipeline):
         raise UsageError(f"--pipeline {pipeline!r} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)")
     if not EXECUTION_ID.fullmatch(args.execution_id):
         raise UsageError(f"--execution-id {args.execution_id!r} is not a CodePipeline execution id (a UUID)")
     client = codepipeline_client(args.region)
     trigger = execution_trigger(pipeline, args.execution_id, client)
-    if trigger == CREATE_PIPELINE and args.stop_if_created:
+    stopping = trigger == CREATE_PIPELINE and args.stop_if_created
+    if stopping:
         stopped = stop_execution(pipeline, args.execution_id, CREATION_RUN_REASON, client)
         output.print_notice(f"note: {pipeline} was just created and CodePipeline started this run by itself "
                             f"(trigger {CREATE_PIPELINE}): nothing is built, promoted, verified or reverted; "
                             f"{stopped}. Release a change to deliver.")
     else:
         output.print_notice(f"note: execution {args.execution_id} of {pipeline} was started by {trigger}")
-    output.print_line(trigger)
+    return _result(args, trigger, stopping)
+
+
+def _result(args: argparse.Namespace, trigger: str, stopping: bool) -> int:
+    """stdout: the trigger type alone (text), or {"trigger": …, "stopping": …} (json)."""
+    if args.output == "json":
+        output.print_json({"trigger": trigger, "stopping": stopping})
+    else:
+        output.print_line(trigger)
     return 0
 
 

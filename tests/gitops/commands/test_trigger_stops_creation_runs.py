@@ -4,6 +4,8 @@ named on stdout; any other trigger only printed; failures one line."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gitops.cli import main
@@ -62,6 +64,13 @@ def test_any_other_trigger_is_printed_and_nothing_stopped(stubbed, capsys, kind)
 def test_without_stop_a_creation_run_is_only_named(stubbed, capsys):
     stubbed.add_response("get_pipeline_execution", execution("CreatePipeline"), GET)
     assert run(capsys)[:2] == (0, "CreatePipeline\n")
+
+
+def test_json_says_whether_the_run_is_stopping(stubbed, capsys):
+    stubbed.add_response("get_pipeline_execution", execution("CreatePipeline"), GET)
+    stubbed.add_response("stop_pipeline_execution", {"pipelineExecutionId": EXECUTION}, STOP)
+    code, out, _ = run(capsys, "--stop-if-created", "--output", "json")
+    assert code == 0 and json.loads(out) == {"trigger": "CreatePipeline", "stopping": True}
 
 
 def test_outside_a_pipeline_there_is_nothing_to_check(monkeypatch, capsys):
