@@ -205,14 +205,15 @@ def evaluate(rails: GuardRails, *, branch: str, env: str, mode: str, review_env:
 
     if mode == "commit":
         own_guards = [(r, r.restricts_paths(own)) for r in rails.rulesets if r.target == "push"]
-        own_guarded = _any(r.binds(covers) for r, covers in own_guards)
-        can_push = _all([rails.push, _not(review_binds), _not(own_guarded)])
+        own_guarded = _any(r.binds_pushes(covers) for r, covers in own_guards)
+        review_refuses = _any([classic_binds, *(r.binds_pushes(applies) for r, applies in reviews)])
+        can_push = _all([rails.push, _not(review_refuses), _not(own_guarded)])
         if not rails.push:
             fix = "grant the token Contents: read and write"
         elif own_guarded is not False:
             fix = f"the push ruleset guarding {layout.ENVS_DIR}/{review_env}/ must not cover {layout.ENVS_DIR}/{env}/"
         else:
-            names = ", ".join(r.name for r, applies in reviews if r.binds(applies) is not False)
+            names = ", ".join(r.name for r, applies in reviews if r.binds_pushes(applies) is not False)
             fix = (f"add this token's GitHub App to the bypass list of {names or 'the branch protection'} "
                    f"(mode: always) and guard {layout.env_dir(review_env)}/**/* with a push ruleset it "
                    "cannot bypass")
@@ -223,9 +224,9 @@ def evaluate(rails: GuardRails, *, branch: str, env: str, mode: str, review_env:
     else:
         proposal = layout.proposal_branch(env, _ANY_NAME)
         updates = [(r, r.restricts_updates(proposal, rails.default_branch)) for r in rails.rulesets]
-        blocked = _any(r.binds(applies) for r, applies in updates)
+        blocked = _any(r.binds_pushes(applies) for r, applies in updates)
         can_propose = _all([rails.push, _not(blocked)])
-        names = ", ".join(r.name for r, applies in updates if r.binds(applies) is not False)
+        names = ", ".join(r.name for r, applies in updates if r.binds_pushes(applies) is not False)
         fix = ("grant the token Contents: read and write and Pull requests: read and write"
                if not rails.push else f"exclude {layout.proposal_branch(env, '*')} from {names}")
         checks.append(Check(f"this token can push {layout.proposal_branch(env, '*')}",

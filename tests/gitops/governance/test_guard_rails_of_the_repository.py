@@ -134,6 +134,26 @@ def test_a_review_staging_cannot_bypass_blocks_its_push(github, capsys, monkeypa
     assert _rows(report)["this token can change envs/prod/ on main without a review"] == (True, "")
 
 
+def test_a_pull_requests_only_bypass_does_not_let_a_token_push(github, capsys, monkeypatch):
+    # GitHub: such an actor "is now required to open a pull request"; it may merge past the rules,
+    # so it still counts as bypassing the review.
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW], bypass=[_bypass(STAGING_APP, "pull_request")])
+    code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 18
+    rows = _rows(report)
+    ok, change = rows["this token can push envs/staging/ straight to main"]
+    assert not ok and change.startswith("add this token's GitHub App to the bypass list of gitops-main "
+                                        "(mode: always)")
+    assert rows["this token can change envs/prod/ on main without a review"][0] is False
+
+    github.add_ruleset(repo, "no-promote-branches", include=("refs/heads/promote/**/*",),
+                       rules=[{"type": "creation"}, {"type": "update"}], bypass=[_bypass(PROD_APP, "pull_request")])
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert _rows(report)["this token can push promote/prod/*"] == (
+        False, "exclude promote/prod/* from no-promote-branches")
+
+
 def test_no_rules_at_all_fails_both_tokens(github, capsys, monkeypatch):
     repo = github.add_repo("acme/gitops")
     for token, env, mode in ((STAGING_TOKEN, "staging", "commit"), (PROD_TOKEN, "prod", "pull-request")):
