@@ -263,22 +263,25 @@ def _pushes_promotions(rails: GuardRails, env: str) -> Check:
                  "" if can_push is True else fix)
 
 
+def ruleset_from_github(data: dict[str, Any]) -> Ruleset:
+    """A ruleset as GitHub's "Get a repository ruleset" answers it."""
+    ref_name = (data.get("conditions") or {}).get("ref_name") or {}
+    return Ruleset(
+        id=data["id"], name=data.get("name", str(data["id"])), target=data.get("target", "branch"),
+        enforcement=data.get("enforcement", "disabled"),
+        include=tuple(ref_name.get("include") or ()), exclude=tuple(ref_name.get("exclude") or ()),
+        rules=tuple(data.get("rules") or ()),
+        can_bypass=_BYPASSES.get(data.get("current_user_can_bypass")),
+        pushes_pass=_PUSHES_PASS.get(data.get("current_user_can_bypass")))
+
+
 def read_guard_rails(*, repo_url: str, api_url: str | None, token: str, branch: str
                      ) -> GuardRails:
     """Read the repository's permissions, rulesets and classic branch protection with `token`."""
     from gitops.clients import forge
 
     seen = forge.read_rules(repo_url=repo_url, api_url=api_url, token=token, branch=branch)
-    rulesets = []
-    for data in seen["rulesets"]:
-        ref_name = (data.get("conditions") or {}).get("ref_name") or {}
-        rulesets.append(Ruleset(
-            id=data["id"], name=data.get("name", str(data["id"])), target=data.get("target", "branch"),
-            enforcement=data.get("enforcement", "disabled"),
-            include=tuple(ref_name.get("include") or ()), exclude=tuple(ref_name.get("exclude") or ()),
-            rules=tuple(data.get("rules") or ()),
-            can_bypass=_BYPASSES.get(data.get("current_user_can_bypass")),
-            pushes_pass=_PUSHES_PASS.get(data.get("current_user_can_bypass"))))
+    rulesets = [ruleset_from_github(data) for data in seen["rulesets"]]
     protection = seen["protection"]
     if isinstance(protection, dict):
         reviews = protection.get("required_pull_request_reviews") or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops.governance.guard_rails import _BYPASSES, _PUSHES_PASS, GuardRails, Ruleset, evaluate
+from gitops.governance.guard_rails import GuardRails, Ruleset, evaluate, ruleset_from_github
 
 ROW = "this token can push promote/prod/* branches changing envs/prod/"
 FIX = ("add this token's GitHub App to the bypass list of prod-paths (mode: always): push rulesets "
@@ -16,10 +16,14 @@ FIX = ("add this token's GitHub App to the bypass list of prod-paths (mode: alwa
 
 def _push_ruleset(*paths: str, bypass: str | None, name: str = "prod-paths",
                   enforcement: str = "active") -> Ruleset:
-    return Ruleset(id=1, name=name, target="push", enforcement=enforcement, include=(), exclude=(),
-                   rules=({"type": "file_path_restriction",
-                           "parameters": {"restricted_file_paths": list(paths)}},),
-                   can_bypass=_BYPASSES.get(bypass), pushes_pass=_PUSHES_PASS.get(bypass))
+    """A push ruleset as GitHub answers it; `bypass` is its current_user_can_bypass (None: absent)."""
+    answer = {"id": 1, "name": name, "target": "push", "source_type": "Repository",
+              "source": "acme/gitops", "enforcement": enforcement, "conditions": {},
+              "rules": [{"type": "file_path_restriction",
+                         "parameters": {"restricted_file_paths": list(paths)}}]}
+    if bypass is not None:
+        answer["current_user_can_bypass"] = bypass
+    return ruleset_from_github(answer)
 
 
 def _row(*rulesets: Ruleset, push: bool = True, env: str = "prod"):
