@@ -99,7 +99,8 @@ class Sandbox:
 
     def _guard(self, repo: FakeRepo) -> None:
         """docs/operations/security.md's rulesets: reviews on main, bypassed by the staging App only;
-        prod's files changed only through a reviewed pull request."""
+        prod's files pushed by the prod App (to its promotion branches: it cannot bypass the review on
+        main) and the release managers only."""
         review = {"type": "pull_request", "parameters": {
             "required_approving_review_count": 1, "dismiss_stale_reviews_on_push": True,
             "require_code_owner_review": False, "require_last_push_approval": True,
@@ -108,7 +109,7 @@ class Sandbox:
                                 bypass=[_bypass(STAGING_APP)])
         self.github.add_ruleset(repo, "prod-paths", target="push", rules=[
             {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**/*"]}}],
-            bypass=[_bypass(RELEASE_MANAGERS, "pull_request")])
+            bypass=[_bypass(PROD_APP), _bypass(RELEASE_MANAGERS)])
 
     def _merge(self, repo: FakeRepo, pull: FakePull, method: str) -> str:
         if method != "merge":

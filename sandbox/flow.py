@@ -62,6 +62,8 @@ def steps(clusters: dict[str, str]) -> list[Step]:
              'gitops dora --repo "$GITOPS_REPO" --env staging --token-env STAGING_TOKEN'),
         Step("could the staging token skip the prod review? (the repository's rulesets, as that token sees them)",
              'gitops check-repo --repo "$GITOPS_REPO" --env staging --mode commit --token-env STAGING_TOKEN'),
+        Step("can the prod token push its promotion branches, and never skip the review?",
+             'gitops check-repo --repo "$GITOPS_REPO" --env prod --mode pull-request --token-env PROD_TOKEN'),
     ]
 
 

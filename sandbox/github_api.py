@@ -231,7 +231,10 @@ class FakeGitHub:
                     enforcement: str = "active") -> int:
         """A repository ruleset as GitHub stores it: `rules` like [{"type": "pull_request",
         "parameters": {...}}], `bypass` like [{"actor_id": 101, "actor_type": "Integration",
-        "bypass_mode": "always"}]. Push rulesets (`target="push"`) have no ref conditions."""
+        "bypass_mode": "always"}]. Push rulesets (`target="push"`) have no ref conditions, and no
+        "pull_request" bypass mode (GitHub: "only applicable to branch rulesets")."""
+        if target == "push" and any(actor["bypass_mode"] == "pull_request" for actor in bypass):
+            raise ValueError(f"ruleset {name}: bypass mode pull_request is only applicable to branch rulesets")
         with self._lock:
             ruleset_id = next(self._ids)
             conditions = {} if target == "push" else {"ref_name": {"include": list(include), "exclude": list(exclude)}}
@@ -693,11 +696,12 @@ _ROUTES = (
 
 
 def _can_bypass(ruleset: dict[str, Any], req: _Request) -> str:
-    """GitHub's `current_user_can_bypass` for the token: "always", "pull_requests_only" or "never"."""
+    """GitHub's `current_user_can_bypass` for the token: "always", "exempt", "pull_requests_only" or
+    "never"."""
     for actor in ruleset["bypass_actors"]:
         admin_role = actor["actor_type"] == "RepositoryRole" and actor["actor_id"] == 5 and req.permission == "admin"
         if admin_role or (actor["actor_type"], actor["actor_id"]) == req.actor:
-            return "always" if actor["bypass_mode"] == "always" else "pull_requests_only"
+            return {"always": "always", "exempt": "exempt"}.get(actor["bypass_mode"], "pull_requests_only")
     return "never"
 
 

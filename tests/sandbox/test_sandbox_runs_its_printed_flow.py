@@ -103,7 +103,7 @@ def test_every_printed_command_runs_as_its_comment_says_then_sigterm_stops_it(sa
     # The whole day-to-day flow, in order.
     kinds = [c.split()[1] if c.startswith("gitops ") else c.split()[0] for c in commands]
     assert kinds == ["promote", "verify", "promote", "curl", "verify", "promote", "verify", "revert", "freeze",
-                     "promote", "unfreeze", "history", "dora", "check-repo"]
+                     "promote", "unfreeze", "history", "dora", "check-repo", "check-repo"]
     assert "--mode pull-request" in commands[2] and "/merge" in commands[3]
     outputs = []
     for what, command, code in printed.steps:
@@ -111,8 +111,8 @@ def test_every_printed_command_runs_as_its_comment_says_then_sigterm_stops_it(sa
         assert result.returncode == code, (what, command, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr, (what, result.stderr)
         outputs.append(result.stdout + result.stderr)
-    staging_verify, merge, prod_verify, failed_verify, revert, refused, history, check = (
-        outputs[1], outputs[3], outputs[4], outputs[6], outputs[7], outputs[9], outputs[11], outputs[13])
+    staging_verify, merge, prod_verify, failed_verify, revert, refused, history, check, prod_check = (
+        outputs[1], outputs[3], outputs[4], outputs[6], outputs[7], outputs[9], outputs[11], outputs[13], outputs[14])
     assert "1.1.0 verified" in staging_verify and "2 ready pods" in staging_verify
     assert '"merged": true' in merge
     assert "(prod, us-east-1): 1.1.0 verified" in prod_verify
@@ -123,6 +123,9 @@ def test_every_printed_command_runs_as_its_comment_says_then_sigterm_stops_it(sa
     assert re.findall(r"^\d{4}-\d\d-\d\d \d\d:\d\d +(\S+)", history, re.M)[:6] == [
         "unfreeze", "freeze", "revert", "promote", "promote", "promote"]
     assert check.count(" ok") == 4 and "FAIL" not in check
+    # The prod token pushes its promotion branches (the push ruleset's bypass) and cannot skip the review.
+    assert re.search(r"can push promote/prod/\* branches changing envs/prod/ .* ok", prod_check), prod_check
+    assert "FAIL" not in prod_check, prod_check
     assert all(listening(url) for url in printed.servers)
 
     code, rest = stopped(process, lines, signal.SIGTERM)
