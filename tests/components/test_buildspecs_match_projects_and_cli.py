@@ -76,10 +76,13 @@ def test_exported_variables_are_the_ones_the_pipeline_declares(plan):
 
 
 def expand(command: str, variables: dict[str, str]) -> list[str]:
-    """The argv bash gives `python` for this command line, with `python` replaced by a printer."""
-    script = "python() { printf '%s\\0' \"$@\"; }\n" + command.replace("> promote.json", "").replace("> image.json", "")
+    """The argv bash gives `python` for this command line, with `python` replaced by a recorder on
+    a descriptor of its own (so `VAR="$(python …)"` is seen too) and `docker` failing (so the read
+    back after a refused push runs too)."""
+    script = ("exec 3>&1 >/dev/null\npython() { printf '%s\\0' \"$@\" >&3; }\ndocker() { return 1; }\n"
+              + command.replace("> promote.json", "").replace("> image.json", ""))
     result = subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **variables},
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
     return result.stdout.split("\0")[:-1]
 
 
@@ -99,7 +102,9 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
         revert_codes = str(env.get("REVERT_EXIT_CODES", "")).split()
         sample = {**{k: str(v) for k, v in env.items()}, "AWS_REGION": "us-east-1",
                   **{k: "0123456789abcdef0123456789abcdef01234567" for k in action_env},
-                  "IMAGE_DIGEST": "sha256:" + "a" * 64, "PR_URL": "none",
+                  # The digest the action passes on; the build step reads its own from ECR.
+                  **({"IMAGE_DIGEST": "sha256:" + "a" * 64} if "IMAGE_DIGEST" in action_env else {}),
+                  "PR_URL": "none",
                   # The verify exit code post_build reads: one that reverts, when any does.
                   "VERIFY_EXIT": revert_codes[0] if revert_codes else "9"}
         lines = commands(buildspec)
@@ -111,7 +116,11 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             argv = expand(prefix + "\n" + command, sample)
             assert argv[:2] == ["-m", "gitops"], argv
             args = parser.parse_args(argv[2:])
-            assert args.command in ("promote", "verify", "show", "proof", "revert")
+            assert args.command in ("promote", "verify", "show", "proof", "revert", "image-digest")
+            if args.command == "image-digest":
+                # The repository the build pushes to, in the region the build runs in.
+                assert env["REPOSITORY_URI"].endswith("/" + args.repository) and args.region is None
+                assert args.output == "text"
             if args.command == "promote":
                 assert args.token_env == "GITOPS_TOKEN" and args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
@@ -128,7 +137,7 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
                 assert args.execution_id == sample["EXECUTION_ID"]
                 assert_token_source(args, env)
             seen.add(args.command)
-    assert {"promote", "verify"} <= seen
+    assert {"promote", "verify"} <= seen and ("image-digest" in seen) == (plan.stack == "staging")
 
 
 def test_resolve_reads_the_values_file_the_project_names_never_a_spelled_path(plan):
@@ -162,4 +171,4 @@ def test_buildspecs_that_run_python_pin_it_and_install_only_the_hash_locked_bund
         assert argv[:2] == ["pip", "install"] and {"--quiet", "--require-hashes", "--no-deps"} <= set(argv), argv
         requirements = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--requirement"]
         assert requirements == ["/opt/tools/gitops/requirements.lock"] and set(requirements) <= bundled, argv
-    assert running == ({"promote", "resolve", "verify"} if plan.stack == "prod" else {"promote", "verify"})
+    assert running == ({"promote", "resolve", "verify"} if plan.stack == "prod" else {"build", "promote", "verify"})
