@@ -26,8 +26,15 @@ from gitops.repo import layout
 # allows a pattern, of a character no name has. A path guard that matches the paths made with it
 # covers every service's values files, not one whose name a pattern happens to spell.
 _ANY_NAME = "\x01" * 201
-# GitHub's current_user_can_bypass: the token may skip the ruleset ("exempt": without asking).
+# A service's name in a path a promotion changes: the patterns that match it for some service
+# (gitops.governance.patterns.matches' `some`), so a guard of one service's values counts too.
+_SOME_NAME = "\x02"
+# GitHub's current_user_can_bypass: the token may skip the ruleset ("exempt": without asking;
+# "pull_requests_only": by merging a pull request past its rules).
 _BYPASSES = {"always": True, "pull_requests_only": True, "exempt": True, "never": False}
+# Whether the token's pushes get past the ruleset: a "pull_requests_only" bypass "is now required to
+# open a pull request" (GitHub's docs), so its pushes are held to the rules like anyone's.
+_PUSHES_PASS = {"always": True, "exempt": True, "pull_requests_only": False, "never": False}
 
 # Three-valued answers: True, False, or None when GitHub's answer does not settle it.
 Maybe = bool | None
@@ -65,6 +72,7 @@ class Ruleset:
     exclude: tuple[str, ...]
     rules: tuple[dict[str, Any], ...]
     can_bypass: Maybe           # None: GitHub's answer had no (known) current_user_can_bypass
+    pushes_pass: Maybe          # the token's pushes get past it; None as for can_bypass
 
     def applies_to(self, branch: str, default_branch: str) -> Maybe:
         if self.enforcement != "active" or self.target != "branch":
@@ -80,14 +88,23 @@ class Ruleset:
                 return rule
         return None
 
+    def _restricted_paths(self) -> list[str]:
+        if self.enforcement != "active" or self.target != "push":
+            return []
+        return [pattern for rule in self.rules if rule.get("type") == "file_path_restriction"
+                for pattern in (rule.get("parameters") or {}).get("restricted_file_paths") or []]
+
     def restricts_paths(self, paths: list[str]) -> Maybe:
         """Whether this push ruleset refuses pushes changing each of `paths`."""
-        if self.enforcement != "active" or self.target != "push":
-            return False
-        restricted = [pattern for rule in self.rules if rule.get("type") == "file_path_restriction"
-                      for pattern in (rule.get("parameters") or {}).get("restricted_file_paths") or []]
+        restricted = self._restricted_paths()
         return _all(_any(patterns.matches(pattern, path) for pattern in restricted)
                     for path in paths)
+
+    def refuses_change_to(self, path: str) -> Maybe:
+        """Whether this push ruleset refuses a push changing `path`, whose `_SOME_NAME` segments
+        stand for some name (a service): refused for one service is refused."""
+        return _any(patterns.matches(pattern, path, some=_SOME_NAME)
+                    for pattern in self._restricted_paths())
 
     def restricts_updates(self, branch: str, default_branch: str) -> Maybe:
         if not any(rule.get("type") in ("update", "creation") for rule in self.rules):
@@ -97,6 +114,10 @@ class Ruleset:
     def binds(self, applies: Maybe) -> Maybe:
         """Whether the rules of this ruleset, where `applies`, hold for the token."""
         return _all([applies, _not(self.can_bypass)])
+
+    def binds_pushes(self, applies: Maybe) -> Maybe:
+        """Whether the rules of this ruleset, where `applies`, hold for the token's pushes."""
+        return _all([applies, _not(self.pushes_pass)])
 
 
 def _ref_matches(pattern: str, branch: str, default_branch: str) -> Maybe:
@@ -128,13 +149,14 @@ def _answer(value: Maybe, unknowns: list[str]) -> str:
     return "yes" if value else "no"
 
 
-def _unknowns(rails: GuardRails, rulesets: Iterable[tuple[Ruleset, Maybe]], branch: str) -> list[str]:
-    """Why the answers about `rulesets` (each with whether it applies) are unknown."""
+def _unknowns(rails: GuardRails, rulesets: Iterable[tuple[Ruleset, Maybe]], subject: str) -> list[str]:
+    """Why the answers about `rulesets` (each with whether it applies to `subject`, a branch or a
+    path) are unknown."""
     found = []
     for ruleset, applies in rulesets:
         if applies is None:
             found.append(f"{ruleset.name} uses a pattern GitHub's syntax does not support, so "
-                         f"whether it applies to {branch} cannot be told")
+                         f"whether it applies to {subject} cannot be told")
         if applies is not False and ruleset.can_bypass is None:
             found.append(f"GitHub did not say whether this token can bypass {ruleset.name} (no "
                          "current_user_can_bypass in its answer)")
@@ -183,14 +205,15 @@ def evaluate(rails: GuardRails, *, branch: str, env: str, mode: str, review_env:
 
     if mode == "commit":
         own_guards = [(r, r.restricts_paths(own)) for r in rails.rulesets if r.target == "push"]
-        own_guarded = _any(r.binds(covers) for r, covers in own_guards)
-        can_push = _all([rails.push, _not(review_binds), _not(own_guarded)])
+        own_guarded = _any(r.binds_pushes(covers) for r, covers in own_guards)
+        review_refuses = _any([classic_binds, *(r.binds_pushes(applies) for r, applies in reviews)])
+        can_push = _all([rails.push, _not(review_refuses), _not(own_guarded)])
         if not rails.push:
             fix = "grant the token Contents: read and write"
         elif own_guarded is not False:
             fix = f"the push ruleset guarding {layout.ENVS_DIR}/{review_env}/ must not cover {layout.ENVS_DIR}/{env}/"
         else:
-            names = ", ".join(r.name for r, applies in reviews if r.binds(applies) is not False)
+            names = ", ".join(r.name for r, applies in reviews if r.binds_pushes(applies) is not False)
             fix = (f"add this token's GitHub App to the bypass list of {names or 'the branch protection'} "
                    f"(mode: always) and guard {layout.env_dir(review_env)}/**/* with a push ruleset it "
                    "cannot bypass")
@@ -201,20 +224,55 @@ def evaluate(rails: GuardRails, *, branch: str, env: str, mode: str, review_env:
     else:
         proposal = layout.proposal_branch(env, _ANY_NAME)
         updates = [(r, r.restricts_updates(proposal, rails.default_branch)) for r in rails.rulesets]
-        blocked = _any(r.binds(applies) for r, applies in updates)
+        blocked = _any(r.binds_pushes(applies) for r, applies in updates)
         can_propose = _all([rails.push, _not(blocked)])
-        names = ", ".join(r.name for r, applies in updates if r.binds(applies) is not False)
+        names = ", ".join(r.name for r, applies in updates if r.binds_pushes(applies) is not False)
         fix = ("grant the token Contents: read and write and Pull requests: read and write"
                if not rails.push else f"exclude {layout.proposal_branch(env, '*')} from {names}")
         checks.append(Check(f"this token can push {layout.proposal_branch(env, '*')}",
                             can_propose is True,
                             _answer(can_propose, _unknowns(rails, updates, branch)),
                             "" if can_propose is True else fix))
+        checks.append(_pushes_promotions(rails, env))
 
     if rails.protection == "unreadable":
         checks.append(Check(f"classic branch protection of {branch} is readable", True,
                             "no (needs admin; rulesets are what count here)", ""))
     return checks
+
+
+def _pushes_promotions(rails: GuardRails, env: str) -> Check:
+    """Whether the token can push the branch of a pull-request promotion, which changes
+    `envs/<env>/<service>/values.yaml`. Push rulesets apply to every push whatever the branch, so
+    one restricting those paths refuses the branch unless the token bypasses it always."""
+    changed = layout.values_file(env, _SOME_NAME)
+    guards = [(r, r.refuses_change_to(changed)) for r in rails.rulesets if r.target == "push"]
+    refused = _any(r.binds_pushes(refuses) for r, refuses in guards)
+    can_push = _all([rails.push, _not(refused)])
+    if not rails.push:
+        fix = "grant the token Contents: read and write and Pull requests: read and write"
+    else:
+        names = ", ".join(r.name for r, refuses in guards if r.binds_pushes(refuses) is not False)
+        fix = (f"add this token's GitHub App to the bypass list of {names} (mode: always): push "
+               "rulesets have no branch condition, and the review stays required by the branch's "
+               "pull request rule, which it must not bypass")
+    branches = layout.proposal_branch(env, "*")
+    return Check(f"this token can push {branches} branches changing {layout.env_dir(env)}/",
+                 can_push is True,
+                 _answer(can_push, _unknowns(rails, guards, layout.values_file(env, "<service>"))),
+                 "" if can_push is True else fix)
+
+
+def ruleset_from_github(data: dict[str, Any]) -> Ruleset:
+    """A ruleset as GitHub's "Get a repository ruleset" answers it."""
+    ref_name = (data.get("conditions") or {}).get("ref_name") or {}
+    return Ruleset(
+        id=data["id"], name=data.get("name", str(data["id"])), target=data.get("target", "branch"),
+        enforcement=data.get("enforcement", "disabled"),
+        include=tuple(ref_name.get("include") or ()), exclude=tuple(ref_name.get("exclude") or ()),
+        rules=tuple(data.get("rules") or ()),
+        can_bypass=_BYPASSES.get(data.get("current_user_can_bypass")),
+        pushes_pass=_PUSHES_PASS.get(data.get("current_user_can_bypass")))
 
 
 def read_guard_rails(*, repo_url: str, api_url: str | None, token: str, branch: str
@@ -223,15 +281,7 @@ def read_guard_rails(*, repo_url: str, api_url: str | None, token: str, branch: 
     from gitops.clients import forge
 
     seen = forge.read_rules(repo_url=repo_url, api_url=api_url, token=token, branch=branch)
-    rulesets = []
-    for data in seen["rulesets"]:
-        ref_name = (data.get("conditions") or {}).get("ref_name") or {}
-        rulesets.append(Ruleset(
-            id=data["id"], name=data.get("name", str(data["id"])), target=data.get("target", "branch"),
-            enforcement=data.get("enforcement", "disabled"),
-            include=tuple(ref_name.get("include") or ()), exclude=tuple(ref_name.get("exclude") or ()),
-            rules=tuple(data.get("rules") or ()),
-            can_bypass=_BYPASSES.get(data.get("current_user_can_bypass"))))
+    rulesets = [ruleset_from_github(data) for data in seen["rulesets"]]
     protection = seen["protection"]
     if isinstance(protection, dict):
         reviews = protection.get("required_pull_request_reviews") or {}

@@ -19,9 +19,15 @@ import functools
 import re
 
 
-def matches(pattern: str, name: str) -> bool | None:
+def matches(pattern: str, name: str, *, some: str | None = None) -> bool | None:
     """Whether `name` (a ref like `refs/heads/main`, or a file path) matches `pattern`; None when
-    the pattern uses syntax GitHub does not support."""
+    the pattern uses syntax GitHub does not support.
+
+    A segment of `name` equal to `some` stands for a name not known here (a service's directory):
+    the answer is then whether the pattern matches `name` for some such name, so any pattern segment
+    other than a `**/` matches it, unless it starts with `.` (the names it stands for never do). That
+    may say yes for a segment no name satisfies (`[.]x`): callers ask it only where a yes is the
+    cautious answer."""
     pattern_segments = tuple(pattern.split("/"))
     name_segments = tuple(name.split("/"))
     compiled = {segment: _segment_regex(segment) for segment in set(pattern_segments)}
@@ -29,6 +35,8 @@ def matches(pattern: str, name: str) -> bool | None:
         return None
 
     def segment_matches(pattern_segment: str, name_segment: str) -> bool:
+        if name_segment == some:
+            return not pattern_segment.startswith(".")
         if name_segment.startswith(".") and not pattern_segment.startswith("."):
             return False
         return compiled[pattern_segment].fullmatch(name_segment) is not None

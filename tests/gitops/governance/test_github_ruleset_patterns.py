@@ -43,3 +43,29 @@ def test_the_paths_and_refs_check_repo_asks_about(pattern, name, expected):
 def test_a_hostile_pattern_is_bounded_work():
     pattern = "/".join(["**"] * 60 + ["*a"])
     assert matches(pattern, "/".join(["b"] * 60)) is False
+
+
+SOME = "\x02"  # a service's name, not known where the question is asked
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("envs/prod/**/*", True),
+    ("envs/prod/*/values.yaml", True),
+    ("envs/prod/api/values.yaml", True),                       # api's promotions, at least
+    ("envs/prod/a*/**/*", True),
+    ("**/values.yaml", True),
+    ("envs/*/api/values.yaml", True),
+    ("envs/prod/api/values-*.yaml", False),                    # region files: promote writes values.yaml
+    ("envs/prod/freeze.yaml", False),
+    ("envs/prod/*", False),                                    # the service directories themselves
+    ("envs/staging/**/*", False),
+    ("envs/prod/.*/values.yaml", False),                       # a service's name never starts with "."
+    ("charts/**/*", False),
+])
+def test_a_pattern_matching_the_values_file_of_some_service(pattern, expected):
+    assert matches(pattern, f"envs/prod/{SOME}/values.yaml", some=SOME) is expected
+
+
+def test_without_some_the_placeholder_is_an_ordinary_name():
+    assert matches("envs/prod/api/values.yaml", f"envs/prod/{SOME}/values.yaml") is False
+    assert matches("envs/prod/[^a]/values.yaml", f"envs/prod/{SOME}/values.yaml", some=SOME) is None

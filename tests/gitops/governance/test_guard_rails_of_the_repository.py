@@ -35,13 +35,15 @@ REVIEW = {"type": "pull_request", "parameters": {"required_approving_review_coun
 PROD_PATHS = {"type": "file_path_restriction", "parameters": {"restricted_file_paths": ["envs/prod/**/*"]}}
 
 
-def _safe(github: FakeGitHub) -> FakeRepo:
-    """The setup docs/operations/security.md describes."""
+def _safe(github: FakeGitHub, prod_paths_bypass: tuple[tuple[str, int], ...] = (PROD_APP, RELEASE_MANAGERS)
+          ) -> FakeRepo:
+    """The setup docs/operations/security.md describes (push rulesets take bypass mode "always"
+    only: GitHub's "pull_request" mode "is only applicable to branch rulesets")."""
     repo = github.add_repo("acme/gitops")
     github.add_ruleset(repo, "gitops-main", rules=[REVIEW, {"type": "non_fast_forward"}, {"type": "deletion"}],
                        bypass=[_bypass(STAGING_APP)])
     github.add_ruleset(repo, "prod-paths", target="push", rules=[PROD_PATHS],
-                       bypass=[_bypass(RELEASE_MANAGERS, "pull_request")])
+                       bypass=[_bypass(actor) for actor in prod_paths_bypass])
     return repo
 
 
@@ -72,7 +74,43 @@ def test_the_documented_setup_passes_for_both_tokens(github, capsys, monkeypatch
     }
     code, prod = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
     assert code == 0 and prod["ok"], prod
-    assert _rows(prod)["this token can push promote/prod/*"] == (True, "")
+    assert _rows(prod) == {
+        "changes on main need an approving review": (True, ""),
+        "this token can change envs/prod/ on main without a review": (True, ""),
+        "this token can push promote/prod/*": (True, ""),
+        "this token can push promote/prod/* branches changing envs/prod/": (True, ""),
+        "classic branch protection of main is readable": (True, ""),
+    }
+
+
+PROMOTION_ROW = "this token can push promote/prod/* branches changing envs/prod/"
+
+
+def test_a_prod_app_the_push_ruleset_refuses_cannot_push_its_promotion_branch(github, capsys, monkeypatch):
+    # The push ruleset guards envs/prod on every branch, promote/prod/* included: with only the
+    # release managers on its bypass list the prod App's promotions could never be pushed.
+    repo = _safe(github, prod_paths_bypass=(RELEASE_MANAGERS,))
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert code == 18 and not report["ok"]
+    rows = {c["question"]: c for c in report["checks"]}
+    assert rows[PROMOTION_ROW] == {
+        "question": PROMOTION_ROW, "ok": False, "answer": "no",
+        "change": "add this token's GitHub App to the bypass list of prod-paths (mode: always): push "
+                  "rulesets have no branch condition, and the review stays required by the branch's "
+                  "pull request rule, which it must not bypass"}
+    # The review is not what is wrong: the other rows still pass.
+    assert [c["question"] for c in report["checks"] if not c["ok"]] == [PROMOTION_ROW]
+    # The staging token does not promote by pull request: it has no such row.
+    code, staging = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 0 and PROMOTION_ROW not in _rows(staging)
+
+
+def test_without_a_push_ruleset_the_promotion_branch_can_be_pushed(github, capsys, monkeypatch):
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW])
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert code == 0, report
+    assert _rows(report)[PROMOTION_ROW] == (True, "")
 
 
 def test_a_staging_token_bypassing_the_review_without_a_path_guard_fails(github, capsys, monkeypatch):
@@ -94,6 +132,26 @@ def test_a_review_staging_cannot_bypass_blocks_its_push(github, capsys, monkeypa
     ok, change = _rows(report)["this token can push envs/staging/ straight to main"]
     assert not ok and change.startswith("add this token's GitHub App to the bypass list of gitops-main")
     assert _rows(report)["this token can change envs/prod/ on main without a review"] == (True, "")
+
+
+def test_a_pull_requests_only_bypass_does_not_let_a_token_push(github, capsys, monkeypatch):
+    # GitHub: such an actor "is now required to open a pull request"; it may merge past the rules,
+    # so it still counts as bypassing the review.
+    repo = github.add_repo("acme/gitops")
+    github.add_ruleset(repo, "gitops-main", rules=[REVIEW], bypass=[_bypass(STAGING_APP, "pull_request")])
+    code, report = _check(capsys, github, repo, STAGING_TOKEN, "staging", "commit", monkeypatch)
+    assert code == 18
+    rows = _rows(report)
+    ok, change = rows["this token can push envs/staging/ straight to main"]
+    assert not ok and change.startswith("add this token's GitHub App to the bypass list of gitops-main "
+                                        "(mode: always)")
+    assert rows["this token can change envs/prod/ on main without a review"][0] is False
+
+    github.add_ruleset(repo, "no-promote-branches", include=("refs/heads/promote/**/*",),
+                       rules=[{"type": "creation"}, {"type": "update"}], bypass=[_bypass(PROD_APP, "pull_request")])
+    code, report = _check(capsys, github, repo, PROD_TOKEN, "prod", "pull-request", monkeypatch)
+    assert _rows(report)["this token can push promote/prod/*"] == (
+        False, "exclude promote/prod/* from no-promote-branches")
 
 
 def test_no_rules_at_all_fails_both_tokens(github, capsys, monkeypatch):
