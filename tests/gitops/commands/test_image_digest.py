@@ -165,6 +165,8 @@ def test_without_credentials_or_region_the_line_says_what_to_set(capsys, monkeyp
         monkeypatch.setenv(name, "/nonexistent")
     # No instance metadata either: botocore asks 169.254.169.254 last.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # A new process's boto3: its default session keeps the credentials an earlier test resolved.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     code, _, err = image_digest(capsys, "--repository", REPOSITORY, "--tag", TAG)
     assert (code, err) == (UsageError.exit_code, f"error: no AWS region to read {REPOSITORY}:{TAG} from ECR: "
                                                  "pass --region or set AWS_REGION\n")
