@@ -323,12 +323,16 @@ def _guarded(settings: Settings, pipeline: PipelineSteps) -> PipelineSteps:
 
 
 def _build_step(settings: Settings, service: ServiceSettings, inputs: StepInputs, common: dict) -> Step:
+    # The tag is the commit sha and the repository's tags are immutable: a rebuild of the commit
+    # reuses the image already under it (`gitops image-digest`, hence the tool bundle) instead of
+    # a push ECR would refuse, and the exported digest is always the one ECR holds.
     return Step(
         name="build", stage="Build", action="BuildImage", category=BUILD, region=settings.home_region,
         buildspec="build.yml", privileged=True, compute_type="BUILD_GENERAL1_MEDIUM", timeout_minutes=60,
         needs_tool_bundle=True, stops_creation_run=True,
-        description=f"Builds and pushes the {service.name} image",
+        description=f"Builds and pushes the {service.name} image, or reuses the one its commit has",
         project_variables={**common, "REPOSITORY_URI": inputs.repository_url,
+                           "REPOSITORY_NAME": settings.names.repository(service.name),
                            "DOCKERFILE": service.dockerfile, "BUILD_CONTEXT": service.context},
         action_variables={"SOURCE_COMMIT": SOURCE_COMMIT},
         exports=("IMAGE_TAG", "IMAGE_DIGEST"),
@@ -339,6 +343,7 @@ def _build_step(settings: Settings, service: ServiceSettings, inputs: StepInputs
                 "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
                 "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
                 "ecr:UploadLayerPart"], inputs.repository_arn),
+            statement("ReadOwnImages", ["ecr:DescribeImages"], inputs.repository_arn),
         ),
         tags={PURPOSE_TAG: IMAGE_BUILD},
     )

@@ -28,6 +28,8 @@ COMMANDS = {
                      "whether the upstream environment proved an image (verified in its regions, soaked)"),
     "show": Command("gitops.commands.show",
                     "print the image (repository, tag, digest) of a local values file"),
+    "image-digest": Command("gitops.commands.image_digest",
+                            "print the digest ECR holds for an image tag (nothing when no image has it)"),
     "verify": Command("gitops.commands.verify",
                       "prove that a cluster runs a GitOps revision, and report it on the commit"),
     "init": Command("gitops.commands.init", "create a GitOps repository for a set of services"),

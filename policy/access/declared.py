@@ -329,9 +329,13 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
         paths.append(required(role, "ecr:GetAuthorizationToken", "*", f"{what} logs in to ECR"))
         paths += [required(role, action, repository(service.name), f"{what} pushes its image ({action})")
                   for action in IMAGE_PUSH_ACTIONS]
+        paths.append(required(role, "ecr:DescribeImages", repository(service.name),
+                              f"{what} reads the digest its commit's tag has (a rebuild reuses the image)"))
         if other is not None:
             paths.append(forbidden(role, "ecr:PutImage", repository(other.name),
                                    f"{what} pushes into the {other.name} repository"))
+            paths.append(forbidden(role, "ecr:DescribeImages", repository(other.name),
+                                   f"{what} reads the images of the {other.name} repository"))
     if kind == "promote":
         def pipeline(of: ServiceSettings) -> str:
             return settings.names.pipeline_arn(of.name, settings.home_region, settings.tooling_account)

@@ -80,12 +80,13 @@ def test_exported_variables_are_the_ones_the_pipeline_declares(plan):
 
 
 def expand(command: str, variables: dict[str, str]) -> list[str]:
-    """The argv bash gives `python` for this command line, with `python` replaced by a printer (a
-    command whose output a variable takes, `NAME="$(python …)"`, is run alone)."""
-    command = re.sub(r'^[A-Z_]+="\$\((python -m gitops .*)\)"$', r"\1", command, flags=re.M)
-    script = "python() { printf '%s\\0' \"$@\"; }\n" + command.replace("> promote.json", "").replace("> image.json", "")
+    """The argv bash gives `python` for this command line, with `python` replaced by a recorder on
+    a descriptor of its own (so `VAR="$(python …)"` is seen too) and `docker` failing (so the read
+    back after a refused push runs too)."""
+    script = ("exec 3>&1 >/dev/null\npython() { printf '%s\\0' \"$@\" >&3; }\ndocker() { return 1; }\n"
+              + command.replace("> promote.json", "").replace("> image.json", ""))
     result = subprocess.run(["bash", "-c", script], env={"PATH": "/usr/bin:/bin", **variables},
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
     return result.stdout.split("\0")[:-1]
 
 
@@ -102,7 +103,9 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
         revert_codes = str(env.get("REVERT_EXIT_CODES", "")).split()
         sample = {**{k: str(v) for k, v in env.items()}, "AWS_REGION": "us-east-1",
                   **{k: "0123456789abcdef0123456789abcdef01234567" for k in action_env},
-                  "IMAGE_DIGEST": "sha256:" + "a" * 64, "PR_URL": "none",
+                  # The digest the action passes on; the build step reads its own from ECR.
+                  **({"IMAGE_DIGEST": "sha256:" + "a" * 64} if "IMAGE_DIGEST" in action_env else {}),
+                  "PR_URL": "none",
                   # The verify exit code post_build reads: one that reverts, when any does.
                   "VERIFY_EXIT": revert_codes[0] if revert_codes else "9"}
         lines = commands(buildspec)
@@ -114,11 +117,15 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             argv = expand(prefix + "\n" + command, sample)
             assert argv[:2] == ["-m", "gitops"], (command, argv)
             args = parser.parse_args(argv[2:])
-            assert args.command in ("promote", "verify", "show", "proof", "revert", "trigger")
+            assert args.command in ("promote", "verify", "show", "proof", "revert", "image-digest", "trigger")
             if args.command == "trigger":
                 # The pipeline's own execution, in the pipeline's region (a Verify step runs elsewhere).
                 assert args.stop_if_created and args.region == env["PIPELINE_REGION"] == stack_settings(plan.stack).home_region
                 assert args.execution_id == sample["EXECUTION_ID"] and args.pipeline is None
+            if args.command == "image-digest":
+                # The repository the build pushes to, in the region the build runs in.
+                assert env["REPOSITORY_URI"].endswith("/" + args.repository) and args.region is None
+                assert args.output == "text"
             if args.command == "promote":
                 assert args.output == "json"
                 assert args.mode == env["PROMOTION_MODE"]
@@ -132,10 +139,10 @@ def test_gitops_command_lines_parse_with_the_real_cli(plan):
             if args.command == "revert":
                 assert args.mode == env["PROMOTION_MODE"] and args.revision == sample["REVISION"]
                 assert args.execution_id == sample["EXECUTION_ID"]
-            if args.command not in ("show", "trigger"):
+            if args.command not in ("show", "trigger", "image-digest"):
                 assert_token_source(args)
             seen.add(args.command)
-    assert {"promote", "verify"} <= seen
+    assert {"promote", "verify"} <= seen and ("image-digest" in seen) == (plan.stack == "staging")
 
 
 def test_resolve_reads_the_values_file_the_project_names_never_a_spelled_path(plan):

@@ -202,6 +202,16 @@ def test_each_build_role_pushes_only_to_its_own_repository(staging):
             assert "ecr:PutImage" in s["Action"]
 
 
+def test_each_build_role_reads_the_images_of_its_own_repository_only(staging):
+    # What a rebuild needs to reuse the image its commit's tag has (gitops image-digest).
+    arns = staging.outputs["ecrRepositoryArns"]
+    readers = {}
+    for resource, s in all_identity_statements(staging):
+        if resource.name.endswith("-build-role-policy") and "ecr:DescribeImages" in as_list(s["Action"]):
+            readers.setdefault(resource.name.split("-")[0], []).append(s["Resource"])
+    assert readers == {service: [arn] for service, arn in arns.items()}
+
+
 def test_only_resolve_promote_and_verify_roles_read_the_gitops_token(plan):
     # Resolve reads the upstream's proof (commit statuses, with the token) before the approval.
     readers = {r.name for r, s in all_identity_statements(plan) if "secretsmanager:GetSecretValue" in as_list(s["Action"])}

@@ -196,12 +196,24 @@ def test_a_repository_open_to_everyone_is_caught():
     _caught(plan, resources, "an unrelated account pulls the api image")
 
 
-def test_a_push_into_another_services_repository_is_caught():
+@pytest.mark.parametrize("sid,description", [("PushOwnRepository", "pushes into the web repository"),
+                                             ("ReadOwnImages", "reads the images of the web repository")])
+def test_a_build_role_reaching_into_another_services_repository_is_caught(sid, description):
     plan = cached_plan("staging")
     resources = _edit(plan.resources, "aws:iam/rolePolicy:RolePolicy", "api-build-role-policy", "policy",
-                      _statement("PushOwnRepository", lambda s: s.update(
+                      _statement(sid, lambda s: s.update(
                           {"Resource": "arn:aws:ecr:us-east-1:111111111111:repository/shop/*"})))
-    _caught(plan, resources, "pushes into the web repository")
+    _caught(plan, resources, description)
+
+
+def test_a_build_role_that_cannot_read_its_own_images_fails_the_plan():
+    plan = cached_plan("staging")
+    resources = _edit(plan.resources, "aws:iam/rolePolicy:RolePolicy", "api-build-role-policy", "policy",
+                      _without_sid("ReadOwnImages"))
+    [failure] = _failures(plan, resources)
+    assert (failure.path.expect, failure.path.action, failure.path.description) == (
+        "required", "ecr:DescribeImages",
+        "the api build build reads the digest its commit's tag has (a rebuild reuses the image)")
 
 
 @pytest.mark.parametrize("stack", STACKS)

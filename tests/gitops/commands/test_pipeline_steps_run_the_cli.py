@@ -66,14 +66,16 @@ def _script(spec: dict, phases: tuple[str, ...], tools: Path) -> str:
     return "\n".join(commands).replace("/tmp/", f"{tools}-tmp/").replace("/opt/tools", str(tools))
 
 
-def run_step(buildspec: str | Step, env: dict[str, str], workdir: Path, tools: Path) -> tuple[int, dict[str, str], str]:
-    """Run install and build phases in one shell, as CodeBuild does; return the exported variables.
-    `buildspec`: the step, or its file (the repository's stacks' first step running it)."""
+def run_step(buildspec: str | Step, env: dict[str, str], workdir: Path, tools: Path,
+             phases: tuple[str, ...] = ("install", "build")) -> tuple[int, dict[str, str], str]:
+    """Run `phases` in one shell, as CodeBuild does (its shell variables live on from phase to
+    phase); return the exported variables. `buildspec`: the step, or its file (the repository's
+    stacks' first step running it)."""
     step = buildspec if isinstance(buildspec, Step) else program_step(buildspec)
     spec = yaml.safe_load(step.buildspec_text)
     exported = workdir / ".exported"
     Path(f"{tools}-tmp").mkdir(exist_ok=True)
-    script = _script(spec, ("install", "build"), tools) + "\n" + "".join(
+    script = _script(spec, phases, tools) + "\n" + "".join(
         f'printf "%s=%s\\n" {name} "${{{name}}}" >> "{exported}"\n'
         for name in spec.get("env", {}).get("exported-variables", []))
     result = subprocess.run(["bash", "-c", script], cwd=workdir, env=env, capture_output=True, text=True,
