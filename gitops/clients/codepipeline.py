@@ -124,7 +124,8 @@ def call(client: Any, operation: str, where: str, *, tolerated: tuple[str, ...] 
     """`client.<operation>(**params)`'s answer, or the code of an error in `tolerated`. Any other
     failure is one line naming `where`: a CredentialsError naming the permission when the role may
     not, else a GitopsError."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, NoRegionError,
+                                     PartialCredentialsError)
 
     try:
         return getattr(client, operation)(**params)
@@ -133,6 +134,9 @@ def call(client: Any, operation: str, where: str, *, tolerated: tuple[str, ...] 
         if code in tolerated:
             return code
         raise one_line(e, where) from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise CredentialsError(f"no AWS credentials to call CodePipeline for {where}: run with a role or "
+                               "profile that may") from None
     except BotoCoreError as e:
         raise GitopsError(f"cannot reach CodePipeline for {where}: {' '.join(str(e).split())}") from None
 

@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--pipeline {pipeline!r} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)")
     if not EXECUTION_ID.fullmatch(args.execution_id):
         raise UsageError(f"--execution-id {args.execution_id!r} is not a CodePipeline execution id (a UUID)")
+    if not (args.region or os.environ.get("AWS_REGION")):
+        raise UsageError("no region for the pipeline: pass --region (a pipeline step passes $PIPELINE_REGION) "
+                         "or set AWS_REGION")
     client = codepipeline_client(args.region)
     trigger = execution_trigger(pipeline, args.execution_id, client)
     stopping = trigger == CREATE_PIPELINE and args.stop_if_created

@@ -28,6 +28,7 @@ def stubbed(codepipeline, monkeypatch):
     client, stubber = codepipeline
     monkeypatch.setattr(trigger, "codepipeline_client", lambda region: client)
     monkeypatch.setenv("CODEBUILD_INITIATOR", f"codepipeline/{PIPELINE}")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
     return stubber
 
 
@@ -108,3 +109,18 @@ def test_a_refused_stop_fails_the_step(stubbed, capsys):
 def test_bad_names_are_usage_errors(capsys, argv, message):
     assert main(["trigger", "--execution-id", EXECUTION, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_no_credentials_or_no_region_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("CODEBUILD_INITIATOR", f"codepipeline/{PIPELINE}")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                 "AWS_DEFAULT_REGION", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "") and "no region for the pipeline" in err
+    code, out, err = run(capsys, "--region", "us-east-1")
+    assert (code, out) == (7, "") and "no AWS credentials to call CodePipeline" in err
+    assert len(err.strip().splitlines()) == 1
