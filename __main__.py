@@ -92,9 +92,13 @@ pipeline_args = dict(names=names, tooling_account=account, home_region=home, con
                      execution_mode=settings.execution_mode, stores=stores, gates=settings.gates)
 
 
-def argocd_of(pipeline):
-    """The Argo CD installations a pipeline's Verify actions read: it is created after them."""
-    return tuple(clusters[region] for region in pipeline.verified_regions)
+def argocd_of(pipeline, service):
+    """What the pipeline's Verify actions need of Argo CD on each cluster they read (Argo CD
+    running, the service's Application and the verify reads): it is created after them."""
+    return tuple(resource for region in pipeline.verified_regions
+                 for resource in clusters[region].verifiable(service.name))
+
+
 for service in settings.services:
     steps = steps_for(settings, service, StepInputs(
         deployment_role_arn=deployment.arn,
@@ -107,7 +111,7 @@ for service in settings.services:
     ), opts=in_tooling)
     pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name), DeliveryPipelineArgs(
         **pipeline_args, service=service.name, pipeline=steps.delivery, projects=projects,
-        waits_for=argocd_of(steps.delivery),
+        waits_for=argocd_of(steps.delivery, service),
         approval_topic_arn=notifications.approval_topic_arn if settings.approval_enabled else None,
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
@@ -118,7 +122,7 @@ for service in settings.services:
     if steps.verification is not None:
         verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
             **pipeline_args, service=service.name, pipeline=steps.verification, projects=projects,
-            waits_for=argocd_of(steps.verification),
+            waits_for=argocd_of(steps.verification, service),
             approval_topic_arn=None, notification_key_arn=None,
         ), opts=in_tooling)
         monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,

@@ -320,16 +320,17 @@ def verify_namespace_rules(rollouts: bool) -> list[dict[str, Any]]:
     return rules
 
 
-def _verify_reads(prefix: str, namespace: str, rules: list, opts: pulumi.ResourceOptions, suffix: str = "") -> None:
+def _verify_reads(prefix: str, namespace: str, rules: list, opts: pulumi.ResourceOptions,
+                  suffix: str = "") -> k8s.rbac.v1.RoleBinding:
     """The Role `VERIFY_GROUP` with `rules` in `namespace` and its binding to the group of the same
-    name (`<prefix>-role<suffix>`, `<prefix>-binding<suffix>`)."""
+    name (`<prefix>-role<suffix>`, `<prefix>-binding<suffix>`); the binding, created after the Role."""
     role = k8s.rbac.v1.Role(
         f"{prefix}-role{suffix}",
         metadata={"name": VERIFY_GROUP, "namespace": namespace},
         rules=rules,
         opts=opts,
     )
-    k8s.rbac.v1.RoleBinding(
+    return k8s.rbac.v1.RoleBinding(
         f"{prefix}-binding{suffix}",
         metadata={"name": VERIFY_GROUP, "namespace": namespace},
         role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VERIFY_GROUP},
@@ -392,14 +393,19 @@ class ArgoCdCluster(pulumi.ComponentResource):
 
         self.release = _release(f"{name}-argocd", RELEASE_NAME, CHART, args.argocd.chart_version, NAMESPACE,
                                 helm_values(args.argocd), on_cluster)
-        if args.argocd.rollouts.enabled:
-            _release(f"{name}-rollouts", ROLLOUTS_RELEASE_NAME, ROLLOUTS_CHART, args.argocd.rollouts.chart_version,
-                     ROLLOUTS_NAMESPACE, rollouts_helm_values(args.argocd), on_cluster)
+        rollouts = _release(f"{name}-rollouts", ROLLOUTS_RELEASE_NAME, ROLLOUTS_CHART,
+                            args.argocd.rollouts.chart_version, ROLLOUTS_NAMESPACE, rollouts_helm_values(args.argocd),
+                            on_cluster) if args.argocd.rollouts.enabled else None
         # Everything below lives in the chart's namespace and (for argoproj.io) uses its CRDs.
         after_release = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
         self.repository_secret = self._secrets(name, args, after_release)
         self.application_set = self._applications(name, args, after_release)
-        self.access_entry = self._verify_access(name, args, cluster, on_cluster, after_release)
+        self.access_entry, reads = self._verify_access(name, args, cluster, on_cluster, after_release)
+        # What a verification on this cluster needs in place: Argo CD (and Argo Rollouts) running,
+        # the repository it syncs and the Applications it makes, the verify role's access and reads.
+        self._verifiable = tuple(r for r in (self.release, rollouts, self.repository_secret, self.application_set,
+                                             self.access_entry, reads.pop(None)) if r is not None)
+        self._service_reads = reads
 
         self.server_endpoint = pulumi.Output.from_input(SERVER_ENDPOINT)
         self.application_set_name = self.application_set.metadata.apply(lambda metadata: metadata["name"])
@@ -407,6 +413,13 @@ class ArgoCdCluster(pulumi.ComponentResource):
             "serverEndpoint": self.server_endpoint,
             "applicationSetName": self.application_set_name,
         })
+
+    def verifiable(self, service: str) -> tuple[pulumi.Resource, ...]:
+        """The resources a verification of `service` on this cluster needs: a pipeline that verifies
+        it here depends on these, not on the component, whose every child (each service's
+        namespace and reads) the engine would wait for and list in each pipeline's dependencies:
+        a plan quadratic in the number of services."""
+        return (*self._verifiable, self._service_reads[service])
 
     def _kubernetes(self, name: str, args: ArgoCdClusterArgs, cluster: pulumi.Output[aws.eks.GetClusterResult]) -> k8s.Provider:
         return k8s.Provider(
@@ -483,10 +496,12 @@ class ArgoCdCluster(pulumi.ComponentResource):
         )
 
     def _verify_access(self, name: str, args: ArgoCdClusterArgs, cluster: pulumi.Output[aws.eks.GetClusterResult],
-                       on_cluster: pulumi.ResourceOptions, after_release: pulumi.ResourceOptions) -> aws.eks.AccessEntry:
+                       on_cluster: pulumi.ResourceOptions, after_release: pulumi.ResourceOptions
+                       ) -> tuple[aws.eks.AccessEntry, dict[str | None, k8s.rbac.v1.RoleBinding]]:
         """Read access for `gitops verify` (Kubernetes API, deployment role). EKS access policies
-        cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy."""
-        _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(args.services), after_release)
+        cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy. Returns
+        the access entry and the reads' bindings: None's in Argo CD's namespace, each service's in its own."""
+        reads = {None: _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(args.services), after_release)}
         # In each service's namespace, the reads that prove what runs. The namespace is ensured here
         # (the Role needs it before Argo CD's first sync) as a patch, retained: it is the running
         # service's, and neither removing a service nor destroying the stack may delete it.
@@ -497,8 +512,9 @@ class ArgoCdCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(retain_on_delete=True)),
             )
             in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
-            _verify_reads(f"{name}-verify", service, verify_namespace_rules(args.argocd.rollouts.enabled),
-                          in_namespace, suffix=f"-{service}")
+            reads[service] = _verify_reads(f"{name}-verify", service,
+                                           verify_namespace_rules(args.argocd.rollouts.enabled),
+                                           in_namespace, suffix=f"-{service}")
         return aws.eks.AccessEntry(
             f"{name}-verify-access",
             # Checked: a cluster in CONFIG_MAP mode would accept the entry and ignore it.
@@ -509,4 +525,4 @@ class ArgoCdCluster(pulumi.ComponentResource):
             type="STANDARD",
             kubernetes_groups=[VERIFY_GROUP],
             opts=pulumi.ResourceOptions(parent=self, provider=args.env_provider),
-        )
+        ), reads

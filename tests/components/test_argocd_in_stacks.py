@@ -175,3 +175,21 @@ def test_pipelines_wait_for_argo_cd_on_the_clusters_they_verify(plan):
                     if stage["name"] == "Verify" for action in stage["actions"]}
         waits_for = {region for region, urn in releases.items() if urn in pipeline.dependencies}
         assert waits_for == verified, (pipeline.inputs["name"], waits_for, verified)
+
+
+def test_a_pipeline_waits_for_what_verifying_its_service_needs_and_nothing_of_the_others(plan):
+    """On each cluster it verifies: Argo CD, the repository Secret, the ApplicationSet, the verify
+    access entry, the reads in Argo CD's namespace and in its own service's namespace. Not the other
+    services' namespaces and reads: every pipeline listing every service's would make the plan
+    quadratic in the number of services (bench/scale.py)."""
+    bindings = {r.urn: r for r in plan.resources if r.type == "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"}
+    checked = 0
+    for pipeline in (r for r in plan.resources if r.type == "aws:codepipeline/pipeline:Pipeline"):
+        service = pipeline.inputs["tags"]["service"]
+        waited = [bindings[urn].inputs["metadata"]["namespace"] for urn in pipeline.dependencies if urn in bindings]
+        verified = {action.get("region") or "us-east-1" for stage in pipeline.inputs["stages"]
+                    if stage["name"] == "Verify" for action in stage["actions"]}
+        # Per verified region: Argo CD's namespace and the service's own.
+        assert sorted(waited) == sorted(["argocd", service] * len(verified)), (pipeline.inputs["name"], waited)
+        checked += bool(verified)
+    assert checked
