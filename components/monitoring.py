@@ -94,12 +94,14 @@ class MonitoringArgs:
     unattended: Sequence[UnattendedProject] = ()
 
 
-# The revert-breach project's `on_failure`: `gitops revert-breach` did not finish, so the release a
-# blocking alarm failed during the bake may still be what the environment runs.
+# The revert-breach project's `on_failure`: after a failed build `gitops revert-breach` did not finish,
+# so the release a blocking alarm failed during the bake may still be what the environment runs. The
+# alarm also fires on a build that came close to its timeout, which may have succeeded: it says so.
 REVERT_BREACH_FAILED = (
-    "The automatic revert of a release whose bake failed did not complete: the release the blocking "
-    "alarm failed may still be running. Revert it by hand: the pipeline's failed-execution alert and the "
-    "build's PIPELINE and EXECUTION_ID name it; run `gitops revert` for that service "
+    "The automatic revert of a release whose bake failed did not complete (a revert-breach build failed "
+    "or timed out), or came close to its timeout. After a failed build the release the blocking alarm "
+    "failed may still be running: the pipeline's failure alert and the build's PIPELINE and EXECUTION_ID "
+    "name it; revert it by hand with `gitops revert` for that service "
     "(docs/operations/alarms.md#when-the-automatic-revert-fails).")
 
 
