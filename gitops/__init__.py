@@ -11,7 +11,7 @@ The package is layered; a module imports only from its own layer or the layers b
                          template and init's scaffold, the inventory status reads
     yaml/                YAML documents within bounds, go-yaml's rules, error display
     clients/             git (runner, verbs, history queries, the push loop), GitHub, Kubernetes,
-                         CodePipeline, credentials
+                         CodePipeline, ECR (bounded AWS clients), credentials
     errors, output       every exit code; how results are printed (used by every layer)
 
 clients/, repo/ and yaml/ never import a use-case package or commands/; use cases never import

@@ -1,8 +1,5 @@
 """CodePipeline as the CLI reads and changes it: the client, and who approved an execution.
 
-boto3 is imported by the calls that need it only, so the commands that never talk to CodePipeline
-do not pay for it.
-
 The approver of a pipeline execution is the `updatedBy` of its manual approval's action execution
 (ListActionExecutions filtered by the execution): the ARN of the identity that called
 PutApprovalResult, which CloudTrail records too. `promote --approved-by-from-pipeline` writes it as
@@ -16,39 +13,24 @@ retries, unreachable), it is left out with a warning that says what to fix.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gitops.clients.aws import ATTEMPTS, THROTTLED, bounded_client
 from gitops.clients.credentials import is_access_denied
 from gitops.errors import CredentialsError, GitopsError
 
 APPROVAL_CATEGORY = "Approval"
 # CodePipeline's PipelineName (its API model).
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
-THROTTLED = ("ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded")
-# Each call tries at most ATTEMPTS times, each try waiting at most CONNECT_TIMEOUT_S to connect and
-# READ_TIMEOUT_S for each read: a stalled endpoint costs seconds (botocore's defaults, 60 s reads
-# and five retries, made it six minutes), and not knowing the approver never stops a promotion.
-ATTEMPTS = 3
-CONNECT_TIMEOUT_S = 2.0
-READ_TIMEOUT_S = 5.0
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def codepipeline_client(region: str | None) -> Any:
-    """A CodePipeline client in `region` (default: $AWS_REGION, which CodeBuild sets, else the AWS
-    configuration), retrying throttled and failed calls in botocore's standard mode, each call
-    bounded by ATTEMPTS × (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) and the retries' backoff."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("codepipeline", region_name=region or os.environ.get("AWS_REGION") or None,
-                        config=Config(retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
-                                      connect_timeout=CONNECT_TIMEOUT_S,
-                                      read_timeout=READ_TIMEOUT_S))
+    """A bounded CodePipeline client in `region` (default: $AWS_REGION): `aws.bounded_client`."""
+    return bounded_client("codepipeline", region)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,14 @@ commit sha, so a rebuild of a commit (a re-run, a retry, "Release change") would
 refused: a tag already there is reused instead, and the digest the later stages scan and promote
 is always the one the registry holds. So a tag that is not there is an answer (None), and any
 failure to know is an error of one line: the build must not guess either way.
-
-boto3 is imported by the calls that need it only, so the commands that never talk to ECR do not
-pay for it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
+from gitops.clients.aws import ATTEMPTS, THROTTLED, bounded_client
 from gitops.clients.credentials import is_access_denied
 from gitops.errors import CredentialsError, GitopsError, UsageError
 
@@ -25,15 +22,8 @@ REPOSITORY_NAME_LENGTH = (2, 256)
 # DescribeImages answers an image that is ACTIVE (pullable); an ARCHIVED or ACTIVATING one is
 # pulled only once restored.
 PULLABLE = "ACTIVE"
-THROTTLED = ("ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded")
 REJECTED_CREDENTIALS = ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException",
                         "InvalidSignatureException")
-# Each call tries at most ATTEMPTS times, each try waiting at most CONNECT_TIMEOUT_S to connect and
-# READ_TIMEOUT_S for each read: an unreachable ECR fails the build in seconds (botocore's defaults,
-# 60 s reads and five retries, would hold it for minutes).
-ATTEMPTS = 3
-CONNECT_TIMEOUT_S = 2.0
-READ_TIMEOUT_S = 5.0
 
 
 def check_repository_name(name: str) -> None:
@@ -45,15 +35,8 @@ def check_repository_name(name: str) -> None:
 
 
 def registry_client(region: str | None) -> Any:
-    """An ECR client in `region` (default: $AWS_REGION, which CodeBuild sets, else the AWS
-    configuration), retrying throttled and failed calls in botocore's standard mode, each call
-    bounded by ATTEMPTS × (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) and the retries' backoff."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("ecr", region_name=region or os.environ.get("AWS_REGION") or None,
-                        config=Config(retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
-                                      connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S))
+    """A bounded ECR client in `region` (default: $AWS_REGION): `aws.bounded_client`."""
+    return bounded_client("ecr", region)
 
 
 def image_digest(repository: str, tag: str, region: str | None = None, client: Any = None) -> str | None:

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from gitops.cli import main
-from gitops.clients import registry
+from gitops.clients import aws, registry
 from gitops.errors import CredentialsError, GitopsError, UsageError
 from tests import aws_models
 from tests.gitops.promotion.test_approver_recorded_from_codepipeline import StalledEndpoint
@@ -179,18 +179,18 @@ def test_without_credentials_or_region_the_line_says_what_to_set(capsys, monkeyp
 def test_an_unreachable_ecr_costs_seconds_and_one_line(capsys, monkeypatch):
     # What botocore would make of the client's settings in the worst case, every try timing out:
     # ATTEMPTS tries of a connect and a read, plus standard mode's backoff (at most 2^n s each).
-    worst = registry.ATTEMPTS * (registry.CONNECT_TIMEOUT_S + registry.READ_TIMEOUT_S) + sum(
-        2 ** n for n in range(registry.ATTEMPTS - 1))
+    worst = aws.ATTEMPTS * (aws.CONNECT_TIMEOUT_S + aws.READ_TIMEOUT_S) + sum(
+        2 ** n for n in range(aws.ATTEMPTS - 1))
     assert worst <= 30
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
         monkeypatch.setenv(name, value)
     # The client really applies them: shortened here, every try ends on its read timeout.
-    monkeypatch.setattr(registry, "READ_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(aws, "READ_TIMEOUT_S", 0.2)
     with StalledEndpoint() as endpoint:
         monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", endpoint.url)
         code, out, err = image_digest(capsys, "--repository", REPOSITORY, "--tag", TAG, "--region", "eu-west-1")
-        assert len(endpoint.connections) == registry.ATTEMPTS
+        assert len(endpoint.connections) == aws.ATTEMPTS
     assert (code, out) == (GitopsError.exit_code, "")
     assert err.startswith(f"error: cannot read {REPOSITORY}:{TAG} from ECR: Read timeout on endpoint URL")
     assert err.count("\n") == 1

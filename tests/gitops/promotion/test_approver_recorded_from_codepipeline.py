@@ -16,7 +16,7 @@ from botocore.config import Config
 
 from gitops.governance import trailers
 from gitops.cli import main
-from gitops.clients import codepipeline as codepipeline_mod
+from gitops.clients import aws
 from gitops.clients.codepipeline import Approver, codepipeline_client, find_approver
 
 PIPELINE = "shop-api-prod"
@@ -151,21 +151,21 @@ class StalledEndpoint:
 def test_a_stalled_codepipeline_costs_seconds_not_minutes(monkeypatch):
     # What botocore would make of the client's settings in the worst case, every try timing out:
     # ATTEMPTS tries of a connect and a read, plus standard mode's backoff (at most 2^n s each).
-    worst = codepipeline_mod.ATTEMPTS * (codepipeline_mod.CONNECT_TIMEOUT_S
-                                         + codepipeline_mod.READ_TIMEOUT_S) + sum(
-        2 ** n for n in range(codepipeline_mod.ATTEMPTS - 1))
+    worst = aws.ATTEMPTS * (aws.CONNECT_TIMEOUT_S
+                                         + aws.READ_TIMEOUT_S) + sum(
+        2 ** n for n in range(aws.ATTEMPTS - 1))
     assert worst <= 30
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     # The client really applies them: shortened here, every try ends on its read timeout.
-    monkeypatch.setattr(codepipeline_mod, "READ_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(aws, "READ_TIMEOUT_S", 0.2)
     with StalledEndpoint() as endpoint:
         monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", endpoint.url)
         client = codepipeline_client("eu-west-1")
         assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (
-            codepipeline_mod.CONNECT_TIMEOUT_S, 0.2)
+            aws.CONNECT_TIMEOUT_S, 0.2)
         found = find_approver(PIPELINE, EXECUTION, client)
-        assert len(endpoint.connections) == codepipeline_mod.ATTEMPTS
+        assert len(endpoint.connections) == aws.ATTEMPTS
     assert found.arn is None and found.notice.startswith(
         f"warning: cannot read the approval of execution {EXECUTION} of pipeline {PIPELINE}: "
         "Read timeout on endpoint URL")
