@@ -13,7 +13,8 @@ from components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from components.bake_breach import BakeBreachTrigger, BakeBreachTriggerArgs
 from components.build_projects import STACK_STEPS, BuildProjects, BuildProjectsArgs
 from components.deployment_role import DeploymentRole, DeploymentRoleArgs
-from components.monitoring import MonitoredPipeline, Monitoring, MonitoringArgs
+from components.monitoring import (MONITORING, REVERT_BREACH_FAILED, MonitoredPipeline, Monitoring, MonitoringArgs,
+                                   UnattendedProject)
 from components.notifications import Notifications, NotificationsArgs
 from components.pipeline import DeliveryPipeline, DeliveryPipelineArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
@@ -133,6 +134,7 @@ for service in settings.services:
         baked[gated_pipeline(steps).name] = service.name
 
 # A bake failed by a blocking alarm reverts the release (the stage's actions do not run after it).
+unattended = []
 if baked:
     stack_projects = BuildProjects(logical.build_projects(STACK_STEPS), BuildProjectsArgs(
         names=names, tooling_account=account, service=STACK_STEPS, steps=(revert_breach_step(settings, baked),),
@@ -142,11 +144,15 @@ if baked:
     BakeBreachTrigger(logical.BAKE_BREACH, BakeBreachTriggerArgs(
         names=names, tooling_account=account, pipelines=tuple(baked), project=stack_projects.projects[0],
     ), opts=in_tooling)
+    # No pipeline runs the revert: a failure of it is an alert of its own.
+    unattended.append(UnattendedProject(key=STACK_STEPS, project=stack_projects.projects[0],
+                                        on_failure=REVERT_BREACH_FAILED))
 
 # Alarms on every pipeline and project to the alerts topic; one dashboard. Approvers: who may
 # answer the approvals, when there are any.
-monitoring = Monitoring("monitoring", MonitoringArgs(
-    names=names, home_region=home, alarms=settings.alarms, alerts_topic_arn=notifications.alerts_topic_arn, pipelines=monitored), opts=in_tooling)
+monitoring = Monitoring(MONITORING, MonitoringArgs(
+    names=names, home_region=home, alarms=settings.alarms, alerts_topic_arn=notifications.alerts_topic_arn,
+    pipelines=monitored, unattended=unattended), opts=in_tooling)
 approvers = Approvers(logical.APPROVERS, ApproversArgs(
     names=names, home_region=home, tooling_account=account, identity_tags=settings.identity_tags(),
     approvers=settings.approvers, gated=GatedStages(tuple(gated_delivery), tuple(gated_verification)),

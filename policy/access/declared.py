@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components import logical_names as logical
+from components.monitoring import MONITORING, builds_alarm
 from components.notifications import RULES
 from components.release_gates import stage_conditions, watches_alarms
 from components.settings import ServiceSettings, Settings, from_pulumi_config
@@ -33,6 +34,7 @@ PROJECT = "aws:codebuild/project:Project"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
 RULE = "aws:cloudwatch/eventRule:EventRule"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 REPOSITORY = "aws:ecr/repository:Repository"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 TOOLS_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
@@ -424,6 +426,11 @@ def _notifications(settings: Settings) -> list[AccessPath]:
                       {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:someone-elses-alarm",
                        "aws:SourceAccount": account}),
         ]
+        if settings.gates.bake_minutes:
+            # No pipeline runs the revert-breach build: its alarm is the only notice of a failed revert.
+            paths.append(required(cloudwatch, "sns:Publish", topic, "the revert-breach build's alarm publishes an alert",
+                                  {"aws:SourceArn": Ref(ALARM, builds_alarm(MONITORING, STACK_STEPS, "revert-breach")),
+                                   "aws:SourceAccount": account}))
     foreign = unrelated_account(settings)
     paths.append(forbidden(events, "sns:Publish", topic, "an EventBridge rule of an unrelated account publishes an alert",
                            {"aws:SourceArn": f"arn:aws:events:{settings.home_region}:{foreign}:rule/x",

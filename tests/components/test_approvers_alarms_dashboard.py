@@ -16,6 +16,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from components.monitoring import dashboard_pages
 from components.settings import SettingsError, parse
 from policy.access.model import Holder, Ref, required
 from policy.access.planned import evaluate_paths
@@ -274,7 +275,12 @@ def test_the_request_check_catches_what_cloudwatch_rejects():
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_an_alarm_per_pipeline_and_per_home_region_project_to_the_alerts_topic(stack):
-    plan = cached_plan(stack)
+    assert_an_alarm_per_pipeline_and_per_home_region_project(cached_plan(stack))
+
+
+def assert_an_alarm_per_pipeline_and_per_home_region_project(plan) -> None:
+    """Every pipeline and every home-region project (run by a pipeline or not) has its alarm, to the
+    alerts topic; projects in other regions have none."""
     alarms = plan.by_type(ALARM_TYPE)
     topic = plan.outputs["alertsTopicArn"]
     for alarm in alarms:
@@ -450,6 +456,14 @@ def test_dashboard_shows_executions_build_durations_per_step_and_verify_per_regi
     # Every project of the stack is on the dashboard, once.
     shown = [m[3] for w in body["widgets"] for m in metrics_of(w) if m[0] == "AWS/CodeBuild"]
     assert sorted(shown) == sorted(p.inputs["name"] for p in projects)
+
+
+def test_projects_no_pipeline_runs_take_their_place_on_the_first_page():
+    verify = {"stage": "Verify", "region": "us-east-1"}
+    pipelines = [{"projects": [verify] * 10} for _ in range(60)]
+    # 50 pipelines fill the Verify widget (500 metrics); a project beside them leaves room for 49.
+    assert [len(page) for page in dashboard_pages(pipelines)] == [50, 10]
+    assert [len(page) for page in dashboard_pages(pipelines, [verify])] == [49, 11]
 
 
 def test_staging_dashboard_has_a_widget_per_build_stage():

@@ -1,24 +1,30 @@
 """The bake-breach trigger as planned: one EventBridge rule per stack on the FAILED Verify stage of
 its gated pipelines, starting the revert-breach project with the pipeline and execution as
 StartBuild environment overrides (checked against CodeBuild's API model); its roles and access paths;
-and what it costs in the quotas."""
+what it costs in the quotas; and the alarm that tells the operator when the revert did not complete
+(no pipeline runs that build, so nothing else would)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
 from components.bake_breach import INPUT_TEMPLATE
+from components.monitoring import REVERT_BREACH_FAILED
 from policy.access.model import REQUIRED
 from policy.access.planned import evaluate_paths
 from policy.quotas.usage import measure
 from tests import aws_models
+from tests.components.test_approvers_alarms_dashboard import (
+    ALARM_TYPE, CLOUDWATCH, assert_an_alarm_per_pipeline_and_per_home_region_project, put_metric_alarm_request, validate)
 from tests.components.test_release_gates import ACCOUNT, GATED
 from tests.conftest import cached_plan
+from tests.docs.pages import ROOT, anchors, prose_lines
 
 PROJECT = "shop-_stack-prod-revert-breach"
 VERIFY_PIPELINES = ["shop-api-prod-verify", "shop-web-prod-verify", "shop-worker-prod-verify"]
@@ -143,3 +149,83 @@ def test_the_bake_costs_one_rule_per_stack_and_no_wildcard_rule(gated):
     without = cached_plan("prod", {"delivery-pipeline:promotion": {**GATED, "bakeMinutes": None}})
     assert event_rules(gated) == {**event_rules(without), "events-rules": event_rules(without)["events-rules"] + 1}
     assert not [r for r in without.resources if "breach" in r.name]
+
+
+# --- When the revert does not complete --------------------------------------------------------------
+
+REVERT_ALARM = f"{PROJECT}-builds"
+
+
+def revert_alarms(plan) -> list:
+    return [a for a in plan.by_type(ALARM_TYPE) if PROJECT in json.dumps(a.inputs)]
+
+
+def test_the_revert_breach_project_has_its_alarm_like_every_home_region_project(gated):
+    assert_an_alarm_per_pipeline_and_per_home_region_project(gated)
+
+
+def test_a_failed_revert_raises_an_alarm_on_the_projects_builds_to_the_alerts_topic(gated):
+    [alarm] = revert_alarms(gated)
+    inputs = alarm.inputs
+    assert inputs["name"] == REVERT_ALARM and alarm.region == "us-east-1"
+    assert inputs["alarmActions"] == [gated.outputs["alertsTopicArn"]]
+    failed, duration, breach = inputs["metricQueries"]
+    assert failed["metric"] == {"namespace": "AWS/CodeBuild", "metricName": "FailedBuilds", "stat": "Sum",
+                                "dimensions": {"ProjectName": PROJECT}, "period": 300}
+    assert (duration["metric"]["metricName"], duration["metric"]["dimensions"]) == ("Duration", {"ProjectName": PROJECT})
+    # Its timeout is 20 minutes: 80 % of it is 960 seconds.
+    assert one(gated, "aws:codebuild/project:Project", "_stack-revert-breach").inputs["buildTimeout"] == 20
+    assert breach["expression"] == "IF(FILL(failed, 0) >= 1 OR FILL(duration, 0) > 960, 1, 0)" and breach["returnData"]
+    assert validate("PutMetricAlarm", put_metric_alarm_request(inputs)) == ""
+
+
+def test_the_first_failed_revert_alarms_whatever_failed_builds_allows_the_other_projects():
+    plan = cached_plan("prod", {"delivery-pipeline:promotion": GATED, "delivery-pipeline:alarms": {"failedBuilds": 3}})
+    expressions = {a.inputs["name"]: a.inputs["metricQueries"][2]["expression"]
+                   for a in plan.by_type(ALARM_TYPE) if "metricQueries" in a.inputs}
+    assert expressions[REVERT_ALARM].startswith("IF(FILL(failed, 0) >= 1 OR")
+    assert expressions["shop-api-prod-promote-builds"].startswith("IF(FILL(failed, 0) >= 3 OR")
+
+
+def test_the_description_says_what_the_operator_does_within_cloudwatchs_limit(gated):
+    [alarm] = revert_alarms(gated)
+    description = alarm.inputs["alarmDescription"]
+    assert description.startswith(REVERT_BREACH_FAILED)
+    assert "did not complete" in description and "may still be running" in description
+    assert "`gitops revert`" in description
+    assert len(description) <= CLOUDWATCH.operation_model("PutMetricAlarm").input_shape.members[
+        "AlarmDescription"].metadata["max"] == 1024
+    # The page and section it points to exist.
+    page, section = re.search(r"(docs/[\w/-]+\.md)#([\w-]+)", description).groups()
+    assert section in anchors(ROOT / page)
+
+
+def test_the_operations_page_quotes_the_description():
+    page = ROOT / "docs" / "operations" / "alarms.md"
+    quoted = " ".join(line.removeprefix(">").strip() for _, line in prose_lines(page) if line.startswith(">"))
+    assert quoted.endswith(" …")
+    assert REVERT_BREACH_FAILED.startswith(quoted.removesuffix(" …"))
+
+
+def test_without_a_bake_or_with_alarms_off_no_alarm_watches_a_revert(gated):
+    without = cached_plan("prod", {"delivery-pipeline:promotion": {**GATED, "bakeMinutes": None}})
+    off = cached_plan("prod", {"delivery-pipeline:promotion": GATED, "delivery-pipeline:alarms": {"enabled": False}})
+    assert revert_alarms(gated) and revert_alarms(without) == [] and revert_alarms(off) == []
+    assert "alarm publishes" not in " ".join(r.path.description for r in off.access if "revert-breach" in r.path.description)
+
+
+def test_the_revert_alarm_may_publish_to_the_alerts_topic_and_its_path_needs_it(gated):
+    [result] = [r for r in gated.access if r.path.description == "the revert-breach build's alarm publishes an alert"]
+    assert result.path.expect == REQUIRED and result.ok
+    [alarm] = revert_alarms(gated)
+    [without] = evaluate_paths([r for r in gated.resources if r is not alarm], [result.path])
+    assert not without.ok and "no aws:cloudwatch/metricAlarm:MetricAlarm" in " ".join(without.reasons)
+
+
+def test_the_dashboard_shows_the_revert_duration_beside_verify(gated):
+    [dashboard] = gated.by_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = {w["properties"]["title"]: w for w in json.loads(dashboard.inputs["dashboardBody"])["widgets"]}
+    verify = widgets["Verify duration in us-east-1 (seconds)"]["properties"]["metrics"]
+    assert ["AWS/CodeBuild", "Duration", "ProjectName", PROJECT, {"label": "_stack revert-breach"}] in verify
+    shown = [m[3] for w in widgets.values() for m in w["properties"]["metrics"] if m[0] == "AWS/CodeBuild"]
+    assert sorted(shown) == sorted(p.inputs["name"] for p in gated.by_type("aws:codebuild/project:Project"))
