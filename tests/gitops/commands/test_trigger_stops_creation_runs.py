@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from gitops.cli import main
@@ -119,6 +120,8 @@ def test_no_credentials_or_no_region_is_one_line(monkeypatch, capsys):
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # A new process's default session: an earlier test's resolved credentials stay cached in it.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     code, out, err = run(capsys)
     assert (code, out) == (2, "") and "no region for the pipeline" in err
     code, out, err = run(capsys, "--region", "us-east-1")
