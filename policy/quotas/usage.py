@@ -22,7 +22,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from policy.quotas.limits import ACCOUNT, BY_ID, LIMITS, REGION, RESOURCE, Limit
 
