@@ -13,6 +13,7 @@ retries, unreachable), it is left out with a warning that says what to fix.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,17 @@ APPROVAL_CATEGORY = "Approval"
 # CodePipeline's PipelineName (its API model).
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+# CodeBuild's CODEBUILD_INITIATOR when CodePipeline started the build: "codepipeline/<pipeline name>".
+INITIATOR_PREFIX = "codepipeline/"
+
+
+def initiating_pipeline() -> str:
+    """The pipeline that started this CodeBuild build ($CODEBUILD_INITIATOR), or "" when none did
+    (a build started by hand or by an EventBridge rule, or no CodeBuild at all)."""
+    initiator = os.environ.get("CODEBUILD_INITIATOR", "")
+    return initiator.removeprefix(INITIATOR_PREFIX) if initiator.startswith(INITIATOR_PREFIX) else ""
 
 
 def codepipeline_client(region: str | None) -> Any:
