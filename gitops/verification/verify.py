@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from gitops.clients.git import check_commit_sha
 from gitops.governance import trailers
 from gitops.repo import layout
+from gitops.yaml import document
 from gitops.verification.workloads import (KINDS, Workload, WorkloadRef, image_of, list_at,
                                            object_at, path, timestamp)
 from gitops.errors import (
@@ -244,13 +245,8 @@ class PromotedRevision:
 
 
 def _mapping(text: str, where: str) -> dict[str, Any]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        raise ValuesError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
+    """The values file's data, read within the limits promote reads it with (gitops.yaml.document)."""
+    data = document.load(text, where)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -27,6 +27,7 @@ from gitops.errors import (
     EndpointUnreachable,
     GitopsError,
     UsageError,
+    ValuesError,
     VerifyDegraded,
     VerifySuperseded,
     VerifyTimeout,
@@ -706,3 +707,18 @@ def test_a_merged_pull_request_without_a_block_is_noted_not_failed(cluster: Clus
     notes: list[str] = []
     check(cluster, repo, rev, "--github-api-url", github.api_url, notes=notes)
     assert any("has no promotion block: the approved image is not checked" in n for n in notes)
+
+
+@pytest.mark.parametrize("hostile, limit", [
+    ("bomb:\n  " + "\n  ".join(["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+                               + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]) + "\n",
+     "MAX_NODES"),
+    ("deep: " + "[" * 5000 + "]" * 5000 + "\n", "MAX_DEPTH"),
+])
+def test_a_hostile_values_file_is_refused_with_bounded_work(cluster: Cluster, repo, hostile, limit) -> None:
+    # The values files are read as promote reads them, within the same limits: an alias bomb standing
+    # for 10**10 nodes, or nesting 5,000 deep, is one line naming the limit, not a hang or a traceback.
+    rev = repo.commit({"envs/prod/api/values.yaml": values_yaml("api", "2.0.0", DIGEST_B) + hostile}, "hostile")
+    cluster.kube.script("argocd", "api", [running(application(revision=rev))])
+    with pytest.raises(ValuesError, match=limit):
+        check(cluster, repo, rev)
