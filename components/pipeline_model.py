@@ -46,6 +46,16 @@ ARTIFACT_BOUNDS: dict[tuple[str, str], tuple[int, int, int, int]] = {
     (APPROVAL, "Manual"): (0, 0, 0, 0),
 }
 
+# The events CodePipeline sends to its account's default event bus, by detail-type.
+PIPELINE_EXECUTION_STATE_CHANGE = "CodePipeline Pipeline Execution State Change"
+STAGE_EXECUTION_STATE_CHANGE = "CodePipeline Stage Execution State Change"
+ACTION_EXECUTION_STATE_CHANGE = "CodePipeline Action Execution State Change"
+
+
+def event_pattern(detail_type: str, account: str, detail: Mapping[str, Any]) -> dict:
+    """The EventBridge pattern of CodePipeline's `detail_type` events in `account` whose detail matches."""
+    return {"source": ["aws.codepipeline"], "detail-type": [detail_type], "account": [account], "detail": dict(detail)}
+
 
 class PipelineDefinitionError(ValueError):
     """The pipeline breaks a CodePipeline rule; the message names the pipeline, the place and the fix."""
