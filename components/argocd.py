@@ -400,12 +400,12 @@ class ArgoCdCluster(pulumi.ComponentResource):
         after_release = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
         self.repository_secret = self._secrets(name, args, after_release)
         self.application_set = self._applications(name, args, after_release)
-        self.access_entry, reads = self._verify_access(name, args, cluster, on_cluster, after_release)
+        self.access_entry, argocd_reads, self._service_reads = self._verify_access(
+            name, args, cluster, on_cluster, after_release)
         # What a verification on this cluster needs in place: Argo CD (and Argo Rollouts) running,
         # the repository it syncs and the Applications it makes, the verify role's access and reads.
         self._verifiable = tuple(r for r in (self.release, rollouts, self.repository_secret, self.application_set,
-                                             self.access_entry, reads.pop(None)) if r is not None)
-        self._service_reads = reads
+                                             self.access_entry, argocd_reads) if r is not None)
 
         self.server_endpoint = pulumi.Output.from_input(SERVER_ENDPOINT)
         self.application_set_name = self.application_set.metadata.apply(lambda metadata: metadata["name"])
@@ -497,11 +497,12 @@ class ArgoCdCluster(pulumi.ComponentResource):
 
     def _verify_access(self, name: str, args: ArgoCdClusterArgs, cluster: pulumi.Output[aws.eks.GetClusterResult],
                        on_cluster: pulumi.ResourceOptions, after_release: pulumi.ResourceOptions
-                       ) -> tuple[aws.eks.AccessEntry, dict[str | None, k8s.rbac.v1.RoleBinding]]:
+                       ) -> tuple[aws.eks.AccessEntry, k8s.rbac.v1.RoleBinding, dict[str, k8s.rbac.v1.RoleBinding]]:
         """Read access for `gitops verify` (Kubernetes API, deployment role). EKS access policies
         cover built-in kinds only, so RBAC grants the argoproj.io read instead of a policy. Returns
-        the access entry and the reads' bindings: None's in Argo CD's namespace, each service's in its own."""
-        reads = {None: _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(args.services), after_release)}
+        the access entry, the reads' binding in Argo CD's namespace and each service's in its own."""
+        argocd_reads = _verify_reads(f"{name}-verify", NAMESPACE, verify_role_rules(args.services), after_release)
+        service_reads = {}
         # In each service's namespace, the reads that prove what runs. The namespace is ensured here
         # (the Role needs it before Argo CD's first sync) as a patch, retained: it is the running
         # service's, and neither removing a service nor destroying the stack may delete it.
@@ -512,7 +513,7 @@ class ArgoCdCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(retain_on_delete=True)),
             )
             in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
-            reads[service] = _verify_reads(f"{name}-verify", service,
+            service_reads[service] = _verify_reads(f"{name}-verify", service,
                                            verify_namespace_rules(args.argocd.rollouts.enabled),
                                            in_namespace, suffix=f"-{service}")
         return aws.eks.AccessEntry(
@@ -525,4 +526,4 @@ class ArgoCdCluster(pulumi.ComponentResource):
             type="STANDARD",
             kubernetes_groups=[VERIFY_GROUP],
             opts=pulumi.ResourceOptions(parent=self, provider=args.env_provider),
-        ), reads
+        ), argocd_reads, service_reads

@@ -6,7 +6,8 @@ The package is layered; a module imports only from its own layer or the layers b
     promotion/           use cases: promote, its guards and proposal text, provenance, revert
     verification/        use cases: verify that a cluster runs a revision, report it on the commit
     governance/          use cases and rules: freezes and windows, transitions, block list,
-                         trailers, history, DORA metrics, the repository's guard rails
+                         trailers, history, DORA metrics, the repository's guard rails, the
+                         pipeline creation run
     repo/                the GitOps repository: layout, values, schema, safe file reading, the
                          template and init's scaffold, the inventory status reads
     yaml/                YAML documents within bounds, go-yaml's rules, error display

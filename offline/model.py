@@ -59,8 +59,9 @@ class Plan:
         if self.access is not None:
             document["access"] = [result.to_json() for result in self.access]
         if self.quotas is not None:
-            document["quotas"] = {"added": list(self.quotas_added),
-                                  "results": [result.to_json() for result in self.quotas]}
+            from policy.quotas.usage import to_json as quotas_json
+
+            document["quotas"] = quotas_json(self.quotas, self.quotas_added)
         return document
 
     def by_type(self, type_: str) -> list[PlannedResource]:

@@ -30,9 +30,12 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from sandbox.loopback import LoopbackServer
+
 
 @functools.cache
 def _http_backend() -> str:
@@ -58,7 +61,7 @@ class Request:
         return self.method == "POST" and self.path.endswith("/git-receive-pack")
 
 
-class GitServer:
+class GitServer(LoopbackServer):
     """Serves the bare repositories under `root` (`<name>.git`) over smart HTTP on 127.0.0.1."""
 
     def __init__(self, root: Path, token: str) -> None:
@@ -71,36 +74,17 @@ class GitServer:
         self.requests: list[tuple[str, str, int]] = []   # (method, path, status) of each request
         self.bytes_sent = 0                               # response bytes of git requests, in all
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="gitserver",
-                                        daemon=True)
+        super().__init__(_handler_for(self), "gitserver")
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.address}"
 
     def add_token(self, token: str) -> None:
         self.tokens.add(token)
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}.git"
-
-    def start(self) -> GitServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> GitServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _handler_for(server: GitServer) -> type[BaseHTTPRequestHandler]:

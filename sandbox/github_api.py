@@ -65,8 +65,10 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
+
+from sandbox.loopback import LoopbackServer
 
 DEFAULT_TOKEN = "ghs_fakeGitHubToken0123456789abcdefABCD"
 BOT_LOGIN = "gitops-bot"
@@ -139,7 +141,7 @@ class FakeRepo:
         return [pr for pr in self.pulls.values() if pr.state == "open"]
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """The fake server. Use as a context manager; see the module docstring."""
 
     def __init__(
@@ -152,7 +154,6 @@ class FakeGitHub:
         self.says_who_can_bypass = says_who_can_bypass
         self._tokens = {token: "write", **{t: "read" for t in read_only_tokens}}
         self._actors: dict[str, tuple[str, int]] = {}
-        self._lifetime_s = lifetime_s
         self._lock = threading.Lock()
         self._repos: dict[str, FakeRepo] = {}
         self._ids = itertools.count(1000)
@@ -161,35 +162,25 @@ class FakeGitHub:
         self.on_request: Callable[[str, str, str], None] | None = None
         self.on_reply: Callable[[str, str, str], None] | None = None
         self.on_merge: Callable[[FakeRepo, FakePull, str], str] | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
+        super().__init__(_handler_for(self), "fake-github")
+        self._timer = threading.Timer(lifetime_s, self._httpd.shutdown)
+        self._timer.daemon = True
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def __enter__(self) -> FakeGitHub:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        self._timer = threading.Timer(self._lifetime_s, self._server.shutdown)
-        self._timer.daemon = True
+    def __enter__(self) -> Self:
+        super().__enter__()
         self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None and self._timer is not None
         self._timer.cancel()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__exit__(*exc)
 
     @property
     def api_url(self) -> str:
         """What to pass as `api_url` (GitHub's is https://api.github.com)."""
-        assert self._server is not None, "use FakeGitHub as a context manager"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.address}"
 
     # -- state for tests ----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """An HTTP server on 127.0.0.1 (an ephemeral port) serving from a thread: started when its `with`
-block is entered, stopped when it is left. The sandbox's EKS-like and Kubernetes-like APIs are two."""
+block is entered, stopped when it is left: the sandbox's git server and its GitHub-like, EKS-like and
+Kubernetes-like APIs."""
 
 from __future__ import annotations
 

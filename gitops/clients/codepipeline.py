@@ -1,4 +1,5 @@
-"""CodePipeline as the CLI reads and changes it: the client, and who approved an execution.
+"""CodePipeline as the CLI reads and changes it: the client, who approved an execution, what started
+one (and stopping it), the action and rule executions of one.
 
 The approver of a pipeline execution is the `updatedBy` of its manual approval's action execution
 (ListActionExecutions filtered by the execution): the ARN of the identity that called
@@ -13,6 +14,7 @@ retries, unreachable), it is left out with a warning that says what to fix.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +28,17 @@ APPROVAL_CATEGORY = "Approval"
 # CodePipeline's PipelineName (its API model).
 PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+# CodeBuild's CODEBUILD_INITIATOR when CodePipeline started the build: "codepipeline/<pipeline name>".
+INITIATOR_PREFIX = "codepipeline/"
+
+
+def initiating_pipeline() -> str:
+    """The pipeline that started this CodeBuild build ($CODEBUILD_INITIATOR), or "" when none did
+    (a build started by hand or by an EventBridge rule, or no CodeBuild at all)."""
+    initiator = os.environ.get("CODEBUILD_INITIATOR", "")
+    return initiator.removeprefix(INITIATOR_PREFIX) if initiator.startswith(INITIATOR_PREFIX) else ""
 
 
 def codepipeline_client(region: str | None) -> Any:
@@ -124,8 +137,7 @@ def call(client: Any, operation: str, where: str, *, tolerated: tuple[str, ...] 
     """`client.<operation>(**params)`'s answer, or the code of an error in `tolerated`. Any other
     failure is one line naming `where`: a CredentialsError naming the permission when the role may
     not, else a GitopsError."""
-    from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, NoRegionError,
-                                     PartialCredentialsError)
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
     try:
         return getattr(client, operation)(**params)
@@ -133,7 +145,7 @@ def call(client: Any, operation: str, where: str, *, tolerated: tuple[str, ...] 
         code = e.response.get("Error", {}).get("Code", "")
         if code in tolerated:
             return code
-        raise one_line(e, where) from None
+        raise _one_line(e, where) from None
     except (NoCredentialsError, PartialCredentialsError):
         raise CredentialsError(f"no AWS credentials to call CodePipeline for {where}: run with a role or "
                                "profile that may") from None
@@ -141,7 +153,23 @@ def call(client: Any, operation: str, where: str, *, tolerated: tuple[str, ...] 
         raise GitopsError(f"cannot reach CodePipeline for {where}: {' '.join(str(e).split())}") from None
 
 
-def one_line(e: Any, where: str) -> GitopsError:
+def execution_details(client: Any, operation: str, key: str, pipeline: str, execution_id: str) -> list[dict]:
+    """Every page of a List*Executions call (`operation`, its list `key`) filtered by the execution;
+    a failed read is one line."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    where = f"execution {execution_id} of {pipeline}"
+    try:
+        pages = client.get_paginator(operation).paginate(
+            pipelineName=pipeline, filter={"pipelineExecutionId": execution_id})
+        return [item for page in pages for item in page[key]]
+    except ClientError as e:
+        raise _one_line(e, where) from None
+    except BotoCoreError as e:
+        raise GitopsError(f"cannot read {where}: {' '.join(str(e).split())}") from None
+
+
+def _one_line(e: Any, where: str) -> GitopsError:
     """The error to raise for CodePipeline's refusal `e` (a botocore ClientError) of a call about
     `where`: a CredentialsError naming the permission when the role may not, else a GitopsError."""
     error = e.response.get("Error", {})

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops.clients.codepipeline import PIPELINE_NAME, codepipeline_client, one_line
-from gitops.errors import GitopsError, UsageError
-from gitops.promotion.revert import RevertRequest, RevertResult, revert
+from gitops.clients.codepipeline import PIPELINE_NAME, codepipeline_client, execution_details
+from gitops.errors import UsageError
+from gitops.promotion.revert import RevertRequest, RevertResult
 from gitops.repo import layout
 
 ALARM_RULE = "CloudWatchAlarm"
@@ -58,31 +58,16 @@ def parse_services(text: str) -> dict[str, str]:
     return services
 
 
-def _executions(client: Any, operation: str, key: str, pipeline: str, execution_id: str) -> list[dict]:
-    """Every page of one of the List*Executions calls for the execution; a failed read is one line."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    where = f"execution {execution_id} of {pipeline}"
-    try:
-        pages = client.get_paginator(operation).paginate(
-            pipelineName=pipeline, filter={"pipelineExecutionId": execution_id})
-        return [item for page in pages for item in page[key]]
-    except ClientError as e:
-        raise one_line(e, where) from None
-    except BotoCoreError as e:
-        raise GitopsError(f"cannot read {where}: {' '.join(str(e).split())}") from None
-
-
 def read_breach(pipeline: str, execution_id: str, stage: str, client: Any) -> Breach:
     """The failed alarm rules of `stage` in the execution, and the REVISION its actions verified."""
-    rules = _executions(client, "list_rule_executions", "ruleExecutionDetails", pipeline, execution_id)
+    rules = execution_details(client, "list_rule_executions", "ruleExecutionDetails", pipeline, execution_id)
     alarms = tuple(sorted(rule["ruleName"] for rule in rules
                           if rule.get("stageName") == stage and rule.get("status") == FAILED
                           and rule.get("input", {}).get("ruleTypeId", {}).get("provider") == ALARM_RULE))
     if not alarms:
         return Breach((), None)
-    actions = [action for action in _executions(client, "list_action_executions", "actionExecutionDetails",
-                                                pipeline, execution_id) if action.get("stageName") == stage]
+    actions = [action for action in execution_details(client, "list_action_executions", "actionExecutionDetails",
+                                                      pipeline, execution_id) if action.get("stageName") == stage]
     revisions = {_revision(action) for action in actions} - {None}
     if len(revisions) != 1:
         found = ", ".join(sorted(revisions)) or "none"

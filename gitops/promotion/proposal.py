@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops.clients.codepipeline import initiating_pipeline
 from gitops.clients.git import GitClient, RemoteCommit
 from gitops.errors import ValuesError
 from gitops.governance import trailers
@@ -143,10 +144,8 @@ def _source_commit_of(git: GitClient, workdir: Path, sha: str, path: str, image:
 
 def execution_link(execution_id: str) -> str:
     """A console link when running in CodeBuild under CodePipeline, else the id itself."""
-    initiator = os.environ.get("CODEBUILD_INITIATOR", "")
-    region = os.environ.get("AWS_REGION")
-    if initiator.startswith("codepipeline/") and region:
-        pipeline = initiator.removeprefix("codepipeline/")
+    pipeline, region = initiating_pipeline(), os.environ.get("AWS_REGION")
+    if pipeline and region:
         return (f"[{execution_id}](https://{region}.console.aws.amazon.com/codesuite/codepipeline/"
                 f"pipelines/{pipeline}/executions/{execution_id}/timeline?region={region})")
     return f"`{execution_id}`"

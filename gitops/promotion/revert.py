@@ -21,6 +21,7 @@ and an auto-mergeable pull request; the block takes effect when it merges.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from collections.abc import Callable
@@ -150,7 +151,7 @@ def revert(req: RevertRequest, git: HistoryClient, *, token: str | None = None,
             if isinstance(states, str):
                 _refuse_without_evidence(req, bad, f"verification results are GitHub commit statuses and {states}")
             else:
-                states = _remembered(states)
+                states = functools.cache(states)  # asked once per commit: each answer is a forge API call
                 target = last_verified(git, history, req, bad.digest or "", states,
                                        blocklist.read(workdir, req.env))
                 if target is None and not ever_verified(git, history, req, states):
@@ -235,18 +236,6 @@ def _refuse_without_evidence(req: RevertRequest, bad: ImageRef, why: str) -> Non
         f"for the environment's sake, e.g. Argo CD not running yet). Make the environment verify a version "
         f"first, or block this one by hand: gitops block --env {req.env} --service {req.service} "
         f"--digest {bad.digest} --reason \"…\"")
-
-
-def _remembered(states: VerificationStates) -> VerificationStates:
-    """`states`, asked once per commit (each answer is a forge API call)."""
-    answers: dict[str, dict[str, str]] = {}
-
-    def ask(sha: str) -> dict[str, str]:
-        if sha not in answers:
-            answers[sha] = states(sha)
-        return answers[sha]
-
-    return ask
 
 
 def _apply(req: RevertRequest, git: HistoryClient, workdir: Path, bad: ImageRef,

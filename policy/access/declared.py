@@ -92,6 +92,17 @@ def log_group(service: str, region: str) -> Ref:
     return Ref(LOG_GROUP, logical.log_group(logical.build_projects(service), region))
 
 
+def log_stream(service: str, region: str, step: str) -> Ref:
+    """The stream a build of the step writes in the service's log group of the region."""
+    return log_group(service, region).then(f":log-stream:{step}/{BUILD_UUID}")
+
+
+def artifact_key(pipeline: str) -> str:
+    """The object key of a source artifact of the pipeline: CodePipeline cuts the pipeline's name
+    to 20 characters and the artifact's (SourceOutput) to 10, then adds a random suffix."""
+    return f"{pipeline[:20]}/SourceOutp/a1B2c3D"
+
+
 def repository(service: str) -> Ref:
     return Ref(REPOSITORY, logical.repository(logical.REGISTRY, service))
 
@@ -180,7 +191,7 @@ def _pipeline(settings: Settings, service: ServiceSettings, pipeline: PipelineSt
               other: ServiceSettings | None) -> list[AccessPath]:
     role = Role(Ref(ROLE, logical.role(logical.pipeline(service.name, verify=pipeline is steps.verification))))
     name = pipeline.name
-    artifact = f"{name[:20]}/SourceOutp/a1B2c3D"
+    artifact = artifact_key(name)
     paths = []
     for region in sorted({settings.home_region, *(step.region for step in pipeline.build_steps)}):
         store = Store(region)
@@ -291,9 +302,9 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
     store = Store(region)
     role = project_role(service.name, step.role_name)
     group = log_group(service.name, region)
-    stream = group.then(f":log-stream:{kind}/{BUILD_UUID}")
+    stream = log_stream(service.name, region, kind)
     what = f"the {service.name} {kind} build"
-    artifact = f"{settings.names.pipeline(service.name)[:20]}/SourceOutp/a1B2c3D"
+    artifact = artifact_key(settings.names.pipeline(service.name))
     paths = [
         required(role, "logs:CreateLogStream", stream, f"{what} creates its log stream"),
         required(role, "logs:PutLogEvents", stream, f"{what} writes its log stream"),
@@ -351,9 +362,7 @@ def _project(settings: Settings, service: ServiceSettings, step: Step,
         paths.append(required(role, "ecr:DescribeImageScanFindings", repository(service.name),
                               f"{what} reads its image's findings"))
     if other is not None:
-        paths.append(forbidden(role, "logs:PutLogEvents",
-                               log_group(other.name, settings.home_region).then(
-                                   f":log-stream:{kind}/{BUILD_UUID}"),
+        paths.append(forbidden(role, "logs:PutLogEvents", log_stream(other.name, settings.home_region, kind),
                                f"{what} writes into the {other.name} log group"))
     return paths
 
@@ -370,7 +379,7 @@ def _bake_breach(settings: Settings) -> list[AccessPath]:
     trigger = Role(Ref(ROLE, logical.role(logical.BAKE_BREACH)))
     own = project(STACK_STEPS, step.name)
     role = project_role(STACK_STEPS, step.name)
-    stream = log_group(STACK_STEPS, home).then(f":log-stream:{step.name}/{BUILD_UUID}")
+    stream = log_stream(STACK_STEPS, home, step.name)
     what = "the revert-breach build"
     # Not gated: the delivery pipeline in pull-request mode, another environment's pipeline in both.
     first = settings.services[0].name

@@ -22,7 +22,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from policy.quotas.limits import ACCOUNT, BY_ID, LIMITS, REGION, RESOURCE, Limit
 
@@ -288,6 +288,7 @@ def tightest(results: Sequence[QuotaResult]) -> QuotaResult | None:
 
 
 def to_json(results: Sequence[QuotaResult], added: Sequence[str] = ()) -> dict[str, Any]:
+    """The "quotas" of a plan's JSON (`--json`), which `other_plan` and `evaluate` read back."""
     return {"added": list(added), "results": [result.to_json() for result in results]}
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from offline import render
 from policy.access.planned import evaluate_paths, summary
 from policy.quotas.usage import summary as quota_summary
-from tests.docs.pages import ROOT, excerpt_mismatch, marked_blocks, pages, prose_lines
+from tests.docs.pages import ROOT, excerpt_mismatch, marked_blocks, pages
 
 PLAN_FIGURE = re.compile(r"\d[\d,]* resources \(\d+ components\)|access: \d+ required paths|quotas: \d+ checked")
 

@@ -2,7 +2,6 @@
 
 import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 

@@ -10,11 +10,9 @@ import json
 import pytest
 
 from offline import plan as offline_plan
-from tests.conftest import cached_plan
+from tests.conftest import STACKS, cached_plan
 from policy.access.model import REQUIRED, forbidden, Ref, Role
 from policy.access.planned import evaluate_paths, summary
-
-STACKS = ["staging", "prod"]
 
 
 def _paths(plan):

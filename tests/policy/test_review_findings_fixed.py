@@ -9,13 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from policy.access.model import REQUIRED
 
-from tests.conftest import REPO_ROOT, cached_plan
-
-STACKS = ["staging", "prod"]
+from tests.conftest import STACKS, cached_plan, stack_config
 
 
 def _results(plan, description_part):
@@ -114,7 +111,7 @@ TOKEN_KEY = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234
 
 
 def _with_token_key(stack):
-    gitops = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["delivery-pipeline:gitops"]
+    gitops = stack_config(stack)["delivery-pipeline:gitops"]
     return cached_plan(stack, {"delivery-pipeline:gitops": {**gitops, "tokenKeyArn": TOKEN_KEY}})
 
 

@@ -25,6 +25,14 @@ def _client(token: str | None) -> GitClient:
     return GitClient(GitRunner(token))
 
 
+def _commit_on(git: GitClient, work, tag: str) -> str:
+    """Commit a change of VALUES on the checked-out head; return the head it was made on."""
+    base = git.head(work)
+    (work / VALUES).write_text(f"image:\n  tag: {tag}\n")
+    git.commit(work, [VALUES], "change", BOT)
+    return base
+
+
 def test_server_requires_the_token_and_the_error_says_what_to_do(gitops_repo, tmp_path):
     with pytest.raises(GitError, match="none were sent: pass a token with --token-env or "
                                        "--token-secret") as unsent:
@@ -68,9 +76,7 @@ def test_token_is_never_in_argv_git_config_or_errors(gitops_repo, tmp_path, monk
     git = _client(token)
     work = tmp_path / "w"
     git.clone_sparse(gitops_repo.url, "main", work, ["/" + VALUES])
-    base = git.head(work)
-    (work / VALUES).write_text("image:\n  tag: c\n")
-    git.commit(work, [VALUES], "change", BOT)
+    base = _commit_on(git, work, "c")
     git.push(work, "main", expected=base)
     git.fetch_and_reset(work, "main")
 
@@ -108,9 +114,7 @@ def test_inherited_git_environment_and_user_config_are_ignored(gitops_repo, tmp_
     git = _client(gitops_repo.token)
     work = tmp_path / "w"
     git.clone_sparse(gitops_repo.url, "main", work, ["/" + VALUES])
-    base = git.head(work)
-    (work / VALUES).write_text("image:\n  tag: d\n")
-    git.commit(work, [VALUES], "change", BOT)
+    base = _commit_on(git, work, "d")
     git.push(work, "main", expected=base)
     assert gitops_repo.log(fmt="%an")[0] == "bot"
 
@@ -128,14 +132,6 @@ def test_commit_message_file_is_private_and_removed(gitops_repo, tmp_path, monke
     message = subprocess.run(["git", "log", "-1", "--format=%B", sha], cwd=work,
                              capture_output=True, text=True, check=True).stdout
     assert message == "subject → arrow\n\nTrailer: x\n\n"
-
-
-def _commit_on(git: GitClient, work, tag: str) -> str:
-    """Commit a change of VALUES on the checked-out head; return the head it was made on."""
-    base = git.head(work)
-    (work / VALUES).write_text(f"image:\n  tag: {tag}\n")
-    git.commit(work, [VALUES], "change", BOT)
-    return base
 
 
 def test_push_rejections_are_retryable_only_when_the_branch_moved(gitops_repo, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from gitops.cli import main
 from gitops.clients.codepipeline import CREATION_RUN_REASON
-from gitops.commands import trigger
+from gitops.governance import creation_run
 
 PIPELINE = "shop-api-staging"
 EXECUTION = "3137f7cb-8d7f-4c3b-9d5b-2a3f2c0e6e11"
@@ -27,7 +27,7 @@ def execution(trigger_type: str) -> dict:
 @pytest.fixture
 def stubbed(codepipeline, monkeypatch):
     client, stubber = codepipeline
-    monkeypatch.setattr(trigger, "codepipeline_client", lambda region: client)
+    monkeypatch.setattr(creation_run, "codepipeline_client", lambda region: client)
     monkeypatch.setenv("CODEBUILD_INITIATOR", f"codepipeline/{PIPELINE}")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     return stubber
