@@ -83,9 +83,9 @@ clusters = {
 
 pipelines, verify_pipelines = {}, {}
 monitored = []
-# The stages release gates give a condition, in the delivery and in the verify pipelines (ordered sets).
-gated_delivery: dict[str, None] = {}
-gated_verification: dict[str, None] = {}
+# The stages of the delivery and of the verify pipelines, of which release gates give some a condition.
+delivery_stages: list[str] = []
+verification_stages: list[str] = []
 # With a bake: pipeline -> service of the pipelines whose Verify stage it holds.
 baked: dict[str, str] = {}
 # What a service's delivery pipeline and its verify pipeline have in common.
@@ -117,8 +117,7 @@ for service in settings.services:
         notification_key_arn=notifications.key_arn,
     ), opts=in_tooling)
     monitored.append(MonitoredPipeline(key=service.name, name=pipelines[service.name].name, projects=projects.projects))
-    gated_delivery.update(dict.fromkeys(gated_stages((s.stage for s in steps.delivery.build_steps), settings.gates,
-                                                     home)))
+    delivery_stages += (s.stage for s in steps.delivery.build_steps)
     # Pull-request mode: the merge into the environment starts the service's verification.
     if steps.verification is not None:
         verify_pipelines[service.name] = DeliveryPipeline(logical.pipeline(service.name, verify=True), DeliveryPipelineArgs(
@@ -128,8 +127,7 @@ for service in settings.services:
         ), opts=in_tooling)
         monitored.append(MonitoredPipeline(key=f"{service.name}-verify", name=verify_pipelines[service.name].name,
                                            projects=()))
-        gated_verification.update(dict.fromkeys(gated_stages((s.stage for s in steps.verification.build_steps),
-                                                             settings.gates, home)))
+        verification_stages += (s.stage for s in steps.verification.build_steps)
     if settings.gates.bake_minutes:
         baked[gated_pipeline(steps).name] = service.name
 
@@ -155,7 +153,8 @@ monitoring = Monitoring(MONITORING, MonitoringArgs(
     pipelines=monitored, unattended=unattended), opts=in_tooling)
 approvers = Approvers(logical.APPROVERS, ApproversArgs(
     names=names, home_region=home, tooling_account=account, identity_tags=settings.identity_tags(),
-    approvers=settings.approvers, gated=GatedStages(tuple(gated_delivery), tuple(gated_verification)),
+    approvers=settings.approvers, gated=GatedStages(tuple(gated_stages(delivery_stages, settings.gates, home)),
+                                                   tuple(gated_stages(verification_stages, settings.gates, home))),
 ), opts=in_tooling) if settings.approval_enabled else None
 
 pulumi.export("pipelines", {name: {"name": p.name, "arn": p.arn, "consoleUrl": p.console_url, "roleArn": p.role_arn}

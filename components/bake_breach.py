@@ -21,6 +21,7 @@ from components import logical_names as logical
 from components.build_projects import BuildProject
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.naming import Names
+from components.pipeline_model import STAGE_EXECUTION_STATE_CHANGE, event_pattern
 from components.release_gates import VERIFY_STAGE
 
 # Named `<app>-<env>-pipeline-breach`: within EventBridge's 64 characters at the longest names.
@@ -37,11 +38,10 @@ class BakeBreachTriggerArgs:
     project: BuildProject
 
 
-def event_pattern(account: str, pipelines: tuple[str, ...]) -> dict:
-    """The Verify stage of one of `pipelines` failed (CodePipeline's "Stage Execution State Change")."""
-    return {"source": ["aws.codepipeline"], "detail-type": ["CodePipeline Stage Execution State Change"],
-            "account": [account],
-            "detail": {"pipeline": sorted(pipelines), "stage": [VERIFY_STAGE], "state": ["FAILED"]}}
+def verify_failed_pattern(account: str, pipelines: tuple[str, ...]) -> dict:
+    """The Verify stage of one of `pipelines` failed."""
+    return event_pattern(STAGE_EXECUTION_STATE_CHANGE, account,
+                         {"pipeline": sorted(pipelines), "stage": [VERIFY_STAGE], "state": ["FAILED"]})
 
 
 # The StartBuild request EventBridge makes: the failed pipeline and execution as build variables.
@@ -61,7 +61,7 @@ class BakeBreachTrigger(pulumi.ComponentResource):
             logical.trigger_rule(name),
             name=names.notification(RULE_SUFFIX),
             description=f"{names.app} {names.env}: a bake failed, revert the release",
-            event_pattern=json.dumps(event_pattern(args.tooling_account, args.pipelines)),
+            event_pattern=json.dumps(verify_failed_pattern(args.tooling_account, args.pipelines)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         role = service_role(logical.role(name), ServiceRoleArgs(

@@ -104,7 +104,7 @@ class BuildProjects(pulumi.ComponentResource):
             roles[role_name] = service_role(logical.role(logical.project(name, role_name)), ServiceRoleArgs(
                 service="codebuild.amazonaws.com",
                 path=args.names.role_path(first.role_subpath),
-                statements=merged_statements(statements) if len(steps) > 1 else statements,
+                statements=merged_statements(statements),
                 description=f"CodeBuild {role_name} of {args.service} ({args.names.app} {args.names.env})",
                 source_account=args.tooling_account,
             ), self, formerly=logical.role(logical.project(name, first.name)))

@@ -13,6 +13,7 @@ from components import logical_names as logical
 from components.artifact_store import key_policy
 from components.iam import document
 from components.naming import Names
+from components.pipeline_model import ACTION_EXECUTION_STATE_CHANGE, PIPELINE_EXECUTION_STATE_CHANGE, event_pattern
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,9 @@ class NotificationsArgs:
 # the rules' names (`Names.notification`), which EventBridge holds to 64 characters: at the longest
 # app and environment names a key has 15 characters left ("approval-needed" had 17).
 RULES = {
-    "failed": ("CodePipeline Pipeline Execution State Change", {"state": ["FAILED"]}),
-    "succeeded": ("CodePipeline Pipeline Execution State Change", {"state": ["SUCCEEDED"]}),
-    "approval": ("CodePipeline Action Execution State Change",
-                 {"state": ["STARTED"], "type": {"category": ["Approval"]}}),
+    "failed": (PIPELINE_EXECUTION_STATE_CHANGE, {"state": ["FAILED"]}),
+    "succeeded": (PIPELINE_EXECUTION_STATE_CHANGE, {"state": ["SUCCEEDED"]}),
+    "approval": (ACTION_EXECUTION_STATE_CHANGE, {"state": ["STARTED"], "type": {"category": ["Approval"]}}),
 }
 
 
@@ -102,14 +102,9 @@ class Notifications(pulumi.ComponentResource):
               args: NotificationsArgs, child: pulumi.ResourceOptions) -> aws.cloudwatch.EventRule:
         """One EventBridge rule over the stack's pipelines, and its target: the alerts topic."""
         names, region = args.names, args.home_region
-        pattern = {
-            "source": ["aws.codepipeline"],
-            "detail-type": [detail_type],
-            "account": [args.tooling_account],
-            # The delivery pipelines and the verify pipelines a merge starts.
-            "detail": {"pipeline": [{"wildcard": names.pipeline_pattern},
-                                    {"wildcard": names.verify_pipeline_pattern}], **detail},
-        }
+        # The delivery pipelines and the verify pipelines a merge starts.
+        pattern = event_pattern(detail_type, args.tooling_account, {
+            "pipeline": [{"wildcard": names.pipeline_pattern}, {"wildcard": names.verify_pipeline_pattern}], **detail})
         rule = aws.cloudwatch.EventRule(
             logical.rule(name, rule_name),
             name=names.notification(rule_name),

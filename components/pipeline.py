@@ -20,7 +20,8 @@ from components.artifact_store import ArtifactStore
 from components.build_projects import BuildProjects
 from components.iam import ServiceRoleArgs, service_role, statement
 from components.naming import Names
-from components.pipeline_model import APPROVAL, SOURCE, Action, PipelineDefinition, Stage
+from components.pipeline_model import (APPROVAL, PIPELINE_EXECUTION_STATE_CHANGE, SOURCE, Action, PipelineDefinition,
+                                       Stage, event_pattern)
 from components.release_gates import GATES_TAG, ReleaseGates, gate, watches_alarms
 from components.stage_conditions import render as render_condition
 from components.steps import (SOURCE_EXPORTS, SOURCE_NAMESPACE, Approval, PipelineSource, PipelineSteps, Step,
@@ -110,14 +111,10 @@ def triggers(source: PipelineSource) -> list[dict]:
              "git_configuration": {"source_action_name": "Source", "pushes": [push]}}]
 
 
-# The event an upstream pipeline's success is: CodePipeline's own, on the account's default bus.
-EXECUTION_STATE_CHANGE = "CodePipeline Pipeline Execution State Change"
-
-
 def upstream_success_pattern(source: PipelineSource, account: str) -> dict:
     """The EventBridge pattern of a successful execution of one of the pipelines that start this one."""
-    return {"source": ["aws.codepipeline"], "detail-type": [EXECUTION_STATE_CHANGE], "account": [account],
-            "detail": {"pipeline": list(source.started_by), "state": ["SUCCEEDED"]}}
+    return event_pattern(PIPELINE_EXECUTION_STATE_CHANGE, account,
+                         {"pipeline": list(source.started_by), "state": ["SUCCEEDED"]})
 
 
 def render_stages(definition: PipelineDefinition) -> list[dict]:

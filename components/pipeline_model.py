@@ -46,6 +46,16 @@ ARTIFACT_BOUNDS: dict[tuple[str, str], tuple[int, int, int, int]] = {
     (APPROVAL, "Manual"): (0, 0, 0, 0),
 }
 
+# The events CodePipeline sends to its account's default event bus, by detail-type.
+PIPELINE_EXECUTION_STATE_CHANGE = "CodePipeline Pipeline Execution State Change"
+STAGE_EXECUTION_STATE_CHANGE = "CodePipeline Stage Execution State Change"
+ACTION_EXECUTION_STATE_CHANGE = "CodePipeline Action Execution State Change"
+
+
+def event_pattern(detail_type: str, account: str, detail: Mapping[str, Any]) -> dict:
+    """The EventBridge pattern of CodePipeline's `detail_type` events in `account` whose detail matches."""
+    return {"source": ["aws.codepipeline"], "detail-type": [detail_type], "account": [account], "detail": dict(detail)}
+
 
 class PipelineDefinitionError(ValueError):
     """The pipeline breaks a CodePipeline rule; the message names the pipeline, the place and the fix."""
@@ -121,11 +131,7 @@ def validate(p: PipelineDefinition) -> None:
     produced: set[str] = set()
     for index, stage in enumerate(p.stages):
         where = f"stage {stage.name!r}"
-        if not NAME.match(stage.name):
-            raise _error(p, where, "stage names use 1-100 of A-Z a-z 0-9 . @ - _")
-        if stage.name in stage_names:
-            raise _error(p, where, "stage names must be unique in the pipeline")
-        stage_names.add(stage.name)
+        _claim_name(p, where, "stage", stage.name, stage_names, "the pipeline")
         if not 1 <= len(stage.actions) <= MAX_ACTIONS_PER_STAGE:
             raise _error(p, where, f"a stage has 1 to {MAX_ACTIONS_PER_STAGE} actions")
         for kind, condition in ((BEFORE_ENTRY, stage.before_entry), (ON_SUCCESS, stage.on_success)):
@@ -133,6 +139,15 @@ def validate(p: PipelineDefinition) -> None:
             if found:
                 raise _error(p, f"{where}, condition {kind}", found[0])
         produced |= _validate_actions(p, stage, index == 0, namespaces, produced)
+
+
+def _claim_name(p: PipelineDefinition, where: str, kind: str, name: str, taken: set[str], scope: str) -> None:
+    """Add a stage's or an action's name to the names `taken` in its scope, which it must be new to."""
+    if not NAME.match(name):
+        raise _error(p, where, f"{kind} names use 1-100 of A-Z a-z 0-9 . @ - _")
+    if name in taken:
+        raise _error(p, where, f"{kind} names must be unique in {scope}")
+    taken.add(name)
 
 
 def _validate_actions(p: PipelineDefinition, stage: Stage, is_first: bool, namespaces: dict[str, Action],
@@ -144,11 +159,7 @@ def _validate_actions(p: PipelineDefinition, stage: Stage, is_first: bool, names
     produced_in_stage: dict[int, set[str]] = {}
     for action in sorted(stage.actions, key=lambda a: a.run_order):
         where = f"stage {stage.name!r}, action {action.name!r}"
-        if not NAME.match(action.name):
-            raise _error(p, where, "action names use 1-100 of A-Z a-z 0-9 . @ - _")
-        if action.name in action_names:
-            raise _error(p, where, "action names must be unique in their stage")
-        action_names.add(action.name)
+        _claim_name(p, where, "action", action.name, action_names, "their stage")
         _validate_action(p, where, action, is_first)
 
         # Namespaces and artifacts of this stage's earlier run orders are visible from here on.

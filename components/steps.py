@@ -32,7 +32,7 @@ import pulumi
 
 from components import buildspec
 from components.pipeline_model import BUILD, TEST
-from components.release_gates import PROVE_STAGE, VERIFY_STAGE
+from components.release_gates import PROMOTE_STAGE, PROVE_STAGE, VERIFY_STAGE
 from components.settings import SEVERITIES, BuildSource, PromoteSource, ServiceSettings, Settings
 from components.iam import statement
 from components.naming import Names
@@ -177,7 +177,7 @@ class PipelineSteps:
     @property
     def verified_regions(self) -> tuple[str, ...]:
         """The regions whose cluster a Verify step of this pipeline reads, in step order."""
-        return tuple(dict.fromkeys(step.region for step in self.build_steps if step.stage == "Verify"))
+        return tuple(dict.fromkeys(step.region for step in self.build_steps if step.stage == VERIFY_STAGE))
 
     @property
     def approval(self) -> Approval | None:
@@ -397,7 +397,7 @@ def proof_flags(source: PromoteSource) -> str:
 def _promote_step(settings: Settings, service: ServiceSettings, common: dict, tag: str, digest: str) -> Step:
     flags = "--auto-merge" if settings.auto_merge else ""
     return Step(
-        name="promote", stage="Promote", action="PromoteImage", category=BUILD, region=settings.home_region,
+        name="promote", stage=PROMOTE_STAGE, action="PromoteImage", category=BUILD, region=settings.home_region,
         buildspec="promote.yml", timeout_minutes=15, needs_token=True, needs_tool_bundle=True,
         description=f"Promotes {service.name} to {settings.env_name} in the GitOps repository",
         project_variables={**common, "GITOPS_URL": settings.gitops_url, "GITOPS_BRANCH": settings.gitops_branch,
